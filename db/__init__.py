@@ -1,0 +1,7 @@
+"""The trace store: SQLAlchemy models, the TraceStore API, migrations and SQL views.
+
+`db` imports no other project package.
+"""
+from db.store import TraceStore
+
+__all__ = ["TraceStore"]

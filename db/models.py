@@ -1,0 +1,147 @@
+"""SQLAlchemy 2.x models of the trace store; the same tables on SQLite and PostgreSQL.
+
+The README documents these tables as the SQL interface: names and meanings here are a public API.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Run(Base):
+    """One stage run: `name` groups the stages of one experiment (explore, linearize, ...)."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("name", "stage", name="uq_runs_name_stage"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(32))          # explore | linearize | export | train | eval
+    config: Mapped[dict] = mapped_column(JSON, default=dict)  # resolved Hydra config of the stage
+    versions: Mapped[dict] = mapped_column(JSON, default=dict)  # package versions
+    git_sha: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running | done | failed
+    stats: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Problem(Base):
+    """A problem; `payload` holds the task fields (Countdown: `nums`, `target`)."""
+
+    __tablename__ = "problems"
+    __table_args__ = (UniqueConstraint("dataset", "key", name="uq_problems_dataset_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset: Mapped[str] = mapped_column(String(200))
+    split: Mapped[str] = mapped_column(String(32), default="train")
+    key: Mapped[str] = mapped_column(String(500))
+    payload: Mapped[dict] = mapped_column(JSON)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class Tree(Base):
+    """A search tree: one problem explored within one explore run."""
+
+    __tablename__ = "trees"
+    __table_args__ = (
+        UniqueConstraint("run_id", "problem_id", name="uq_trees_run_problem"),
+        Index("ix_trees_run_status", "run_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending | running | done | failed
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    stats: Mapped[dict] = mapped_column(JSON, default=dict)  # nodes, solved, waves, ...
+
+
+class Node(Base):
+    """One step of a tree. `seq` is the creation order within the tree (the search's visit order)."""
+
+    __tablename__ = "nodes"
+    __table_args__ = (
+        UniqueConstraint("tree_id", "seq", name="uq_nodes_tree_seq"),
+        Index("ix_nodes_tree", "tree_id"),
+        Index("ix_nodes_parent", "parent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_id: Mapped[int] = mapped_column(ForeignKey("trees.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"), nullable=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    depth: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text, default="")          # the generated line (root: "")
+    token_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)  # generated ids, for exact prefixes
+    state: Mapped[dict | None] = mapped_column(JSON, nullable=True)      # task state after the step
+    label: Mapped[str] = mapped_column(String(16))   # root | valid | invalid | dead_end | solution
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why invalid / dead_end
+    reward: Mapped[float | None] = mapped_column(Float, nullable=True)
+    value: Mapped[float] = mapped_column(Float, default=0.0)   # mean backed-up value
+    visits: Mapped[int] = mapped_column(Integer, default=0)
+    logprob: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finish_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)  # identical samples merged into this node
+
+
+class Trajectory(Base):
+    """A linearized path through a tree: shortcut, journey or stream."""
+
+    __tablename__ = "trajectories"
+    __table_args__ = (
+        UniqueConstraint("run_id", "tree_id", "kind", "idx", name="uq_trajectories_run_tree_kind_idx"),
+        Index("ix_trajectories_run_kind", "run_id", "kind"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tree_id: Mapped[int] = mapped_column(ForeignKey("trees.id", ondelete="CASCADE"))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))  # the linearize run
+    kind: Mapped[str] = mapped_column(String(16))   # shortcut | journey | stream
+    idx: Mapped[int] = mapped_column(Integer, default=0)  # several trajectories of one kind per tree
+    text: Mapped[str] = mapped_column(Text)         # the rendered completion (<think>...</think><answer>)
+    messages: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    node_ids: Mapped[list] = mapped_column(JSON, default=list)  # nodes in the order they appear
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    n_steps: Mapped[int] = mapped_column(Integer, default=0)
+    n_backtracks: Mapped[int] = mapped_column(Integer, default=0)
+    n_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Eval(Base):
+    """One model's answer to one held-out problem."""
+
+    __tablename__ = "evals"
+    __table_args__ = (UniqueConstraint("run_id", "model", "problem_id", name="uq_evals_run_model_problem"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    model: Mapped[str] = mapped_column(String(500))    # "base" or the tuned model's label/path
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
+    prediction: Mapped[str] = mapped_column(Text)      # the full generated text
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # extracted <answer>
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    n_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,1 @@
+"""Search: tasks (problems, steps, verifiers), policies (model backends), algorithms, explorer."""

@@ -1,0 +1,70 @@
+"""The Policy interface: batched generation of one step per request, for any backend.
+
+Algorithms never call a policy; the explorer collects every expansion of a wave into one
+`generate` call so that the backend sees a large batch.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class GenerationRequest:
+    """One prompt to continue `n` times."""
+
+    prompt: str                                  # full prompt text (few-shot header + steps so far)
+    prompt_token_ids: list[int] | None = None    # when set, backends continue these tokens exactly
+    n: int = 1
+    max_tokens: int = 32                         # always bounded
+    stop: tuple[str, ...] = ("\n",)
+    temperature: float = 1.0
+    top_p: float = 1.0
+    seed: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"state": ...} for the scripted policy
+
+
+@dataclass
+class Completion:
+    """One sampled continuation."""
+
+    text: str                  # generated text, cut before the stop string
+    token_ids: list[int]       # the generated token ids (through the token holding the stop string)
+    logprob: float             # sum of the sampled tokens' log-probabilities
+    finish_reason: str         # "stop" (stop string or EOS) | "length" (max_tokens reached)
+
+
+@dataclass
+class PolicyStats:
+    calls: int = 0
+    requests: int = 0
+    sequences: int = 0
+    prompt_tokens: int = 0
+    generated_tokens: int = 0
+    cached_tokens: int = 0     # prompt tokens served from a prefix cache
+    seconds: float = 0.0
+
+
+class Policy(ABC):
+    """A model backend. `generate` returns one list of `n` completions per request, in order."""
+
+    name: str = "policy"
+
+    def __init__(self) -> None:
+        self.stats = PolicyStats()
+
+    @abstractmethod
+    def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
+        ...
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text` in this policy's tokenizer (empty when it has none)."""
+        return []
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """A chat prompt rendered with the model's template, ready to continue."""
+        raise NotImplementedError(f"policy {self.name!r} has no chat template")
+
+    def close(self) -> None:
+        """Free the engine (processes, GPU memory)."""
