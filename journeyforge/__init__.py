@@ -1,0 +1,1 @@
+"""The journeyforge application: `journeyforge <stage> [hydra overrides]`. Wiring only."""

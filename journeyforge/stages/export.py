@@ -1,0 +1,27 @@
+"""export: trajectories of the linearize run -> Hugging Face datasets on disk + dataset card."""
+from __future__ import annotations
+
+from omegaconf import DictConfig
+
+from journeyforge.components import build_task, open_store
+from journeyforge.provenance import config_dict
+from journeyforge.stages.common import require_run, start_run
+from journeyforge.tokens import token_counter
+from traces.export import export_run
+
+
+def run(cfg: DictConfig) -> dict:
+    store = open_store(cfg)
+    task = build_task(cfg)
+    lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
+    run_id = start_run(store, cfg, "export")
+    summary = export_run(store, lin["id"], list(cfg.linearize.kinds), cfg.export.dir, task,
+                         config_dict(cfg), count_tokens=token_counter(cfg))
+    configs = summary["configs"]
+    store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs})
+    print(f"[export] datasets in {summary['out_dir']}")
+    for name, splits in configs.items():
+        print(f"  {name:<20} " + ", ".join(f"{s}: {n}" for s, n in splits.items()))
+    print(summary["stats_table"])
+    print(f"[export] card {summary['out_dir']}/README.md, histogram {summary['stats_png']}")
+    return {"run_id": run_id, "dir": str(summary["out_dir"]), "configs": configs}

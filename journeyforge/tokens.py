@@ -1,0 +1,19 @@
+"""Token counting in the policy's own tokenizer (lengths, budgets and dataset-card statistics)."""
+from __future__ import annotations
+
+from typing import Callable
+
+from omegaconf import DictConfig
+
+
+def token_counter(cfg: DictConfig) -> Callable[[str], int]:
+    """Counts tokens with the configured model's tokenizer; whitespace words if it has none."""
+    try:
+        from transformers import AutoTokenizer
+
+        from search.policies.default_model import resolve_model
+
+        tok = AutoTokenizer.from_pretrained(resolve_model(cfg.policy.model))
+    except Exception:  # e.g. the scripted policy's model name, or an unreachable hub id
+        return lambda text: len(text.split())
+    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])

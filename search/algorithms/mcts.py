@@ -1,0 +1,51 @@
+"""Monte Carlo tree search with UCT (Kocsis & Szepesvari 2006), batched into waves.
+
+No rollouts: a new child's value is the verifier's reward at a terminal and its step label's value
+otherwise (oracle labels make rollouts unnecessary for data generation). With several leaves per tree
+per wave, a virtual loss keeps selections apart.
+"""
+from __future__ import annotations
+
+import math
+
+from search.algorithms.base import Algorithm, expandable
+from search.tree import SearchNode, SearchTree
+
+
+class MCTS(Algorithm):
+    def _uct(self, parent: SearchNode, child: SearchNode, virtual: dict[int, int]) -> float:
+        extra = virtual.get(id(child), 0)
+        visits = child.visits + extra
+        if visits == 0:
+            return math.inf
+        q = child.value_sum / visits  # virtual visits count as losses (value 0)
+        return q + self.s.c_uct * math.sqrt(math.log(max(parent.visits, 1) + 1) / visits)
+
+    def _descend(self, tree: SearchTree, virtual: dict[int, int]) -> SearchNode | None:
+        node = tree.root
+        while True:
+            if expandable(node, self.s):
+                return node
+            options = [c for c in node.children if not c.exhausted and not c.terminal]
+            if not options:
+                # Nothing to expand below: mark it so later descents skip this subtree.
+                node.exhausted = True
+                if node.parent is None:
+                    return None
+                node = tree.root
+                continue
+            node = max(options, key=lambda c: (self._uct(node, c, virtual), -c.seq))
+
+    def _select(self, tree: SearchTree) -> list[SearchNode]:
+        chosen: list[SearchNode] = []
+        virtual: dict[int, int] = {}
+        for _ in range(self.s.expansions_per_wave):
+            if tree.expansions + len(chosen) >= self.s.max_expansions:
+                break
+            leaf = self._descend(tree, virtual)
+            if leaf is None or leaf in chosen:
+                break
+            chosen.append(leaf)
+            for n in leaf.path():
+                virtual[id(n)] = virtual.get(id(n), 0) + 1
+        return chosen
