@@ -2,6 +2,7 @@
 
 `db` imports no other project package.
 """
+from db.engine import StoreError
 from db.store import TraceStore
 
-__all__ = ["TraceStore"]
+__all__ = ["StoreError", "TraceStore"]

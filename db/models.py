@@ -29,6 +29,10 @@ class Base(DeclarativeBase):
     pass
 
 
+# Nullable JSON columns use JSON(none_as_null=True): Python None is stored as SQL NULL (so that
+# `WHERE state IS NULL` works in any SQL client), not as the JSON text 'null'.
+
+
 class Run(Base):
     """One stage run: `name` groups the stages of one experiment (explore, linearize, ...)."""
 
@@ -87,6 +91,9 @@ class Node(Base):
         UniqueConstraint("tree_id", "seq", name="uq_nodes_tree_seq"),
         Index("ix_nodes_tree", "tree_id"),
         Index("ix_nodes_parent", "parent_id"),
+        # "which trees have a solution / how many mistakes": index probes instead of a scan of
+        # every node of the run (added in migration 0002).
+        Index("ix_nodes_tree_label", "tree_id", "label"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -95,8 +102,8 @@ class Node(Base):
     seq: Mapped[int] = mapped_column(Integer)
     depth: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text, default="")          # the generated line (root: "")
-    token_ids: Mapped[list | None] = mapped_column(JSON, nullable=True)  # generated ids, for exact prefixes
-    state: Mapped[dict | None] = mapped_column(JSON, nullable=True)      # task state after the step
+    token_ids: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)  # generated ids, for exact prefixes
+    state: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)      # task state after the step
     label: Mapped[str] = mapped_column(String(16))   # root | valid | invalid | dead_end | solution
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # why invalid / dead_end
     reward: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -122,7 +129,7 @@ class Trajectory(Base):
     kind: Mapped[str] = mapped_column(String(16))   # shortcut | journey | stream
     idx: Mapped[int] = mapped_column(Integer, default=0)  # several trajectories of one kind per tree
     text: Mapped[str] = mapped_column(Text)         # the rendered completion (<think>...</think><answer>)
-    messages: Mapped[list | None] = mapped_column(JSON, nullable=True)
+    messages: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     node_ids: Mapped[list] = mapped_column(JSON, default=list)  # nodes in the order they appear
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     n_steps: Mapped[int] = mapped_column(Integer, default=0)

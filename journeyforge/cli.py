@@ -53,6 +53,10 @@ def main(argv: list[str] | None = None) -> None:
 
     @hydra.main(config_path=CONF_DIR, config_name="config", version_base=None)
     def _app(cfg):
+        import logging
+
+        # Alembic announces its migration context on every store open; keep stage output readable.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return stages[stage](cfg)
 
     sys.argv = [f"journeyforge {stage}", *rest]

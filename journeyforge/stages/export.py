@@ -11,6 +11,9 @@ from traces.export import export_run
 
 
 def run(cfg: DictConfig) -> dict:
+    import datasets
+
+    datasets.disable_progress_bars()  # one line per configuration below says what was written
     store = open_store(cfg)
     task = build_task(cfg)
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")

@@ -32,6 +32,7 @@ def run(cfg: DictConfig) -> dict:
             rows, reason = linearize_tree(graph, task, kind, knobs, tokenizer=count)
             for r in rows:
                 r["n_tokens"] = count(r["text"])
+                r.pop("lines", None)  # derivable from `text`; not a column
             # Replacing per (run, tree, kind) makes a re-run give the same rows, not twice as many.
             store.replace_trajectories(run_id, info["id"], kind, rows)
             made[kind] += len(rows)

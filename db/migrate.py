@@ -1,0 +1,99 @@
+"""Schema migrations of the trace store (Alembic): upgrade a store, read its revision, know the head.
+
+Revision 0001 holds the base tables, 0002 the SQL views and the nodes (tree_id, label) index. Run
+`python -m db.migrate upgrade URL` (or `journeyforge db upgrade --store.url=URL`) after updating
+journeyforge; `TraceStore` refuses to open a store whose schema is older than the code.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
+
+from db.engine import SQLITE_BEGIN, StoreError, how_to_fix, make_engine, mask_url
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+
+
+def _config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def head() -> str:
+    """The newest schema revision this code knows (e.g. "0002")."""
+    return ScriptDirectory.from_config(_config()).get_current_head()
+
+
+def known_revisions() -> set[str]:
+    """Every revision id in db/migrations/versions."""
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision stamped in the store behind `connection`; None for a store without one."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade_engine(engine: Engine, revision: str = "head") -> None:
+    """Upgrade the store behind `engine` to `revision` in one transaction."""
+    with engine.connect().execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) as connection:
+        command.upgrade(_config(connection), revision)
+        connection.commit()
+
+
+def upgrade(url: str, revision: str = "head") -> str | None:
+    """Upgrade the store at `url` to `revision` (default: the newest) and return its revision then."""
+    engine = _open(url)
+    try:
+        upgrade_engine(engine, revision)
+        with engine.connect() as connection:
+            return current_revision(connection)
+    finally:
+        engine.dispose()
+
+
+def current(url: str) -> str | None:
+    """The schema revision of the store at `url` (None when it has none, e.g. a new file)."""
+    engine = _open(url)
+    try:
+        with engine.connect() as connection:
+            return current_revision(connection)
+    finally:
+        engine.dispose()
+
+
+def _open(url: str) -> Engine:
+    engine = make_engine(url)
+    try:
+        engine.connect().close()
+    except DBAPIError as exc:
+        engine.dispose()
+        raise StoreError(
+            f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(engine.url)}"
+        ) from None
+    return engine
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m db.migrate upgrade|current URL`."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] not in ("upgrade", "current"):
+        print("usage: python -m db.migrate upgrade|current URL", file=sys.stderr)
+        return 2
+    action, url = args
+    revision = upgrade(url) if action == "upgrade" else current(url)
+    print(f"{mask_url(url)}: revision {revision or '(none)'} (head {head()})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,658 @@
+"""`TraceStore`: the API every stage uses to read and write the trace store.
+
+Rows go in and come out as plain dicts (sqlite-utils style); bulk writes use SQLAlchemy Core
+executemany, never ORM objects, because the explorer writes thousands of nodes per wave.
+
+    store = TraceStore("sqlite:///traces.db")
+    run = store.start_run("demo", "explore", config={"seed": 0})
+    [tree] = store.create_trees(run, store.add_problems([{"dataset": "countdown", "key": "3,5,7->22",
+                                                          "payload": {"nums": [3, 5, 7], "target": 22}}]))
+    [root] = store.add_nodes([{"tree_id": tree, "seq": 0, "depth": 0, "label": "root"}])
+    store.tree(tree)  # networkx.DiGraph
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterator
+
+import networkx as nx
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    inspect,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+
+from db import migrate
+from db.engine import SQLITE_BEGIN, StoreError, how_to_fix, make_engine, mask_url
+from db.models import Eval, Node, Problem, Run, Trajectory, Tree, utcnow
+
+RUNS: Table = Run.__table__
+PROBLEMS: Table = Problem.__table__
+TREES: Table = Tree.__table__
+NODES: Table = Node.__table__
+TRAJECTORIES: Table = Trajectory.__table__
+EVALS: Table = Eval.__table__
+
+TREE_STATUSES = ("pending", "running", "done", "failed")
+RUN_STATUSES = ("running", "done", "failed")
+
+# Values of optional fields when a row leaves them out.
+NODE_DEFAULTS: dict[str, Any] = {
+    "parent_id": None, "text": "", "token_ids": None, "state": None, "reason": None, "reward": None,
+    "value": 0.0, "visits": 0, "logprob": None, "finish_reason": None, "count": 1,
+}
+NODE_REQUIRED = ("tree_id", "seq", "depth", "label")
+NODE_FIELDS = frozenset(NODE_REQUIRED) | NODE_DEFAULTS.keys()
+TRAJECTORY_DEFAULTS: dict[str, Any] = {
+    "messages": None, "node_ids": [], "answer": None, "n_steps": 0, "n_backtracks": 0,
+    "n_tokens": None, "is_correct": False,
+}
+TRAJECTORY_FIELDS = frozenset({"idx", "text"}) | TRAJECTORY_DEFAULTS.keys()
+EVAL_DEFAULTS: dict[str, Any] = {"answer": None, "is_correct": False, "n_tokens": 0}
+EVAL_FIELDS = frozenset({"problem_id", "prediction"}) | EVAL_DEFAULTS.keys()
+
+# Keys per IN (...) list: far below SQLite's bound-parameter limit and PostgreSQL's.
+_CHUNK = 500
+
+_UPDATE_NODE_VALUES = (
+    update(NODES)
+    .where(NODES.c.id == bindparam("b_id"))
+    .values(visits=bindparam("b_visits"), value=bindparam("b_value"))
+)
+_UPDATE_TREE_STATUS = update(TREES).where(TREES.c.id == bindparam("b_id")).values(status=bindparam("b_status"))
+_UPDATE_TREE_STATUS_STATS = _UPDATE_TREE_STATUS.values(
+    stats=bindparam("b_stats", type_=TREES.c.stats.type)
+)
+
+
+def _path_query():
+    """Root-to-node path of `:node_id`: walk parent links upwards, then order root first."""
+    up = (
+        select(NODES, literal(0).label("hops"))
+        .where(NODES.c.id == bindparam("node_id"))
+        .cte("up", recursive=True)
+    )
+    up = up.union_all(select(NODES, (up.c.hops + 1).label("hops")).join(up, NODES.c.id == up.c.parent_id))
+    return select(*[up.c[col.name] for col in NODES.c]).order_by(up.c.hops.desc())
+
+
+# Built once: SQLAlchemy then reuses the compiled SQL, which matters for a query meant to take < 10 ms.
+_PATH_QUERY = _path_query()
+
+
+class TraceStore:
+    """The trace store at a SQLAlchemy URL: `sqlite:///path.db` or `postgresql+psycopg://user@host/db`.
+
+    Opening creates the schema in an empty database, and refuses a store whose schema is older
+    (or newer) than this code. Use as a context manager or call `close()`.
+    """
+
+    def __init__(self, url: str):
+        """Open (and if empty, create) the store at `url`; raises StoreError when that is impossible."""
+        self.url = url
+        self.engine = make_engine(url)
+        self.dialect = self.engine.dialect.name
+        try:
+            self._ensure_schema()
+        except DBAPIError as exc:
+            self.engine.dispose()
+            raise StoreError(
+                f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(self.engine.url)}"
+            ) from None
+        except BaseException:
+            self.engine.dispose()
+            raise
+
+    def __repr__(self) -> str:
+        return f"TraceStore({mask_url(self.url)!r})"
+
+    def __enter__(self) -> TraceStore:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every pooled connection; the store object is unusable afterwards."""
+        self.engine.dispose()
+
+    # -- schema ---------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        with self._read() as conn:
+            revision = migrate.current_revision(conn)
+            has_tables = inspect(conn).has_table("nodes")
+        if revision is None and not has_tables:
+            migrate.upgrade_engine(self.engine)
+            return
+        head = migrate.head()
+        if revision == head:
+            return
+        where = mask_url(self.url)
+        if revision is None:
+            raise StoreError(
+                f"trace store {where} has journeyforge tables but no schema revision (alembic_version); "
+                "it was not created by this version of journeyforge"
+            )
+        if revision in migrate.known_revisions():
+            raise StoreError(
+                f"trace store {where} has schema revision {revision}, older than this code's {head}; "
+                f"run `journeyforge db upgrade --store.url={where}` (or `python -m db.migrate upgrade URL`)"
+            )
+        raise StoreError(
+            f"trace store {where} has schema revision {revision}, unknown to this code (head {head}); "
+            "it was written by a newer journeyforge: upgrade journeyforge"
+        )
+
+    # -- connections ----------------------------------------------------------------------------
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        # SQLite: a deferred transaction reads a snapshot without taking the write lock.
+        with self.engine.connect() as conn:
+            yield conn
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Connection]:
+        """One transaction (BEGIN IMMEDIATE on SQLite); constraint violations become StoreError."""
+        try:
+            with self.engine.connect().execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) as conn, conn.begin():
+                yield conn
+        except IntegrityError as exc:
+            raise StoreError(f"{what}: the store refused the rows, nothing was written: {exc.orig}") from exc
+
+    def _insert_ignore(self, table: Table, keys: list[str]):
+        """INSERT ... ON CONFLICT (keys) DO NOTHING, on either backend."""
+        dialect_insert = pg_insert if self.dialect == "postgresql" else sqlite_insert
+        return dialect_insert(table).on_conflict_do_nothing(index_elements=keys)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    def start_run(
+        self, name: str, stage: str, config: dict, versions: dict | None = None, git_sha: str | None = None
+    ) -> int:
+        """Get or create the run (name, stage), mark it running with this config; returns its id."""
+        if not isinstance(config, dict):
+            raise StoreError(f"start_run({name!r}, {stage!r}): config must be a dict, got {type(config).__name__}")
+        values = {"status": "running", "config": config, "finished_at": None}
+        if versions is not None:
+            values["versions"] = versions
+        if git_sha is not None:
+            values["git_sha"] = git_sha
+        with self._write(f"start_run({name!r}, {stage!r})") as conn:
+            conn.execute(
+                self._insert_ignore(RUNS, ["name", "stage"]),
+                {"name": name, "stage": stage, "config": config, "versions": versions or {},
+                 "git_sha": git_sha, "status": "running", "stats": {}, "created_at": utcnow()},
+            )
+            where = and_(RUNS.c.name == name, RUNS.c.stage == stage)
+            conn.execute(update(RUNS).where(where).values(**values))
+            return conn.scalar(select(RUNS.c.id).where(where))
+
+    def finish_run(self, run_id: int, status: str = "done", stats: dict | None = None) -> None:
+        """Mark run `run_id` finished with `status` (done | failed), storing `stats` when given."""
+        _check_choice("finish_run", "status", status, RUN_STATUSES)
+        values: dict[str, Any] = {"status": status, "finished_at": utcnow()}
+        if stats is not None:
+            values["stats"] = stats
+        with self._write(f"finish_run({run_id})") as conn:
+            if conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)).rowcount != 1:
+                raise StoreError(f"finish_run: no run with id {run_id}")
+
+    def get_run(self, name: str, stage: str) -> dict | None:
+        """The run (name, stage) as a dict, or None."""
+        with self._read() as conn:
+            row = conn.execute(select(RUNS).where(RUNS.c.name == name, RUNS.c.stage == stage)).first()
+        return _as_dict(row) if row else None
+
+    def runs(self) -> list[dict]:
+        """Every run, oldest first."""
+        with self._read() as conn:
+            return [_as_dict(row) for row in conn.execute(select(RUNS).order_by(RUNS.c.id))]
+
+    # -- problems -------------------------------------------------------------------------------
+
+    def add_problems(self, rows: Sequence[dict]) -> list[int]:
+        """Store problems (dataset, key, payload, split="train", answer=None); ids in input order.
+
+        Idempotent: a (dataset, key) already stored keeps its id and its row is left as it is.
+        """
+        clean = [_problem_row(i, row) for i, row in enumerate(rows)]
+        if not clean:
+            return []
+        ids: dict[tuple[str, str], int] = {}
+        with self._write("add_problems") as conn:
+            conn.execute(self._insert_ignore(PROBLEMS, ["dataset", "key"]), clean)
+            by_dataset: dict[str, list[str]] = {}
+            for row in clean:
+                by_dataset.setdefault(row["dataset"], []).append(row["key"])
+            for dataset, keys in by_dataset.items():
+                for chunk in _chunks(list(dict.fromkeys(keys))):
+                    query = select(PROBLEMS.c.id, PROBLEMS.c.key).where(
+                        PROBLEMS.c.dataset == dataset, PROBLEMS.c.key.in_(chunk)
+                    )
+                    ids.update({(dataset, key): id_ for id_, key in conn.execute(query)})
+        return [ids[(row["dataset"], row["key"])] for row in clean]
+
+    def problems(self, dataset: str | None = None, split: str | None = None, ids: Iterable[int] | None = None) -> list[dict]:
+        """Problems filtered by dataset, split and/or ids, ordered by id."""
+        query = select(PROBLEMS).order_by(PROBLEMS.c.id)
+        if dataset is not None:
+            query = query.where(PROBLEMS.c.dataset == dataset)
+        if split is not None:
+            query = query.where(PROBLEMS.c.split == split)
+        with self._read() as conn:
+            if ids is None:
+                return [_as_dict(row) for row in conn.execute(query)]
+            found = [
+                _as_dict(row)
+                for chunk in _chunks(list(dict.fromkeys(ids)))
+                for row in conn.execute(query.where(PROBLEMS.c.id.in_(chunk)))
+            ]
+        return sorted(found, key=lambda row: row["id"])
+
+    def problem(self, problem_id: int) -> dict:
+        """Problem `problem_id` as a dict; StoreError if there is none."""
+        with self._read() as conn:
+            row = conn.execute(select(PROBLEMS).where(PROBLEMS.c.id == problem_id)).first()
+        if row is None:
+            raise StoreError(f"no problem with id {problem_id}")
+        return _as_dict(row)
+
+    # -- trees ----------------------------------------------------------------------------------
+
+    def create_trees(self, run_id: int, problem_ids: Sequence[int]) -> list[int]:
+        """One pending tree per problem in run `run_id`; idempotent; tree ids in input order."""
+        if not problem_ids:
+            return []
+        ids: dict[int, int] = {}
+        with self._write(f"create_trees(run {run_id})") as conn:
+            conn.execute(
+                self._insert_ignore(TREES, ["run_id", "problem_id"]),
+                [{"run_id": run_id, "problem_id": p, "status": "pending", "stats": {}} for p in problem_ids],
+            )
+            for chunk in _chunks(list(dict.fromkeys(problem_ids))):
+                query = select(TREES.c.id, TREES.c.problem_id).where(
+                    TREES.c.run_id == run_id, TREES.c.problem_id.in_(chunk)
+                )
+                ids.update({problem_id: id_ for id_, problem_id in conn.execute(query)})
+        return [ids[p] for p in problem_ids]
+
+    def trees(self, run_id: int, status: str | None = None) -> list[dict]:
+        """Trees of run `run_id` (optionally with one status), by id, each with its `problem` dict."""
+        problem_cols = [col.label(f"problem__{col.name}") for col in PROBLEMS.c]
+        query = (
+            select(TREES, *problem_cols)
+            .join(PROBLEMS, PROBLEMS.c.id == TREES.c.problem_id)
+            .where(TREES.c.run_id == run_id)
+            .order_by(TREES.c.id)
+        )
+        if status is not None:
+            _check_choice("trees", "status", status, TREE_STATUSES)
+            query = query.where(TREES.c.status == status)
+        with self._read() as conn:
+            return [_tree_with_problem(row) for row in conn.execute(query)]
+
+    def set_tree_status(self, tree_id: int, status: str, stats: dict | None = None) -> None:
+        """Set a tree's status (pending | running | done | failed) and, when given, its stats."""
+        _check_choice("set_tree_status", "status", status, TREE_STATUSES)
+        values: dict[str, Any] = {"status": status}
+        if stats is not None:
+            values["stats"] = stats
+        with self._write(f"set_tree_status({tree_id})") as conn:
+            if conn.execute(update(TREES).where(TREES.c.id == tree_id).values(**values)).rowcount != 1:
+                raise StoreError(f"set_tree_status: no tree with id {tree_id}")
+
+    # -- nodes ----------------------------------------------------------------------------------
+
+    def add_nodes(self, rows: Sequence[dict]) -> list[int]:
+        """Insert nodes (keys: Node columns except id); returns their ids in input order."""
+        clean = _node_rows("add_nodes", rows)
+        with self._write("add_nodes") as conn:
+            return _insert_nodes(conn, clean)
+
+    def write_wave(
+        self,
+        new_nodes: Sequence[dict],
+        node_updates: Sequence[dict] = (),
+        tree_updates: Sequence[dict] = (),
+    ) -> list[int]:
+        """Write one search wave in ONE transaction: all of it or nothing; returns new node ids in order.
+
+        `new_nodes`: rows as for `add_nodes` (parents must already be stored); `node_updates`:
+        {id, visits, value}; `tree_updates`: {id, status, stats (optional)}.
+        """
+        clean = _node_rows("write_wave", new_nodes)
+        node_params = [
+            {"b_id": _field("write_wave node_updates", i, row, "id"),
+             "b_visits": _field("write_wave node_updates", i, row, "visits"),
+             "b_value": _field("write_wave node_updates", i, row, "value")}
+            for i, row in enumerate(node_updates)
+        ]
+        with_stats, status_only = [], []
+        for i, row in enumerate(tree_updates):
+            status = _field("write_wave tree_updates", i, row, "status")
+            _check_choice(f"write_wave tree_updates[{i}]", "status", status, TREE_STATUSES)
+            params = {"b_id": _field("write_wave tree_updates", i, row, "id"), "b_status": status}
+            if row.get("stats") is not None:
+                with_stats.append({**params, "b_stats": row["stats"]})
+            else:
+                status_only.append(params)
+        with self._write("write_wave") as conn:
+            if node_params:
+                result = conn.execute(_UPDATE_NODE_VALUES, node_params)
+                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(node_params):
+                    wanted = [p["b_id"] for p in node_params]
+                    missing = sorted(set(wanted) - _existing(conn, NODES, wanted))
+                    raise StoreError(f"write_wave: node_updates name nodes that do not exist: {missing[:10]}; nothing was written")
+            for statement, params in ((_UPDATE_TREE_STATUS_STATS, with_stats), (_UPDATE_TREE_STATUS, status_only)):
+                if params:
+                    result = conn.execute(statement, params)
+                    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+                        wanted = [p["b_id"] for p in params]
+                        missing = sorted(set(wanted) - _existing(conn, TREES, wanted))
+                        raise StoreError(f"write_wave: tree_updates name trees that do not exist: {missing[:10]}; nothing was written")
+            return _insert_nodes(conn, clean)
+
+    def nodes(self, tree_id: int) -> list[dict]:
+        """Every node of tree `tree_id`, in creation order (seq)."""
+        with self._read() as conn:
+            rows = conn.execute(select(NODES).where(NODES.c.tree_id == tree_id).order_by(NODES.c.seq))
+            return [dict(row._mapping) for row in rows]
+
+    def tree(self, tree_id: int) -> nx.DiGraph:
+        """Tree `tree_id` as a networkx DiGraph.
+
+        Node keys are node ids with every Node column as attributes; edges go parent -> child;
+        `G.graph` holds tree_id, run_id, status, stats, root (the root's id) and problem (a dict).
+        """
+        with self._read() as conn:
+            tree = conn.execute(select(TREES).where(TREES.c.id == tree_id)).first()
+            if tree is None:
+                raise StoreError(f"no tree with id {tree_id}")
+            problem = conn.execute(select(PROBLEMS).where(PROBLEMS.c.id == tree.problem_id)).first()
+            rows = conn.execute(select(NODES).where(NODES.c.tree_id == tree_id).order_by(NODES.c.seq)).all()
+        graph = nx.DiGraph()
+        root = None
+        for row in rows:
+            attrs = dict(row._mapping)
+            graph.add_node(attrs["id"], **attrs)
+            if attrs["parent_id"] is None:
+                root = root if root is not None else attrs["id"]
+            else:
+                graph.add_edge(attrs["parent_id"], attrs["id"])
+        graph.graph.update(
+            tree_id=tree.id, run_id=tree.run_id, status=tree.status, stats=tree.stats,
+            root=root, problem=_as_dict(problem),
+        )
+        return graph
+
+    def solved(self, run_id: int) -> list[int]:
+        """Ids of the trees of run `run_id` that contain a `solution` node, ascending."""
+        has_solution = (
+            select(literal(1))
+            .where(NODES.c.tree_id == TREES.c.id, NODES.c.label == "solution")
+            .exists()
+        )
+        query = select(TREES.c.id).where(TREES.c.run_id == run_id, has_solution).order_by(TREES.c.id)
+        with self._read() as conn:
+            return list(conn.scalars(query))
+
+    def path(self, node_id: int) -> list[dict]:
+        """The nodes from the root down to node `node_id` (inclusive), through a recursive CTE."""
+        with self._read() as conn:
+            rows = conn.execute(_PATH_QUERY, {"node_id": node_id}).all()
+        if not rows:
+            raise StoreError(f"no node with id {node_id}")
+        return [dict(row._mapping) for row in rows]
+
+    # -- trajectories and evals -----------------------------------------------------------------
+
+    def replace_trajectories(self, run_id: int, tree_id: int, kind: str, rows: Sequence[dict]) -> list[int]:
+        """Replace the `kind` trajectories of (run_id, tree_id) by `rows`, in one transaction; ids in order.
+
+        Rows: Trajectory columns except id/run_id/tree_id/kind (given ones must match the
+        arguments); `idx` defaults to the row's position.
+        """
+        fixed = {"run_id": run_id, "tree_id": tree_id, "kind": kind}
+        clean = []
+        for i, row in enumerate(rows):
+            for key, expected in fixed.items():
+                if key in row and row[key] != expected:
+                    raise StoreError(f"replace_trajectories: row {i} has {key}={row[key]!r}, but the call is for {key}={expected!r}")
+            body = {k: v for k, v in row.items() if k not in fixed}
+            _check_fields("replace_trajectories", i, body, TRAJECTORY_FIELDS, ("text",))
+            clean.append({**TRAJECTORY_DEFAULTS, "idx": i, **body, **fixed})
+        where = and_(TRAJECTORIES.c.run_id == run_id, TRAJECTORIES.c.tree_id == tree_id, TRAJECTORIES.c.kind == kind)
+        with self._write(f"replace_trajectories(run {run_id}, tree {tree_id}, {kind!r})") as conn:
+            conn.execute(delete(TRAJECTORIES).where(where))
+            if not clean:
+                return []
+            result = conn.execute(insert(TRAJECTORIES).returning(TRAJECTORIES.c.id, TRAJECTORIES.c.idx), clean)
+            by_idx = {idx: id_ for id_, idx in result}
+        return [by_idx[row["idx"]] for row in clean]
+
+    def trajectories(self, run_id: int | None = None, kind: str | None = None, tree_ids: Iterable[int] | None = None) -> list[dict]:
+        """Trajectories filtered by run, kind and/or trees, ordered by (run, tree, kind, idx)."""
+        query = select(TRAJECTORIES).order_by(
+            TRAJECTORIES.c.run_id, TRAJECTORIES.c.tree_id, TRAJECTORIES.c.kind, TRAJECTORIES.c.idx
+        )
+        if run_id is not None:
+            query = query.where(TRAJECTORIES.c.run_id == run_id)
+        if kind is not None:
+            query = query.where(TRAJECTORIES.c.kind == kind)
+        with self._read() as conn:
+            if tree_ids is None:
+                return [dict(row._mapping) for row in conn.execute(query)]
+            found = [
+                dict(row._mapping)
+                for chunk in _chunks(list(dict.fromkeys(tree_ids)))
+                for row in conn.execute(query.where(TRAJECTORIES.c.tree_id.in_(chunk)))
+            ]
+        return sorted(found, key=lambda r: (r["run_id"], r["tree_id"], r["kind"], r["idx"]))
+
+    def replace_evals(self, run_id: int, model: str, rows: Sequence[dict]) -> list[int]:
+        """Replace model `model`'s evals in run `run_id` by `rows` (problem_id, prediction, answer,
+        is_correct, n_tokens), in one transaction; returns ids in input order."""
+        clean = []
+        for i, row in enumerate(rows):
+            _check_fields("replace_evals", i, row, EVAL_FIELDS | {"run_id", "model"}, ("problem_id", "prediction"))
+            clean.append({**EVAL_DEFAULTS, **row, "run_id": run_id, "model": model})
+        with self._write(f"replace_evals(run {run_id}, {model!r})") as conn:
+            conn.execute(delete(EVALS).where(EVALS.c.run_id == run_id, EVALS.c.model == model))
+            if not clean:
+                return []
+            result = conn.execute(insert(EVALS).returning(EVALS.c.id, EVALS.c.problem_id), clean)
+            by_problem = {problem_id: id_ for id_, problem_id in result}
+        return [by_problem[row["problem_id"]] for row in clean]
+
+    def evals(self, run_id: int, model: str | None = None) -> list[dict]:
+        """Evals of run `run_id` (optionally of one model), ordered by (model, problem_id)."""
+        query = select(EVALS).where(EVALS.c.run_id == run_id).order_by(EVALS.c.model, EVALS.c.problem_id)
+        if model is not None:
+            query = query.where(EVALS.c.model == model)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # -- leases for many workers ----------------------------------------------------------------
+
+    def claim_trees(self, run_id: int, worker: str, limit: int, lease_seconds: float) -> list[int]:
+        """Claim up to `limit` trees of run `run_id` for `worker`: pending ones, and running ones whose
+        lease is older than `lease_seconds` (their worker died). Returns the claimed tree ids.
+
+        PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, so concurrent workers skip each other's rows;
+        SQLite: the BEGIN IMMEDIATE transaction makes claims one at a time.
+        """
+        if limit < 1:
+            raise StoreError(f"claim_trees: limit must be >= 1, got {limit}")
+        if lease_seconds < 0:
+            raise StoreError(f"claim_trees: lease_seconds must be >= 0, got {lease_seconds}")
+        now = utcnow()
+        expired = or_(TREES.c.claimed_at.is_(None), TREES.c.claimed_at < now - timedelta(seconds=lease_seconds))
+        query = (
+            select(TREES.c.id)
+            .where(TREES.c.run_id == run_id)
+            .where(or_(TREES.c.status == "pending", and_(TREES.c.status == "running", expired)))
+            .order_by(TREES.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with self._write(f"claim_trees(run {run_id}, {worker!r})") as conn:
+            ids = list(conn.scalars(query))
+            if ids:
+                conn.execute(
+                    update(TREES).where(TREES.c.id.in_(ids)).values(status="running", claimed_by=worker, claimed_at=now)
+                )
+        return ids
+
+    def renew_lease(self, tree_ids: Iterable[int], worker: str) -> list[int]:
+        """Extend `worker`'s leases on `tree_ids`; returns the ids still claimed by it (the others were lost)."""
+        ids = list(tree_ids)
+        if not ids:
+            return []
+        with self._write(f"renew_lease({worker!r})") as conn:
+            renewed = conn.scalars(
+                update(TREES)
+                .where(TREES.c.id.in_(ids), TREES.c.claimed_by == worker, TREES.c.status == "running")
+                .values(claimed_at=utcnow())
+                .returning(TREES.c.id)
+            )
+            return sorted(renewed)
+
+    def release(self, tree_ids: Iterable[int], worker: str, status: str) -> list[int]:
+        """End `worker`'s leases on `tree_ids` with `status` (done, failed, or pending to give them
+        back); returns the ids it still held. `claimed_by` is kept as a record unless pending."""
+        _check_choice("release", "status", status, TREE_STATUSES)
+        ids = list(tree_ids)
+        if not ids:
+            return []
+        values: dict[str, Any] = {"status": status, "claimed_at": None}
+        if status == "pending":
+            values["claimed_by"] = None
+        with self._write(f"release({worker!r})") as conn:
+            released = conn.scalars(
+                update(TREES)
+                .where(TREES.c.id.in_(ids), TREES.c.claimed_by == worker, TREES.c.status == "running")
+                .values(**values)
+                .returning(TREES.c.id)
+            )
+            return sorted(released)
+
+    # -- ad hoc SQL -----------------------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        """Number of rows in `table` (a table or view name of the store)."""
+        if table not in _COUNTABLE:
+            raise StoreError(f"count: unknown table {table!r}; expected one of {sorted(_COUNTABLE)}")
+        with self._read() as conn:
+            return conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one()
+
+
+_COUNTABLE = frozenset(
+    {"runs", "problems", "trees", "nodes", "trajectories", "evals",
+     "node_paths", "solved_trees", "mistakes_per_tree", "run_stats"}
+)
+
+
+# -- rows ---------------------------------------------------------------------------------------
+
+
+def _insert_nodes(conn: Connection, rows: list[dict]) -> list[int]:
+    if not rows:
+        return []
+    # RETURNING gives the (tree_id, seq) natural key back with each id, which maps ids to input
+    # order without sort_by_parameter_order: SQLAlchemy cannot batch that on SQLite (it falls back
+    # to one INSERT per row, ~25% slower), while this keeps multi-row INSERTs on both backends.
+    result = conn.execute(insert(NODES).returning(NODES.c.id, NODES.c.tree_id, NODES.c.seq), rows)
+    by_key = {(tree_id, seq): id_ for id_, tree_id, seq in result}
+    return [by_key[(row["tree_id"], row["seq"])] for row in rows]
+
+
+def _node_rows(what: str, rows: Sequence[dict]) -> list[dict]:
+    clean = []
+    for i, row in enumerate(rows):
+        if not row.keys() <= NODE_FIELDS or not row.keys() >= set(NODE_REQUIRED):
+            _check_fields(what, i, row, NODE_FIELDS, NODE_REQUIRED)
+        clean.append({**NODE_DEFAULTS, **row})
+    return clean
+
+
+def _check_fields(what: str, index: int, row: dict, allowed: Iterable[str], required: Iterable[str]) -> None:
+    if not isinstance(row, dict):
+        raise StoreError(f"{what}: row {index} is a {type(row).__name__}, not a dict")
+    unknown = sorted(set(row) - set(allowed))
+    if unknown:
+        raise StoreError(f"{what}: row {index} has unknown field(s) {unknown}; allowed: {sorted(allowed)}")
+    missing = [key for key in required if key not in row]
+    if missing:
+        raise StoreError(f"{what}: row {index} lacks required field(s) {missing}")
+
+
+def _field(what: str, index: int, row: dict, key: str) -> Any:
+    try:
+        return row[key]
+    except (KeyError, TypeError):
+        raise StoreError(f"{what}: row {index} lacks required field {key!r}") from None
+
+
+def _check_choice(what: str, name: str, value: Any, choices: Sequence[str]) -> None:
+    if value not in choices:
+        raise StoreError(f"{what}: {name} must be one of {list(choices)}, got {value!r}")
+
+
+def _problem_row(index: int, row: dict) -> dict:
+    _check_fields("add_problems", index, row, {"dataset", "key", "split", "payload", "answer"}, ("dataset", "key", "payload"))
+    for field in ("dataset", "key"):
+        if not isinstance(row[field], str) or not row[field]:
+            raise StoreError(f"add_problems: row {index} field {field!r} must be a non-empty string, got {row[field]!r}")
+    if not isinstance(row["payload"], dict):
+        raise StoreError(f"add_problems: row {index} field 'payload' must be a dict, got {type(row['payload']).__name__}")
+    return {"split": "train", "answer": None, **row}
+
+
+def _existing(conn: Connection, table: Table, ids: list[int]) -> set[int]:
+    found: set[int] = set()
+    for chunk in _chunks(list(dict.fromkeys(ids))):
+        found.update(conn.scalars(select(table.c.id).where(table.c.id.in_(chunk))))
+    return found
+
+
+def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _as_dict(row) -> dict:
+    """A row as a dict; SQLite gives back naive datetimes, which are UTC, so they get tzinfo."""
+    out = dict(row._mapping)
+    for key, value in out.items():
+        if isinstance(value, datetime) and value.tzinfo is None:
+            out[key] = value.replace(tzinfo=timezone.utc)
+    return out
+
+
+def _tree_with_problem(row) -> dict:
+    out, problem = {}, {}
+    for key, value in _as_dict(row).items():
+        if key.startswith("problem__"):
+            problem[key.removeprefix("problem__")] = value
+        else:
+            out[key] = value
+    out["problem"] = problem
+    return out
+
+
+__all__ = ["TraceStore", "StoreError"]

@@ -1,0 +1,204 @@
+"""The `openai` backend: any OpenAI-compatible `/v1/completions` server (e.g. `vllm serve`).
+
+Every request of a `generate` call is in flight at once (a thread pool of `concurrency` HTTP
+requests; the server batches them). Prompts go as token ids when the request has them (vLLM and
+OpenAI's legacy completions accept a list of ints), so continuations are token-exact.
+
+vLLM extras (`vllm_extras=True`, the default): `return_token_ids` gives each choice's generated
+ids and `include_stop_str_in_output` keeps the stop string in text and ids alike (see
+`search/policies/vllm_backend.py` for why); the text is cut before the stop string here. A plain
+OpenAI server rejects unknown fields, so turn the extras off there (token ids are then empty).
+Cached prompt tokens are reported only by servers that fill `usage.prompt_tokens_details`
+(`vllm serve --enable-prompt-tokens-details`).
+
+Connection errors, timeouts, 429 and 5xx are retried with exponential backoff; when the budget
+is spent the server is taken as down and `PolicyUnavailable` is raised (the explorer stops and the
+run is resumed by re-running it).
+"""
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+from search.policies.base import Completion, GenerationRequest, Policy
+from search.policies.vllm_backend import cut_at_stop
+
+RETRY_STATUS = {408, 429, 500, 502, 503, 504}
+
+
+class PolicyUnavailable(RuntimeError):
+    """The model server cannot be reached (down, dying, or failing every retry)."""
+
+
+class OpenAIPolicy(Policy):
+    """Completions from an OpenAI-compatible server at `base_url` (including `/v1`)."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        api_key: str = "EMPTY",
+        concurrency: int = 32,
+        timeout: float = 60,
+        max_retries: int = 4,
+        backoff: float = 0.5,
+        vllm_extras: bool = True,
+        extra_body: dict[str, Any] | None = None,
+        tokenizer: str | None = None,
+    ) -> None:
+        """Talk to `base_url` (e.g. "http://127.0.0.1:8000/v1") serving `model`.
+
+        `max_retries` retries follow the first attempt, waiting `backoff * 2**i` seconds;
+        `extra_body` is merged into every request body. `tokenizer` (a directory or hub id,
+        default `model`) is loaded lazily, only for `encode`/`render_chat`.
+        """
+        super().__init__()
+        if concurrency < 1:
+            raise ValueError(f"OpenAIPolicy concurrency must be >= 1, got {concurrency}")
+        self.base_url = base_url.rstrip("/")
+        self.url = self.base_url + "/completions"
+        self.model = model
+        self.api_key = api_key
+        self.concurrency = concurrency
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.backoff = backoff
+        self.vllm_extras = vllm_extras
+        self.extra_body = dict(extra_body or {})
+        self.tokenizer_name = tokenizer or model
+        self._tokenizer = None
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="openai-policy")
+        self._stats_lock = threading.Lock()
+
+    # -- tokenizer -------------------------------------------------------------------------
+    @property
+    def tokenizer(self):
+        """The model's tokenizer, loaded on first use with transformers."""
+        if self._tokenizer is None:
+            from transformers import AutoTokenizer
+
+            from search.policies.default_model import resolve_model
+
+            self._tokenizer = AutoTokenizer.from_pretrained(resolve_model(self.tokenizer_name))
+        return self._tokenizer
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, without special tokens (chat-rendered prompts already hold them)."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """`messages` rendered with the model's chat template, ending with the assistant turn."""
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    # -- HTTP ------------------------------------------------------------------------------
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.headers["Authorization"] = f"Bearer {self.api_key}"
+            self._local.session = session
+        return session
+
+    def _body(self, request: GenerationRequest) -> dict[str, Any]:
+        if request.max_tokens is None or request.max_tokens < 1:
+            raise ValueError(f"GenerationRequest.max_tokens must be a positive int, got {request.max_tokens!r}")
+        body: dict[str, Any] = {
+            "model": self.model,
+            "prompt": list(request.prompt_token_ids) if request.prompt_token_ids is not None else request.prompt,
+            "n": request.n,
+            "max_tokens": request.max_tokens,
+            "stop": list(request.stop),
+            "temperature": request.temperature,
+            "top_p": request.top_p,
+            "logprobs": 1,
+        }
+        if request.seed is not None:
+            body["seed"] = request.seed
+        if self.vllm_extras:
+            body["return_token_ids"] = True
+            body["include_stop_str_in_output"] = True
+        body.update(self.extra_body)
+        return body
+
+    def _post(self, body: dict[str, Any], server_down: threading.Event) -> dict[str, Any]:
+        """POST one completion request, retrying transient failures with exponential backoff."""
+        last_error = "no attempt made"
+        for attempt in range(self.max_retries + 1):
+            if server_down.is_set():  # another request already spent its budget: fail fast
+                break
+            if attempt:
+                time.sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                response = self._session().post(self.url, json=body, timeout=self.timeout)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                last_error = f"{type(exc).__name__}: {exc}"
+                continue
+            if response.status_code in RETRY_STATUS:
+                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
+                continue
+            if response.status_code != 200:
+                # A client error will not go away on retry: it names a bad option or prompt.
+                raise ValueError(f"{self.url} rejected the request (HTTP {response.status_code}): {response.text[:500]}")
+            try:
+                return response.json()
+            except ValueError:
+                last_error = f"invalid JSON body: {response.text[:200]!r}"
+        server_down.set()
+        raise PolicyUnavailable(
+            f"model server {self.url} unavailable after {self.max_retries + 1} attempts ({last_error}); "
+            "start the server again and re-run to resume"
+        )
+
+    def _one(self, request: GenerationRequest, server_down: threading.Event) -> list[Completion]:
+        data = self._post(self._body(request), server_down)
+        choices = sorted(data.get("choices") or [], key=lambda c: c.get("index", 0))
+        if len(choices) != request.n:
+            raise PolicyUnavailable(f"{self.url} returned {len(choices)} choices for n={request.n}: {str(data)[:300]}")
+        completions = [self._completion(c, request.stop) for c in choices]
+        usage = data.get("usage") or {}
+        details = usage.get("prompt_tokens_details") or {}
+        with self._stats_lock:
+            self.stats.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+            self.stats.generated_tokens += int(usage.get("completion_tokens") or 0)
+            self.stats.cached_tokens += int(details.get("cached_tokens") or 0)
+            self.stats.sequences += len(completions)
+        return completions
+
+    @staticmethod
+    def _completion(choice: dict[str, Any], stop: tuple[str, ...]) -> Completion:
+        logprobs = choice.get("logprobs") or {}
+        token_logprobs = [lp for lp in logprobs.get("token_logprobs") or [] if lp is not None]
+        return Completion(
+            text=cut_at_stop(choice.get("text") or "", stop),
+            token_ids=list(choice.get("token_ids") or []),
+            logprob=float(sum(token_logprobs)),
+            finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
+        )
+
+    def generate(self, requests_: list[GenerationRequest]) -> list[list[Completion]]:
+        """One `n`-sample list per request, in order; all requests in flight at once."""
+        if not requests_:
+            return []
+        started = time.perf_counter()
+        server_down = threading.Event()
+        futures = [self._pool.submit(self._one, r, server_down) for r in requests_]
+        try:
+            results = [f.result() for f in futures]
+        finally:
+            for f in futures:
+                f.cancel()
+        self.stats.calls += 1
+        self.stats.requests += len(requests_)
+        self.stats.seconds += time.perf_counter() - started
+        return results
+
+    def close(self) -> None:
+        """Stop the worker threads (the server is not ours to stop)."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

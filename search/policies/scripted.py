@@ -1,0 +1,66 @@
+"""The `scripted` backend: a deterministic stand-in that asks the task for plausible steps.
+
+For tests and engine benchmarks only, never a default: it pushes thousands of nodes per second
+through the explorer and store without a model, and with a known mistake rate.
+"""
+from __future__ import annotations
+
+import json
+import random
+import time
+
+from search.policies.base import Completion, GenerationRequest, Policy
+from search.tasks.base import Task
+
+
+def fake_token_ids(text: str) -> list[int]:
+    """Stand-in token ids: one per character, its code point (deterministic, no tokenizer)."""
+    return [ord(c) for c in text]
+
+
+class ScriptedPolicy(Policy):
+    """Completions from `task.sample_step(state, rng, error_rate)`, where `state` is `request.meta["state"]`.
+
+    The rng of a request is seeded from (`seed`, `request.seed`, the state), so the same request
+    gets the same `n` steps in any batch and any call. Token ids are the characters' code points;
+    the logprob is a deterministic negative number (-0.1 per token, -0.1 for an empty step).
+    """
+
+    name = "scripted"
+
+    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0) -> None:
+        super().__init__()
+        if not 0 <= error_rate <= 1:
+            raise ValueError(f"policy.error_rate must be in [0, 1], got {error_rate}")
+        self.task = task
+        self.error_rate = error_rate
+        self.seed = seed
+
+    def encode(self, text: str) -> list[int]:
+        """The same stand-in ids that completions carry."""
+        return fake_token_ids(text)
+
+    def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
+        """`n` task-sampled steps per request, in request order."""
+        start = time.perf_counter()
+        out: list[list[Completion]] = []
+        generated = 0
+        for i, req in enumerate(requests):
+            if "state" not in req.meta:
+                raise ValueError(f"request {i}: the scripted policy needs request.meta['state'] (the task state)")
+            state = req.meta["state"]
+            # A str seed is hashed by sha512 inside random.Random: stable across processes, unlike hash().
+            rng = random.Random(f"{self.seed}|{req.seed}|{json.dumps(state, sort_keys=True, default=str)}")
+            completions = []
+            for _ in range(req.n):
+                text = self.task.sample_step(state, rng, self.error_rate)
+                ids = fake_token_ids(text)
+                completions.append(Completion(text, ids, -0.1 * max(len(ids), 1), "stop"))
+                generated += len(ids)
+            out.append(completions)
+        self.stats.calls += 1
+        self.stats.requests += len(requests)
+        self.stats.sequences += sum(r.n for r in requests)
+        self.stats.generated_tokens += generated
+        self.stats.seconds += time.perf_counter() - start
+        return out

@@ -1,0 +1,179 @@
+"""The `vllm` backend: vLLM's offline engine with automatic prefix caching.
+
+Tree search sends thousands of prompts that share the few-shot header and the parent's steps;
+prefix caching turns that shared prefix into cache hits (measured on the 2-core CPU box with the
+default model: 69 generated tok/s with caching, 30 without).
+
+Token exactness: the explorer builds a child's prompt as the parent's prompt ids + the parent's
+step ids, so the step ids must contain the token(s) that produced the stop string. vLLM drops the
+stop string from the text by default but its token ids still end with the stop token, so text and
+ids disagree. We ask for `include_stop_str_in_output=True` (text and ids agree) and cut the text
+before the stop string ourselves. When the stop string ends inside a token (e.g. a "\\n\\n" token
+for stop "\\n"), the ids keep the whole token: decoding them gives text + stop + the rest of that
+token, which is exactly what the next prompt continues from.
+
+Seeds: on CPU a per-request `SamplingParams(seed=...)` kills the engine ("CPU Generator does not
+use offset"), so there the engine is seeded once (`seed=`) and per-request seeds are ignored;
+on GPU they are passed through.
+"""
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+from search.policies.base import Completion, GenerationRequest, Policy
+from search.policies.default_model import resolve_model
+
+
+def cut_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:
+    """`text` up to (not including) the earliest occurrence of any stop string."""
+    cut = len(text)
+    for s in stop:
+        if s:
+            i = text.find(s)
+            if 0 <= i < cut:
+                cut = i
+    return text[:cut]
+
+
+class VLLMPolicy(Policy):
+    """Batched generation with `vllm.LLM`: one `llm.generate` call per `generate` call."""
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str = "smollm2-135m",
+        *,
+        dtype: str | None = None,
+        seed: int = 0,
+        max_model_len: int | None = 2048,
+        gpu_memory_utilization: float = 0.9,
+        tensor_parallel_size: int = 1,
+        enable_prefix_caching: bool = True,
+        enforce_eager: bool | None = None,
+        cpu_kvcache_space_gb: int = 2,
+        **engine_kwargs: Any,
+    ) -> None:
+        """Start the engine on `model` (the bundled default name, a local directory or a hub id).
+
+        `dtype` and `enforce_eager` default per platform: float32 + eager on CPU (the only
+        combination that works with vllm-cpu here; CUDA-graph capture is GPU-only), "auto" +
+        graphs on GPU. `cpu_kvcache_space_gb` sets VLLM_CPU_KVCACHE_SPACE unless it is already
+        set. Other keyword arguments go to `vllm.LLM` unchanged.
+        """
+        super().__init__()
+        try:
+            import vllm
+            from vllm.platforms import current_platform
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "policy backend 'vllm' needs the vllm package: run scripts/install_vllm.sh "
+                "PATH/TO/python (CPU) or `pip install vllm` (GPU)"
+            ) from exc
+
+        self.on_cpu = current_platform.is_cpu()
+        if self.on_cpu:
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cpu_kvcache_space_gb))
+            # oneDNN's AMX kernels die with "Illegal instruction" on some CPUs.
+            os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
+        if dtype is None:
+            dtype = "float32" if self.on_cpu else "auto"
+        if enforce_eager is None:
+            enforce_eager = self.on_cpu
+
+        self.model = resolve_model(model)
+        started = time.perf_counter()
+        self.llm = vllm.LLM(
+            model=self.model,
+            dtype=dtype,
+            seed=seed,
+            max_model_len=max_model_len,
+            gpu_memory_utilization=gpu_memory_utilization,
+            tensor_parallel_size=tensor_parallel_size,
+            enable_prefix_caching=enable_prefix_caching,
+            enforce_eager=enforce_eager,
+            **engine_kwargs,
+        )
+        self.init_seconds = time.perf_counter() - started
+        self.tokenizer = self.llm.get_tokenizer()
+        self._sampling_params = vllm.SamplingParams
+        self._tokens_prompt = vllm.inputs.TokensPrompt
+
+    def encode(self, text: str) -> list[int]:
+        """Token ids of `text`, without special tokens (chat-rendered prompts already hold them)."""
+        return list(self.tokenizer.encode(text, add_special_tokens=False))
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """`messages` rendered with the model's chat template, ending with the assistant turn."""
+        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    def _sampling(self, request: GenerationRequest):
+        if request.max_tokens is None or request.max_tokens < 1:
+            raise ValueError(f"GenerationRequest.max_tokens must be a positive int, got {request.max_tokens!r}")
+        return self._sampling_params(
+            n=request.n,
+            max_tokens=request.max_tokens,
+            stop=list(request.stop),
+            include_stop_str_in_output=True,
+            temperature=request.temperature,
+            top_p=request.top_p,
+            # 0 = the sampled token's logprob only; vLLM then fills cumulative_logprob.
+            logprobs=0,
+            seed=None if self.on_cpu else request.seed,
+        )
+
+    def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
+        """One `n`-sample list per request, in order, from a single batched engine call."""
+        if not requests:
+            return []
+        started = time.perf_counter()
+        prompt_ids = [
+            list(r.prompt_token_ids) if r.prompt_token_ids is not None else self.encode(r.prompt)
+            for r in requests
+        ]
+        outputs = self.llm.generate(
+            [self._tokens_prompt(prompt_token_ids=ids) for ids in prompt_ids],
+            [self._sampling(r) for r in requests],
+            use_tqdm=False,
+        )
+        results: list[list[Completion]] = []
+        for request, ids, output in zip(requests, prompt_ids, outputs):
+            completions = [self._completion(c, request.stop) for c in output.outputs]
+            results.append(completions)
+            self.stats.prompt_tokens += len(ids)
+            self.stats.cached_tokens += output.num_cached_tokens or 0
+            self.stats.generated_tokens += sum(len(c.token_ids) for c in completions)
+            self.stats.sequences += len(completions)
+        self.stats.calls += 1
+        self.stats.requests += len(requests)
+        self.stats.seconds += time.perf_counter() - started
+        return results
+
+    @staticmethod
+    def _completion(out, stop: tuple[str, ...]) -> Completion:
+        if out.cumulative_logprob is not None:
+            logprob = float(out.cumulative_logprob)
+        else:  # older vLLM: sum the per-token dicts
+            logprob = sum(step[t].logprob for step, t in zip(out.logprobs or [], out.token_ids))
+        return Completion(
+            text=cut_at_stop(out.text, stop),
+            token_ids=list(out.token_ids),
+            logprob=logprob,
+            finish_reason="length" if out.finish_reason == "length" else "stop",
+        )
+
+    def close(self) -> None:
+        """Shut the engine core process down and drop the engine."""
+        llm = getattr(self, "llm", None)
+        if llm is None:
+            return
+        self.llm = None
+        engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if engine_core is not None:
+            engine_core.shutdown()
+        del llm
+        import gc
+
+        gc.collect()

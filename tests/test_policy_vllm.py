@@ -1,0 +1,106 @@
+"""VLLMPolicy on the real default model (vLLM's offline engine, CPU here).
+
+One engine for the module: starting it takes 30-80 s on the shared 2-core box.
+"""
+from __future__ import annotations
+
+import pytest
+
+from search.policies.base import GenerationRequest
+from tests.vllm_helpers import countdown_prompt, needs_vllm
+
+pytestmark = [needs_vllm, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def policy(default_model_dir):
+    from search.policies.vllm_backend import VLLMPolicy
+
+    engine = VLLMPolicy(str(default_model_dir), seed=0, max_model_len=1024)
+    yield engine
+    engine.close()
+
+
+def test_n_samples_stop_at_newline_with_ids_that_hold_the_newline(policy):
+    prompt = countdown_prompt("2 4 9", 17)
+    [completions] = policy.generate([GenerationRequest(prompt=prompt, n=4, max_tokens=24, temperature=1.0)])
+
+    assert len(completions) == 4
+    for c in completions:
+        assert c.finish_reason == "stop"
+        assert "\n" not in c.text
+        if c.token_ids[-1] in policy.tokenizer.all_special_ids:
+            continue  # stopped on end-of-sequence, not on the stop string
+        decoded = policy.tokenizer.decode(c.token_ids)
+        # The ids run through the token holding the stop string, so they continue token-exactly.
+        assert decoded.startswith(c.text + "\n")
+        assert "\n" in policy.tokenizer.decode(c.token_ids[-1:])
+        assert c.logprob < 0
+
+
+def test_max_tokens_reached_finishes_with_length(policy):
+    request = GenerationRequest(prompt=countdown_prompt("1 2 3", 6), max_tokens=3, stop=(), temperature=1.0)
+    [[completion]] = policy.generate([request])
+
+    assert completion.finish_reason == "length"
+    assert len(completion.token_ids) == 3
+    assert policy.tokenizer.decode(completion.token_ids) == completion.text
+
+
+def test_second_call_with_same_prefix_hits_prefix_cache(policy):
+    first = countdown_prompt("5 6 11", 41)
+    second = countdown_prompt("8 3 4", 20)
+    policy.generate([GenerationRequest(prompt=first, max_tokens=4, temperature=0.0)])
+    cached_before = policy.stats.cached_tokens
+
+    policy.generate([GenerationRequest(prompt=second, max_tokens=4, temperature=0.0)])
+
+    # The few-shot header is longer than one KV block, so its blocks are reused.
+    assert policy.stats.cached_tokens - cached_before >= 128
+
+
+def test_prompt_ids_plus_step_ids_continue_token_exactly(policy):
+    prompt_ids = policy.encode(countdown_prompt("2 8 9", 25))
+    greedy = dict(temperature=0.0, max_tokens=24)
+    [[step1]] = policy.generate([GenerationRequest(prompt="", prompt_token_ids=prompt_ids, **greedy)])
+    [[step2]] = policy.generate(
+        [GenerationRequest(prompt="", prompt_token_ids=prompt_ids + step1.token_ids, **greedy)]
+    )
+    assert step1.finish_reason == step2.finish_reason == "stop"
+
+    total = len(step1.token_ids) + len(step2.token_ids)
+    [[whole]] = policy.generate(
+        [GenerationRequest(prompt="", prompt_token_ids=prompt_ids, stop=(), temperature=0.0, max_tokens=total)]
+    )
+
+    # Two chained steps are the same tokens as one uninterrupted greedy run: no re-tokenization seam.
+    assert whole.token_ids == step1.token_ids + step2.token_ids
+
+
+def test_text_prompt_is_encoded_once_like_encode(policy):
+    prompt = countdown_prompt("4 4 4", 12)
+    before = policy.stats.prompt_tokens
+    [[completion]] = policy.generate([GenerationRequest(prompt=prompt, max_tokens=2, stop=(), temperature=0.0)])
+    [[same]] = policy.generate(
+        [GenerationRequest(prompt="", prompt_token_ids=policy.encode(prompt), max_tokens=2, stop=(), temperature=0.0)]
+    )
+
+    assert policy.stats.prompt_tokens - before == 2 * len(policy.encode(prompt))
+    assert completion.token_ids == same.token_ids
+
+
+def test_per_request_seed_is_accepted_on_cpu_and_batch_keeps_order(policy):
+    requests = [
+        GenerationRequest(prompt=countdown_prompt("3 3 3", 9), n=2, max_tokens=8, seed=7),
+        GenerationRequest(prompt=countdown_prompt("9 1 1", 9), n=1, max_tokens=1, stop=(), seed=8),
+    ]
+    results = policy.generate(requests)
+
+    assert [len(r) for r in results] == [2, 1]
+    assert len(results[1][0].token_ids) == 1
+
+
+def test_render_chat_uses_the_model_template(policy):
+    text = policy.render_chat([{"role": "user", "content": "Reach 24 with 4 6 1 1"}])
+    assert "Reach 24 with 4 6 1 1" in text
+    assert text.rstrip().endswith("assistant")

@@ -1,0 +1,134 @@
+"""Stream-of-search trajectories: the whole search, in visit order, up to the first solution.
+
+Renders a Countdown tree in the grammar of Stream of Search (Gandhi et al. 2024):
+
+    Current State: 22:[3, 5, 7], Operations: []
+    Exploring Operation: 5+7=12, Resulting Numbers: [3, 12]
+    Generated Node #0,0: 22:[3, 12] Operation: 5+7=12
+    Moving to Node #0,0
+    Current State: 22:[3, 12], Operations: ['5+7=12']
+    ...
+    22,22 equal: Goal Reached
+
+Nodes are visited in `seq` (creation) order; a node is named by the indices of its legal
+(non-invalid) ancestors among their siblings ("#0,1,0"). Two additions to the paper's grammar
+cover what a model policy produces and a symbolic search does not: an illegal step renders as
+`Exploring Operation: 9*8=64, Invalid Operation: 9 * 8 is 72, not 64`, and an oracle dead end
+as `5, 64 cannot make 22: No Solution`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import networkx as nx
+
+from search.tasks.base import DEAD_END, INVALID, SOLUTION, Task
+from traces.tree_view import (
+    as_config,
+    children,
+    label,
+    parent_of,
+    path_to,
+    problem_of,
+    root_of,
+    seq_of,
+    solution_nodes,
+    step_line,
+    trajectory,
+    tree_id,
+    verified_answer,
+)
+
+_LEFT = re.compile(r"\.?\s*Left\s*:.*$", re.IGNORECASE | re.DOTALL)
+
+
+@dataclass
+class StreamConfig:
+    """Options of the stream linearizer (none yet; kept so every kind takes a config)."""
+
+
+def operation_of(text: str) -> str:
+    """The operation a Countdown line states, SoS-style without spaces: "9 * 8 = 64. Left: 3, 64" -> "9*8=64"."""
+    return re.sub(r"\s+", "", _LEFT.sub("", text.strip())).rstrip(".")
+
+
+def _nums(G: nx.DiGraph, n: int) -> list:
+    state = G.nodes[n].get("state") or {}
+    if not isinstance(state.get("nums"), list):
+        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no Countdown state (`state.nums`); "
+                         "the stream linearizer renders Countdown trees only")
+    return state["nums"]
+
+
+def _fmt(nums: list) -> str:
+    return "[" + ", ".join(str(x) for x in nums) + "]"
+
+
+class _Names:
+    """SoS node names: "#0" for the root, then the index among legal siblings at each level."""
+
+    def __init__(self, G: nx.DiGraph):
+        self.G = G
+        self.names = {root_of(G): "#0"}
+
+    def __call__(self, n: int) -> str:
+        if n not in self.names:
+            parent = parent_of(self.G, n)
+            legal = [c for c in children(self.G, parent) if label(self.G, c) != INVALID]
+            self.names[n] = f"{self(parent)},{legal.index(n)}"
+        return self.names[n]
+
+
+def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None = None) -> list[dict[str, Any]]:
+    """The search up to its first verified solution (by `seq`), as one stream-of-search trajectory."""
+    as_config(StreamConfig, cfg)
+    problem = problem_of(G)
+    solution, answer = None, None
+    for sol in solution_nodes(G):
+        answer = verified_answer(G, task, problem, sol)
+        if answer is not None:
+            solution = sol
+            break
+    if solution is None:
+        return []
+
+    root = root_of(G)
+    target = (G.nodes[root].get("state") or {}).get("target", problem.payload.get("target"))
+    name = _Names(G)
+
+    def current_state(n: int) -> str:
+        ops = [f"'{operation_of(step_line(G, a))}'" for a in path_to(G, n)[1:]]
+        return f"Current State: {target}:{_fmt(_nums(G, n))}, Operations: [{', '.join(ops)}]"
+
+    lines = [current_state(root)]
+    node_ids: list[int] = []
+    focus, backtracks = root, 0
+    visit = sorted((n for n in G if n != root and seq_of(G, n) <= seq_of(G, solution)), key=lambda n: seq_of(G, n))
+    for n in visit:
+        parent = parent_of(G, n)
+        if parent != focus:
+            # Moving anywhere but down to a child of the current node is a backtrack.
+            backtracks += parent_of(G, parent) != focus
+            lines += [f"Moving to Node {name(parent)}", current_state(parent)]
+            focus = parent
+        op = operation_of(step_line(G, n))
+        node_ids.append(n)
+        kind = label(G, n)
+        if kind == INVALID:
+            reason = (G.nodes[n].get("reason") or "not a legal step").strip().rstrip(".")
+            lines.append(f"Exploring Operation: {op}, Invalid Operation: {reason}")
+            continue
+        nums = _nums(G, n)
+        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_fmt(nums)}")
+        if kind == SOLUTION and n == solution:
+            lines.append(f"{nums[0]},{target} equal: Goal Reached")
+            break
+        lines.append(f"Generated Node {name(n)}: {target}:{_fmt(nums)} Operation: {op}")
+        if kind == DEAD_END:
+            reason = (G.nodes[n].get("reason") or "").strip().rstrip(".")
+            lines.append(f"{reason}: No Solution" if reason else "No Solution")
+
+    return [trajectory(G, task, problem, kind="stream", idx=0, lines=lines, node_ids=node_ids,
+                       answer=answer, n_steps=len(node_ids), n_backtracks=backtracks)]
