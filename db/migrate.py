@@ -20,6 +20,9 @@ from db.engine import SQLITE_BEGIN, StoreError, how_to_fix, make_engine, mask_ur
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
+# For messages about a store: its URL with the password masked.
+masked = mask_url
+
 
 def _config(connection: Connection | None = None) -> Config:
     config = Config()
@@ -56,6 +59,18 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     try:
         upgrade_engine(engine, revision)
         with engine.connect() as connection:
+            return current_revision(connection)
+    finally:
+        engine.dispose()
+
+
+def downgrade(url: str, revision: str) -> str | None:
+    """Downgrade the store at `url` to `revision` (e.g. "0001"); returns its revision then."""
+    engine = _open(url)
+    try:
+        with engine.connect().execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) as connection:
+            command.downgrade(_config(connection), revision)
+            connection.commit()
             return current_revision(connection)
     finally:
         engine.dispose()

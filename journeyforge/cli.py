@@ -28,6 +28,15 @@ the resolved configuration without running.
 """
 
 
+def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:
+    from db.store import StoreError
+    from journeyforge.stages.common import StageError
+    from search.policies.base import PolicyUnavailable
+    from search.tasks.problem_files import ProblemFileError
+
+    return (StageError, StoreError, PolicyUnavailable, ProblemFileError)
+
+
 def _stages():
     from journeyforge.stages import STAGES
 
@@ -57,7 +66,11 @@ def main(argv: list[str] | None = None) -> None:
 
         # Alembic announces its migration context on every store open; keep stage output readable.
         logging.getLogger("alembic").setLevel(logging.WARNING)
-        return stages[stage](cfg)
+        try:
+            return stages[stage](cfg)
+        except EXPECTED_ERRORS() as err:
+            # Input and environment problems get one clear message, not a traceback.
+            sys.exit(f"journeyforge {stage}: {err}")
 
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()

@@ -135,7 +135,7 @@ def train_sft(dataset_dir: str, output_dir: str, settings: SFTSettings | None = 
     full model) and tokenizer to `output_dir`.
 
     Returns `{"output_dir", "train_loss" (mean over steps), "first_loss", "last_loss", "steps",
-    "seconds", "examples", "loss_mode"}`.
+    "seconds" (wall time including model loading), "examples", "loss_mode"}`.
     """
     settings = settings or SFTSettings()
     start = time.perf_counter()

@@ -13,6 +13,8 @@ from search.policies.base import Completion, GenerationRequest, Policy, PolicySt
 BACKENDS: dict[str, str] = {
     "hf": "search.policies.hf:HFPolicy",
     "scripted": "search.policies.scripted:ScriptedPolicy",
+    "vllm": "search.policies.vllm_backend:VLLMPolicy",
+    "openai": "search.policies.openai_backend:OpenAIPolicy",
 }
 # Backends whose constructor takes the task as its first argument.
 NEEDS_TASK = {"scripted"}

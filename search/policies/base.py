@@ -10,6 +10,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
+class PolicyUnavailable(RuntimeError):
+    """The model backend cannot be reached (server down, engine died). Everything stored so far is
+    kept; re-running the same command resumes."""
+
+
 @dataclass
 class GenerationRequest:
     """One prompt to continue `n` times."""

@@ -24,14 +24,10 @@ from typing import Any
 
 import requests
 
-from search.policies.base import Completion, GenerationRequest, Policy
+from search.policies.base import PolicyUnavailable, Completion, GenerationRequest, Policy
 from search.policies.vllm_backend import cut_at_stop
 
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
-
-
-class PolicyUnavailable(RuntimeError):
-    """The model server cannot be reached (down, dying, or failing every retry)."""
 
 
 class OpenAIPolicy(Policy):
@@ -182,20 +178,20 @@ class OpenAIPolicy(Policy):
             finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
         )
 
-    def generate(self, requests_: list[GenerationRequest]) -> list[list[Completion]]:
+    def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
         """One `n`-sample list per request, in order; all requests in flight at once."""
-        if not requests_:
+        if not requests:
             return []
         started = time.perf_counter()
         server_down = threading.Event()
-        futures = [self._pool.submit(self._one, r, server_down) for r in requests_]
+        futures = [self._pool.submit(self._one, r, server_down) for r in requests]
         try:
             results = [f.result() for f in futures]
         finally:
             for f in futures:
                 f.cancel()
         self.stats.calls += 1
-        self.stats.requests += len(requests_)
+        self.stats.requests += len(requests)
         self.stats.seconds += time.perf_counter() - started
         return results
 

@@ -37,9 +37,9 @@ class CountdownConfig:
     skip_bad_rows: bool = field(default=False, metadata={"help": "Skip (and count) invalid file rows instead of failing."})
     n_numbers: int = field(default=3, metadata={"help": "Numbers per generated problem."})
     min_number: int = field(default=1, metadata={"help": "Smallest generated number."})
-    max_number: int = field(default=25, metadata={"help": "Largest generated number."})
+    max_number: int = field(default=9, metadata={"help": "Largest generated number."})
     min_target: int = field(default=10, metadata={"help": "Smallest generated target."})
-    max_target: int = field(default=100, metadata={"help": "Largest generated target."})
+    max_target: int = field(default=50, metadata={"help": "Largest generated target."})
     n_train: int = field(default=24, metadata={"help": "Generated train problems."})
     n_test: int = field(default=16, metadata={"help": "Generated test problems (held-out targets)."})
     test_fraction: float = field(default=0.2, metadata={"help": "Share of target values held out for the test split (generator and file rows without `split`)."})
@@ -123,11 +123,11 @@ class CountdownTask(Task):
         if self.config.prompt_format == "chat":
             messages = self.prompt_messages(problem)
             return "\n\n".join(m["content"] for m in messages) + "\n<think>\n"
-        return prompts.fewshot_prompt(problem, self.config.test_fraction)
+        return prompts.fewshot_prompt(problem, self.config.test_fraction, self.config.max_number)
 
     def prompt_messages(self, problem: Problem) -> list[dict[str, str]]:
         """Chat messages (system, user) with the rules, the format, a worked example and the problem."""
-        return prompts.chat_messages(problem, self.config.test_fraction)
+        return prompts.chat_messages(problem, self.config.test_fraction, self.config.max_number)
 
     def instructions(self, problem: Problem) -> str:
         """Rules, output format and the problem as one user message (`messages` datasets)."""

@@ -25,7 +25,7 @@ RULES = (
 )
 FORMAT = (
     "Think inside <think> </think>, writing one step per line in the form "
-    "`28 - 18 = 10. Left: 5, 10`. Then write the whole calculation as one expression inside "
+    "`28 - 18 = 10`. Then write the whole calculation as one expression inside "
     "<answer> </answer>, for example <answer>(28 - 18) + 5</answer>."
 )
 SYSTEM = "You solve Countdown arithmetic puzzles carefully, one step at a time."
@@ -36,12 +36,18 @@ def question(nums: list[int], target: int) -> str:
     return f"Numbers: {format_nums(nums)}\nTarget: {target}\n"
 
 
-def step_lines(nums: list[int], steps: list[Step]) -> list[str]:
-    """The canonical step lines of a step sequence, each with its `Left:` list."""
+def step_lines(nums: list[int], steps: list[Step], show_left: bool = False) -> list[str]:
+    """The step lines of a step sequence: `a op b = c`, with its `Left:` list when `show_left`.
+
+    Measured with SmolLM2-135M (32 first steps each, temperature 0.7-1.0): with `Left:` lists in
+    the examples at most 2 of 32 first steps were legal, mostly because the list it wrote was
+    wrong; without them 23 of 32 were. Lists are still parsed and checked when a model writes them.
+    """
     lines, current = [], list(nums)
     for step in steps:
         current = after(current, step)
-        lines.append(format_step(*step, current))
+        line = format_step(*step, current)
+        lines.append(line if show_left else line.split(". Left:")[0])
     return lines
 
 
@@ -51,22 +57,25 @@ def worked_example(nums: list[int], target: int, steps: list[Step]) -> str:
 
 
 @lru_cache(maxsize=64)
-def example_problems(n_numbers: int, test_fraction: float) -> tuple[tuple[tuple[int, ...], int, tuple[Step, ...]], ...]:
+def example_problems(n_numbers: int, test_fraction: float, max_number: int = 9
+                     ) -> tuple[tuple[tuple[int, ...], int, tuple[Step, ...]], ...]:
     """Fixed solved examples with `n_numbers` numbers and train-split targets (never a test target).
 
-    Fixed per size so every prompt of a run shares one prefix (prefix caching); a random one of
-    the solution paths is shown so examples do not all start with an addition.
+    Fixed per size so every prompt of a run shares one prefix (prefix caching). Each example's
+    first step combines the first two listed numbers: small models copy that pattern and so write
+    far more legal first steps (measured: 23/32 legal vs 10/32 with steps in random order); the
+    operators still vary across examples.
     """
-    rng = random.Random(f"countdown-fewshot-{n_numbers}")
+    rng = random.Random(f"countdown-fewshot-{n_numbers}-{max_number}")
     examples, seen, ops = [], set(), set()
     while len(examples) < N_EXAMPLES + 1:
-        nums = [rng.randint(1, 25) for _ in range(n_numbers)]
-        target = rng.randint(10, 100)
+        nums = [rng.randint(1, max(max_number, 3)) for _ in range(n_numbers)]
+        target = rng.randint(10, max(10 * n_numbers, 4 * max(max_number, 3)))
         key = problem_key(nums, target)
         if key in seen or is_held_out_target(target, test_fraction):
             continue
         paths = solution_paths(nums, target) if n_numbers <= 4 else [solution_steps(nums, target) or []]
-        paths = [p for p in paths if p]
+        paths = [p for p in paths if p and sorted((p[0][0], p[0][2])) == sorted(nums[:2])]
         if not paths:
             continue
         steps = rng.choice(paths)
@@ -80,12 +89,12 @@ def example_problems(n_numbers: int, test_fraction: float) -> tuple[tuple[tuple[
     return tuple(examples)
 
 
-def fewshot_prompt(problem: Problem, test_fraction: float) -> str:
+def fewshot_prompt(problem: Problem, test_fraction: float, max_number: int = 9) -> str:
     """Three worked examples separated by blank lines, then the problem's question and `<think>\\n`."""
     nums, target = problem.payload["nums"], problem.payload["target"]
     key = problem_key(nums, target)
     # One-number problems have no steps to show; they get two-number examples.
-    shots = [e for e in example_problems(max(2, len(nums)), test_fraction) if problem_key(list(e[0]), e[1]) != key]
+    shots = [e for e in example_problems(max(2, len(nums)), test_fraction, max_number) if problem_key(list(e[0]), e[1]) != key]
     blocks = [worked_example(list(n), t, list(s)) for n, t, s in shots[:N_EXAMPLES]]
     return "\n\n".join(blocks) + "\n\n" + question(nums, target) + f"{THINK_OPEN}\n"
 
@@ -95,9 +104,9 @@ def instructions(problem: Problem) -> str:
     return f"{RULES}\n\n{FORMAT}\n\n{question(problem.payload['nums'], problem.payload['target'])}"
 
 
-def chat_messages(problem: Problem, test_fraction: float) -> list[dict[str, str]]:
+def chat_messages(problem: Problem, test_fraction: float, max_number: int = 9) -> list[dict[str, str]]:
     """System and user messages: rules, format, one worked example, then the problem."""
-    nums, target, steps = example_problems(max(2, len(problem.payload["nums"])), test_fraction)[0]
+    nums, target, steps = example_problems(max(2, len(problem.payload["nums"])), test_fraction, max_number)[0]
     example = worked_example(list(nums), target, list(steps))
     user = (
         f"{RULES}\n\n{FORMAT}\n\nExample:\n{example}\n\nNow solve this one:\n"
