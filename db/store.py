@@ -330,49 +330,77 @@ class TraceStore:
         new_nodes: Sequence[dict],
         node_updates: Sequence[dict] = (),
         tree_updates: Sequence[dict] = (),
-    ) -> list[int]:
+        worker: str | None = None,
+    ) -> WaveIds:
         """Write one search wave in ONE transaction: all of it or nothing; returns new node ids in order.
 
         `new_nodes`: rows as for `add_nodes` (parents must already be stored); `node_updates`:
-        {id, visits, value}; `tree_updates`: {id, status, stats (optional)}.
+        {id, visits, value} (plus, optionally, the node's `tree_id`); `tree_updates`: {id, status,
+        stats (optional)}.
+
+        `worker` fences the write: inside the transaction the wave's tree rows are locked (SELECT ...
+        FOR UPDATE on PostgreSQL; SQLite's write transaction is exclusive already) and only the rows of
+        trees still `running` and claimed by `worker` are written; their leases are renewed, so every
+        wave is also a lease renewal. A worker whose lease expired therefore never writes into a tree
+        another worker now owns. The returned list then has None for each dropped new node, and its
+        `lost` attribute lists the dropped tree ids (always empty without `worker`).
         """
         clean = _node_rows("write_wave", new_nodes)
-        node_params = [
-            {"b_id": _field("write_wave node_updates", i, row, "id"),
-             "b_visits": _field("write_wave node_updates", i, row, "visits"),
-             "b_value": _field("write_wave node_updates", i, row, "value")}
-            for i, row in enumerate(node_updates)
-        ]
-        with_stats, status_only = [], []
+        for i, row in enumerate(node_updates):
+            for key in ("id", "visits", "value"):
+                _field("write_wave node_updates", i, row, key)
         for i, row in enumerate(tree_updates):
             status = _field("write_wave tree_updates", i, row, "status")
             _check_choice(f"write_wave tree_updates[{i}]", "status", status, TREE_STATUSES)
-            params = {"b_id": _field("write_wave tree_updates", i, row, "id"), "b_status": status}
+            _field("write_wave tree_updates", i, row, "id")
+        with self._write("write_wave") as conn:
+            lost: list[int] = []
+            if worker is not None:
+                clean, node_updates, tree_updates, lost = _fence_wave(conn, worker, clean, node_updates, tree_updates)
+            self._write_updates(conn, node_updates, tree_updates, worker)
+            ids = WaveIds(_insert_nodes(conn, [row for row in clean if row is not None]))
+        if worker is not None and None in clean:
+            written = iter(ids)
+            ids = WaveIds(None if row is None else next(written) for row in clean)
+        ids.lost = lost
+        return ids
+
+    def _write_updates(
+        self, conn: Connection, node_updates: Sequence[dict], tree_updates: Sequence[dict], worker: str | None
+    ) -> None:
+        node_params = [{"b_id": row["id"], "b_visits": row["visits"], "b_value": row["value"]} for row in node_updates]
+        with_stats, status_only = [], []
+        for row in tree_updates:
+            params = {"b_id": row["id"], "b_status": row["status"]}
+            if worker is not None:
+                # the finisher stays recorded in claimed_by; a finished tree holds no lease
+                params["b_claimed_at"] = utcnow() if row["status"] == "running" else None
             if row.get("stats") is not None:
                 with_stats.append({**params, "b_stats": row["stats"]})
             else:
                 status_only.append(params)
-        with self._write("write_wave") as conn:
-            if node_params:
-                if self.dialect == "sqlite":  # the driver's executemany: see _insert_nodes_sqlite
-                    result = conn.exec_driver_sql(
-                        "UPDATE nodes SET visits = ?, value = ? WHERE id = ?",
-                        [(p["b_visits"], p["b_value"], p["b_id"]) for p in node_params],
-                    )
-                else:
-                    result = conn.execute(_UPDATE_NODE_VALUES, node_params)
-                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(node_params):
-                    wanted = [p["b_id"] for p in node_params]
-                    missing = sorted(set(wanted) - _existing(conn, NODES, wanted))
-                    raise StoreError(f"write_wave: node_updates name nodes that do not exist: {missing[:10]}; nothing was written")
-            for statement, params in ((_UPDATE_TREE_STATUS_STATS, with_stats), (_UPDATE_TREE_STATUS, status_only)):
-                if params:
-                    result = conn.execute(statement, params)
-                    if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
-                        wanted = [p["b_id"] for p in params]
-                        missing = sorted(set(wanted) - _existing(conn, TREES, wanted))
-                        raise StoreError(f"write_wave: tree_updates name trees that do not exist: {missing[:10]}; nothing was written")
-            return _insert_nodes(conn, clean)
+        if node_params:
+            if self.dialect == "sqlite":  # the driver's executemany: see _insert_nodes_sqlite
+                result = conn.exec_driver_sql(
+                    "UPDATE nodes SET visits = ?, value = ? WHERE id = ?",
+                    [(p["b_visits"], p["b_value"], p["b_id"]) for p in node_params],
+                )
+            else:
+                result = conn.execute(_UPDATE_NODE_VALUES, node_params)
+            if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(node_params):
+                wanted = [p["b_id"] for p in node_params]
+                missing = sorted(set(wanted) - _existing(conn, NODES, wanted))
+                raise StoreError(f"write_wave: node_updates name nodes that do not exist: {missing[:10]}; nothing was written")
+        statements = (_UPDATE_TREE_STATUS_STATS, _UPDATE_TREE_STATUS)
+        if worker is not None:
+            statements = tuple(s.values(claimed_at=bindparam("b_claimed_at")) for s in statements)
+        for statement, params in zip(statements, (with_stats, status_only)):
+            if params:
+                result = conn.execute(statement, params)
+                if conn.dialect.supports_sane_multi_rowcount and result.rowcount != len(params):
+                    wanted = [p["b_id"] for p in params]
+                    missing = sorted(set(wanted) - _existing(conn, TREES, wanted))
+                    raise StoreError(f"write_wave: tree_updates name trees that do not exist: {missing[:10]}; nothing was written")
 
     def nodes(self, tree_id: int) -> list[dict]:
         """Every node of tree `tree_id`, in creation order (seq)."""
@@ -575,6 +603,50 @@ _COUNTABLE = frozenset(
 )
 
 
+class WaveIds(list):
+    """Node ids written by `write_wave`, in input order (None for rows dropped by fencing);
+    `lost` holds the ids of the wave's trees that the worker no longer owns."""
+
+    lost: list[int]
+
+
+def _fence_wave(
+    conn: Connection, worker: str, rows: list[dict], node_updates: Sequence[dict], tree_updates: Sequence[dict]
+) -> tuple[list[dict | None], list[dict], list[dict], list[int]]:
+    """Lock the wave's trees, renew `worker`'s leases on those it still owns and drop the rest:
+    (new node rows with None where dropped, node updates, tree updates, lost tree ids)."""
+    update_tree = {row["id"]: row.get("tree_id") for row in node_updates}
+    unknown = [node_id for node_id, tree_id in update_tree.items() if tree_id is None]
+    for chunk in _chunks(unknown):
+        update_tree.update(conn.execute(select(NODES.c.id, NODES.c.tree_id).where(NODES.c.id.in_(chunk))).all())
+    wave = sorted({row["tree_id"] for row in rows} | {t for t in update_tree.values() if t is not None}
+                  | {row["id"] for row in tree_updates})
+    owned: set[int] = set()
+    for chunk in _chunks(wave):
+        # Locked in id order, so two workers whose waves overlap (one of them about to learn that it
+        # lost a tree) wait for each other instead of deadlocking. SQLite compiles no FOR UPDATE:
+        # its BEGIN IMMEDIATE already keeps every other writer out.
+        mine = list(conn.scalars(
+            select(TREES.c.id)
+            .where(TREES.c.id.in_(chunk), TREES.c.claimed_by == worker, TREES.c.status == "running")
+            .order_by(TREES.c.id)
+            .with_for_update()
+        ))
+        if mine:
+            conn.execute(update(TREES).where(TREES.c.id.in_(mine)).values(claimed_at=utcnow()))
+        owned.update(mine)
+    lost = [t for t in wave if t not in owned]
+    if not lost:
+        return list(rows), list(node_updates), list(tree_updates), []
+    return (
+        [row if row["tree_id"] in owned else None for row in rows],
+        # a node id that names no stored node keeps its row, so the missing-node error still names it
+        [row for row in node_updates if update_tree.get(row["id"]) in owned or update_tree.get(row["id"]) is None],
+        [row for row in tree_updates if row["id"] in owned],
+        lost,
+    )
+
+
 # -- rows ---------------------------------------------------------------------------------------
 
 
@@ -696,4 +768,4 @@ def _tree_with_problem(row) -> dict:
     return out
 
 
-__all__ = ["TraceStore", "StoreError"]
+__all__ = ["TraceStore", "StoreError", "WaveIds"]

@@ -69,8 +69,9 @@ def main(argv: list[str] | None = None) -> None:
         try:
             return stages[stage](cfg)
         except EXPECTED_ERRORS() as err:
-            # Input and environment problems get one clear message, not a traceback.
-            sys.exit(f"journeyforge {stage}: {err}")
+            # Input and environment problems get one clear message, not a traceback; one line even
+            # when a driver's own text spans several (psycopg: "...refused\n\tIs the server running").
+            sys.exit(f"journeyforge {stage}: {' '.join(str(err).split())}")
 
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()

@@ -5,20 +5,29 @@ import sys
 
 from hydra import compose, initialize_config_dir
 
+USAGE = "usage: journeyforge db upgrade|current [store=postgres] [store.url=URL]"
+
 
 def main(argv: list[str]) -> None:
+    """Upgrade the configured store to the newest schema, or print its revision and the head."""
     if not argv or argv[0] not in ("upgrade", "current"):
-        sys.exit("usage: journeyforge db upgrade|current [store=postgres] [store.url=URL]")
+        sys.exit(USAGE)
     from journeyforge.cli import CONF_DIR
 
+    # `--store.url=...` (as the "upgrade your store" message writes it) and `store.url=...` both work.
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(config_name="config", overrides=[a.lstrip("-") for a in argv[1:]])
     from db import migrate
+    from db.engine import StoreError, mask_url
 
     url = cfg.store.url
-    if argv[0] == "upgrade":
+    try:
         before = migrate.current(url)
-        migrate.upgrade(url)
-        print(f"store {migrate.masked(url) if hasattr(migrate, 'masked') else url}: {before} -> {migrate.current(url)}")
-    else:
-        print(f"{migrate.current(url)} (head: {migrate.head()})")
+        if argv[0] == "upgrade":
+            after = migrate.upgrade(url)
+            change = "already at head" if before == after else f"upgraded {before or '(empty)'} -> {after}"
+            print(f"store {mask_url(url)}: {change} (head {migrate.head()})")
+        else:
+            print(f"store {mask_url(url)}: revision {before or '(none)'} (head {migrate.head()})")
+    except StoreError as err:
+        sys.exit(f"journeyforge db {argv[0]}: {' '.join(str(err).split())}")

@@ -99,7 +99,8 @@ class Explorer:
         ids = self.policy.encode(text) if getattr(self.policy, "token_prompts", False) else None
         return text, ids
 
-    def _load(self, info: dict[str, Any]) -> SearchTree:
+    def _load(self, info: dict[str, Any]) -> SearchTree | None:
+        """The claimed tree, from its stored nodes or with a new root; None if its lease is already lost."""
         p = info["problem"]
         problem = Problem(key=p["key"], payload=p["payload"], answer=p.get("answer"),
                           split=p.get("split", "train"), dataset=p.get("dataset", ""))
@@ -108,7 +109,11 @@ class Explorer:
         if rows:
             return SearchTree.from_rows(info["id"], problem, prompt, prompt_ids, rows, _terminal_row)
         tree = SearchTree(info["id"], problem, prompt, prompt_ids, self.task.initial_state(problem))
-        tree.root.id = self.store.add_nodes([tree.row(tree.root)])[0]
+        written = self.store.write_wave([tree.row(tree.root)], worker=self.worker)
+        if written.lost:
+            log.warning("lost the lease of tree %d to another worker before writing its root", info["id"])
+            return None
+        tree.root.id = written[0]
         return tree
 
     def _release_dead_local_workers(self, run_id: int) -> None:
@@ -143,7 +148,9 @@ class Explorer:
                     for tid in self.store.claim_trees(run_id, self.worker,
                                                       self.s.max_active_trees - len(active),
                                                       self.s.lease_seconds):
-                        active[tid] = self._load(infos[tid])
+                        tree = self._load(infos[tid])
+                        if tree is not None:
+                            active[tid] = tree
                 if not active:
                     unfinished = [t for t in self.store.trees(run_id) if t["status"] not in ("done", "failed")]
                     if not unfinished or self.s.max_waves is not None:
@@ -152,8 +159,11 @@ class Explorer:
                     continue
                 if self.s.max_waves is not None and summary.waves >= self.s.max_waves:
                     break
-                finished = self._wave(active, summary)
+                finished, lost = self._wave(active, summary)
                 summary.waves += 1
+                for tid in lost:
+                    log.warning("lost the lease of tree %d to another worker; its last wave was not written", tid)
+                    active.pop(tid)
                 for tid in finished:
                     tree = active.pop(tid)
                     summary.trees_done += 1
@@ -182,7 +192,8 @@ class Explorer:
         summary.generated_tokens = self.policy.stats.generated_tokens
         return summary
 
-    def _wave(self, active: dict[int, SearchTree], summary: ExploreSummary) -> list[int]:
+    def _wave(self, active: dict[int, SearchTree], summary: ExploreSummary) -> tuple[list[int], list[int]]:
+        """One wave over every active tree: (trees this worker finished, trees it lost to another worker)."""
         jobs: list[tuple[SearchTree, SearchNode]] = []
         requests: list[GenerationRequest] = []
         finished: list[int] = []
@@ -228,18 +239,22 @@ class Explorer:
         for tree in touched.values():
             for n in tree.nodes:
                 if n.dirty and n.id is not None:
-                    updates.append({"id": n.id, "visits": n.visits, "value": n.value, "count": n.count})
+                    updates.append({"id": n.id, "tree_id": tree.tree_id, "visits": n.visits, "value": n.value,
+                                    "count": n.count})
         tree_updates = [self._tree_update(active[tid]) for tid in finished]
         t0 = time.perf_counter()
-        ids = self.store.write_wave(rows, updates, tree_updates)
+        # Fenced by this worker's leases: if a slow wave let a lease expire and another worker took
+        # the tree over, none of this wave's rows for it are written (the store renews the others).
+        ids = self.store.write_wave(rows, updates, tree_updates, worker=self.worker)
         summary.store_seconds += time.perf_counter() - t0
+        lost = set(ids.lost)
         for (tree, node), nid in zip(new_nodes, ids):
             node.id = nid
         for tree in touched.values():
             for n in tree.nodes:
                 n.dirty = False
-        summary.nodes += len(rows)
-        return finished
+        summary.nodes += sum(nid is not None for nid in ids)
+        return [tid for tid in finished if tid not in lost], sorted(lost)
 
     def _tree_update(self, tree: SearchTree) -> dict[str, Any]:
         labels = Counter(n.label for n in tree.nodes)

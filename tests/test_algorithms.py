@@ -26,7 +26,7 @@ def _expand(algo, tree, node, labels):
 
 
 def test_mcts_backs_up_label_values_to_every_ancestor():
-    algo = make_algorithm(SearchSettings(algorithm="mcts", k=3))
+    algo = make_algorithm(SearchSettings(algorithm="mcts", k=3, max_children=0))  # no widening
     tree = _tree()
     assert algo.select(tree) == [tree.root]
     a, b, c = _expand(algo, tree, tree.root, [VALID, INVALID, SOLUTION])
@@ -46,7 +46,7 @@ def test_mcts_backs_up_label_values_to_every_ancestor():
 
 
 def test_mcts_prefers_unvisited_then_higher_value():
-    algo = make_algorithm(SearchSettings(algorithm="mcts", k=2, c_uct=0.0))
+    algo = make_algorithm(SearchSettings(algorithm="mcts", k=2, c_uct=0.0, max_children=0))
     tree = _tree()
     low, high = _expand(algo, tree, tree.root, [VALID, VALID])
     low.value_sum, high.value_sum = 0.1, 0.9
@@ -131,3 +131,12 @@ def test_bfs_expands_a_whole_layer_and_dfs_goes_deep():
 def test_unknown_algorithm_names_the_option():
     with pytest.raises(ValueError, match="search.algorithm='nope'"):
         make_algorithm(SearchSettings(algorithm="nope"))
+
+
+def test_mcts_samples_again_from_a_node_whose_children_all_failed():
+    algo = make_algorithm(SearchSettings(algorithm="mcts", k=2, max_children=4, max_expansions=10))
+    tree = _tree()
+    _expand(algo, tree, tree.root, [INVALID, DEAD_END])
+    assert algo.select(tree) == [tree.root]          # widened: 2 of 4 samples drawn
+    _expand(algo, tree, tree.root, [INVALID, INVALID])
+    assert algo.select(tree) == []                   # 4 samples drawn, all failed: finished

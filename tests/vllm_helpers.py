@@ -91,3 +91,64 @@ class VLLMServer:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
         self.log.close()
+
+
+class RecordingPolicy:
+    """A real policy seen through a window: records every request the explorer sends, in order,
+    and calls `before_call(i)` before the i-th `generate` (0-based) so a test can act mid-run."""
+
+    def __init__(self, inner, before_call=None) -> None:
+        self.inner = inner
+        self.before_call = before_call
+        self.requests: list = []
+        self.calls = 0
+
+    def __getattr__(self, name):
+        # Everything the explorer reads (stats, encode, token_prompts, name, ...) is the inner policy's.
+        return getattr(self.inner, name)
+
+    def generate(self, requests):
+        """Record, run the hook, then delegate to the real policy."""
+        if self.before_call is not None:
+            self.before_call(self.calls)
+        self.calls += 1
+        self.requests.extend(requests)
+        return self.inner.generate(requests)
+
+
+def countdown_run(url: str, n_problems: int = 3, seed: int = 5, **search):
+    """A Countdown task, a TraceStore at `url` with one explore run over `n_problems` train
+    problems, and an MCTS algorithm (`search` overrides SearchSettings): (task, store, run_id, algo)."""
+    from db import TraceStore
+    from search.algorithms import SearchSettings, make_algorithm
+    from search.tasks import make_task
+
+    task = make_task({"name": "countdown", "n_train": n_problems, "n_test": 1, "seed": seed})
+    store = TraceStore(url)
+    problems = [p for p in task.load_problems() if p.split == "train"][:n_problems]
+    ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split, "payload": p.payload,
+                               "answer": p.answer} for p in problems])
+    run_id = store.start_run("explore-vllm", "explore", {})
+    store.create_trees(run_id, ids)
+    algo = make_algorithm(SearchSettings(**{"algorithm": "mcts", "k": 2, "max_expansions": 3, **search}))
+    return task, store, run_id, algo
+
+
+def expected_prompt_ids(store, run_id: int, task, encode) -> dict[tuple[int, ...], tuple[int, int]]:
+    """For every stored node: the token-exact prompt that expands it (root prompt ids + the step ids
+    of every node on its path), mapped to (tree id, node id). Built from the store alone."""
+    from search.tasks.base import Problem
+
+    out: dict[tuple[int, ...], tuple[int, int]] = {}
+    for t in store.trees(run_id):
+        p = t["problem"]
+        problem = Problem(key=p["key"], payload=p["payload"], answer=p.get("answer"),
+                          split=p.get("split", "train"), dataset=p.get("dataset", ""))
+        prompts: dict[int, tuple[int, ...]] = {}
+        for row in store.nodes(t["id"]):  # ordered by seq: parents come first
+            if row["parent_id"] is None:
+                prompts[row["id"]] = tuple(encode(task.prompt(problem)))
+            else:
+                prompts[row["id"]] = prompts[row["parent_id"]] + tuple(row["token_ids"])
+            out[prompts[row["id"]]] = (t["id"], row["id"])
+    return out

@@ -69,7 +69,9 @@ class JourneyConfig:
     """Seeds the rng (per tree) that picks random trials and reflection wordings."""
 
     reflection: str = "template"
-    """How reflections are written: `template` (see traces/reflections.py)."""
+    """How reflections are written: `template` (see traces/reflections.py) or `llm` (a model
+    rewrites the template draft; done in one batch by the linearize stage, see
+    traces/llm_reflection.py; a single call here with `llm` is an error)."""
 
     def __post_init__(self) -> None:
         if self.k < 2:

@@ -6,8 +6,11 @@ numbers left at the correct-path node the journey goes back to). Neither ever in
 the facts come from the tree, the templates only vary the wording, so that a model tuned on
 journeys learns to check steps rather than to repeat one fixed phrase.
 
-Styles: `template` (the pools below, chosen with the journey's seeded rng). A later `llm` style
-(rewrite by a model that must keep every fact) plugs in as another `Reflector`.
+Styles: `template` (the pools below, chosen with the journey's seeded rng) and `llm`: the journey
+is drafted with templates, then a model rewrites the draft into prose that must keep every
+equation and the answer (traces/llm_reflection.py). The rewrite is one batched model call for all
+journeys of a run, so it is not a per-trial `Reflector`: the linearize stage drafts with
+`template` and rewrites afterwards.
 """
 from __future__ import annotations
 
@@ -105,14 +108,18 @@ class TemplateReflector:
 
 
 REFLECTORS: dict[str, type] = {"template": TemplateReflector}
+# Every `reflection=` value the journey config accepts; `llm` is a rewrite of the template draft.
+STYLES = ("template", "llm")
 
 
 def make_reflector(style: str) -> Reflector:
     """The reflector for a `reflection=` style; a clear error for unknown or not-yet-built styles."""
     if style == "llm":
         raise ValueError(
-            "reflection='llm' is not available yet: pass a Reflector to linearize_journey(reflector=...) "
-            "or use reflection='template'"
+            "reflection='llm' rewrites whole journeys in one batched model call, not one trial at a "
+            "time: draft with reflection='template' and pass the drafts to "
+            "traces.llm_reflection.rewrite_journeys (the linearize stage does this for "
+            "linearize.journey.reflection=llm)"
         )
     if style not in REFLECTORS:
         raise ValueError(f"unknown reflection style {style!r}; choose one of {sorted(REFLECTORS)}")

@@ -25,6 +25,9 @@ class SearchSettings:
     stop_on_solution: bool = False   # stop a tree at its first solution (journeys want more)
     expansions_per_wave: int = 1     # leaves per tree per wave (MCTS uses virtual loss for > 1)
     c_uct: float = 1.4               # UCT exploration constant
+    # MCTS samples again from a node whose children all failed (progressive widening), until this
+    # many samples were drawn from it: small models often need several tries for one legal step.
+    max_children: int = 16
     beam_width: int = 2              # beam search
     n_chains: int = 8                # best-of-N: independent samples from the root
     # Value of a new node from its label: terminals get the verifier's reward, the rest this table.

@@ -1,5 +1,7 @@
 """Monte Carlo tree search with UCT (Kocsis & Szepesvari 2006), batched into waves.
 
+A node whose children all failed is sampled again (progressive widening, up to `max_children`
+samples), so a weak policy gets several tries at a hard step instead of the tree ending early.
 No rollouts: a new child's value is the verifier's reward at a terminal and its step label's value
 otherwise (oracle labels make rollouts unnecessary for data generation). With several leaves per tree
 per wave, a virtual loss keeps selections apart.
@@ -27,6 +29,8 @@ class MCTS(Algorithm):
             if expandable(node, self.s):
                 return node
             options = [c for c in node.children if not c.exhausted and not c.terminal]
+            if not options and self._can_widen(node):
+                return node
             if not options:
                 # Nothing to expand below: mark it so later descents skip this subtree.
                 node.exhausted = True
@@ -35,6 +39,10 @@ class MCTS(Algorithm):
                 node = tree.root
                 continue
             node = max(options, key=lambda c: (self._uct(node, c, virtual), -c.seq))
+
+    def _can_widen(self, node: SearchNode) -> bool:
+        return (not node.terminal and node.depth < self.s.max_depth
+                and sum(c.count for c in node.children) < self.s.max_children)
 
     def _select(self, tree: SearchTree) -> list[SearchNode]:
         chosen: list[SearchNode] = []

@@ -34,6 +34,9 @@ class OpenAIPolicy(Policy):
     """Completions from an OpenAI-compatible server at `base_url` (including `/v1`)."""
 
     name = "openai"
+    # Token-id prompts from the explorer (see VLLMPolicy.token_prompts). Only with `vllm_extras`:
+    # without them the server returns no step ids, and parent ids + [] would drop the step.
+    token_prompts = True
 
     def __init__(
         self,
@@ -66,6 +69,7 @@ class OpenAIPolicy(Policy):
         self.max_retries = max_retries
         self.backoff = backoff
         self.vllm_extras = vllm_extras
+        self.token_prompts = vllm_extras
         self.extra_body = dict(extra_body or {})
         self.tokenizer_name = tokenizer or model
         self._tokenizer = None

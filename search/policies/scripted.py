@@ -24,14 +24,20 @@ class ScriptedPolicy(Policy):
     The rng of a request is seeded from (`seed`, `request.seed`, the state), so the same request
     gets the same `n` steps in any batch and any call. Token ids are the characters' code points;
     the logprob is a deterministic negative number (-0.1 per token, -0.1 for an empty step).
+
+    `latency` (seconds) is slept once per `generate` call to simulate engine time, so that process
+    tests (many workers, leases, kill -9) have waves slow enough to interrupt.
     """
 
     name = "scripted"
 
-    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0) -> None:
+    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0, latency: float = 0.0) -> None:
         super().__init__()
         if not 0 <= error_rate <= 1:
             raise ValueError(f"policy.error_rate must be in [0, 1], got {error_rate}")
+        if latency < 0:
+            raise ValueError(f"policy.latency must be >= 0 seconds, got {latency}")
+        self.latency = latency
         self.task = task
         self.error_rate = error_rate
         self.seed = seed
@@ -58,6 +64,8 @@ class ScriptedPolicy(Policy):
                 completions.append(Completion(text, ids, -0.1 * max(len(ids), 1), "stop"))
                 generated += len(ids)
             out.append(completions)
+        if self.latency:
+            time.sleep(self.latency)
         self.stats.calls += 1
         self.stats.requests += len(requests)
         self.stats.sequences += sum(r.n for r in requests)

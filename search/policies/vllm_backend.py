@@ -41,6 +41,9 @@ class VLLMPolicy(Policy):
     """Batched generation with `vllm.LLM`: one `llm.generate` call per `generate` call."""
 
     name = "vllm"
+    # The explorer then sends token-id prompts (parent prompt ids + step ids), so continuations
+    # are token-exact and the shared prefixes hit vLLM's prefix cache block for block.
+    token_prompts = True
 
     def __init__(
         self,

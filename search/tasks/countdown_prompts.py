@@ -56,6 +56,16 @@ def worked_example(nums: list[int], target: int, steps: list[Step]) -> str:
     return question(nums, target) + render_completion(step_lines(nums, steps), render_solution(nums, steps))
 
 
+# Hand-picked three-number examples (measured with SmolLM2-135M, 32 first steps at temperature
+# 0.7: 23 legal with these against 11 with generated ones, which taught it to copy `5 * 1 = 5`).
+# Each first step combines the first two listed numbers in order; each operator but / appears.
+FIXED_EXAMPLES: dict[int, tuple] = {
+    3: (((4, 6, 7), 17, ((4, "+", 6, 10), (7, "+", 10, 17))),
+        ((8, 2, 3), 18, ((8, "-", 2, 6), (3, "*", 6, 18))),
+        ((5, 3, 6), 21, ((5, "*", 3, 15), (6, "+", 15, 21)))),
+}
+
+
 @lru_cache(maxsize=64)
 def example_problems(n_numbers: int, test_fraction: float, max_number: int = 9
                      ) -> tuple[tuple[tuple[int, ...], int, tuple[Step, ...]], ...]:
@@ -66,6 +76,9 @@ def example_problems(n_numbers: int, test_fraction: float, max_number: int = 9
     far more legal first steps (measured: 23/32 legal vs 10/32 with steps in random order); the
     operators still vary across examples.
     """
+    fixed = FIXED_EXAMPLES.get(n_numbers)
+    if fixed and not any(is_held_out_target(t, test_fraction) for _, t, _ in fixed):
+        return fixed
     rng = random.Random(f"countdown-fewshot-{n_numbers}-{max_number}")
     examples, seen, ops = [], set(), set()
     while len(examples) < N_EXAMPLES + 1:
@@ -75,7 +88,7 @@ def example_problems(n_numbers: int, test_fraction: float, max_number: int = 9
         if key in seen or is_held_out_target(target, test_fraction):
             continue
         paths = solution_paths(nums, target) if n_numbers <= 4 else [solution_steps(nums, target) or []]
-        paths = [p for p in paths if p and sorted((p[0][0], p[0][2])) == sorted(nums[:2])]
+        paths = [p for p in paths if p and (p[0][0], p[0][2]) == tuple(nums[:2])]
         if not paths:
             continue
         steps = rng.choice(paths)

@@ -1,0 +1,253 @@
+"""The `llm` reflection style: a model rewrites template-drafted journeys into natural prose.
+
+A journey is first drafted with template reflections (traces/reflections.py), whose facts all
+come from the tree. A language model then rewrites the draft's think block, so that the
+reflections read like a person checking their work rather than like a fixed phrase pool. A model
+may drop, change or invent arithmetic while doing so, so every rewrite is checked against its
+draft (`check_rewrite`): the draft's step equations (`a op b = c`, wrong and right ones) must
+appear in the rewrite in the same order, no other equation may appear, and the final answer must
+be unchanged. A rewrite that fails keeps the template draft and is counted.
+
+All drafts of a linearize run go to the model in one batched call (`rewrite_journeys` takes a
+`complete(prompts) -> texts` callable, which the linearize stage backs with any policy backend),
+never one call per tree. This module imports no model backend (`traces` may use only `db` and
+`search.tasks`).
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Callable
+
+from search.tasks.base import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, render_completion
+from traces.journey import Tokenizer, count_tokens
+
+DEFAULT_INSTRUCTION = (
+    "Rewrite the reasoning below in natural, first-person prose, as if you were thinking aloud. "
+    "Keep every equation exactly as written and in the same order, the wrong ones included; "
+    "do not add, remove or change any equation or number. Say in your own words why each mistake "
+    "is wrong and where you go back to. Keep the same final answer inside <answer></answer>."
+)
+
+# One equation `a op b = c` (ints or decimals, unicode operators, optional minus on the result).
+# Operands may not be the tail of a longer number, so "12 + 3 = 15" never reads as "2 + 3 = 15".
+_NUM = r"\d+(?:\.\d+)?"
+_OPS = {"+": "+", "-": "-", "\u2212": "-", "\u2013": "-", "*": "*", "x": "*", "\u00d7": "*",
+        "\u00b7": "*", "/": "/", "\u00f7": "/"}
+_EQUATION_RE = re.compile(
+    rf"(?<![\d.])({_NUM})\s*([{re.escape(''.join(_OPS))}])\s*({_NUM})\s*=\s*([-\u2212\u2013]?)\s*({_NUM})(?![\d])"
+)
+
+# Rejection categories (the text before the colon of `check_rewrite`'s message); stats count these.
+NO_THINK = "no complete think block"
+ANSWER_CHANGED = "answer changed"
+EQUATION_ADDED = "equation added"
+EQUATION_MISSING = "equation dropped, changed or reordered"
+OVER_BUDGET = "over the token budget"
+EMPTY = "empty rewrite"
+
+# Marks on the assistant message of a stored journey (export keeps only role/content).
+STYLE_KEY = "reflection"
+REJECTED_KEY = "rewrite_rejected"
+
+
+@dataclass
+class RewriteConfig:
+    """Generation options of the rewrite (the model itself is a policy config node)."""
+
+    temperature: float = 0.7
+    """Sampling temperature of the rewrite; 0 is greedy."""
+
+    top_p: float = 0.95
+    """Nucleus sampling mass."""
+
+    max_tokens: int = 512
+    """Most tokens one rewrite may generate; a rewrite cut short has no answer and is rejected."""
+
+    instruction: str = DEFAULT_INSTRUCTION
+    """What the model is asked to do; the draft completion follows it."""
+
+    def __post_init__(self) -> None:
+        if self.max_tokens < 1:
+            raise ValueError(f"linearize.rewrite.max_tokens={self.max_tokens}: must be >= 1")
+        if self.temperature < 0:
+            raise ValueError(f"linearize.rewrite.temperature={self.temperature}: must be >= 0")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"linearize.rewrite.top_p={self.top_p}: must be in (0, 1]")
+
+
+@dataclass
+class RewriteStats:
+    """How the rewrites of one batch went."""
+
+    ok: int = 0
+    failed: int = 0
+    reasons: Counter = field(default_factory=Counter)   # rejection category -> count
+
+
+def _number(text: str) -> Fraction:
+    return Fraction(text)
+
+
+def equations(text: str) -> list[str]:
+    """Every `a op b = c` in `text`, in order, canonical ("3 * 8 = 24"; unicode operators read)."""
+    out = []
+    for a, op, b, sign, c in _EQUATION_RE.findall(text):
+        value = -_number(c) if sign else _number(c)
+        out.append(f"{_number(a)} {_OPS[op]} {_number(b)} = {value}")
+    return out
+
+
+def think_body(text: str) -> str | None:
+    """The text between `<think>` and `</think>`, stripped; None when the block is missing."""
+    start = text.find(THINK_OPEN)
+    end = text.find(THINK_CLOSE, start + len(THINK_OPEN)) if start >= 0 else -1
+    if start < 0 or end < 0:
+        return None
+    return text[start + len(THINK_OPEN):end].strip()
+
+
+def _is_subsequence(needles: list[str], haystack: list[str]) -> str | None:
+    """The first needle not found in order in `haystack`, or None when all are."""
+    it = iter(haystack)
+    for n in needles:
+        if not any(h == n for h in it):
+            return n
+    return None
+
+
+def check_rewrite(draft: str, rewrite: str) -> str | None:
+    """Why `rewrite` may not replace `draft` ("category: detail"), or None when it keeps every fact.
+
+    Both are whole completions (`<think>...</think><answer>...</answer>`). Accepted when the
+    rewrite's think block holds the draft's equations as an ordered subsequence, holds no equation
+    the draft lacks (restating a draft equation is allowed), and the answer is the same.
+    """
+    body = think_body(rewrite)
+    if body is None:
+        return f"{NO_THINK}: the rewrite has no {THINK_OPEN}...{THINK_CLOSE}"
+    if not body:
+        return f"{EMPTY}: the think block is empty"
+    want, got = extract_answer(draft), extract_answer(rewrite)
+    if got is None or " ".join(got.split()) != " ".join((want or "").split()):
+        return f"{ANSWER_CHANGED}: {got!r} instead of {want!r}"
+    draft_eqs, new_eqs = equations(think_body(draft) or ""), equations(body)
+    added = [e for e in new_eqs if e not in set(draft_eqs)]
+    if added:
+        return f"{EQUATION_ADDED}: {added[0]!r} is not in the draft"
+    missing = _is_subsequence(draft_eqs, new_eqs)
+    if missing is not None:
+        return f"{EQUATION_MISSING}: {missing!r} is missing or out of order"
+    return None
+
+
+def rewrite_prompt(draft: str, instruction: str = DEFAULT_INSTRUCTION,
+                   render_chat: Callable[[list[dict[str, str]]], str] | None = None) -> str:
+    """The prompt for one draft: instruction + draft, ending with an open `<think>` to continue.
+
+    With `render_chat` (a policy's chat template) the request is a user turn; otherwise plain text.
+    """
+    request = f"{instruction}\n\n{draft}"
+    if render_chat is not None:
+        head = render_chat([{"role": "user", "content": request}])
+    else:
+        head = f"{request}\n\nRewritten:\n"
+    return f"{head}{THINK_OPEN}\n"
+
+
+def completed_rewrite(generated: str) -> str:
+    """The whole rewrite from what the model wrote after the prompt's open `<think>`.
+
+    The model's stop string is `</answer>`, which backends cut off: it is put back so that the
+    answer can be read.
+    """
+    text = f"{THINK_OPEN}\n{generated}"
+    if ANSWER_OPEN in generated and ANSWER_CLOSE not in generated:
+        text += ANSWER_CLOSE
+    return text
+
+
+def mark_style(row: dict[str, Any], style: str, rejected: str | None = None) -> dict[str, Any]:
+    """A copy of trajectory `row` whose assistant message records the reflection style of its text."""
+    out = dict(row)
+    messages = [dict(m) for m in (row.get("messages") or [])]
+    if messages and messages[-1].get("role") == "assistant":
+        messages[-1][STYLE_KEY] = style
+        if rejected:
+            messages[-1][REJECTED_KEY] = rejected
+        out["messages"] = messages
+    return out
+
+
+def accept_rewrite(row: dict[str, Any], rewrite: str) -> dict[str, Any]:
+    """A copy of trajectory `row` whose think block is `rewrite`'s (answer kept), marked `llm`."""
+    body = think_body(rewrite) or ""
+    lines = [line.rstrip() for line in body.splitlines() if line.strip()]
+    text = render_completion(lines, row["answer"])
+    out = dict(row, text=text, lines=lines)
+    messages = [dict(m) for m in (row.get("messages") or [])]
+    if messages and messages[-1].get("role") == "assistant":
+        messages[-1]["content"] = text
+    out["messages"] = messages
+    return mark_style(out, "llm")
+
+
+def rewrite_journeys(
+    rows: list[dict[str, Any]],
+    complete: Callable[[list[str]], list[str]],
+    cfg: RewriteConfig | None = None,
+    *,
+    render_chat: Callable[[list[dict[str, str]]], str] | None = None,
+    budget: int | None = None,
+    tokenizer: Tokenizer | None = None,
+) -> tuple[list[dict[str, Any]], RewriteStats]:
+    """Journeys with model-written reflections where the rewrite passes `check_rewrite`.
+
+    `complete(prompts)` returns one generated text per prompt (what follows the open `<think>`)
+    and is called exactly once for all rows. Returns new rows in the same order: an accepted
+    rewrite replaces `text`, `lines` and the assistant message and is marked `reflection: llm`; a
+    rejected one keeps the template draft, marked `reflection: template` plus the reason. With
+    `budget`, a rewrite longer than that many tokens (journey `max_tokens`) is rejected too.
+    """
+    cfg = cfg or RewriteConfig()
+    stats = RewriteStats()
+    if not rows:
+        return [], stats
+    prompts = [rewrite_prompt(r["text"], cfg.instruction, render_chat) for r in rows]
+    generated = complete(prompts)
+    if len(generated) != len(rows):
+        raise ValueError(f"rewrite: the model returned {len(generated)} texts for {len(rows)} prompts")
+    out = []
+    for row, gen in zip(rows, generated):
+        rewrite = completed_rewrite(gen)
+        problem = check_rewrite(row["text"], rewrite)
+        if problem is None and budget is not None:
+            accepted = accept_rewrite(row, rewrite)
+            used = count_tokens(tokenizer, accepted["text"])
+            if used > budget:
+                problem = f"{OVER_BUDGET}: {used} tokens > max_tokens={budget}"
+        if problem is None:
+            stats.ok += 1
+            out.append(accept_rewrite(row, rewrite))
+        else:
+            stats.failed += 1
+            stats.reasons[problem.split(":", 1)[0]] += 1
+            out.append(mark_style(row, "template", rejected=problem))
+    return out, stats
+
+
+__all__ = [
+    "DEFAULT_INSTRUCTION",
+    "accept_rewrite",
+    "RewriteConfig",
+    "RewriteStats",
+    "check_rewrite",
+    "completed_rewrite",
+    "equations",
+    "mark_style",
+    "rewrite_journeys",
+    "rewrite_prompt",
+    "think_body",
+]
