@@ -20,10 +20,12 @@ from typing import Any, Iterator
 import networkx as nx
 from sqlalchemy import (
     Connection,
+    Integer,
     Table,
     and_,
     bindparam,
     delete,
+    func,
     insert,
     inspect,
     literal,
@@ -71,7 +73,8 @@ _CHUNK = 500
 _UPDATE_NODE_VALUES = (
     update(NODES)
     .where(NODES.c.id == bindparam("b_id"))
-    .values(visits=bindparam("b_visits"), value=bindparam("b_value"))
+    .values(visits=bindparam("b_visits"), value=bindparam("b_value"),
+            count=func.coalesce(bindparam("b_count", type_=Integer), NODES.c.count))
 )
 _UPDATE_TREE_STATUS = update(TREES).where(TREES.c.id == bindparam("b_id")).values(status=bindparam("b_status"))
 _UPDATE_TREE_STATUS_STATS = _UPDATE_TREE_STATUS.values(
@@ -368,7 +371,9 @@ class TraceStore:
     def _write_updates(
         self, conn: Connection, node_updates: Sequence[dict], tree_updates: Sequence[dict], worker: str | None
     ) -> None:
-        node_params = [{"b_id": row["id"], "b_visits": row["visits"], "b_value": row["value"]} for row in node_updates]
+        # `count` (identical samples merged into the node) is optional in an update.
+        node_params = [{"b_id": row["id"], "b_visits": row["visits"], "b_value": row["value"],
+                        "b_count": row.get("count")} for row in node_updates]
         with_stats, status_only = [], []
         for row in tree_updates:
             params = {"b_id": row["id"], "b_status": row["status"]}
@@ -382,8 +387,8 @@ class TraceStore:
         if node_params:
             if self.dialect == "sqlite":  # the driver's executemany: see _insert_nodes_sqlite
                 result = conn.exec_driver_sql(
-                    "UPDATE nodes SET visits = ?, value = ? WHERE id = ?",
-                    [(p["b_visits"], p["b_value"], p["b_id"]) for p in node_params],
+                    "UPDATE nodes SET visits = ?, value = ?, count = COALESCE(?, count) WHERE id = ?",
+                    [(p["b_visits"], p["b_value"], p["b_count"], p["b_id"]) for p in node_params],
                 )
             else:
                 result = conn.execute(_UPDATE_NODE_VALUES, node_params)

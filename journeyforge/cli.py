@@ -60,6 +60,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import hydra
 
+    import journeyforge.resolvers  # noqa: F401
+
     @hydra.main(config_path=CONF_DIR, config_name="config", version_base=None)
     def _app(cfg):
         import logging

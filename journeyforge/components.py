@@ -5,6 +5,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+import journeyforge.resolvers  # noqa: F401  (registers ${join:...})
 from db import TraceStore
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings

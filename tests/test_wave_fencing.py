@@ -105,7 +105,9 @@ def test_explorer_drops_a_tree_whose_lease_it_lost_and_writes_nothing_more_into_
                                                         "answer": p.answer} for p in problems]))
         policy = StealingPolicy(task, store, run_id, error_rate=0.3, seed=1)
         algo = make_algorithm(SearchSettings(algorithm="mcts", k=3, max_expansions=4))
-        summary = Explorer(store, task, policy, algo, ExploreSettings(progress=False, worker="a")).run(run_id)
+        # max_waves: stop once nothing is left to grow, rather than wait for the thief's lease to expire
+        settings = ExploreSettings(progress=False, worker="a", max_waves=50)
+        summary = Explorer(store, task, policy, algo, settings).run(run_id)
 
         [stolen] = policy.stolen
         kept = [t for t in store.trees(run_id) if t["id"] != stolen]
