@@ -1,0 +1,126 @@
+"""`kill -9` during explore, then the same command again: the run completes without redoing or
+duplicating work; linearize and export re-run with the same name give the same rows, not twice as many.
+
+Real processes against a real SQLite file and a real PostgreSQL database.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+
+from tests.explore_processes import (assert_run_is_complete_and_consistent, explore_overrides, fresh_pg_url,  # noqa: F401
+                                     journeyforge, kill9, node_rows, query, run_to_end, spawn, tree_status,
+                                     wait_until)
+
+N_TREES = 12
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def process_store_url(request, tmp_path) -> str:
+    """A store URL every process of the test can open, once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'traces.db'}"
+    return request.getfixturevalue("fresh_pg_url")
+
+
+def test_explore_killed_mid_run_resumes_without_redoing_or_duplicating_work(process_store_url, tmp_path):
+    url = process_store_url
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES))
+    proc = spawn(cmd, tmp_path / "killed.log")
+    try:
+        wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
+    finally:
+        kill9(proc)
+    statuses = tree_status(url, "crash")
+    nodes_before = node_rows(url, "crash")
+    done_before = {t for t, status, _, _ in statuses if status == "done"}
+    partial = {t for t, status, _, n in statuses if status == "running" and n > 1}
+    assert done_before and partial, statuses
+    # the dead worker still holds its trees: nothing ran on kill -9
+    assert {claimed_by for t, _, claimed_by, _ in statuses if t in partial} == {f"{socket.gethostname()}:{proc.pid}"}
+    values_before = _node_values(url, done_before)
+
+    run_to_end(cmd)  # the same command again
+
+    assert_run_is_complete_and_consistent(url, "crash", N_TREES)
+    nodes_after = node_rows(url, "crash")
+    for t in done_before:  # finished trees are not redone: every row unchanged
+        assert nodes_after[t] == nodes_before[t]
+    assert _node_values(url, done_before) == values_before
+    for t in partial:  # partial trees continue from their stored nodes
+        assert nodes_after[t][: len(nodes_before[t])] == nodes_before[t]
+    assert sum(len(nodes_after[t]) > len(nodes_before[t]) for t in partial) >= 1
+
+
+def test_linearize_and_export_rerun_give_the_same_rows_and_replace_the_export(process_store_url, tmp_path):
+    url = process_store_url
+    common = [f"store.url={url}", f"workdir={tmp_path}", "name=again", "task.n_test=4", "linearize=matched"]
+    run_to_end(journeyforge("explore", *explore_overrides("again", url, tmp_path, latency=0.0, n_train=6)))
+
+    # In this process (stage functions, as the CLI calls them): a process per stage would spend
+    # most of this test importing libraries.
+    _stage("linearize", common)
+    first = _trajectories(url)
+    _stage("linearize", common)
+    assert first and _trajectories(url) == first
+
+    out = tmp_path / "datasets"
+    _stage("export", common)
+    files, rows = _export_contents(out)
+    [export_dir] = [d for d in out.iterdir() if d.is_dir()]  # one directory per set of kinds
+    (export_dir / "stale-from-an-older-export.txt").write_text("must not survive a re-export")
+    _stage("export", common)
+    assert _export_contents(out) == (files, rows)
+    assert sum(len(split_rows) for split_rows in rows.values()) > 0
+
+
+def _stage(stage: str, overrides: list[str]) -> dict:
+    from hydra import compose, initialize_config_dir
+
+    from journeyforge.cli import CONF_DIR
+    from journeyforge.stages import STAGES
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        cfg = compose(config_name="config", overrides=overrides)
+    return STAGES[stage](cfg)
+
+
+def _finished_and_partial(url: str) -> bool:
+    try:
+        statuses = tree_status(url, "crash")
+    except DBAPIError:  # the schema is not there yet
+        return False
+    done = sum(status == "done" for _, status, _, _ in statuses)
+    partial = sum(status == "running" and n > 1 for _, status, _, n in statuses)
+    return done >= 2 and partial >= 1
+
+
+def _node_values(url: str, trees: set[int]) -> list[tuple]:
+    rows = query(url, "SELECT tree_id, id, visits, value, count, reward FROM nodes ORDER BY id")
+    return [r for r in rows if r[0] in trees]
+
+
+def _trajectories(url: str) -> list[tuple]:
+    return query(url, """
+        SELECT tr.tree_id, tr.kind, tr.idx, tr.text, tr.answer, tr.n_steps, tr.n_backtracks, tr.is_correct
+        FROM trajectories tr JOIN runs r ON r.id = tr.run_id
+        WHERE r.name = 'again' AND r.stage = 'linearize' ORDER BY tr.tree_id, tr.kind, tr.idx""")
+
+
+def _export_contents(out: Path) -> tuple[list[str], dict[str, list[dict]]]:
+    """(every file path under `out` except arrow shards and their fingerprinted state, the rows of
+    every dataset split, keyed by its path)."""
+    import datasets
+
+    files, rows = [], {}
+    for root, _, names in os.walk(out):
+        for name in names:
+            rel = str((Path(root) / name).relative_to(out))
+            files.append(rel)
+            if name == "dataset_info.json":
+                rows[str(Path(rel).parent)] = datasets.load_from_disk(root).to_list()
+    return sorted(files), rows
