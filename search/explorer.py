@@ -99,22 +99,29 @@ class Explorer:
         ids = self.policy.encode(text) if getattr(self.policy, "token_prompts", False) else None
         return text, ids
 
-    def _load(self, info: dict[str, Any]) -> SearchTree | None:
-        """The claimed tree, from its stored nodes or with a new root; None if its lease is already lost."""
-        p = info["problem"]
-        problem = Problem(key=p["key"], payload=p["payload"], answer=p.get("answer"),
-                          split=p.get("split", "train"), dataset=p.get("dataset", ""))
-        prompt, prompt_ids = self._prompt(problem)
-        rows = self.store.nodes(info["id"])
-        if rows:
-            return SearchTree.from_rows(info["id"], problem, prompt, prompt_ids, rows, _terminal_row)
-        tree = SearchTree(info["id"], problem, prompt, prompt_ids, self.task.initial_state(problem))
-        written = self.store.write_wave([tree.row(tree.root)], worker=self.worker)
-        if written.lost:
-            log.warning("lost the lease of tree %d to another worker before writing its root", info["id"])
-            return None
-        tree.root.id = written[0]
-        return tree
+    def _load(self, infos: list[dict[str, Any]]) -> list[SearchTree]:
+        """The claimed trees, from their stored nodes or with new roots (written in one wave);
+        trees whose lease is already lost are left out."""
+        trees, fresh = [], []
+        for info in infos:
+            p = info["problem"]
+            problem = Problem(key=p["key"], payload=p["payload"], answer=p.get("answer"),
+                              split=p.get("split", "train"), dataset=p.get("dataset", ""))
+            prompt, prompt_ids = self._prompt(problem)
+            rows = self.store.nodes(info["id"])  # a released or reclaimed tree continues from its nodes
+            if rows:
+                trees.append(SearchTree.from_rows(info["id"], problem, prompt, prompt_ids, rows, _terminal_row))
+            else:
+                fresh.append(SearchTree(info["id"], problem, prompt, prompt_ids, self.task.initial_state(problem)))
+        if fresh:
+            written = self.store.write_wave([t.row(t.root) for t in fresh], worker=self.worker)
+            for tree, nid in zip(fresh, written):
+                if nid is None:
+                    log.warning("lost the lease of tree %d to another worker before writing its root", tree.tree_id)
+                    continue
+                tree.root.id = nid
+                trees.append(tree)
+        return trees
 
     def _release_dead_local_workers(self, run_id: int) -> None:
         """Free trees held by explorer processes on this host that no longer exist (kill -9),
@@ -145,12 +152,10 @@ class Explorer:
         try:
             while True:
                 if len(active) < self.s.max_active_trees:
-                    for tid in self.store.claim_trees(run_id, self.worker,
-                                                      self.s.max_active_trees - len(active),
-                                                      self.s.lease_seconds):
-                        tree = self._load(infos[tid])
-                        if tree is not None:
-                            active[tid] = tree
+                    claimed = self.store.claim_trees(run_id, self.worker, self.s.max_active_trees - len(active),
+                                                     self.s.lease_seconds)
+                    for tree in self._load([infos[tid] for tid in claimed]):
+                        active[tree.tree_id] = tree
                 if not active:
                     unfinished = [t for t in self.store.trees(run_id) if t["status"] not in ("done", "failed")]
                     if not unfinished or self.s.max_waves is not None:
@@ -219,6 +224,7 @@ class Explorer:
 
         new_nodes: list[tuple[SearchTree, SearchNode]] = []
         touched: dict[int, SearchTree] = {}
+        changed: dict[int, tuple[SearchTree, SearchNode]] = {}  # stored nodes whose visits/value moved
         for (tree, leaf), completions in zip(jobs, outputs):
             children = []
             for c in completions:
@@ -231,16 +237,16 @@ class Explorer:
                 children.append(child)
             self.algo.on_expanded(tree, leaf, children)
             touched[tree.tree_id] = tree
+            # Backups only touch the leaf's path and its (possibly merged) children.
+            for n in (*leaf.path(), *children):
+                if n.id is not None:
+                    changed[id(n)] = (tree, n)
         for tree in touched.values():
             self.algo.end_wave(tree)
 
         rows = [tree.row(node) for tree, node in new_nodes]
-        updates = []
-        for tree in touched.values():
-            for n in tree.nodes:
-                if n.dirty and n.id is not None:
-                    updates.append({"id": n.id, "tree_id": tree.tree_id, "visits": n.visits, "value": n.value,
-                                    "count": n.count})
+        updates = [{"id": n.id, "tree_id": tree.tree_id, "visits": n.visits, "value": n.value, "count": n.count}
+                   for tree, n in changed.values() if n.dirty]
         tree_updates = [self._tree_update(active[tid]) for tid in finished]
         t0 = time.perf_counter()
         # Fenced by this worker's leases: if a slow wave let a lease expire and another worker took
@@ -250,9 +256,10 @@ class Explorer:
         lost = set(ids.lost)
         for (tree, node), nid in zip(new_nodes, ids):
             node.id = nid
-        for tree in touched.values():
-            for n in tree.nodes:
-                n.dirty = False
+        for _, n in changed.values():
+            n.dirty = False
+        for _, n in new_nodes:
+            n.dirty = False
         summary.nodes += sum(nid is not None for nid in ids)
         return [tid for tid in finished if tid not in lost], sorted(lost)
 
