@@ -11,16 +11,15 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections import Counter
 from pathlib import Path
 
-import psycopg
 import pytest
 from sqlalchemy import text
 
 from db.engine import make_engine
 from tests.conftest import POSTGRES_URL
+from tests.store_backends import scratch_pg_database
 
 REPO = Path(__file__).resolve().parent.parent
 ENV = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "TOKENIZERS_PARALLELISM": "false",
@@ -29,18 +28,9 @@ ENV = {**os.environ, "ONEDNN_MAX_CPU_ISA": "AVX512_CORE_BF16", "TOKENIZERS_PARAL
 
 @pytest.fixture
 def fresh_pg_url():
-    """URL of a new, empty PostgreSQL database, created through the `postgres` maintenance database
-    and dropped (even with workers still connected) after the test; skips when the server is down."""
-    server = POSTGRES_URL.replace("postgresql+psycopg://", "postgresql://", 1).rpartition("/")[0]
-    name = f"journeyforge_proc_{uuid.uuid4().hex[:10]}"
-    try:
-        with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-    except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL server of {POSTGRES_URL} unreachable: {' '.join(str(exc).split())}")
-    yield POSTGRES_URL.rpartition("/")[0] + f"/{name}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    """URL of a new, empty PostgreSQL database for one test; skips when the server is down."""
+    with scratch_pg_database("journeyforge_proc") as url:
+        yield url
 
 
 def journeyforge(stage: str, *overrides: str) -> list[str]:

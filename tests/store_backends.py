@@ -6,6 +6,7 @@ the reason when the server is unreachable.
 """
 from __future__ import annotations
 
+import contextlib
 import uuid
 
 import psycopg
@@ -19,19 +20,29 @@ def _conninfo(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> str:
-    """URL of a scratch database on the test server, dropped at the end of the session."""
+@contextlib.contextmanager
+def scratch_pg_database(prefix: str):
+    """A new, empty PostgreSQL database created through the `postgres` maintenance database and
+    dropped afterwards (even with clients still connected); skips when the server is down."""
     server = _conninfo(POSTGRES_URL).rpartition("/")[0]
-    name = f"journeyforge_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with psycopg.connect(f"{server}/postgres", autocommit=True, connect_timeout=3) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        pytest.skip(f"PostgreSQL server of {POSTGRES_URL} unreachable: {str(exc).strip()}")
-    yield POSTGRES_URL.rpartition("/")[0] + f"/{name}"
-    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pytest.skip(f"PostgreSQL server of {POSTGRES_URL} unreachable: {' '.join(str(exc).split())}")
+    try:
+        yield POSTGRES_URL.rpartition("/")[0] + f"/{name}"
+    finally:
+        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> str:
+    """URL of a scratch database on the test server, dropped at the end of the session."""
+    with scratch_pg_database("journeyforge_test") as url:
+        yield url
 
 
 @pytest.fixture
