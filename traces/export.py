@@ -449,7 +449,7 @@ def export_run(
         rows.extend(store.trajectories(run_id=linearize_run_id, kind=kind))
     if not rows:
         raise ValueError(f"linearize run {linearize_run_id} has no trajectories of kinds {kinds!r} to export")
-    graphs = {tree_id: store.tree(tree_id) for tree_id in sorted({r["tree_id"] for r in rows})}
+    graphs = store.tree_graphs(sorted({r["tree_id"] for r in rows}))
     summary = write_export(rows, graphs, out_dir, task, cfg, kinds, count_tokens)
     repo = _export_options(cfg)["push_to_hub"]
     if repo:

@@ -90,8 +90,9 @@ def run(cfg: DictConfig) -> dict:
     # rewrite needs every journey of the run for its one batched call.
     out: dict[int, dict[str, list[dict]]] = {}
     skipped: dict[str, Counter] = {k: Counter() for k in kinds}
+    graphs = store.tree_graphs([t["id"] for t in trees])
     for info in tqdm(trees, desc="linearize", unit="tree", dynamic_ncols=True):
-        graph = store.tree(info["id"])
+        graph = graphs[info["id"]]
         out[info["id"]] = {}
         for kind in kinds:
             rows, reason = linearize_tree(graph, task, kind, knobs[kind], tokenizer=count)
