@@ -98,10 +98,16 @@ def plot_histograms(stats: Mapping[str, Mapping[str, Any]], path: Path, unit: st
 
     matplotlib.use("Agg")  # no display on servers; must precede pyplot
     import matplotlib.pyplot as plt
+    import numpy as np
 
     fig, (ax_len, ax_bt) = plt.subplots(1, 2, figsize=(10, 4))
+    # One set of bins for every kind: per-kind bins collapse to zero width when all of a kind's
+    # lengths are equal (shortcuts of one problem size are), and the bars vanish.
+    lengths = [x for s in stats.values() for x in s["lengths"]]
+    low, high = (min(lengths), max(lengths)) if lengths else (0, 1)
+    bins = np.linspace(low, max(high, low + 1), 31)
     for kind, s in stats.items():
-        ax_len.hist(s["lengths"], bins=20, alpha=0.6, label=f"{kind} (n={s['n']})")
+        ax_len.hist(s["lengths"], bins=bins, alpha=0.6, label=f"{kind} (n={s['n']})")
     ax_len.set_xlabel(f"trajectory length ({unit})")
     ax_len.set_ylabel("trajectories")
     ax_len.legend()
