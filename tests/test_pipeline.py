@@ -101,3 +101,22 @@ def test_multirun_over_linearize_kinds_shares_one_store(tmp_path, tiny_model_dir
     ev = store.get_run("mr", "eval")
     assert {r["model"] for r in store.evals(ev["id"])} == {"base", "shortcut", "journey"}
     assert (tmp_path / "out" / "models" / "shortcut").exists() and (tmp_path / "out" / "models" / "journey").exists()
+
+
+def test_train_stage_skips_an_up_to_date_adapter_and_force_retrains(tmp_path, tiny_model_dir):
+    common = _common(tmp_path, str(tiny_model_dir), name="tr") + ["task.n_train=6", "task.n_test=2",
+                                                                  "linearize=shortcut"]
+    explore.run(_cfg([o for o in common if not o.startswith("policy.model=")] + ["policy=scripted"]))
+    linearize.run(_cfg(common))
+    export.run(_cfg(common))
+    first = train.run(_cfg(common))["shortcut"]
+    adapter = Path(first["output_dir"]) / "adapter_model.safetensors"
+    stamp = adapter.stat().st_mtime_ns
+    again = train.run(_cfg(common))["shortcut"]
+    assert adapter.stat().st_mtime_ns == stamp            # not retrained
+    assert again["last_loss"] == first["last_loss"]
+    train.run(_cfg(common + ["train.learning_rate=1e-3"]))  # other settings: retrained
+    assert adapter.stat().st_mtime_ns != stamp
+    stamp = adapter.stat().st_mtime_ns
+    train.run(_cfg(common + ["train.learning_rate=1e-3", "train.force=true"]))
+    assert adapter.stat().st_mtime_ns != stamp

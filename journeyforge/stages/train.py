@@ -1,6 +1,13 @@
-"""train: one LoRA SFT (TRL) per trajectory kind on the exported `sft/<kind>` dataset."""
+"""train: one LoRA SFT (TRL) per trajectory kind on the exported `sft/<kind>` dataset.
+
+A kind whose adapter was already trained with the same settings on the same training data is not
+trained again (`train.force=true` retrains), so re-running `journeyforge run` resumes.
+"""
 from __future__ import annotations
 
+import hashlib
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
@@ -9,13 +16,24 @@ from journeyforge.components import open_store, settings
 from journeyforge.report import table
 from journeyforge.stages.common import StageError, start_run
 from training.config import SFTSettings
-from training.sft import train_sft
+from training.sft import SETTINGS_FILE, read_sft_record, train_sft
+
+
+def data_digest(split_dir: Path) -> str:
+    """sha256 of a saved split's data files: equal digests mean equal training data.
+
+    Only `data-*.arrow` (what `save_to_disk` writes): training adds `cache-*.arrow` files beside them.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(split_dir.glob("data-*.arrow")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def run(cfg: DictConfig) -> dict:
     store = open_store(cfg)
     node = OmegaConf.to_container(cfg.train, resolve=True)
-    kinds, out_root = node.pop("kinds"), Path(node.pop("dir"))
+    kinds, out_root, force = node.pop("kinds"), Path(node.pop("dir")), node.pop("force", False)
     sft = settings(SFTSettings, node)
     sft.validate()
     results = {}
@@ -23,8 +41,18 @@ def run(cfg: DictConfig) -> dict:
         data = Path(cfg.export.dir) / "sft" / kind
         if not data.exists():
             raise StageError(f"no exported dataset {data}; run `journeyforge export name={cfg.name}` first")
+        out = out_root / kind
+        digest = data_digest(data / "train")
+        record = read_sft_record(str(out))
+        if (not force and record and record.get("data_sha256") == digest
+                and record.get("settings") == asdict(sft)):
+            print(f"[train] {kind}: adapter in {out} is up to date (same data and settings); train.force=true retrains")
+            results[kind] = {**record["summary"], "output_dir": str(out)}
+            continue
         run_id = start_run(store, cfg, "train", name=f"{cfg.name}/{kind}")
-        res = train_sft(str(data), str(out_root / kind), sft)
+        res = train_sft(str(data), str(out), sft)
+        record = read_sft_record(str(out)) or {}
+        (out / SETTINGS_FILE).write_text(json.dumps({**record, "data_sha256": digest}, indent=2))
         store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
         results[kind] = res
     print(table(["kind", "examples", "steps", "first loss", "last loss", "seconds", "adapter"],
