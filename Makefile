@@ -22,7 +22,10 @@ $(VENV)/.vllm: $(VENV)/.installed scripts/install_vllm.sh
 	touch $@
 
 $(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	# Debian's own python3 needs the python3-venv package for `-m venv`; install it when we can.
+	$(PYTHON) -m venv $(VENV) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  rm -rf $(VENV) && apt-get install -y -q python3-venv && $(PYTHON) -m venv $(VENV); } || \
+	  { echo "make: '$(PYTHON) -m venv' failed; on Debian install python3-venv first" >&2; exit 1; }
 	$(BIN)/pip install -q --upgrade pip
 	# torch first and pinned: 2.13.0 is the local CPU wheel; anything else pulls CUDA packages.
 	$(BIN)/pip install -q "torch==2.13.0"
