@@ -43,8 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     problems = [p for p in task.load_problems() if p.split == "train"][: args.problems]
     with tempfile.TemporaryDirectory() as tmp:
         store = TraceStore(f"sqlite:///{tmp}/overhead.db")
-        ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split, "payload": p.payload,
-                                   "answer": p.answer} for p in problems])
+        ids = store.add_problems([p.row() for p in problems])
         run_id = store.start_run("overhead", "explore", {})
         store.create_trees(run_id, ids)
         policy = ScriptedPolicy(task, error_rate=args.error_rate, seed=args.seed)

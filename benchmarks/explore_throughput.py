@@ -106,8 +106,7 @@ def run_explorer(policy: Policy, args) -> tuple[Measured, RecordingPolicy, dict]
     problems = [p for p in task.load_problems() if p.split == "train"][: args.problems]
     with tempfile.TemporaryDirectory() as tmp:
         store = TraceStore(f"sqlite:///{tmp}/bench.db")
-        ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split, "payload": p.payload,
-                                   "answer": p.answer} for p in problems])
+        ids = store.add_problems([p.row() for p in problems])
         run_id = store.start_run("bench", "explore", {})
         store.create_trees(run_id, ids)
         algo = make_algorithm(SearchSettings(algorithm="mcts", k=args.k, max_expansions=args.expansions))

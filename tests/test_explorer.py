@@ -26,8 +26,7 @@ def _setup(url, n_train=6, **search):
     task = make_task({"name": "countdown", "n_train": n_train, "n_test": 2, "seed": 3})
     store = TraceStore(url)
     problems = task.load_problems()
-    ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split, "payload": p.payload,
-                               "answer": p.answer} for p in problems])
+    ids = store.add_problems([p.row() for p in problems])
     run_id = store.start_run("t", "explore", {})
     store.create_trees(run_id, [i for p, i in zip(problems, ids) if p.split == "train"])
     algo = make_algorithm(SearchSettings(**{"algorithm": "mcts", "k": 3, "max_expansions": 5, **search}))

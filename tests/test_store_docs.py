@@ -49,20 +49,26 @@ def test_doc_documents_every_table_column_and_view():
         assert f"| {view} |" in text
 
 
+def check_doc_queries(conn) -> None:
+    """Every SQL statement of the doc runs on `conn` (a DB-API connection), finds rows, and the
+    three README queries return exactly the expected rows."""
+    checked = set()
+    for block in sql_blocks(DOC.read_text()):
+        for query in statements(block):
+            rows = conn.execute(query).fetchall()
+            assert rows, query  # every example finds something in the demo store
+            if query in EXPECTED:
+                assert rows == EXPECTED[query], query
+                checked.add(query)
+    assert checked == set(EXPECTED)
+
+
 def test_doc_queries_run_as_written_in_sqlite(tmp_path):
     path = tmp_path / "traces.db"
     with TraceStore(f"sqlite:///{path}") as store:
         build_demo_tree(store)
     with sqlite3.connect(path) as conn:  # what the sqlite3 shell sees: no SQLAlchemy involved
-        checked = set()
-        for block in sql_blocks(DOC.read_text()):
-            for query in statements(block):
-                rows = conn.execute(query).fetchall()
-                assert rows, query  # every example finds something in the demo store
-                if query in EXPECTED:
-                    assert rows == EXPECTED[query], query
-                    checked.add(query)
-        assert checked == set(EXPECTED)
+        check_doc_queries(conn)
 
 
 @pytest.mark.postgres
@@ -70,15 +76,7 @@ def test_doc_queries_run_as_written_in_postgres(pg_url):
     with TraceStore(pg_url) as store:
         build_demo_tree(store)
     with psycopg.connect(pg_url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        checked = set()
-        for block in sql_blocks(DOC.read_text()):
-            for query in statements(block):
-                rows = conn.execute(query).fetchall()
-                assert rows, query  # every example finds something in the demo store
-                if query in EXPECTED:
-                    assert rows == EXPECTED[query], query
-                    checked.add(query)
-        assert checked == set(EXPECTED)
+        check_doc_queries(conn)
 
 
 def test_doc_queries_run_as_written_in_duckdb(tmp_path):

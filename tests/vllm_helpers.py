@@ -126,8 +126,7 @@ def countdown_run(url: str, n_problems: int = 3, seed: int = 5, **search):
     task = make_task({"name": "countdown", "n_train": n_problems, "n_test": 1, "seed": seed})
     store = TraceStore(url)
     problems = [p for p in task.load_problems() if p.split == "train"][:n_problems]
-    ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split, "payload": p.payload,
-                               "answer": p.answer} for p in problems])
+    ids = store.add_problems([p.row() for p in problems])
     run_id = store.start_run("explore-vllm", "explore", {})
     store.create_trees(run_id, ids)
     algo = make_algorithm(SearchSettings(**{"algorithm": "mcts", "k": 2, "max_expansions": 3, **search}))

@@ -14,8 +14,7 @@ def run(cfg: DictConfig) -> dict:
     store = open_store(cfg)
     task = build_task(cfg)
     problems = task.load_problems()
-    ids = store.add_problems([{"dataset": p.dataset, "key": p.key, "split": p.split,
-                               "payload": p.payload, "answer": p.answer} for p in problems])
+    ids = store.add_problems([p.row() for p in problems])
     run_id = start_run(store, cfg, "explore")
     train_ids = [i for p, i in zip(problems, ids) if p.split == "train"]
     store.create_trees(run_id, train_ids)

@@ -53,6 +53,11 @@ class Problem:
     split: str = "train"           # train | test (held out for evaluation)
     dataset: str = "countdown"
 
+    def row(self) -> dict[str, Any]:
+        """The `problems` row of this problem, as `TraceStore.add_problems` takes it."""
+        return {"dataset": self.dataset, "key": self.key, "split": self.split, "payload": self.payload,
+                "answer": self.answer}
+
 
 @dataclass
 class StepResult:
