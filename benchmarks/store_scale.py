@@ -39,9 +39,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from db import TraceStore  # noqa: E402
 from db.models import Node, Problem as ProblemRow, Tree  # noqa: E402
 from search.tasks.base import Problem, extract_answer, render_completion  # noqa: E402
-from search.tasks.countdown_generator import problem_key  # noqa: E402
-from search.tasks.countdown_prompts import step_lines  # noqa: E402
-from search.tasks.countdown_solver import after, combine, render_solution  # noqa: E402
+from search.tasks.countdown.generator import problem_key  # noqa: E402
+from search.tasks.countdown.prompts import step_lines  # noqa: E402
+from search.tasks.countdown.solver import after, combine, render_solution  # noqa: E402
 
 LABELS = ["valid", "invalid", "dead_end", "solution"]
 LABEL_WEIGHTS = [0.6, 0.2, 0.15, 0.05]

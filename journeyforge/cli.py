@@ -32,7 +32,7 @@ def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:
     from db.store import StoreError
     from journeyforge.stages.common import StageError
     from search.policies.base import PolicyUnavailable
-    from search.tasks.problem_files import ProblemFileError
+    from search.tasks.rows import ProblemFileError
 
     return (StageError, StoreError, PolicyUnavailable, ProblemFileError)
 

@@ -12,7 +12,7 @@ import networkx as nx
 
 from search.tasks import make_task
 from search.tasks.base import DEAD_END, INVALID, ROOT, SOLUTION, VALID, Task
-from search.tasks.countdown_solver import legal_steps
+from search.tasks.countdown.solver import legal_steps
 
 
 def countdown_task() -> Task:

@@ -6,7 +6,7 @@ from fractions import Fraction
 
 import pytest
 
-from search.tasks.arithmetic import ExpressionError, evaluate, numbers, parse, uses_exactly
+from search.tasks.countdown.arithmetic import ExpressionError, evaluate, numbers, parse, uses_exactly
 
 
 def test_precedence_and_parentheses_follow_arithmetic():

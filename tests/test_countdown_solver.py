@@ -9,8 +9,8 @@ from itertools import combinations
 
 import pytest
 
-from search.tasks.arithmetic import Num, parse, uses_exactly
-from search.tasks.countdown_solver import legal_steps, solution_steps, solutions, solvable
+from search.tasks.countdown.arithmetic import Num, parse, uses_exactly
+from search.tasks.countdown.solver import legal_steps, solution_steps, solutions, solvable
 
 
 @lru_cache(maxsize=None)

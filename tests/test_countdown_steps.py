@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from search.tasks.base import DEAD_END, INVALID, SOLUTION, VALID
-from search.tasks.countdown import CountdownTask
+from search.tasks.countdown.task import CountdownTask
 from search.tasks.base import Problem
 
 TASK = CountdownTask()

@@ -8,9 +8,9 @@ from omegaconf import OmegaConf
 
 from search.tasks import TASKS, make_task
 from search.tasks.base import INVALID, SOLUTION, VALID, extract_answer
-from search.tasks.countdown import CountdownConfig, CountdownTask
-from search.tasks.countdown_generator import is_held_out_target, problem_key
-from search.tasks.countdown_solver import solvable
+from search.tasks.countdown.task import CountdownConfig, CountdownTask
+from search.tasks.countdown.generator import is_held_out_target, problem_key
+from search.tasks.countdown.solver import solvable
 
 
 def test_registry_builds_countdown_from_a_dict_or_dictconfig():

@@ -8,7 +8,7 @@ import pytest
 from datasets import DatasetDict, List, Value, load_dataset, load_from_disk
 
 from search.tasks.base import Problem, render_completion
-from search.tasks.countdown import CountdownTask
+from search.tasks.countdown.task import CountdownTask
 from db.store import TraceStore
 from traces.export import (
     MARKER,

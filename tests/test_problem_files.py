@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from search.tasks import make_task
-from search.tasks.countdown_generator import split_of_target
-from search.tasks.problem_files import ProblemFileError, load_problem_file
+from search.tasks.countdown.generator import split_of_target
+from search.tasks.countdown.problem_files import ProblemFileError, load_problem_file
 
 GOOD = [
     {"nums": [28, 18, 5], "target": 15, "split": "test", "id": "a"},

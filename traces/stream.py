@@ -1,6 +1,7 @@
 """Stream-of-search trajectories: the whole search, in visit order, up to the first solution.
 
-Renders a Countdown tree in the grammar of Stream of Search (Gandhi et al. 2024):
+Renders a tree in the grammar of Stream of Search (Gandhi et al. 2024), with the task's own words
+for states and operations (`Task.stream_state`, ...); for Countdown:
 
     Current State: 22:[3, 5, 7], Operations: []
     Exploring Operation: 5+7=12, Resulting Numbers: [3, 12]
@@ -18,7 +19,6 @@ as `5, 64 cannot make 22: No Solution`.
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,7 +41,6 @@ from traces.tree_view import (
     verified_answer,
 )
 
-_LEFT = re.compile(r"\.?\s*Left\s*:.*$", re.IGNORECASE | re.DOTALL)
 
 
 @dataclass
@@ -49,21 +48,11 @@ class StreamConfig:
     """Options of the stream linearizer (none yet; kept so every kind takes a config)."""
 
 
-def operation_of(text: str) -> str:
-    """The operation a Countdown line states, SoS-style without spaces: "9 * 8 = 64. Left: 3, 64" -> "9*8=64"."""
-    return re.sub(r"\s+", "", _LEFT.sub("", text.strip())).rstrip(".")
-
-
-def _nums(G: nx.DiGraph, n: int) -> list:
-    state = G.nodes[n].get("state") or {}
-    if not isinstance(state.get("nums"), list):
-        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no Countdown state (`state.nums`); "
-                         "the stream linearizer renders Countdown trees only")
-    return state["nums"]
-
-
-def _fmt(nums: list) -> str:
-    return "[" + ", ".join(str(x) for x in nums) + "]"
+def _state(G: nx.DiGraph, n: int) -> dict:
+    state = G.nodes[n].get("state")
+    if not isinstance(state, dict):
+        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no `state`; the stream grammar renders states")
+    return state
 
 
 class _Names:
@@ -84,6 +73,9 @@ class _Names:
 def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None = None) -> list[dict[str, Any]]:
     """The search up to its first verified solution (by `seq`), as one stream-of-search trajectory."""
     as_config(StreamConfig, cfg)
+    if not task.stream_grammar:
+        raise ValueError(f"the stream linearizer needs a stream-of-search grammar, which task "
+                         f"{task.name!r} does not have (it is Countdown-only); use shortcut or journey")
     problem = problem_of(G)
     solution, answer = None, None
     for sol in solution_nodes(G):
@@ -95,12 +87,11 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
         return []
 
     root = root_of(G)
-    target = (G.nodes[root].get("state") or {}).get("target", problem.payload.get("target"))
     name = _Names(G)
 
     def current_state(n: int) -> str:
-        ops = [f"'{operation_of(step_line(G, a))}'" for a in path_to(G, n)[1:]]
-        return f"Current State: {target}:{_fmt(_nums(G, n))}, Operations: [{', '.join(ops)}]"
+        ops = [f"'{task.stream_operation(step_line(G, a))}'" for a in path_to(G, n)[1:]]
+        return f"Current State: {task.stream_state(_state(G, n))}, Operations: [{', '.join(ops)}]"
 
     lines = [current_state(root)]
     node_ids: list[int] = []
@@ -113,19 +104,19 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
             backtracks += parent_of(G, parent) != focus
             lines += [f"Moving to Node {name(parent)}", current_state(parent)]
             focus = parent
-        op = operation_of(step_line(G, n))
+        op = task.stream_operation(step_line(G, n))
         node_ids.append(n)
         kind = label(G, n)
         if kind == INVALID:
             reason = (G.nodes[n].get("reason") or "not a legal step").strip().rstrip(".")
             lines.append(f"Exploring Operation: {op}, Invalid Operation: {reason}")
             continue
-        nums = _nums(G, n)
-        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_fmt(nums)}")
+        state = _state(G, n)
+        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {task.stream_result(state)}")
         if kind == SOLUTION and n == solution:
-            lines.append(f"{nums[0]},{target} equal: Goal Reached")
+            lines.append(task.stream_goal_reached(state))
             break
-        lines.append(f"Generated Node {name(n)}: {target}:{_fmt(nums)} Operation: {op}")
+        lines.append(f"Generated Node {name(n)}: {task.stream_state(state)} Operation: {op}")
         if kind == DEAD_END:
             reason = (G.nodes[n].get("reason") or "").strip().rstrip(".")
             lines.append(f"{reason}: No Solution" if reason else "No Solution")

@@ -30,6 +30,12 @@ class SearchSettings:
     max_children: int = 16
     beam_width: int = 2              # beam search
     n_chains: int = 8                # best-of-N: independent samples from the root
+    # The value estimator beside the algorithm (search/values.py): `label` (the task's step labels),
+    # `rollout` (Monte-Carlo completions, Math-Shepherd / OmegaPRM), or null for the task's default.
+    value: str | None = None
+    rollouts: int = 8                # M completions sampled from each new non-terminal node
+    rollout_max_tokens: int = 256    # token cap of one rollout (it runs to the final answer)
+    rollout_temperature: float = 0.8
     # Value of a new node from its label: terminals get the verifier's reward, the rest this table.
     label_values: dict[str, float] = field(default_factory=lambda: {
         VALID: 0.5, INVALID: 0.0, DEAD_END: 0.0, SOLUTION: 1.0})

@@ -1,16 +1,32 @@
-"""Task registry: `TASKS[name] = (TaskClass, ConfigClass)`, and `make_task(cfg)` to build one."""
+"""Task registry: `TASKS[name] = "module:TaskClass:ConfigClass"`, and `make_task(cfg)` to build one.
+
+Entries are import paths so that this module imports no task (and no task imports it back): a task
+package is loaded when it is first asked for.
+"""
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import typing
 from typing import Any, Mapping
 
 from search.tasks.base import Problem, StepResult, Task
-from search.tasks.countdown import CountdownConfig, CountdownTask
 
-TASKS: dict[str, tuple[type[Task], type]] = {"countdown": (CountdownTask, CountdownConfig)}
+TASKS: dict[str, str] = {
+    "countdown": "search.tasks.countdown.task:CountdownTask:search.tasks.countdown.config:CountdownConfig",
+    "math": "search.tasks.math.task:MathTask:search.tasks.math.config:MathConfig",
+}
 
-__all__ = ["TASKS", "make_task", "Task", "Problem", "StepResult", "CountdownTask", "CountdownConfig"]
+__all__ = ["TASKS", "make_task", "task_classes", "Task", "Problem", "StepResult"]
+
+
+def task_classes(name: str) -> tuple[type[Task], type]:
+    """(TaskClass, ConfigClass) of a registered task."""
+    if name not in TASKS:
+        raise ValueError(f"task.name must be one of {sorted(TASKS)}, got {name!r}")
+    task_mod, task_cls, cfg_mod, cfg_cls = TASKS[name].split(":")
+    return (getattr(importlib.import_module(task_mod), task_cls),
+            getattr(importlib.import_module(cfg_mod), cfg_cls))
 
 
 def _type_ok(value: Any, hint: Any) -> bool:
@@ -25,6 +41,9 @@ def _type_ok(value: Any, hint: Any) -> bool:
         return isinstance(value, int) and not isinstance(value, bool)
     if hint is float:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
+    origin = typing.get_origin(hint)
+    if origin is not None:
+        return isinstance(value, origin)
     return isinstance(value, hint) if isinstance(hint, type) else True
 
 
@@ -40,15 +59,12 @@ def make_task(cfg: Mapping[str, Any] | Any) -> Task:
             raise TypeError(f"task config must be a dict or DictConfig, got {type(cfg).__name__}")
         cfg = OmegaConf.to_container(cfg, resolve=True)
     values = dict(cfg)
-    name = values.get("name")
-    if name not in TASKS:
-        raise ValueError(f"task.name must be one of {sorted(TASKS)}, got {name!r}")
-    task_cls, config_cls = TASKS[name]
+    task_cls, config_cls = task_classes(values.get("name"))
     hints = typing.get_type_hints(config_cls)
     known = {f.name for f in dataclasses.fields(config_cls)}
     for key, value in values.items():
         if key not in known:
-            raise ValueError(f"unknown option task.{key} for task {name!r}; known options: {sorted(known)}")
+            raise ValueError(f"unknown option task.{key} for task {values['name']!r}; known options: {sorted(known)}")
         if not _type_ok(value, hints[key]):
             raise ValueError(f"task.{key} must be {hints[key]}, got {value!r}")
     return task_cls(config_cls(**values))

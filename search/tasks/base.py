@@ -1,46 +1,36 @@
-"""The Task interface: what a search needs to know about a problem domain.
+"""The Task contract: everything generic code needs to know about a reasoning domain.
 
 A Task is the world model plus verifier (LLM Reasoners' `WorldModel`): it renders the prompt the
-policy continues, turns one generated line into a labelled step, and checks final answers. It
-never calls a model.
+policy continues, turns one generated step into a labelled step, extracts and checks final
+answers, and puts states and failures into words for reflections. It never calls a model. Generic
+code (explorer, algorithms, value estimators, linearizers, export, training, evaluation) talks to
+a domain only through this class, so a new domain is one package under `search/tasks/<name>/` plus
+one YAML file in `conf/task/`.
 """
 from __future__ import annotations
 
 import random
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping, Sequence
 
 # Node labels, as stored in `nodes.label`.
 ROOT = "root"
-VALID = "valid"              # legal step, target still reachable (oracle)
+VALID = "valid"              # legal step; the goal is still reachable (oracle) or some rollout reached it
 INVALID = "invalid"          # illegal or unparsable step; `reason` says why
-DEAD_END = "dead_end"        # legal step, but the oracle says the target is now unreachable
-SOLUTION = "solution"        # legal step that reaches the goal
-LABELS = (ROOT, VALID, INVALID, DEAD_END, SOLUTION)
-MISTAKE_LABELS = (INVALID, DEAD_END)
+DEAD_END = "dead_end"        # legal step from which the goal is unreachable (oracle) or no rollout reached it
+SOLUTION = "solution"        # a step that reaches a verified final answer
+WRONG_ANSWER = "wrong_answer"  # a step that states a final answer the verifier rejects
+LABELS = (ROOT, VALID, INVALID, DEAD_END, SOLUTION, WRONG_ANSWER)
+MISTAKE_LABELS = (INVALID, DEAD_END, WRONG_ANSWER)
 
 # Every trajectory, few-shot example and evaluation answer uses this frame, so that a model tuned
-# on exported data answers in the format the verifier reads.
+# on exported data answers in the format the verifier reads. The answer after `</think>` is the
+# task's own (`Task.format_answer`).
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
 
-
-def render_completion(lines: list[str], answer: str) -> str:
-    """`<think>` + one line per step + `</think>` + `<answer>answer</answer>`."""
-    body = "\n".join(lines)
-    return f"{THINK_OPEN}\n{body}\n{THINK_CLOSE}\n{ANSWER_OPEN}{answer}{ANSWER_CLOSE}"
-
-
-def extract_answer(text: str) -> str | None:
-    """The content of the last complete <answer>...</answer> in `text`, stripped; None if absent."""
-    end = text.rfind(ANSWER_CLOSE)
-    if end < 0:
-        return None
-    start = text.rfind(ANSWER_OPEN, 0, end)
-    if start < 0:
-        return None
-    return text[start + len(ANSWER_OPEN):end].strip()
+PROMPT_STYLES = ("fewshot", "chat", "question")
 
 
 @dataclass
@@ -48,36 +38,84 @@ class Problem:
     """One problem as it is stored in `problems`."""
 
     key: str                       # natural key, unique within a dataset
-    payload: dict[str, Any]        # task fields, e.g. {"nums": [3, 5, 7], "target": 22}
+    payload: dict[str, Any]        # task fields, e.g. Countdown's numbers and target, or a math question
     answer: str | None = None      # one gold answer, when known
     split: str = "train"           # train | test (held out for evaluation)
-    dataset: str = "countdown"
+    dataset: str = ""
 
     def row(self) -> dict[str, Any]:
         """The `problems` row of this problem, as `TraceStore.add_problems` takes it."""
         return {"dataset": self.dataset, "key": self.key, "split": self.split, "payload": self.payload,
                 "answer": self.answer}
 
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Problem:
+        """The problem of a stored `problems` row (or of a tree's `problem` dict); the one place
+        a row becomes a `Problem`."""
+        missing = [k for k in ("key", "payload") if k not in row]
+        if missing:
+            raise ValueError(f"problem row lacks field(s) {missing}")
+        return cls(key=row["key"], payload=row["payload"], answer=row.get("answer"),
+                   split=row.get("split") or "train", dataset=row.get("dataset") or "")
+
 
 @dataclass
 class StepResult:
-    """What applying one generated line to a state gives."""
+    """What applying one generated step to a state gives."""
 
     label: str                     # one of LABELS (never ROOT)
     state: dict[str, Any] | None   # state after the step; None when the step is invalid
-    reason: str | None = None      # why invalid / dead_end, in words ("9 * 8 is 72, not 64")
+    reason: str | None = None      # why invalid / dead_end / wrong, in words ("9 * 8 is 72, not 64")
     terminal: bool = False         # no further step can or should be taken
     reward: float | None = None    # verifier reward at terminals: 1.0 solved, 0.0 failed
     step: str | None = None        # canonical rendering of the step, None if unparsable
     info: dict[str, Any] = field(default_factory=dict)  # task-specific details (operands, ...)
 
 
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
 class Task(ABC):
-    """A reasoning domain. Subclasses are registered in `search.tasks.TASKS`."""
+    """A reasoning domain. Subclasses are registered in `search.tasks.TASKS`.
+
+    Subclasses set `config` (their settings dataclass, which has at least `dataset` and
+    `prompt_format`) in `__init__`.
+    """
 
     name: str = "task"
-    stop: tuple[str, ...] = ("\n",)  # the policy stops at the end of one step
+    step_delimiter: str = "\n"
+    """Text between two steps, in prompts and in trajectories; the policy stops at it."""
+    answer_stop: tuple[str, ...] = ()
+    """Stop strings of a completion that runs to the final answer (rollouts, evaluation), besides
+    EOS; `close_answer` puts a cut-off one back."""
+    default_value: str = "label"
+    """The value estimator used when `search.value` is not set: `label` (the task's own step
+    labels, for tasks with an exact oracle) or `rollout` (Monte-Carlo completions)."""
+    label_notes: str = ""
+    """How node labels are decided, as Markdown bullets for the dataset card."""
+    stream_grammar: bool = False
+    """Whether the `stream` linearizer (Stream of Search's state grammar) has a rendering for this
+    task (`stream_state`, `stream_operation`)."""
 
+    config: Any
+
+    # -- identity -----------------------------------------------------------------------------
+    @property
+    def dataset(self) -> str:
+        """`problems.dataset` of this task's problems."""
+        return self.config.dataset
+
+    @property
+    def prompt_format(self) -> str:
+        """The prompt style the explorer uses (`fewshot`, `chat` or `question`)."""
+        return self.config.prompt_format
+
+    @property
+    def stop(self) -> tuple[str, ...]:
+        """Stop strings of one step: the step delimiter."""
+        return (self.step_delimiter,)
+
+    # -- problems -----------------------------------------------------------------------------
     @abstractmethod
     def load_problems(self) -> list[Problem]:
         """Problems from the configured source (generator or file), train and test splits."""
@@ -86,30 +124,125 @@ class Task(ABC):
     def initial_state(self, problem: Problem) -> dict[str, Any]:
         """The JSON-serialisable state at the root of a tree."""
 
+    # -- prompts ------------------------------------------------------------------------------
     @abstractmethod
-    def prompt(self, problem: Problem) -> str:
-        """Text the policy continues to write the first step (steps follow, one per line)."""
-
-    @abstractmethod
-    def apply_step(self, state: dict[str, Any], text: str) -> StepResult:
-        """Parse one generated line and apply it to `state`; never raises on model text."""
-
-    @abstractmethod
-    def final_answer(self, problem: Problem, states: list[dict[str, Any]]) -> str:
-        """The answer expression for a solved path (root state .. solution state)."""
-
-    @abstractmethod
-    def verify(self, problem: Problem, answer: str) -> bool:
-        """Deterministic verifier of a final answer (the text inside <answer>...</answer>)."""
-
     def question(self, problem: Problem) -> str:
         """The bare problem statement (zero-shot), used as the `prompt` of exported datasets."""
-        raise NotImplementedError
 
+    @abstractmethod
     def instructions(self, problem: Problem) -> str:
         """Rules, output format and the problem, as one user message (`messages` datasets)."""
-        raise NotImplementedError
 
-    def sample_step(self, state: dict[str, Any], rng: random.Random, error_rate: float) -> str:
-        """A plausible next line for the scripted policy (tests and benchmarks only)."""
+    @abstractmethod
+    def fewshot_prompt(self, problem: Problem) -> str:
+        """Solved examples then the problem, ending where the first step starts (after `<think>`)."""
+
+    def prompt_messages(self, problem: Problem) -> list[dict[str, str]]:
+        """Chat messages for instruction-tuned models: by default the instructions as one user turn."""
+        return [{"role": "user", "content": self.instructions(problem)}]
+
+    def prompt(self, problem: Problem, style: str | None = None, render_chat=None) -> str:
+        """The text the policy continues to write the first step, in `style` (default: the
+        configured `prompt_format`). `render_chat(messages)` applies the policy's chat template;
+        without one the messages are joined as plain text."""
+        style = style or self.prompt_format
+        if style == "fewshot":
+            return self.fewshot_prompt(problem)
+        if style == "question":
+            return self.question(problem) + f"{THINK_OPEN}\n"
+        if style == "chat":
+            messages = self.prompt_messages(problem)
+            head = render_chat(messages) if render_chat else "\n\n".join(m["content"] for m in messages) + "\n"
+            return head + f"{THINK_OPEN}\n"
+        raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
+
+    # -- steps --------------------------------------------------------------------------------
+    @abstractmethod
+    def apply_step(self, state: dict[str, Any], text: str, problem: Problem | None = None) -> StepResult:
+        """Parse one generated step and apply it to `state`; never raises on model text. The
+        explorer passes the tree's `problem` (tasks whose state does not hold the goal need it)."""
+
+    def join_steps(self, lines: Sequence[str]) -> str:
+        """Steps as one text, separated by the step delimiter."""
+        return self.step_delimiter.join(lines)
+
+    def is_solvable(self, state: dict[str, Any]) -> bool | None:
+        """Oracle: can the goal still be reached from `state`? None when the task has no oracle."""
+        return None
+
+    # -- answers ------------------------------------------------------------------------------
+    @abstractmethod
+    def final_answer(self, problem: Problem, states: list[dict[str, Any]]) -> str:
+        """The final answer of a solved path (root state .. solution state)."""
+
+    @abstractmethod
+    def format_answer(self, answer: str) -> str:
+        """The final answer as written after the reasoning (`<answer>..</answer>`, `\\boxed{..}`)."""
+
+    @abstractmethod
+    def extract_answer(self, text: str) -> str | None:
+        """The final answer a generated text states, or None; never raises on model text."""
+
+    @abstractmethod
+    def verify(self, problem: Problem, answer: str | None) -> bool:
+        """Deterministic verifier of a final answer; bounded in time on any model text."""
+
+    def verify_many(self, items: Sequence[tuple[Problem, str | None]]) -> list[bool]:
+        """`verify` over many (problem, answer) pairs; tasks with a slow checker batch it."""
+        return [self.verify(p, a) for p, a in items]
+
+    def same_answer(self, a: str, b: str) -> bool:
+        """Whether two extracted answers are the same answer (majority votes); whitespace-blind."""
+        return "".join(a.split()) == "".join(b.split())
+
+    def render_completion(self, lines: Sequence[str], answer: str) -> str:
+        """`<think>` + the steps + `</think>` + the formatted answer: the frame of every
+        trajectory, few-shot example and evaluated answer."""
+        return f"{THINK_OPEN}\n{self.join_steps(lines)}\n{THINK_CLOSE}\n{self.format_answer(answer)}"
+
+    def close_answer(self, text: str, finish_reason: str | None) -> str:
+        """A completion with the answer stop string put back when the policy cut it off."""
+        return text
+
+    # -- words for reflections ----------------------------------------------------------------
+    def describe_state(self, state: dict[str, Any] | None) -> str | None:
+        """A state in words for a return line ("3, 8, 9"); None: the reflection names the last
+        good step generically."""
+        return None
+
+    def describe_failure(self, node: Mapping[str, Any]) -> str | None:
+        """What is wrong at a failing node, as a clause without the gold answer; None: generic."""
+        reason = (node.get("reason") or "").strip().rstrip(".").strip()
+        return reason or None
+
+    def kept_facts(self, text: str) -> list[str]:
+        """Facts of a step that a rewrite must keep verbatim (default: its numbers)."""
+        return _NUMBER.findall(text)
+
+    # -- the scripted policy (tests and benchmarks only) --------------------------------------
+    def sample_step(self, state: dict[str, Any], rng: random.Random, error_rate: float,
+                    problem: Problem | None = None) -> str:
+        """A plausible next step (a mistake with probability about `error_rate`)."""
         raise NotImplementedError(f"task {self.name!r} has no scripted steps")
+
+    def sample_rollout(self, state: dict[str, Any], rng: random.Random, error_rate: float,
+                       problem: Problem | None = None) -> str:
+        """A plausible completion from `state` to a final answer, in the trajectory frame."""
+        raise NotImplementedError(f"task {self.name!r} has no scripted rollouts")
+
+    # -- stream of search (optional) ----------------------------------------------------------
+    def stream_state(self, state: dict[str, Any]) -> str:
+        """A state in Stream of Search's grammar, `goal:[items]` (only when `stream_grammar`)."""
+        raise NotImplementedError(f"task {self.name!r} has no stream-of-search grammar")
+
+    def stream_result(self, state: dict[str, Any]) -> str:
+        """What a step leaves, for `Resulting Numbers: ...` (only when `stream_grammar`)."""
+        raise NotImplementedError(f"task {self.name!r} has no stream-of-search grammar")
+
+    def stream_operation(self, text: str) -> str:
+        """A step as a compact operation (`9*8=64`), for the stream grammar."""
+        return re.sub(r"\s+", "", text.strip()).rstrip(".")
+
+    def stream_goal_reached(self, state: dict[str, Any]) -> str:
+        """The line Stream of Search writes when a state reaches the goal."""
+        raise NotImplementedError(f"task {self.name!r} has no stream-of-search grammar")

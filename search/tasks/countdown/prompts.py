@@ -10,10 +10,11 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
-from search.tasks.base import THINK_OPEN, Problem, render_completion
-from search.tasks.countdown_generator import is_held_out_target, problem_key
-from search.tasks.countdown_solver import Step, after, render_solution, solution_paths, solution_steps
-from search.tasks.countdown_steps import format_nums, format_step
+from search.tasks.base import THINK_OPEN, Problem
+from search.tasks.countdown.answer import format_answer
+from search.tasks.countdown.generator import is_held_out_target, problem_key
+from search.tasks.countdown.solver import Step, after, render_solution, solution_paths, solution_steps
+from search.tasks.countdown.steps import format_nums, format_step
 
 N_EXAMPLES = 3
 RULES = (
@@ -49,6 +50,12 @@ def step_lines(nums: list[int], steps: list[Step], show_left: bool = False) -> l
         line = format_step(*step, current)
         lines.append(line if show_left else line.split(". Left:")[0])
     return lines
+
+
+def render_completion(lines: list[str], answer: str) -> str:
+    """`<think>` + one line per step + `</think>` + `<answer>answer</answer>` (as `Task.render_completion`)."""
+    body = "\n".join(lines)
+    return f"{THINK_OPEN}\n{body}\n</think>\n{format_answer(answer)}"
 
 
 def worked_example(nums: list[int], target: int, steps: list[Step]) -> str:

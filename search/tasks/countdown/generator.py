@@ -6,10 +6,10 @@ import random
 from typing import TYPE_CHECKING
 
 from search.tasks.base import Problem
-from search.tasks.countdown_solver import render_solution, solution_steps
+from search.tasks.countdown.solver import render_solution, solution_steps
 
 if TYPE_CHECKING:
-    from search.tasks.countdown import CountdownConfig
+    from search.tasks.countdown.task import CountdownConfig
 
 
 def problem_key(nums: list[int], target: int) -> str:

@@ -14,7 +14,7 @@ from fractions import Fraction
 from typing import Any
 
 from search.tasks.base import DEAD_END, INVALID, SOLUTION, VALID, StepResult
-from search.tasks.countdown_solver import solvable, wrap
+from search.tasks.countdown.solver import solvable, wrap
 
 # Error kinds in `StepResult.info["error"]` for invalid steps.
 UNPARSABLE = "unparsable"

@@ -1,0 +1,119 @@
+"""Reading problem rows from JSONL or Parquet files, with errors that name the file, line and field.
+
+Every task's file loader reads through `read_records` and reports bad rows with `RowError`, so the
+rules are the same for every domain: JSONL lines are counted from 1 (what an editor shows), Parquet
+rows from 0 (what pyarrow and pandas show); a binary or non-UTF-8 file, an over-long line or an
+unreadable Parquet file is one clear error, never a traceback; `skip_bad_rows` skips and counts.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Generic, Iterator, TypeVar
+
+log = logging.getLogger(__name__)
+
+FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+# A problem is a few kilobytes; a line of megabytes is a wrong file, and json.loads on it (or a
+# solver on what it holds) would take the time a user does not expect.
+MAX_LINE_BYTES = 1 << 20
+
+R = TypeVar("R")
+
+
+class ProblemFileError(ValueError):
+    """A problem file, or one of its rows, cannot be used; the message names the file, row and field."""
+
+
+RowError = ProblemFileError
+
+
+@dataclass
+class LoadedRows(Generic[R]):
+    """The valid rows of a file, and the errors of rows skipped with `skip_bad_rows=True`."""
+
+    path: Path
+    rows: list[R]
+    skipped: list[str] = field(default_factory=list)
+
+
+def show(value: Any) -> str:
+    """A value for an error message, cut to 60 characters."""
+    text = json.dumps(value, default=repr)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def is_int(value: Any) -> bool:
+    """An int that is not a bool (`true` is not a number a user meant)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path} line {number}"
+            if len(raw) > MAX_LINE_BYTES:
+                yield where, ProblemFileError(f"{where}: line is {len(raw):,} bytes, more than the "
+                                              f"{MAX_LINE_BYTES:,} a problem may take")
+                continue
+            if b"\x00" in raw:
+                raise ProblemFileError(f"{where}: binary data (a NUL byte); a problem file is UTF-8 JSONL text")
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                yield where, ProblemFileError(f"{where}: not UTF-8 text (byte {err.start + 1} is {raw[err.start]:#04x})")
+                continue
+            if not line.strip():
+                continue
+            try:
+                yield where, json.loads(line)
+            except json.JSONDecodeError as err:
+                yield where, ProblemFileError(f"{where}: not valid JSON ({err.msg} at column {err.colno})")
+            except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4,300 digits
+                yield where, ProblemFileError(f"{where}: cannot be read as JSON ({' '.join(str(err).split())[:120]})")
+
+
+def _parquet_records(path: Path) -> Iterator[tuple[str, Any]]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as err:  # pyarrow raises several unrelated types for a corrupt file
+        raise ProblemFileError(f"{path}: not a readable Parquet file ({' '.join(str(err).split())[:200]})") from err
+    for number, record in enumerate(table.to_pylist()):
+        yield f"{path} row {number}", record
+
+
+def read_records(path: str | Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) for every non-empty row of a `.jsonl` or `.parquet` file; a record that
+    cannot be read is yielded as a `ProblemFileError` (so callers may skip it)."""
+    path = Path(path)
+    kind = FORMATS.get(path.suffix.lower())
+    if kind is None:
+        raise ProblemFileError(f"{path}: unknown problem file type {path.suffix!r}; use one of {sorted(FORMATS)}")
+    if not path.is_file():
+        raise ProblemFileError(f"{path}: problem file not found")
+    return _jsonl_records(path) if kind == "jsonl" else _parquet_records(path)
+
+
+def load_rows(path: str | Path, validate: Callable[[Any, str], R], skip_bad_rows: bool = False) -> LoadedRows[R]:
+    """`validate(record, where)` over every row of a problem file.
+
+    A bad row raises ProblemFileError, or with `skip_bad_rows` is skipped, logged, and listed in
+    `LoadedRows.skipped`.
+    """
+    result: LoadedRows[R] = LoadedRows(path=Path(path), rows=[])
+    for where, record in read_records(path):
+        try:
+            if isinstance(record, ProblemFileError):
+                raise record
+            result.rows.append(validate(record, where))
+        except ProblemFileError as err:
+            if not skip_bad_rows:
+                raise
+            result.skipped.append(str(err))
+    if result.skipped:
+        log.warning("%s: skipped %d bad rows (first: %s)", path, len(result.skipped), result.skipped[0])
+    return result
