@@ -1,6 +1,7 @@
 """Schema migrations of the trace store (Alembic): upgrade a store, read its revision, know the head.
 
-Revision 0001 holds the base tables, 0002 the SQL views and the nodes (tree_id, label) index. Run
+Revision 0001 holds the base tables, 0002 the SQL views and the nodes (tree_id, label) index, 0003
+the rollouts table and the Monte-Carlo columns of nodes. Run
 `python -m db.migrate upgrade URL` (or `journeyforge db upgrade --store.url=URL`) after updating
 journeyforge; `TraceStore` refuses to open a store whose schema is older than the code.
 """

@@ -53,7 +53,7 @@ class Run(Base):
 
 
 class Problem(Base):
-    """A problem; `payload` holds the task fields (Countdown: `nums`, `target`)."""
+    """A problem; `payload` holds the task fields (e.g. a Countdown problem's numbers and goal, a math question)."""
 
     __tablename__ = "problems"
     __table_args__ = (UniqueConstraint("dataset", "key", name="uq_problems_dataset_key"),)
@@ -117,6 +117,31 @@ class Node(Base):
     logprob: Mapped[float | None] = mapped_column(Float, nullable=True)
     finish_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
     count: Mapped[int] = mapped_column(Integer, default=1)  # identical samples merged into this node
+    # Monte-Carlo value (search.value=rollout): share of this node's rollouts that reached a verified
+    # answer (soft), 1.0 if any did (hard); NULL where no rollouts were drawn. Migration 0003.
+    mc_value: Mapped[float | None] = mapped_column(Float, nullable=True)
+    mc_hard: Mapped[float | None] = mapped_column(Float, nullable=True)
+    first_error: Mapped[bool] = mapped_column(Boolean, default=False)  # first mistake on its path (OmegaPRM)
+    expansions: Mapped[int] = mapped_column(Integer, default=0)  # times this node was expanded (search budget)
+
+
+class Rollout(Base):
+    """One Monte-Carlo completion drawn from a node to a final answer (Math-Shepherd, OmegaPRM):
+    a whole solution, right or wrong, that researchers reuse as data."""
+
+    __tablename__ = "rollouts"
+    __table_args__ = (Index("ix_rollouts_node", "node_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    tree_id: Mapped[int] = mapped_column(ForeignKey("trees.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer, default=0)             # 0..M-1 among the node's rollouts
+    text: Mapped[str] = mapped_column(Text)                          # the completion after the node's step
+    token_ids: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the final answer it states
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)  # verified against the gold answer
+    n_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    finish_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)
 
 
 class Trajectory(Base):
@@ -133,7 +158,7 @@ class Trajectory(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))  # the linearize run
     kind: Mapped[str] = mapped_column(String(16))   # shortcut | journey | stream
     idx: Mapped[int] = mapped_column(Integer, default=0)  # several trajectories of one kind per tree
-    text: Mapped[str] = mapped_column(Text)         # the rendered completion (<think>...</think><answer>)
+    text: Mapped[str] = mapped_column(Text)         # the rendered completion (<think>...</think> + the task's answer frame)
     messages: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     node_ids: Mapped[list] = mapped_column(JSON, default=list)  # nodes in the order they appear
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
@@ -154,6 +179,6 @@ class Eval(Base):
     model: Mapped[str] = mapped_column(String(500))    # "base" or the tuned model's label/path
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
     prediction: Mapped[str] = mapped_column(Text)      # the full generated text
-    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # extracted <answer>
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the final answer extracted by the task
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
     n_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -5,8 +5,8 @@ executemany, never ORM objects, because the explorer writes thousands of nodes p
 
     store = TraceStore("sqlite:///traces.db")
     run = store.start_run("demo", "explore", config={"seed": 0})
-    [tree] = store.create_trees(run, store.add_problems([{"dataset": "countdown", "key": "3,5,7->22",
-                                                          "payload": {"nums": [3, 5, 7], "target": 22}}]))
+    [tree] = store.create_trees(run, store.add_problems([{"dataset": "gsm8k", "key": "test/0",
+                                                          "payload": {"question": "What is 2 + 2?"}}]))
     [root] = store.add_nodes([{"tree_id": tree, "seq": 0, "depth": 0, "label": "root"}])
     store.tree(tree)  # networkx.DiGraph
 """
@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db import migrate
 from db.engine import SQLITE_BEGIN, StoreError, compact_json, how_to_fix, make_engine, mask_url
-from db.models import Eval, Node, Problem, Run, Trajectory, Tree, utcnow
+from db.models import Eval, Node, Problem, Rollout, Run, Trajectory, Tree, utcnow
 
 RUNS: Table = Run.__table__
 PROBLEMS: Table = Problem.__table__
@@ -48,6 +48,7 @@ TREES: Table = Tree.__table__
 NODES: Table = Node.__table__
 TRAJECTORIES: Table = Trajectory.__table__
 EVALS: Table = Eval.__table__
+ROLLOUTS: Table = Rollout.__table__
 
 TREE_STATUSES = ("pending", "running", "done", "failed")
 RUN_STATUSES = ("running", "done", "failed")
@@ -56,6 +57,7 @@ RUN_STATUSES = ("running", "done", "failed")
 NODE_DEFAULTS: dict[str, Any] = {
     "parent_id": None, "text": "", "token_ids": None, "state": None, "reason": None, "reward": None,
     "value": 0.0, "visits": 0, "logprob": None, "finish_reason": None, "count": 1,
+    "mc_value": None, "mc_hard": None, "first_error": False, "expansions": 0,
 }
 NODE_REQUIRED = ("tree_id", "seq", "depth", "label")
 NODE_FIELDS = frozenset(NODE_REQUIRED) | NODE_DEFAULTS.keys()
@@ -64,6 +66,12 @@ TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "n_tokens": None, "is_correct": False,
 }
 TRAJECTORY_FIELDS = frozenset({"idx", "text"}) | TRAJECTORY_DEFAULTS.keys()
+ROLLOUT_DEFAULTS: dict[str, Any] = {"idx": 0, "token_ids": None, "answer": None, "is_correct": False,
+                                    "n_tokens": 0, "finish_reason": None}
+# A rollout names its node by id, or (in `write_wave`) by its index among the wave's new nodes.
+ROLLOUT_FIELDS = frozenset({"node_id", "node_index", "tree_id", "text"}) | ROLLOUT_DEFAULTS.keys()
+# Optional columns a wave may revise on a stored node besides visits and value.
+NODE_REVISABLE = ("count", "label", "reason", "mc_value", "mc_hard", "first_error", "expansions")
 EVAL_DEFAULTS: dict[str, Any] = {"answer": None, "is_correct": False, "n_tokens": 0}
 EVAL_FIELDS = frozenset({"problem_id", "prediction"}) | EVAL_DEFAULTS.keys()
 
@@ -74,7 +82,7 @@ _UPDATE_NODE_VALUES = (
     update(NODES)
     .where(NODES.c.id == bindparam("b_id"))
     .values(visits=bindparam("b_visits"), value=bindparam("b_value"),
-            count=func.coalesce(bindparam("b_count", type_=Integer), NODES.c.count))
+            **{c: func.coalesce(bindparam(f"b_{c}", type_=NODES.c[c].type), NODES.c[c]) for c in NODE_REVISABLE})
 )
 _UPDATE_TREE_STATUS = update(TREES).where(TREES.c.id == bindparam("b_id")).values(status=bindparam("b_status"))
 _UPDATE_TREE_STATUS_STATS = _UPDATE_TREE_STATUS.values(
@@ -334,12 +342,16 @@ class TraceStore:
         node_updates: Sequence[dict] = (),
         tree_updates: Sequence[dict] = (),
         worker: str | None = None,
+        rollouts: Sequence[dict] = (),
     ) -> WaveIds:
         """Write one search wave in ONE transaction: all of it or nothing; returns new node ids in order.
 
         `new_nodes`: rows as for `add_nodes` (parents must already be stored); `node_updates`:
-        {id, visits, value} (plus, optionally, the node's `tree_id`); `tree_updates`: {id, status,
-        stats (optional)}.
+        {id, visits, value} plus, optionally, the node's `tree_id` and revised `count`, `label`,
+        `reason`, `mc_value`, `mc_hard`, `first_error`, `expansions` (left out: unchanged);
+        `tree_updates`: {id, status, stats (optional)}; `rollouts`: `rollouts` rows whose node is
+        named by `node_id` or by `node_index` (its position in `new_nodes`), so a wave's new nodes
+        and their Monte-Carlo completions are stored together or not at all.
 
         `worker` fences the write: inside the transaction the wave's tree rows are locked (SELECT ...
         FOR UPDATE on PostgreSQL; SQLite's write transaction is exclusive already) and only the rows of
@@ -361,19 +373,34 @@ class TraceStore:
             if worker is not None:
                 clean, node_updates, tree_updates, lost = _fence_wave(conn, worker, clean, node_updates, tree_updates)
             self._write_updates(conn, node_updates, tree_updates, worker)
-            ids = WaveIds(_insert_nodes(conn, [row for row in clean if row is not None]))
-        if worker is not None and None in clean:
-            written = iter(ids)
-            ids = WaveIds(None if row is None else next(written) for row in clean)
+            written = _insert_nodes(conn, [row for row in clean if row is not None])
+            if worker is not None and None in clean:
+                it = iter(written)
+                written = [None if row is None else next(it) for row in clean]
+            ids = WaveIds(written)
+            _insert_rollouts(conn, rollouts, ids)
         ids.lost = lost
         return ids
+
+    def rollouts(self, tree_id: int | None = None, node_ids: Iterable[int] | None = None) -> list[dict]:
+        """Stored rollouts of a tree or of some nodes, by node then `idx`."""
+        query = select(ROLLOUTS).order_by(ROLLOUTS.c.node_id, ROLLOUTS.c.idx)
+        if tree_id is not None:
+            query = query.where(ROLLOUTS.c.tree_id == tree_id)
+        with self._read() as conn:
+            if node_ids is None:
+                return [_as_dict(r) for r in conn.execute(query)]
+            out = []
+            for chunk in _chunks(list(node_ids)):
+                out += [_as_dict(r) for r in conn.execute(query.where(ROLLOUTS.c.node_id.in_(chunk)))]
+            return out
 
     def _write_updates(
         self, conn: Connection, node_updates: Sequence[dict], tree_updates: Sequence[dict], worker: str | None
     ) -> None:
-        # `count` (identical samples merged into the node) is optional in an update.
+        # Revisable columns are optional in an update (None keeps the stored value).
         node_params = [{"b_id": row["id"], "b_visits": row["visits"], "b_value": row["value"],
-                        "b_count": row.get("count")} for row in node_updates]
+                        **{f"b_{c}": row.get(c) for c in NODE_REVISABLE}} for row in node_updates]
         with_stats, status_only = [], []
         for row in tree_updates:
             params = {"b_id": row["id"], "b_status": row["status"]}
@@ -386,9 +413,11 @@ class TraceStore:
                 status_only.append(params)
         if node_params:
             if self.dialect == "sqlite":  # the driver's executemany: see _insert_nodes_sqlite
+                sets = ", ".join(f"{c} = COALESCE(?, {c})" for c in NODE_REVISABLE)
                 result = conn.exec_driver_sql(
-                    "UPDATE nodes SET visits = ?, value = ?, count = COALESCE(?, count) WHERE id = ?",
-                    [(p["b_visits"], p["b_value"], p["b_count"], p["b_id"]) for p in node_params],
+                    f"UPDATE nodes SET visits = ?, value = ?, {sets} WHERE id = ?",
+                    [(p["b_visits"], p["b_value"], *(p[f"b_{c}"] for c in NODE_REVISABLE), p["b_id"])
+                     for p in node_params],
                 )
             else:
                 result = conn.execute(_UPDATE_NODE_VALUES, node_params)
@@ -616,7 +645,7 @@ class TraceStore:
 
 
 _COUNTABLE = frozenset(
-    {"runs", "problems", "trees", "nodes", "trajectories", "evals",
+    {"runs", "problems", "trees", "nodes", "rollouts", "trajectories", "evals",
      "node_paths", "solved_trees", "mistakes_per_tree", "run_stats"}
 )
 
@@ -705,6 +734,24 @@ def _insert_nodes_sqlite(conn: Connection, rows: list[dict]) -> list[int]:
     if last != before + len(rows):
         raise StoreError(f"add_nodes: ids {before + 1}..{last} of {len(rows)} new nodes are not consecutive")
     return list(range(before + 1, last + 1))
+
+
+def _insert_rollouts(conn: Connection, rows: Sequence[dict], new_ids: Sequence[int | None]) -> None:
+    """Insert a wave's rollouts; those of new nodes dropped by fencing are dropped too."""
+    clean = []
+    for i, row in enumerate(rows):
+        _check_fields("write_wave rollouts", i, row, ROLLOUT_FIELDS, ("tree_id", "text"))
+        row = {**ROLLOUT_DEFAULTS, **row}
+        if "node_index" in row:
+            node_id = new_ids[row.pop("node_index")]
+            if node_id is None:
+                continue
+            row["node_id"] = node_id
+        elif row.get("node_id") is None:
+            raise StoreError(f"write_wave rollouts[{i}]: needs `node_id` or `node_index`")
+        clean.append(row)
+    for chunk in _chunks(clean):
+        conn.execute(insert(ROLLOUTS), chunk)
 
 
 def _encode_json(value: Any) -> str | None:

@@ -10,7 +10,8 @@ from pathlib import Path
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-CONF_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# The configs ship inside the package (package-data), so the CLI works outside a checkout.
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
 
 USAGE = """usage: journeyforge <stage> [key=value ...] [-m key=a,b ...]
 
@@ -30,11 +31,125 @@ the resolved configuration without running.
 
 def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:
     from db.store import StoreError
+    from journeyforge.settings import ConfigError
     from journeyforge.stages.common import StageError
     from search.policies.base import PolicyUnavailable
     from search.tasks.rows import ProblemFileError
 
-    return (StageError, StoreError, PolicyUnavailable, ProblemFileError)
+    return (StageError, StoreError, PolicyUnavailable, ProblemFileError, ConfigError)
+
+
+def _register_configs() -> None:
+    # The settings dataclasses are the `schema/<group>` configs every YAML file extends; tests and
+    # `journeyforge db` compose CONF_DIR themselves, so they are registered on import.
+    from journeyforge.settings import register_configs
+
+    register_configs()
+
+
+_register_configs()
+
+
+def _variants(overrides: list[str]) -> list[list[str]]:
+    """Single-job override lists that together use every value of every sweep (`-m key=a,b`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    first = [o.input_line if not o.is_sweep_override() else
+             f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" for o in parsed]
+    out = [first]
+    for i, o in enumerate(parsed):
+        if o.is_sweep_override():
+            for value in list(o.sweep_string_iterator())[1:]:
+                out.append(first[:i] + [f"{o.get_key_element()}={value}"] + first[i + 1:])
+    return out
+
+
+def _options_near(key: str, overrides: list[str]) -> str:
+    """' (did you mean x.y?)' from the options beside `key` in the config, or ''."""
+    import difflib
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import DictConfig, OmegaConf
+
+    parent, _, leaf = key.rpartition(".")
+    choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"]
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+            cfg = compose(config_name="config", overrides=choices)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+    except Exception:  # noqa: BLE001 - a suggestion is optional
+        return ""
+    if not isinstance(node, DictConfig):
+        return ""
+    close = difflib.get_close_matches(leaf, [str(k) for k in node.keys()], n=1)
+    return f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+
+
+def config_error_line(err: BaseException, overrides: list[str]) -> str:
+    """One line that names the option of a Hydra composition error and says what to do."""
+    import re
+
+    text = str(err)
+    cause = err.__cause__
+    if m := re.match(r"Could not override '([^']+)'", text):
+        key = m.group(1)
+        return (f"{key} is not an option{_options_near(key, overrides)}: fix the name (`--cfg job` prints "
+                f"every option), or write +{key}=... to add a key where a config allows new ones")
+    if m := re.match(r"Could not append to config\. An item is already at '([^']+)'", text):
+        return f"{m.group(1)} is already an option: set it without the leading +, e.g. {m.group(1)}=..."
+    if m := re.search(r"Could not find '([^']+)/([^']+)'", text):
+        group, option = m.groups()
+        options = re.findall(r"^\t(\S+)$", text, re.M)
+        return f"{group}={option} is not a {group} config; choose one of {', '.join(options) or '(none)'}"
+    if m := re.match(r"Error merging override (\S+)", text):
+        reason = " ".join(str(cause).split("\n", 1)[0].split()) if cause else "invalid value"
+        return f"{m.group(1)}: {reason}"
+    return " ".join(text.split("\n", 1)[0].split())
+
+
+def check_overrides(overrides: list[str]) -> str | None:
+    """Compose the config with `overrides` (each sweep value once); the first error as one line, or None."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        variants = _variants(overrides)
+    except HydraException as err:  # an override that does not parse
+        return " ".join(str(err).split("\n", 1)[0].split()) + " (overrides are key=value, see --help)"
+    from omegaconf import OmegaConf
+
+    for variant in variants:
+        try:
+            with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+                cfg = compose(config_name="config", overrides=variant)
+        except (HydraException, OmegaConfBaseException) as err:
+            return config_error_line(err, variant)
+        try:  # Hydra resolves its run directory from `workdir`/`name` before any stage runs
+            OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as err:
+            key = getattr(err, "full_key", None)
+            return f"{key + ': ' if key else ''}{' '.join(str(err).split(chr(10), 1)[0].split())}"
+    return None
+
+
+def _preflight(stage: str, rest: list[str]) -> None:
+    """Hydra prints a composition error as several lines whose first rarely says what to do (an
+    unknown key: "To append to your config use +key=value"); compose once ourselves and stop with one
+    line instead. Help, completion and other config directories are left to Hydra."""
+    from hydra._internal.utils import get_args_parser
+
+    try:
+        args = get_args_parser().parse_args(rest)
+    except SystemExit:  # Hydra reports bad flags itself
+        return
+    if (args.help or args.hydra_help or args.shell_completion or args.info or args.config_path
+            or args.config_name or args.config_dir):
+        return
+    problem = check_overrides(list(args.overrides))
+    if problem:
+        sys.exit(f"journeyforge {stage}: {problem}")
 
 
 def _stages():
@@ -75,6 +190,7 @@ def main(argv: list[str] | None = None) -> None:
             # when a driver's own text spans several (psycopg: "...refused\n\tIs the server running").
             sys.exit(f"journeyforge {stage}: {' '.join(str(err).split())}")
 
+    _preflight(stage, rest)
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()
 

@@ -1,4 +1,6 @@
-"""Builds the store, task, policy and algorithm a stage needs from its Hydra config."""
+"""Builds the store, task, policy, algorithm and settings a stage needs from its Hydra config.
+
+Every stage calls `validate_config(cfg)` first, so that a bad setting fails before the store is opened."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,18 +9,12 @@ from omegaconf import DictConfig, OmegaConf
 
 import journeyforge.resolvers  # noqa: F401  (registers ${join:...})
 from db import TraceStore
+from journeyforge.settings import settings, train_kinds, validate_config  # noqa: F401
+from training.config import EvalSettings
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
 from search.policies import make_policy
 from search.tasks import make_task
-
-
-def settings(cls, node: DictConfig | dict | None, **extra: Any):
-    """A settings dataclass from a config node; an unknown key fails with its name."""
-    data = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
-    data.update(extra)
-    merged = OmegaConf.merge(OmegaConf.structured(cls), data)
-    return OmegaConf.to_object(merged)
 
 
 def open_store(cfg: DictConfig) -> TraceStore:
@@ -36,8 +32,12 @@ def build_policy(cfg: DictConfig, task=None, **overrides: Any):
 
 
 def build_algorithm(cfg: DictConfig):
-    return make_algorithm(settings(SearchSettings, cfg.search))
+    return make_algorithm(settings(SearchSettings, cfg.search, "search"))
 
 
 def explore_settings(cfg: DictConfig) -> ExploreSettings:
-    return settings(ExploreSettings, cfg.explore, seed=cfg.seed)
+    return settings(ExploreSettings, cfg.explore, "explore")
+
+
+def eval_settings(cfg: DictConfig) -> EvalSettings:
+    return settings(EvalSettings, cfg.eval, "eval")

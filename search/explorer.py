@@ -22,25 +22,50 @@ from search.algorithms.base import Algorithm
 from search.policies.base import GenerationRequest, Policy
 from search.tasks.base import ROOT, VALID, Problem, Task
 from search.tree import SearchNode, SearchTree
+from search.values import ValueEstimator, Valued, make_value_estimator, mark_first_error
 
 log = logging.getLogger(__name__)
 
 
 @dataclass
 class ExploreSettings:
-    """Sampling and scheduling options of the explore stage."""
+    """Sampling and scheduling options of the explore stage (Hydra node `explore`)."""
 
-    max_active_trees: int = 64     # trees grown together; their expansions share one batch
-    max_tokens: int = 32           # tokens per step (a step is one line)
-    temperature: float = 1.0
+    max_active_trees: int = 64
+    """Trees grown together; all their expansions of a wave share one batched `generate` call."""
+    max_tokens: int = 16
+    """Token cap of one step (a step is one line, about 8 tokens)."""
+    temperature: float = 0.8
+    """Sampling temperature of steps: small models write far fewer legal steps at 1.0."""
     top_p: float = 1.0
+    """Nucleus sampling mass of steps (and rollouts)."""
     seed: int = 0
-    lease_seconds: float = 120.0   # a tree whose worker stops renewing is reclaimed after this
-    poll_seconds: float = 2.0      # wait between claims when other workers hold the remaining trees
-    worker: str | None = None      # worker id; default "<host>:<pid>"
-    max_waves: int | None = None   # stop after this many waves (tests, benchmarks)
+    """Seed of the per-request sampling seeds (the run's `seed` in the Hydra config)."""
+    lease_seconds: float = 120.0
+    """A tree whose worker stops renewing its lease is reclaimed by other workers after this."""
+    poll_seconds: float = 2.0
+    """Wait between claims while other workers hold the remaining trees."""
+    worker: str | None = None
+    """This worker's id in `trees.claimed_by`; null: "<host>:<pid>"."""
+    max_waves: int | None = None
+    """Stop after this many waves (tests, benchmarks); null: run until every tree is done."""
     progress: bool = True
+    """Show a progress bar."""
 
+    def __post_init__(self) -> None:
+        for name in ("max_active_trees", "max_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"explore.{name} must be an integer >= 1, got {value!r}")
+        if self.max_waves is not None and self.max_waves < 1:
+            raise ValueError(f"explore.max_waves must be >= 1 or null, got {self.max_waves!r}")
+        if self.temperature < 0:
+            raise ValueError(f"explore.temperature must be >= 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"explore.top_p must be in (0, 1], got {self.top_p!r}")
+        for name in ("lease_seconds", "poll_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"explore.{name} must be > 0 seconds, got {getattr(self, name)!r}")
 
 @dataclass
 class ExploreSummary:
@@ -51,13 +76,16 @@ class ExploreSummary:
     waves: int = 0
     labels: Counter = field(default_factory=Counter)
     generated_tokens: int = 0
+    rollouts: int = 0              # Monte-Carlo completions drawn (search.value=rollout)
+    rollout_tokens: int = 0
     seconds: float = 0.0
     policy_seconds: float = 0.0
     store_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("trees", "trees_done", "solved", "nodes", "waves",
-                                            "generated_tokens", "seconds", "policy_seconds", "store_seconds")}
+        d = {k: getattr(self, k) for k in ("trees", "trees_done", "solved", "nodes", "waves", "generated_tokens",
+                                            "rollouts", "rollout_tokens", "seconds", "policy_seconds",
+                                            "store_seconds")}
         d["labels"] = dict(self.labels)
         return d
 
@@ -80,22 +108,22 @@ class Explorer:
     """Runs one explore run to completion (or until `max_waves`)."""
 
     def __init__(self, store, task: Task, policy: Policy, algorithm: Algorithm, settings: ExploreSettings,
-                 prompt_format: str = "fewshot"):
+                 values: ValueEstimator | None = None):
         self.store = store
         self.task = task
         self.policy = policy
         self.algo = algorithm
         self.s = settings
-        self.prompt_format = prompt_format
+        a = algorithm.s
+        self.values = values or make_value_estimator(task, a.value, rollouts=a.rollouts, max_tokens=a.rollout_max_tokens,
+                                                     temperature=a.rollout_temperature, top_p=self.s.top_p)
         self.worker = settings.worker or f"{socket.gethostname()}:{os.getpid()}"
         self._prompts: dict[str, tuple[str, list[int] | None]] = {}
 
     # -- trees -------------------------------------------------------------------------------
     def _prompt(self, problem: Problem) -> tuple[str, list[int] | None]:
-        if self.prompt_format == "chat":
-            text = self.policy.render_chat(self.task.prompt_messages(problem))
-        else:
-            text = self.task.prompt(problem)
+        render_chat = self.policy.render_chat if self.task.prompt_format == "chat" else None
+        text = self.task.prompt(problem, render_chat=render_chat)
         ids = self.policy.encode(text) if getattr(self.policy, "token_prompts", False) else None
         return text, ids
 
@@ -105,14 +133,15 @@ class Explorer:
         trees, fresh = [], []
         for info in infos:
             p = info["problem"]
-            problem = Problem(key=p["key"], payload=p["payload"], answer=p.get("answer"),
-                              split=p.get("split", "train"), dataset=p.get("dataset", ""))
+            problem = Problem.from_row(p)
             prompt, prompt_ids = self._prompt(problem)
             rows = self.store.nodes(info["id"])  # a released or reclaimed tree continues from its nodes
             if rows:
-                trees.append(SearchTree.from_rows(info["id"], problem, prompt, prompt_ids, rows, _terminal_row))
+                trees.append(SearchTree.from_rows(info["id"], problem, prompt, prompt_ids, rows, _terminal_row,
+                                                  self.task.step_delimiter))
             else:
-                fresh.append(SearchTree(info["id"], problem, prompt, prompt_ids, self.task.initial_state(problem)))
+                fresh.append(SearchTree(info["id"], problem, prompt, prompt_ids, self.task.initial_state(problem),
+                                        self.task.step_delimiter))
         if fresh:
             written = self.store.write_wave([t.row(t.root) for t in fresh], worker=self.worker)
             for tree, nid in zip(fresh, written):
@@ -216,25 +245,41 @@ class Explorer:
                     n=self.algo.samples(tree, leaf), max_tokens=self.s.max_tokens,
                     stop=tuple(self.task.stop), temperature=self.s.temperature, top_p=self.s.top_p,
                     seed=hash((self.s.seed, tree.tree_id, leaf.seq, tree.expansions)) & 0x7FFFFFFF,
-                    meta={"state": leaf.state},
+                    meta={"state": leaf.state, "problem": tree.problem},
                 ))
         t0 = time.perf_counter()
         outputs = self.policy.generate(requests) if requests else []
         summary.policy_seconds += time.perf_counter() - t0
 
         new_nodes: list[tuple[SearchTree, SearchNode]] = []
-        touched: dict[int, SearchTree] = {}
-        changed: dict[int, tuple[SearchTree, SearchNode]] = {}  # stored nodes whose visits/value moved
+        to_value: list[Valued] = []
+        expanded: list[tuple[SearchTree, SearchNode, list[SearchNode]]] = []
         for (tree, leaf), completions in zip(jobs, outputs):
             children = []
             for c in completions:
-                result = self.task.apply_step(leaf.state, c.text)
+                result = self.task.apply_step(leaf.state, c.text, tree.problem)
                 child, is_new = tree.add_child(leaf, c.text, result, token_ids=c.token_ids,
                                                logprob=c.logprob, finish_reason=c.finish_reason)
                 if is_new:
+                    if self.values.wants(child, result):
+                        to_value.append(Valued(tree, child, len(new_nodes)))
                     new_nodes.append((tree, child))
-                    summary.labels[child.label] += 1
                 children.append(child)
+            expanded.append((tree, leaf, children))
+
+        # The wave's rollouts: one more batched call, before any value is backed up.
+        t0 = time.perf_counter()
+        rollouts, rollout_tokens = self.values.estimate(to_value, self.policy, self.s.seed)
+        summary.policy_seconds += time.perf_counter() - t0
+        summary.rollouts += len(rollouts)
+        summary.rollout_tokens += rollout_tokens
+        for _, child in new_nodes:
+            mark_first_error(child)
+            summary.labels[child.label] += 1
+
+        touched: dict[int, SearchTree] = {}
+        changed: dict[int, tuple[SearchTree, SearchNode]] = {}  # stored nodes whose visits/value moved
+        for tree, leaf, children in expanded:
             self.algo.on_expanded(tree, leaf, children)
             touched[tree.tree_id] = tree
             # Backups only touch the leaf's path and its (possibly merged) children.
@@ -245,13 +290,14 @@ class Explorer:
             self.algo.end_wave(tree)
 
         rows = [tree.row(node) for tree, node in new_nodes]
-        updates = [{"id": n.id, "tree_id": tree.tree_id, "visits": n.visits, "value": n.value, "count": n.count}
+        updates = [{"id": n.id, "tree_id": tree.tree_id, "visits": n.visits, "value": n.value, "count": n.count,
+                    "expansions": n.times_expanded}
                    for tree, n in changed.values() if n.dirty]
         tree_updates = [self._tree_update(active[tid]) for tid in finished]
         t0 = time.perf_counter()
         # Fenced by this worker's leases: if a slow wave let a lease expire and another worker took
         # the tree over, none of this wave's rows for it are written (the store renews the others).
-        ids = self.store.write_wave(rows, updates, tree_updates, worker=self.worker)
+        ids = self.store.write_wave(rows, updates, tree_updates, worker=self.worker, rollouts=rollouts)
         summary.store_seconds += time.perf_counter() - t0
         lost = set(ids.lost)
         for (tree, node), nid in zip(new_nodes, ids):

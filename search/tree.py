@@ -26,6 +26,12 @@ class SearchNode:
     logprob: float | None = None
     finish_reason: str | None = None
     count: int = 1
+    # Monte-Carlo estimate (search/values.py): fraction of rollouts that reached a verified answer
+    # (soft), whether any did (hard), and whether this is the first mistake on its path (OmegaPRM).
+    mc_value: float | None = None
+    mc_hard: float | None = None
+    first_error: bool = False
+    times_expanded: int = 0   # expansions of this node (MCTS samples a node again when its children all failed)
     visits: int = 0
     value_sum: float = 0.0
     children: list[SearchNode] = field(default_factory=list)
@@ -56,8 +62,9 @@ class SearchTree:
     """One problem's tree: nodes in creation order, plus what the explorer needs to prompt them."""
 
     def __init__(self, tree_id: int, problem: Any, prompt: str, prompt_ids: list[int] | None,
-                 root_state: dict[str, Any]):
+                 root_state: dict[str, Any], delimiter: str):
         self.tree_id = tree_id
+        self.delimiter = delimiter   # the task's step delimiter: what follows each step in a prompt
         self.problem = problem
         self.prompt = prompt
         self.prompt_ids = prompt_ids
@@ -97,8 +104,9 @@ class SearchTree:
         return self._append(node), True
 
     def prompt_for(self, node: SearchNode) -> str:
-        """Prompt text that makes the policy write the step after `node`: one step per line."""
-        return self.prompt + "".join(n.text + "\n" for n in node.path()[1:])
+        """Prompt text that makes the policy write the step after `node`: each step so far followed
+        by the task's step delimiter."""
+        return self.prompt + "".join(n.text + self.delimiter for n in node.path()[1:])
 
     def prompt_ids_for(self, node: SearchNode) -> list[int] | None:
         """Token-exact prompt: the prompt's ids followed by every ancestor step's generated ids."""
@@ -119,16 +127,21 @@ class SearchTree:
             "seq": node.seq, "depth": node.depth, "text": node.text, "token_ids": node.token_ids,
             "state": node.state, "label": node.label, "reason": node.reason, "reward": node.reward,
             "value": node.value, "visits": node.visits, "logprob": node.logprob,
-            "finish_reason": node.finish_reason, "count": node.count,
+            "finish_reason": node.finish_reason, "count": node.count, "mc_value": node.mc_value,
+            "mc_hard": node.mc_hard, "first_error": node.first_error, "expansions": node.times_expanded,
         }
 
     @classmethod
     def from_rows(cls, tree_id: int, problem: Any, prompt: str, prompt_ids: list[int] | None,
-                  rows: list[dict[str, Any]], terminal_of) -> SearchTree:
-        """Rebuild a stored tree (rows ordered by seq). `terminal_of(row)` says if a row is a leaf."""
+                  rows: list[dict[str, Any]], terminal_of, delimiter: str) -> SearchTree:
+        """Rebuild a stored tree (rows ordered by seq). `terminal_of(row)` says if a row is a leaf.
+
+        The budget continues where it stopped: each node's stored expansion count (MCTS expands a
+        node again when all its children failed) sums to the tree's expansions."""
         root_row = rows[0]
-        tree = cls(tree_id, problem, prompt, prompt_ids, root_row["state"])
+        tree = cls(tree_id, problem, prompt, prompt_ids, root_row["state"], delimiter)
         tree.root.id = root_row["id"]
+        tree.root.times_expanded = root_row.get("expansions") or 0
         tree.root.visits = root_row["visits"] or 0
         tree.root.value_sum = (root_row["value"] or 0.0) * tree.root.visits
         by_id = {root_row["id"]: tree.root}
@@ -140,10 +153,17 @@ class SearchTree:
                 token_ids=r["token_ids"], logprob=r["logprob"], finish_reason=r["finish_reason"],
                 count=r.get("count") or 1, visits=r["visits"] or 0,
                 value_sum=(r["value"] or 0.0) * (r["visits"] or 0), id=r["id"],
+                mc_value=r.get("mc_value"), mc_hard=r.get("mc_hard"), first_error=bool(r.get("first_error")),
+                times_expanded=r.get("expansions") or 0,
             )
             parent.children.append(node)
             parent.expanded = True
             tree.nodes.append(node)
             by_id[r["id"]] = node
-        tree.expansions = sum(1 for n in tree.nodes if n.expanded)
+        for n in tree.nodes:
+            # Rows written before expansion counts were stored: a node with children was expanded once.
+            if n.children and not n.times_expanded:
+                n.times_expanded = 1
+            n.expanded = n.times_expanded > 0
+        tree.expansions = sum(n.times_expanded for n in tree.nodes)
         return tree

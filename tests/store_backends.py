@@ -93,4 +93,9 @@ def build_demo_tree(store: TraceStore) -> dict:
     [c] = store.add_nodes([node(t1, 3, "solution", a, 2, "c", reward=1.0)])
     [root2] = store.add_nodes([node(t2, 0, "root")])
     [d] = store.add_nodes([node(t2, 1, "dead_end", root2, 1, "d")])
+    # Node a was valued by two Monte-Carlo rollouts, one of which reached the answer.
+    store.write_wave([], [{"id": a, "visits": 0, "value": 0.0, "mc_value": 0.5, "mc_hard": 1.0}], rollouts=[
+        {"node_id": a, "tree_id": t1, "idx": 0, "text": "c", "answer": "c", "is_correct": True, "n_tokens": 1},
+        {"node_id": a, "tree_id": t1, "idx": 1, "text": "e", "answer": "e", "is_correct": False, "n_tokens": 1},
+    ])
     return {"run": run, "t1": t1, "t2": t2, "root1": root1, "a": a, "b": b, "c": c, "root2": root2, "d": d}

@@ -9,7 +9,7 @@ from search.tree import SearchTree
 
 
 def _tree() -> SearchTree:
-    return SearchTree(1, problem=None, prompt="P\n", prompt_ids=None, root_state={"nums": [1, 2, 3]})
+    return SearchTree(1, problem=None, prompt="P\n", prompt_ids=None, root_state={"nums": [1, 2, 3]}, delimiter="\n")
 
 
 def _res(label: str, reward=None) -> StepResult:

@@ -6,15 +6,15 @@ import random
 import pytest
 from omegaconf import OmegaConf
 
-from search.tasks import TASKS, make_task
-from search.tasks.base import INVALID, SOLUTION, VALID, extract_answer
+from search.tasks import make_task, task_classes
+from search.tasks.base import INVALID, SOLUTION, VALID
 from search.tasks.countdown.task import CountdownConfig, CountdownTask
 from search.tasks.countdown.generator import is_held_out_target, problem_key
 from search.tasks.countdown.solver import solvable
 
 
 def test_registry_builds_countdown_from_a_dict_or_dictconfig():
-    assert TASKS["countdown"] == (CountdownTask, CountdownConfig)
+    assert task_classes("countdown") == (CountdownTask, CountdownConfig)
     task = make_task(OmegaConf.create({"name": "countdown", "n_train": 3, "n_test": 2, "seed": 7}))
     assert isinstance(task, CountdownTask) and task.config.n_train == 3 and task.config.seed == 7
 
@@ -76,7 +76,7 @@ def test_fewshot_prompt_is_three_exported_frames_then_the_question():
         nums_line, target_line = block.splitlines()[:2]
         nums = [int(n) for n in nums_line.removeprefix("Numbers: ").split(", ")]
         example = problem.__class__(key="x", payload={"nums": nums, "target": int(target_line.removeprefix("Target: "))})
-        assert task.verify(example, extract_answer(block))
+        assert task.verify(example, task.extract_answer(block))
         state = task.initial_state(example)
         for line in block.split("<think>\n")[1].split("\n</think>")[0].splitlines():
             result = task.apply_step(state, line)

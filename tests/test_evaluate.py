@@ -12,7 +12,6 @@ from training.config import SFTSettings
 from training.evaluate import (
     accuracy_table,
     evaluate_models,
-    full_text,
     majority_answer,
     prompt_style,
     score,
@@ -73,6 +72,10 @@ def test_accuracy_table_counts_verified_answers_as_correct(task, held_out):
     assert lines[0].split() == ["model", "problems", "correct", "accuracy%", "mean_tokens"]
     assert lines[1].split() == ["tuned", "2", "1", "50.0", "7.0"]
     assert lines[2].split() == ["base", "1", "0", "0.0", "160.0"]
+
+
+def full_text(completion: Completion) -> str:
+    return make_task({"name": "countdown"}).close_answer(completion.text, completion.finish_reason)
 
 
 def test_stop_string_is_put_back_only_when_an_answer_was_left_open():

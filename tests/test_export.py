@@ -7,7 +7,7 @@ import networkx as nx
 import pytest
 from datasets import DatasetDict, List, Value, load_dataset, load_from_disk
 
-from search.tasks.base import Problem, render_completion
+from search.tasks.base import Problem
 from search.tasks.countdown.task import CountdownTask
 from db.store import TraceStore
 from traces.export import (
@@ -63,8 +63,8 @@ def hand_tree(tree_id: int = 1, problem: dict | None = None) -> nx.DiGraph:
 
 def trajectory_rows(tree_id: int) -> list[dict]:
     """A shortcut and a journey trajectory of the hand tree, as stored in `trajectories`."""
-    shortcut = render_completion(["3 * 5 = 15. Left: 7, 15", "15 + 7 = 22. Left: 22"], "3*5+7")
-    journey = render_completion(
+    shortcut = TASK.render_completion(["3 * 5 = 15. Left: 7, 15", "15 + 7 = 22. Left: 22"], "3*5+7")
+    journey = TASK.render_completion(
         ["5 + 7 = 12. Left: 3, 12", "12 + 3 = 15. Left: 15", "15 is not 22; back to the start.",
          "3 * 5 = 15. Left: 7, 15", "15 + 7 = 22. Left: 22"],
         "3*5+7",

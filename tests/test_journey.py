@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from search.tasks.base import DEAD_END, SOLUTION, VALID, render_completion
+from search.tasks.base import DEAD_END, SOLUTION, VALID
 from tests.linearize_trees import TreeBuilder, countdown_task, tree_1357
 from traces.journey import JourneyConfig, journey_with_reason, linearize_journey
 from traces.linearize import linearize_tree
-from traces.reflections import describe_state
 
 TASK = countdown_task()
 ANSWER = "((3 * 5) + 7) * 1"
@@ -20,7 +19,7 @@ S108 = "22 * 1 = 22. Left: 22"
 
 
 def plain(failure, good_state, rng):
-    return f"Wait, {failure['reason']}.", f"Back to {describe_state(good_state)}."
+    return f"Wait, {failure['reason']}.", f"Back to {TASK.describe_state(good_state)}."
 
 
 def journey(cfg, **kw):
@@ -46,7 +45,7 @@ def test_journey_returns_to_last_good_state():
     ]
     assert traj["node_ids"] == [103, 102, 106, 107, 109, 108]
     assert (traj["n_steps"], traj["n_backtracks"], traj["answer"], traj["is_correct"]) == (6, 3, ANSWER, True)
-    assert traj["text"] == render_completion(traj["lines"], ANSWER)
+    assert traj["text"] == TASK.render_completion(traj["lines"], ANSWER)
     assert (traj["kind"], traj["idx"], traj["tree_id"]) == ("journey", 0, 7)
     assert traj["messages"][1] == {"role": "assistant", "content": traj["text"]}
 
@@ -121,7 +120,7 @@ def test_journey_follow_step_only_takes_children_that_fail_at_once():
 
 
 def _tokens(lines):
-    return len(render_completion(lines, ANSWER).split())
+    return len(TASK.render_completion(lines, ANSWER).split())
 
 
 def test_journey_token_budget_trims_wrong_trials_latest_first():

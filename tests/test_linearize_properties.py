@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from search.tasks.base import MISTAKE_LABELS, SOLUTION, extract_answer, render_completion
+from search.tasks.base import MISTAKE_LABELS, SOLUTION
 from tests.linearize_trees import countdown_task, random_tree
 from traces.journey import JourneyConfig
 from traces.linearize import linearize_tree
@@ -17,15 +17,15 @@ SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[Healt
 
 def _check_common(G, traj, kind):
     assert traj["kind"] == kind and traj["tree_id"] == G.graph["tree_id"]
-    assert traj["text"] == render_completion(traj["lines"], traj["answer"])
-    assert extract_answer(traj["text"]) == traj["answer"]
+    assert traj["text"] == TASK.render_completion(traj["lines"], traj["answer"])
+    assert TASK.extract_answer(traj["text"]) == traj["answer"]
     assert traj["is_correct"] and TASK.verify(problem_of(G), traj["answer"])
     assert G.nodes[traj["node_ids"][-1]]["label"] == SOLUTION
 
 
 def _reflection_lines(G):
     """Every reflection / return line the template reflector could write for this tree."""
-    reflect = TemplateReflector()
+    reflect = TemplateReflector(TASK)
     states = [G.nodes[n]["state"] for n in G if G.nodes[n]["label"] not in MISTAKE_LABELS]
     lines = set()
     for n in G:

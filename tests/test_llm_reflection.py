@@ -10,14 +10,17 @@ from journeyforge.stages import explore as explore_stage
 from journeyforge.stages import linearize as linearize_stage
 from search.policies import GenerationRequest
 from search.policies.hf import HFPolicy
-from search.tasks.base import ANSWER_CLOSE, render_completion
+from search.tasks.countdown.answer import ANSWER_CLOSE
+from search.tasks.countdown.equations import equations
 from tests.linearize_trees import countdown_task, tree_1357
 from traces.linearize import linearize_tree
-from traces.llm_reflection import RewriteConfig, accept_rewrite, check_rewrite, equations, rewrite_journeys
+from traces.llm_reflection import RewriteConfig, accept_rewrite, check_rewrite, rewrite_journeys
+
+TASK = countdown_task()
 
 # [3, 5, 7] -> 15 with one wrong trial (an arithmetic error), as the template style drafts it.
 ANSWER = "(3 + 5) + 7"
-DRAFT = render_completion([
+DRAFT = TASK.render_completion([
     "3 + 5 = 8. Left: 7, 8",
     "8 * 7 = 54. Left: 54",
     "Wait, 8 * 7 is 56, not 54. That step is wrong.",
@@ -44,12 +47,12 @@ def test_equations_are_read_in_order_with_unicode_operators():
 
 
 def test_rewrite_that_keeps_every_equation_and_the_answer_is_accepted():
-    assert check_rewrite(DRAFT, KEEPS_ALL) is None
+    assert check_rewrite(TASK, DRAFT, KEEPS_ALL) is None
 
 
 def test_rewrite_may_restate_a_draft_equation_but_not_invent_one():
     restated = KEEPS_ALL.replace("so I made an error.", "so 8 * 7 = 54 was an error.")
-    assert check_rewrite(DRAFT, restated) is None
+    assert check_rewrite(TASK, DRAFT, restated) is None
 
 
 @pytest.mark.parametrize("rewrite, category", [
@@ -61,7 +64,7 @@ def test_rewrite_may_restate_a_draft_equation_but_not_invent_one():
     (KEEPS_ALL.replace("<think>", ""), "no complete think block"),
 ])
 def test_rewrite_that_loses_or_invents_a_fact_is_rejected(rewrite, category):
-    problem = check_rewrite(DRAFT, rewrite)
+    problem = check_rewrite(TASK, DRAFT, rewrite)
     assert problem is not None and problem.startswith(category), problem
 
 
@@ -69,9 +72,9 @@ def test_accepted_rewrite_replaces_the_think_block_and_records_the_style():
     [draft], _ = linearize_tree(tree_1357(), countdown_task(), "journey", {"select": "plausible"})
     body = "  ".join(draft["lines"]) + "\n\nSo the target is reached."
     rewrite = f"<think>\n{body}\n</think>\n<answer>{draft['answer']}</answer>"
-    assert check_rewrite(draft["text"], rewrite) is None
-    row = accept_rewrite(draft, rewrite)
-    assert row["text"] == render_completion(["  ".join(draft["lines"]), "So the target is reached."], draft["answer"])
+    assert check_rewrite(TASK, draft["text"], rewrite) is None
+    row = accept_rewrite(TASK, draft, rewrite)
+    assert row["text"] == TASK.render_completion(["  ".join(draft["lines"]), "So the target is reached."], draft["answer"])
     assert row["messages"][-1] == {"role": "assistant", "content": row["text"], "reflection": "llm"}
     assert row["messages"][0] == draft["messages"][0] and draft["messages"][-1]["content"] == draft["text"]
 
@@ -90,7 +93,7 @@ def test_random_tiny_model_rewrites_fail_the_check_in_one_batched_call(tiny_mode
         reqs = [GenerationRequest(prompt=p, max_tokens=12, stop=(ANSWER_CLOSE,), temperature=1.0) for p in prompts]
         return [samples[0].text for samples in policy.generate(reqs)]
 
-    rows, stats = rewrite_journeys(drafts, complete, RewriteConfig(max_tokens=12), render_chat=policy.render_chat)
+    rows, stats = rewrite_journeys(task, drafts, complete, RewriteConfig(max_tokens=12), render_chat=policy.render_chat)
     assert calls == [3]
     assert (stats.ok, stats.failed) == (0, 3) and sum(stats.reasons.values()) == 3
     assert [r["text"] for r in rows] == [d["text"] for d in drafts]

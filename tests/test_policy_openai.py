@@ -78,7 +78,7 @@ def scripted():
 def test_retries_server_errors_with_backoff_then_returns_completions(scripted):
     server = scripted([(500, {"error": "busy"}), (500, {"error": "busy"}), (200, VALID_BODY)])
     policy = OpenAIPolicy(server.base_url, "m", max_retries=4, backoff=0.1)
-    request = GenerationRequest(prompt="ignored", prompt_token_ids=[1, 2, 3], n=2, max_tokens=5, seed=3)
+    request = GenerationRequest(prompt="ignored", prompt_token_ids=[1, 2, 3], n=2, max_tokens=5, stop=("\n",), seed=3)
 
     [completions] = policy.generate([request])
     policy.close()
@@ -161,7 +161,7 @@ def test_vllm_serve_returns_token_ids_then_dead_server_raises_policy_unavailable
                           max_retries=2, backoff=0.2, timeout=120)
     prompt_ids = policy.encode(countdown_prompt("2 4 9", 17))
     requests = [
-        GenerationRequest(prompt="", prompt_token_ids=prompt_ids, n=2, max_tokens=24, seed=1),
+        GenerationRequest(prompt="", prompt_token_ids=prompt_ids, n=2, max_tokens=24, stop=("\n",), seed=1),
         GenerationRequest(prompt="", prompt_token_ids=prompt_ids, n=1, max_tokens=3, stop=(), seed=2),
     ]
 

@@ -23,7 +23,7 @@ def policy(default_model_dir):
 
 def test_n_samples_stop_at_newline_with_ids_that_hold_the_newline(policy):
     prompt = countdown_prompt("2 4 9", 17)
-    [completions] = policy.generate([GenerationRequest(prompt=prompt, n=4, max_tokens=24, temperature=1.0)])
+    [completions] = policy.generate([GenerationRequest(prompt=prompt, n=4, max_tokens=24, stop=("\n",), temperature=1.0)])
 
     assert len(completions) == 4
     for c in completions:
@@ -50,10 +50,10 @@ def test_max_tokens_reached_finishes_with_length(policy):
 def test_second_call_with_same_prefix_hits_prefix_cache(policy):
     first = countdown_prompt("5 6 11", 41)
     second = countdown_prompt("8 3 4", 20)
-    policy.generate([GenerationRequest(prompt=first, max_tokens=4, temperature=0.0)])
+    policy.generate([GenerationRequest(prompt=first, max_tokens=4, stop=("\n",), temperature=0.0)])
     cached_before = policy.stats.cached_tokens
 
-    policy.generate([GenerationRequest(prompt=second, max_tokens=4, temperature=0.0)])
+    policy.generate([GenerationRequest(prompt=second, max_tokens=4, stop=("\n",), temperature=0.0)])
 
     # The few-shot header is longer than one KV block, so its blocks are reused.
     assert policy.stats.cached_tokens - cached_before >= 128
@@ -61,7 +61,7 @@ def test_second_call_with_same_prefix_hits_prefix_cache(policy):
 
 def test_prompt_ids_plus_step_ids_continue_token_exactly(policy):
     prompt_ids = policy.encode(countdown_prompt("2 8 9", 25))
-    greedy = dict(temperature=0.0, max_tokens=24)
+    greedy = dict(stop=("\n",), temperature=0.0, max_tokens=24)
     [[step1]] = policy.generate([GenerationRequest(prompt="", prompt_token_ids=prompt_ids, **greedy)])
     [[step2]] = policy.generate(
         [GenerationRequest(prompt="", prompt_token_ids=prompt_ids + step1.token_ids, **greedy)]
@@ -91,7 +91,7 @@ def test_text_prompt_is_encoded_once_like_encode(policy):
 
 def test_per_request_seed_is_accepted_on_cpu_and_batch_keeps_order(policy):
     requests = [
-        GenerationRequest(prompt=countdown_prompt("3 3 3", 9), n=2, max_tokens=8, seed=7),
+        GenerationRequest(prompt=countdown_prompt("3 3 3", 9), n=2, max_tokens=8, stop=("\n",), seed=7),
         GenerationRequest(prompt=countdown_prompt("9 1 1", 9), n=1, max_tokens=1, stop=(), seed=8),
     ]
     results = policy.generate(requests)

@@ -5,11 +5,13 @@ import math
 
 import pytest
 
-from search.tasks.base import render_completion
+from search.tasks.countdown.task import CountdownTask
 from training.config import SFTSettings
 from training.sft import build_trainer, load_train_split, read_sft_record, train_sft
 
 pytestmark = pytest.mark.slow
+
+render_completion = CountdownTask().render_completion
 
 ROWS = [
     (

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from search.tasks.base import DEAD_END, SOLUTION, VALID, extract_answer
+from search.tasks.base import DEAD_END, SOLUTION, VALID
 from tests.linearize_trees import TreeBuilder, countdown_task, tree_1357
 from traces.linearize import linearize_tree
 from traces.shortcut import ShortcutConfig, linearize_shortcut
@@ -28,7 +28,7 @@ def test_shortcut_is_root_to_solution_path():
         {"role": "user", "content": TASK.instructions(problem_of(G))},
         {"role": "assistant", "content": traj["text"]},
     ]
-    assert extract_answer(traj["text"]) == traj["answer"]
+    assert TASK.extract_answer(traj["text"]) == traj["answer"]
 
 
 def _two_solutions(value_a: float, value_b: float):

@@ -5,7 +5,7 @@ import pytest
 
 from search.tasks.base import SOLUTION, VALID
 from tests.linearize_trees import countdown_task, TreeBuilder, tree_1357
-from traces.stream import linearize_stream, operation_of
+from traces.stream import linearize_stream
 
 TASK = countdown_task()
 
@@ -48,8 +48,8 @@ def test_stream_renders_the_search_in_visit_order_with_sos_grammar():
 
 
 def test_operation_of_reads_the_equation_of_a_countdown_line():
-    assert operation_of("9 * 8 = 64. Left: 3, 64") == "9*8=64"
-    assert operation_of("15 + 7 = 22") == "15+7=22"
+    assert TASK.stream_operation("9 * 8 = 64. Left: 3, 64") == "9*8=64"
+    assert TASK.stream_operation("15 + 7 = 22") == "15+7=22"
 
 
 def test_stream_refuses_trees_without_countdown_states():

@@ -46,6 +46,7 @@ STEPWISE_FEATURES = Features(
         "prompt": Value("string"),
         "completions": List(Value("string")),
         "labels": List(Value("bool")),
+        "values": List(Value("float64")),
         "tree_id": Value("int64"),
         "problem": Value("string"),
     }
@@ -56,6 +57,8 @@ PREFERENCE_FEATURES = Features(
         "chosen": Value("string"),
         "rejected": Value("string"),
         "rejected_label": Value("string"),
+        "chosen_value": Value("float64"),
+        "rejected_value": Value("float64"),
         "rejected_reason": Value("string"),
         "tree_id": Value("int64"),
         "problem": Value("string"),
@@ -74,13 +77,7 @@ def as_problem(problem: Problem | Mapping[str, Any], where: str = "problem") -> 
     for field in ("key", "payload"):
         if field not in problem or problem[field] is None:
             raise ValueError(f"{where} has no {field!r} field (got fields {sorted(problem)})")
-    return Problem(
-        key=str(problem["key"]),
-        payload=dict(problem["payload"]),
-        answer=problem.get("answer"),
-        split=problem.get("split") or "train",
-        dataset=problem.get("dataset") or "countdown",
-    )
+    return Problem.from_row({**problem, "key": str(problem["key"]), "payload": dict(problem["payload"])})
 
 
 def _unit_hash(key: str, seed: int) -> float:
@@ -215,9 +212,17 @@ def _root_paths(graph: nx.DiGraph, root: Any) -> list[list[Any]]:
     return paths
 
 
-def _prompt_with_steps(question: str, steps: list[str]) -> str:
+def _prompt_with_steps(question: str, steps: list[str], delimiter: str = "\n") -> str:
     sep = "" if question.endswith("\n") or not question else "\n"
-    return question + sep + "".join(f"{s}\n" for s in steps)
+    return question + sep + "".join(f"{s}{delimiter}" for s in steps)
+
+
+def step_value(attrs: Mapping[str, Any]) -> float:
+    """A step's value for labels and pairs: its Monte-Carlo value (soft) where rollouts gave one,
+    else 1.0 for a legal step on the way (valid / solution) and 0.0 for a mistake."""
+    if attrs.get("mc_value") is not None:
+        return float(attrs["mc_value"])
+    return 1.0 if attrs.get("label") in (VALID, SOLUTION) else 0.0
 
 
 def _graph_splits(graphs: Mapping[int, nx.DiGraph], test_fraction: float, seed: int) -> dict[str, str]:
@@ -237,7 +242,9 @@ def build_stepwise(
     """TRL stepwise supervision: one row per distinct root-to-leaf path of each tree.
 
     `prompt` is `task.question`, `completions` the step lines along the path, `labels` one bool
-    per step: True for `valid`/`solution` steps, False for mistakes (`invalid`, `dead_end`).
+    per step: True for `valid`/`solution` steps, False for mistakes (`invalid`, `dead_end`,
+    `wrong_answer`); with Monte-Carlo values that is the hard estimate (some rollout reached the
+    answer, Math-Shepherd), and `values` keeps the soft one (`step_value`).
     Paths whose prompt and steps repeat another's (merged samples in different trees of the same
     problem) are kept once.
     """
@@ -249,13 +256,13 @@ def build_stepwise(
         for path in _root_paths(graph, graph.graph["root"]):
             steps = [graph.nodes[n].get("text") or "" for n in path]
             labels = [graph.nodes[n].get("label") in (VALID, SOLUTION) for n in path]
+            values = [step_value(graph.nodes[n]) for n in path]
             signature = (prompt, tuple(steps))
             if signature in seen:
                 continue
             seen.add(signature)
-            rows.append(
-                {"prompt": prompt, "completions": steps, "labels": labels, "tree_id": tree_id, "problem": problem.key}
-            )
+            rows.append({"prompt": prompt, "completions": steps, "labels": labels, "values": values,
+                         "tree_id": tree_id, "problem": problem.key})
     return _dataset_dict(rows, splits or _graph_splits(graphs, test_fraction, seed), STEPWISE_FEATURES)
 
 
@@ -268,12 +275,15 @@ def build_preference(
     test_fraction: float = 0.1,
     seed: int = 0,
     splits: Mapping[str, str] | None = None,
+    margin: float = 0.5,
 ) -> DatasetDict:
-    """TRL preference pairs: at each node with both kinds of child, a step on a solution path
-    (`chosen`) against a sibling mistake (`rejected`, label `invalid` or `dead_end`).
+    """TRL preference pairs between sibling steps: a step on a solution path (`chosen`) against a
+    sibling mistake (`rejected`, label `invalid`, `dead_end` or `wrong_answer`); and, where the
+    steps carry Monte-Carlo values, any two siblings whose values differ by at least `margin`
+    (rStar-Math's step pairs use 0.5), the higher one chosen.
 
-    `prompt` is `task.question` followed by the shared prefix of steps, one per line, so
-    `prompt + chosen` and `prompt + rejected` are the same text as the policy generated.
+    `prompt` is `task.question` followed by the shared prefix of steps, each followed by the task's
+    step delimiter, so `prompt + chosen` and `prompt + rejected` are the text the policy continued.
     Identical (prompt, chosen, rejected) triples are kept once.
     """
     rows, seen = [], set()
@@ -284,31 +294,39 @@ def build_preference(
         solutions = [n for n, d in graph.nodes(data=True) if d.get("label") == SOLUTION]
         on_solution_path = set(solutions).union(*(nx.ancestors(graph, s) for s in solutions))
         question = task.question(problem)
-        for parent in sorted(on_solution_path, key=lambda n: graph.nodes[n].get("seq", 0)):
+        valued = any(d.get("mc_value") is not None for _, d in graph.nodes(data=True))
+        parents = on_solution_path | ({n for n in graph if graph.out_degree(n) > 1} if valued else set())
+        for parent in sorted(parents, key=lambda n: graph.nodes[n].get("seq", 0)):
             kids = _children(graph, parent)
-            good = [k for k in kids if k in on_solution_path]
-            bad = [k for k in kids if graph.nodes[k].get("label") in MISTAKE_LABELS]
-            if not good or not bad:
+            pairs = [(g, b) for g in kids if g in on_solution_path
+                     for b in kids if graph.nodes[b].get("label") in MISTAKE_LABELS]
+            if valued:
+                pairs += [(g, b) for g in kids for b in kids
+                          if step_value(graph.nodes[g]) - step_value(graph.nodes[b]) >= margin
+                          and (g, b) not in pairs]
+            if not pairs:
                 continue
             prefix = nx.shortest_path(graph, root, parent)[1:]
-            prompt = _prompt_with_steps(question, [graph.nodes[n].get("text") or "" for n in prefix])
-            for g in good:
-                for b in bad:
-                    chosen, rejected = graph.nodes[g].get("text") or "", graph.nodes[b].get("text") or ""
-                    if (prompt, chosen, rejected) in seen or chosen == rejected:
-                        continue
-                    seen.add((prompt, chosen, rejected))
-                    rows.append(
-                        {
-                            "prompt": prompt,
-                            "chosen": chosen,
-                            "rejected": rejected,
-                            "rejected_label": graph.nodes[b].get("label"),
-                            "rejected_reason": graph.nodes[b].get("reason"),
-                            "tree_id": tree_id,
-                            "problem": problem.key,
-                        }
-                    )
+            prompt = _prompt_with_steps(question, [graph.nodes[n].get("text") or "" for n in prefix],
+                                        task.step_delimiter)
+            for g, b in pairs:
+                chosen, rejected = graph.nodes[g].get("text") or "", graph.nodes[b].get("text") or ""
+                if (prompt, chosen, rejected) in seen or chosen == rejected:
+                    continue
+                seen.add((prompt, chosen, rejected))
+                rows.append(
+                    {
+                        "prompt": prompt,
+                        "chosen": chosen,
+                        "rejected": rejected,
+                        "rejected_label": graph.nodes[b].get("label"),
+                        "rejected_reason": graph.nodes[b].get("reason"),
+                        "chosen_value": step_value(graph.nodes[g]),
+                        "rejected_value": step_value(graph.nodes[b]),
+                        "tree_id": tree_id,
+                        "problem": problem.key,
+                    }
+                )
     return _dataset_dict(rows, splits or _graph_splits(graphs, test_fraction, seed), PREFERENCE_FEATURES)
 
 
@@ -329,6 +347,7 @@ def _export_options(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
         "seed": int(options.get("seed", plain.get("seed", 0)) or 0),
         "correct_only": bool(options.get("correct_only", True)),
         "push_to_hub": options.get("push_to_hub") or None,
+        "preference_margin": float(options.get("preference_margin", 0.5)),
     }
 
 
@@ -343,7 +362,7 @@ def _plain(cfg: Any) -> Any:
     return cfg
 
 
-def _prepare_target(out_dir: Path) -> None:
+def _prepare_out_dir(out_dir: Path) -> None:
     # Only ever replace a directory a previous export wrote: a typo in out_dir must not delete data.
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
         raise FileExistsError(
@@ -392,14 +411,14 @@ def write_export(
         kind_rows = [r for r in rows if r["kind"] == kind]
         datasets[f"sft/{kind}"] = build_sft(kind_rows, problems, task, correct_only=opts["correct_only"], **split_args)
     datasets["stepwise"] = build_stepwise(graphs, task, **split_args)
-    datasets["preference"] = build_preference(graphs, task, **split_args)
+    datasets["preference"] = build_preference(graphs, task, margin=opts["preference_margin"], **split_args)
 
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = [r for r in rows if r.get("is_correct") or not opts["correct_only"]]
     stats = trajectory_stats(exported_rows, count_tokens)
     table = format_stats_table(stats, unit)
 
-    _prepare_target(out_dir)
+    _prepare_out_dir(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -416,11 +435,13 @@ def write_export(
             paths=paths,
             stats_table=table,
             run_config=_plain(cfg) or {},
-            task_name=getattr(task, "name", "task"),
+            task_name=task.name,
+            label_notes=task.label_notes,
             layout="disk",
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
-        summary = {"configs": configs, "paths": paths, "task": getattr(task, "name", "task"), "unit": unit,
+        summary = {"configs": configs, "paths": paths, "task": task.name, "label_notes": task.label_notes,
+                   "unit": unit,
                    "stats_table": table, "run_config": _plain(cfg) or {}}
         (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         _swap_in(tmp, out_dir)
@@ -489,6 +510,7 @@ def push_to_hub(out_dir: str | Path, repo: str, token: str | None = None, privat
             stats_table=summary["stats_table"],
             run_config=summary["run_config"],
             task_name=summary["task"],
+            label_notes=summary.get("label_notes", ""),
             layout="hub",
         )
         api = huggingface_hub.HfApi(token=token)

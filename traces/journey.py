@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from search.tasks.base import DEAD_END, INVALID, Task, render_completion
+from search.tasks.base import DEAD_END, INVALID, Task
 from traces.reflections import Reflector, make_reflector
 from traces.tree_view import (
     as_config,
@@ -178,7 +178,7 @@ def journey_with_reason(
     overrides the `cfg.reflection` style (the hook for model-written reflections).
     """
     cfg = as_config(JourneyConfig, cfg)
-    reflector = reflector or make_reflector(cfg.reflection)
+    reflector = reflector or make_reflector(cfg.reflection, task)
     problem = problem_of(G)
     answer, solution = None, None
     for sol in best_solution_order(G):
@@ -208,11 +208,11 @@ def journey_with_reason(
 
     lines, node_ids = _render(G, path, trials)
     if cfg.max_tokens is not None:
-        while trials and count_tokens(tokenizer, render_completion(lines, answer)) > cfg.max_tokens:
+        while trials and count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens:
             trials.pop()  # the latest trial in the text goes first
             lines, node_ids = _render(G, path, trials)
         if not trials:
-            used = count_tokens(tokenizer, render_completion(lines, answer))
+            used = count_tokens(tokenizer, task.render_completion(lines, answer))
             return [], (f"token budget max_tokens={cfg.max_tokens} leaves no room for a wrong trial "
                         f"(the correct path and answer alone take {used})")
 

@@ -3,10 +3,11 @@
 A journey is first drafted with template reflections (traces/reflections.py), whose facts all
 come from the tree. A language model then rewrites the draft's think block, so that the
 reflections read like a person checking their work rather than like a fixed phrase pool. A model
-may drop, change or invent arithmetic while doing so, so every rewrite is checked against its
-draft (`check_rewrite`): the draft's step equations (`a op b = c`, wrong and right ones) must
-appear in the rewrite in the same order, no other equation may appear, and the final answer must
-be unchanged. A rewrite that fails keeps the template draft and is counted.
+may drop, change or invent facts while doing so, so every rewrite is checked against its draft
+(`check_rewrite`): the draft's facts in the task's sense (`Task.kept_facts`: Countdown's step
+equations `a op b = c`, wrong and right ones; a math step's numbers) must appear in the rewrite in
+the same order, no other fact may appear (for tasks with `Task.strict_facts`), and the final answer
+must be unchanged. A rewrite that fails keeps the template draft and is counted.
 
 All drafts of a linearize run go to the model in one batched call (`rewrite_journeys` takes a
 `complete(prompts) -> texts` callable, which the linearize stage backs with any policy backend),
@@ -15,29 +16,18 @@ never one call per tree. This module imports no model backend (`traces` may use 
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any, Callable
 
-from search.tasks.base import ANSWER_CLOSE, ANSWER_OPEN, THINK_CLOSE, THINK_OPEN, extract_answer, render_completion
+from search.tasks.base import THINK_CLOSE, THINK_OPEN, Task
 from traces.journey import Tokenizer, count_tokens
 
 DEFAULT_INSTRUCTION = (
     "Rewrite the reasoning below in natural, first-person prose, as if you were thinking aloud. "
-    "Keep every equation exactly as written and in the same order, the wrong ones included; "
-    "do not add, remove or change any equation or number. Say in your own words why each mistake "
-    "is wrong and where you go back to. Keep the same final answer inside <answer></answer>."
-)
-
-# One equation `a op b = c` (ints or decimals, unicode operators, optional minus on the result).
-# Operands may not be the tail of a longer number, so "12 + 3 = 15" never reads as "2 + 3 = 15".
-_NUM = r"\d+(?:\.\d+)?"
-_OPS = {"+": "+", "-": "-", "\u2212": "-", "\u2013": "-", "*": "*", "x": "*", "\u00d7": "*",
-        "\u00b7": "*", "/": "/", "\u00f7": "/"}
-_EQUATION_RE = re.compile(
-    rf"(?<![\d.])({_NUM})\s*([{re.escape(''.join(_OPS))}])\s*({_NUM})\s*=\s*([-\u2212\u2013]?)\s*({_NUM})(?![\d])"
+    "Keep every equation and number exactly as written and in the same order, the wrong ones "
+    "included; do not add, remove or change any equation or number. Say in your own words why each "
+    "mistake is wrong and where you go back to. End with the same final answer, written the same way."
 )
 
 # Rejection categories (the text before the colon of `check_rewrite`'s message); stats count these.
@@ -87,19 +77,6 @@ class RewriteStats:
     reasons: Counter = field(default_factory=Counter)   # rejection category -> count
 
 
-def _number(text: str) -> Fraction:
-    return Fraction(text)
-
-
-def equations(text: str) -> list[str]:
-    """Every `a op b = c` in `text`, in order, canonical ("3 * 8 = 24"; unicode operators read)."""
-    out = []
-    for a, op, b, sign, c in _EQUATION_RE.findall(text):
-        value = -_number(c) if sign else _number(c)
-        out.append(f"{_number(a)} {_OPS[op]} {_number(b)} = {value}")
-    return out
-
-
 def think_body(text: str) -> str | None:
     """The text between `<think>` and `</think>`, stripped; None when the block is missing."""
     start = text.find(THINK_OPEN)
@@ -118,24 +95,25 @@ def _is_subsequence(needles: list[str], haystack: list[str]) -> str | None:
     return None
 
 
-def check_rewrite(draft: str, rewrite: str) -> str | None:
+def check_rewrite(task: Task, draft: str, rewrite: str) -> str | None:
     """Why `rewrite` may not replace `draft` ("category: detail"), or None when it keeps every fact.
 
-    Both are whole completions (`<think>...</think><answer>...</answer>`). Accepted when the
-    rewrite's think block holds the draft's equations as an ordered subsequence, holds no equation
-    the draft lacks (restating a draft equation is allowed), and the answer is the same.
+    Both are whole completions (`<think>...</think>` + the task's answer). Accepted when the
+    rewrite's think block holds the draft's facts (`task.kept_facts`) as an ordered subsequence,
+    holds no fact the draft lacks when the task is strict (restating a draft fact is allowed), and
+    the answer is the same.
     """
     body = think_body(rewrite)
     if body is None:
         return f"{NO_THINK}: the rewrite has no {THINK_OPEN}...{THINK_CLOSE}"
     if not body:
         return f"{EMPTY}: the think block is empty"
-    want, got = extract_answer(draft), extract_answer(rewrite)
+    want, got = task.extract_answer(draft), task.extract_answer(rewrite)
     if got is None or " ".join(got.split()) != " ".join((want or "").split()):
         return f"{ANSWER_CHANGED}: {got!r} instead of {want!r}"
-    draft_eqs, new_eqs = equations(think_body(draft) or ""), equations(body)
+    draft_eqs, new_eqs = task.kept_facts(think_body(draft) or ""), task.kept_facts(body)
     added = [e for e in new_eqs if e not in set(draft_eqs)]
-    if added:
+    if added and task.strict_facts:
         return f"{EQUATION_ADDED}: {added[0]!r} is not in the draft"
     missing = _is_subsequence(draft_eqs, new_eqs)
     if missing is not None:
@@ -157,16 +135,10 @@ def rewrite_prompt(draft: str, instruction: str = DEFAULT_INSTRUCTION,
     return f"{head}{THINK_OPEN}\n"
 
 
-def completed_rewrite(generated: str) -> str:
-    """The whole rewrite from what the model wrote after the prompt's open `<think>`.
-
-    The model's stop string is `</answer>`, which backends cut off: it is put back so that the
-    answer can be read.
-    """
-    text = f"{THINK_OPEN}\n{generated}"
-    if ANSWER_OPEN in generated and ANSWER_CLOSE not in generated:
-        text += ANSWER_CLOSE
-    return text
+def completed_rewrite(task: Task, generated: str, finish_reason: str | None = "stop") -> str:
+    """The whole rewrite from what the model wrote after the prompt's open `<think>`, with the
+    task's answer stop string put back where the backend cut it off."""
+    return task.close_answer(f"{THINK_OPEN}\n{generated}", finish_reason)
 
 
 def mark_style(row: dict[str, Any], style: str, rejected: str | None = None) -> dict[str, Any]:
@@ -181,11 +153,11 @@ def mark_style(row: dict[str, Any], style: str, rejected: str | None = None) -> 
     return out
 
 
-def accept_rewrite(row: dict[str, Any], rewrite: str) -> dict[str, Any]:
+def accept_rewrite(task: Task, row: dict[str, Any], rewrite: str) -> dict[str, Any]:
     """A copy of trajectory `row` whose think block is `rewrite`'s (answer kept), marked `llm`."""
     body = think_body(rewrite) or ""
     lines = [line.rstrip() for line in body.splitlines() if line.strip()]
-    text = render_completion(lines, row["answer"])
+    text = task.render_completion(lines, row["answer"])
     out = dict(row, text=text, lines=lines)
     messages = [dict(m) for m in (row.get("messages") or [])]
     if messages and messages[-1].get("role") == "assistant":
@@ -195,6 +167,7 @@ def accept_rewrite(row: dict[str, Any], rewrite: str) -> dict[str, Any]:
 
 
 def rewrite_journeys(
+    task: Task,
     rows: list[dict[str, Any]],
     complete: Callable[[list[str]], list[str]],
     cfg: RewriteConfig | None = None,
@@ -221,16 +194,16 @@ def rewrite_journeys(
         raise ValueError(f"rewrite: the model returned {len(generated)} texts for {len(rows)} prompts")
     out = []
     for row, gen in zip(rows, generated):
-        rewrite = completed_rewrite(gen)
-        problem = check_rewrite(row["text"], rewrite)
+        rewrite = completed_rewrite(task, gen)
+        problem = check_rewrite(task, row["text"], rewrite)
         if problem is None and budget is not None:
-            accepted = accept_rewrite(row, rewrite)
+            accepted = accept_rewrite(task, row, rewrite)
             used = count_tokens(tokenizer, accepted["text"])
             if used > budget:
                 problem = f"{OVER_BUDGET}: {used} tokens > max_tokens={budget}"
         if problem is None:
             stats.ok += 1
-            out.append(accept_rewrite(row, rewrite))
+            out.append(accept_rewrite(task, row, rewrite))
         else:
             stats.failed += 1
             stats.reasons[problem.split(":", 1)[0]] += 1
@@ -245,7 +218,6 @@ __all__ = [
     "RewriteStats",
     "check_rewrite",
     "completed_rewrite",
-    "equations",
     "mark_style",
     "rewrite_journeys",
     "rewrite_prompt",

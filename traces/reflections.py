@@ -1,10 +1,13 @@
 """Reflection and return lines that close a wrong trial in a journey.
 
-A reflection says concretely what went wrong, using only the failing node's stored `reason`
-("9 * 8 is 72, not 64", "5, 64 cannot make 22"); a return line names the last good state (the
-numbers left at the correct-path node the journey goes back to). Neither ever invents a number:
-the facts come from the tree, the templates only vary the wording, so that a model tuned on
-journeys learns to check steps rather than to repeat one fixed phrase.
+A reflection says concretely what went wrong when the task can tell, using only what the tree
+stored and the task's words for it (`Task.describe_failure`: "9 * 8 is 72, not 64", "that gives 42,
+which doesn't fit the question", "0 of 8 completions reached the answer"); a return line names the
+last good state in the task's words (`Task.describe_state`: the numbers left in Countdown) or, when
+the task has none, the last good step generically ("But wait, are we solving this correctly so
+far? Let's go back to ..."). Neither ever invents a number or names the gold answer: the facts come
+from the tree, the templates only vary the wording, so that a model tuned on journeys learns to
+check steps rather than to repeat one fixed phrase.
 
 Styles: `template` (the pools below, chosen with the journey's seeded rng) and `llm`: the journey
 is drafted with templates, then a model rewrites the draft into prose that must keep every
@@ -17,7 +20,7 @@ from __future__ import annotations
 import random
 from typing import Any, Protocol
 
-from search.tasks.base import DEAD_END
+from search.tasks.base import DEAD_END, WRONG_ANSWER, Task
 
 # Arithmetic and other rule errors: the step itself is wrong.
 INVALID_TEMPLATES = (
@@ -31,7 +34,7 @@ INVALID_TEMPLATES = (
     "Wait, that is wrong: {reason}.",
 )
 
-# Dead ends: the steps were legal but the target can no longer be reached.
+# Dead ends: the steps were legal but the goal can no longer be reached.
 DEAD_END_TEMPLATES = (
     "Hmm, {reason}, so this cannot work.",
     "Wait, {reason}. This is a dead end.",
@@ -41,6 +44,26 @@ DEAD_END_TEMPLATES = (
     "Hmm, {reason}. I need a different step.",
     "Let me check: {reason}. This branch is hopeless.",
     "So {reason}. That approach fails.",
+)
+
+# A stated final answer the verifier rejected: the reason names the model's own answer, never the gold.
+WRONG_ANSWER_TEMPLATES = (
+    "Wait, {reason}. Let me check my work.",
+    "Hmm, {reason}. Something went wrong earlier.",
+    "Hold on: {reason}. That answer can't be right.",
+    "Let me verify: {reason}. I need to rethink this.",
+    "But {reason}. I made a mistake somewhere.",
+    "Checking the result, {reason}. That is not it.",
+)
+
+# When the task cannot say what is wrong: a check that questions the path without claiming a fact.
+GENERIC_TEMPLATES = (
+    "But wait, are we solving this correctly so far?",
+    "Hmm, I'm not sure this approach is right.",
+    "Wait, let me double-check this line of reasoning.",
+    "Hold on, this doesn't seem to lead anywhere.",
+    "Let me reconsider; this path looks wrong.",
+    "Hmm, that step looks doubtful.",
 )
 
 RETURN_TEMPLATES = (
@@ -54,9 +77,15 @@ RETURN_TEMPLATES = (
     "So I return to {state}.",
 )
 
-# Used only when a failing node has no stored reason (e.g. an unparsable line): no numbers.
-FALLBACK_REASONS = {DEAD_END: "the target can no longer be reached from here"}
-FALLBACK_INVALID_REASON = "that step does not follow the rules"
+# Return lines when the task has no words for a state.
+GENERIC_RETURN_TEMPLATES = (
+    "Let's go back to the last step that was right.",
+    "Let me go back to where I was still on track.",
+    "Going back to the last correct step and trying something else.",
+    "I'll return to the last good step and take a different route.",
+    "Let me backtrack to the previous correct step.",
+    "Back to the last step I trust.",
+)
 FALLBACK_STATE = "the last correct step"
 
 
@@ -70,41 +99,42 @@ class Reflector(Protocol):
         ...
 
 
-def reason_text(failure: dict[str, Any]) -> str:
-    """The failing node's reason as a clause (no trailing period), or a number-free fallback."""
-    reason = (failure.get("reason") or "").strip().rstrip(".").strip()
-    if reason:
-        return reason
-    return FALLBACK_REASONS.get(failure.get("label"), FALLBACK_INVALID_REASON)
-
-
-def describe_state(state: dict[str, Any] | None) -> str:
-    """A state as the numbers left ("3, 8, 9"); a generic phrase for states without `nums`."""
-    if state and isinstance(state.get("nums"), list) and state["nums"]:
-        return ", ".join(str(n) for n in state["nums"])
-    return FALLBACK_STATE
-
-
-def _templates_for(failure: dict[str, Any]) -> tuple[str, ...]:
+def _templates_for(failure: dict[str, Any], reason: str | None) -> tuple[str, ...]:
+    if reason is None:
+        return GENERIC_TEMPLATES
+    if failure.get("label") == WRONG_ANSWER:
+        return WRONG_ANSWER_TEMPLATES
     return DEAD_END_TEMPLATES if failure.get("label") == DEAD_END else INVALID_TEMPLATES
 
 
 class TemplateReflector:
-    """Reflections drawn from the template pools with the journey's rng."""
+    """Reflections drawn from the template pools with the journey's rng, in the task's words."""
+
+    def __init__(self, task: Task):
+        self.task = task
+
+    def reason(self, failure: dict[str, Any]) -> str | None:
+        """What went wrong as a clause without a trailing period, or None when the task can't say."""
+        reason = self.task.describe_failure(failure)
+        reason = (reason or "").strip().rstrip(".").strip()
+        return reason or None
 
     def __call__(self, failure: dict[str, Any], good_state: dict[str, Any] | None,
                  rng: random.Random) -> tuple[str, str]:
-        """One reflection line embedding the failure's reason and one return line naming the state."""
-        reflection = rng.choice(_templates_for(failure)).format(reason=reason_text(failure))
-        back = rng.choice(RETURN_TEMPLATES).format(state=describe_state(good_state))
-        return reflection, back
+        """One reflection line (with the failure's reason when known) and one return line."""
+        reason = self.reason(failure)
+        reflection = rng.choice(_templates_for(failure, reason)).format(reason=reason)
+        state = self.task.describe_state(good_state)
+        if state is None:
+            return reflection, rng.choice(GENERIC_RETURN_TEMPLATES)
+        return reflection, rng.choice(RETURN_TEMPLATES).format(state=state)
 
     def candidate_lines(self, failure: dict[str, Any], good_state: dict[str, Any] | None) -> set[str]:
         """Every line this reflector could write for this failure and state (for checks)."""
-        reason, state = reason_text(failure), describe_state(good_state)
-        return {t.format(reason=reason) for t in _templates_for(failure)} | {
-            t.format(state=state) for t in RETURN_TEMPLATES
-        }
+        reason = self.reason(failure)
+        state = self.task.describe_state(good_state)
+        backs = GENERIC_RETURN_TEMPLATES if state is None else tuple(t.format(state=state) for t in RETURN_TEMPLATES)
+        return {t.format(reason=reason) for t in _templates_for(failure, reason)} | set(backs)
 
 
 REFLECTORS: dict[str, type] = {"template": TemplateReflector}
@@ -112,7 +142,7 @@ REFLECTORS: dict[str, type] = {"template": TemplateReflector}
 STYLES = ("template", "llm")
 
 
-def make_reflector(style: str) -> Reflector:
+def make_reflector(style: str, task: Task) -> Reflector:
     """The reflector for a `reflection=` style; a clear error for unknown or not-yet-built styles."""
     if style == "llm":
         raise ValueError(
@@ -123,4 +153,4 @@ def make_reflector(style: str) -> Reflector:
         )
     if style not in REFLECTORS:
         raise ValueError(f"unknown reflection style {style!r}; choose one of {sorted(REFLECTORS)}")
-    return REFLECTORS[style]()
+    return REFLECTORS[style](task)

@@ -49,9 +49,9 @@ def linearize_shortcut(G: nx.DiGraph, task: Task, cfg: ShortcutConfig | dict | N
         lines = [step_line(G, n) for n in steps]
         # Two solution nodes with the same lines (e.g. merged later by another wave) are one
         # solution for training purposes.
-        if "\n".join(lines) in seen_texts:
+        if task.join_steps(lines) in seen_texts:
             continue
-        seen_texts.add("\n".join(lines))
+        seen_texts.add(task.join_steps(lines))
         out.append(
             trajectory(G, task, problem, kind="shortcut", idx=len(out), lines=lines, node_ids=steps,
                        answer=answer, n_steps=len(steps), n_backtracks=0)

@@ -11,7 +11,7 @@ from typing import Any, Callable, TypeVar
 
 import networkx as nx
 
-from search.tasks.base import MISTAKE_LABELS, SOLUTION, Problem, Task, render_completion
+from search.tasks.base import MISTAKE_LABELS, SOLUTION, Problem, Task
 
 _PROBLEM_FIELDS = ("key", "payload")
 C = TypeVar("C")
@@ -58,13 +58,7 @@ def problem_of(G: nx.DiGraph) -> Problem:
     missing = [f for f in _PROBLEM_FIELDS if f not in row]
     if missing:
         raise ValueError(f"tree {tree_id(G)!r}: G.graph['problem'] lacks field(s) {missing}")
-    return Problem(
-        key=row["key"],
-        payload=row["payload"],
-        answer=row.get("answer"),
-        split=row.get("split") or "train",
-        dataset=row.get("dataset") or "countdown",
-    )
+    return Problem.from_row(row)
 
 
 def seq_of(G: nx.DiGraph, n: int) -> int:
@@ -91,12 +85,12 @@ def path_to(G: nx.DiGraph, n: int) -> list[int]:
 
 
 def label(G: nx.DiGraph, n: int) -> str:
-    """The node's label (`root`, `valid`, `invalid`, `dead_end`, `solution`)."""
+    """The node's label (`root`, `valid`, `invalid`, `dead_end`, `solution`, `wrong_answer`)."""
     return G.nodes[n].get("label")
 
 
 def is_failure(G: nx.DiGraph, n: int) -> bool:
-    """A mistake the search recorded: an invalid step or a dead end."""
+    """A mistake the search recorded: an invalid step, a dead end or a wrong final answer."""
     return label(G, n) in MISTAKE_LABELS
 
 
@@ -183,7 +177,7 @@ def trajectory(
     n_backtracks: int,
 ) -> dict[str, Any]:
     """One trajectory dict in the shape every linearizer returns (and `trajectories` stores)."""
-    text = render_completion(lines, answer)
+    text = task.render_completion(lines, answer)
     return {
         "tree_id": tree_id(G),
         "kind": kind,

@@ -1,7 +1,8 @@
 """Settings of the training and evaluation stages, one dataclass each (documented where defined).
 
-Defaults are CPU-sized: the bundled 135M model, LoRA, a dozen steps. Real runs override them from
-Hydra (`train.max_steps=...`).
+Defaults are CPU-sized (the bundled 135M model, LoRA, 20 steps) and are the only defaults: the
+Hydra groups `train` and `eval` are these dataclasses, and `conf/train/*.yaml`, `conf/eval/*.yaml`
+hold only overrides. Real runs override them from Hydra (`train.max_steps=...`).
 """
 from __future__ import annotations
 
@@ -29,8 +30,9 @@ class SFTSettings:
     """Dropout on the LoRA branch."""
     target_modules: str = "all-linear"
     """Modules that get adapters: "all-linear" or a comma-separated list such as "q_proj,v_proj"."""
-    max_steps: int = 12
-    """Optimizer steps; when <= 0, `epochs` decides the length instead."""
+    max_steps: int = 20
+    """Optimizer steps; when <= 0, `epochs` decides the length instead (20 fit the demo's few
+    hundred examples on a CPU in about three minutes)."""
     epochs: float = 1.0
     """Passes over the training split, used only when `max_steps` <= 0."""
     per_device_train_batch_size: int = 4
@@ -63,16 +65,48 @@ class SFTSettings:
 
 
 @dataclass
-class EvalSettings:
-    """Evaluation of base and tuned models on held-out problems."""
+class TrainSettings(SFTSettings):
+    """The train stage (Hydra group `train`): one `SFTSettings` run per trajectory kind."""
 
+    kinds: list[str] | None = None
+    """Kinds to train one adapter each for; null: `linearize.train_kinds`, else every linearized kind."""
+    dir: str = "outputs/models"
+    """Where the adapters go, one subdirectory per kind."""
+    force: bool = False
+    """Retrain even when an adapter with the same data and settings exists."""
+
+    def validate(self) -> None:
+        super().validate()
+        if not self.dir:
+            raise ValueError("train.dir must be a directory, got an empty string")
+
+
+@dataclass
+class EvalSettings:
+    """Evaluation of base and tuned models on held-out problems (Hydra group `eval`)."""
+
+    n_problems: int = 32
+    """Held-out (split=test) problems to answer, the first ones stored."""
     max_tokens: int = 160
-    """Cap on generated tokens per answer (generation also stops at `</answer>`)."""
+    """Cap on generated tokens per answer (generation also stops at the task's answer end)."""
     samples: int = 1
     """Sampled answers per problem for maj@k / pass@k (k = samples); 1 = greedy accuracy only."""
-    temperature: float = 1.0
+    temperature: float = 0.8
     """Sampling temperature for maj@k / pass@k (greedy accuracy always uses temperature 0)."""
     top_p: float = 1.0
     """Nucleus sampling for maj@k / pass@k."""
     seed: int = 0
-    """Seed of the sampled answers."""
+    """Seed of the sampled answers (the run's `seed` in the Hydra config)."""
+    include_base: bool = True
+    """Evaluate the base model too, not only the tuned adapters."""
+
+    def validate(self) -> None:
+        """Raise ValueError naming the option when a setting cannot work."""
+        for name in ("n_problems", "max_tokens", "samples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"eval.{name} must be an integer >= 1, got {value!r}")
+        if self.temperature < 0:
+            raise ValueError(f"eval.temperature must be >= 0, got {self.temperature!r}")
+        if not 0 < self.top_p <= 1:
+            raise ValueError(f"eval.top_p must be in (0, 1], got {self.top_p!r}")

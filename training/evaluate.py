@@ -11,7 +11,7 @@ from typing import Any, Callable, Sequence
 from tqdm import tqdm
 
 from search.policies.base import Completion, GenerationRequest, Policy
-from search.tasks.base import ANSWER_CLOSE, ANSWER_OPEN, Problem, Task, extract_answer
+from search.tasks.base import Problem, Task
 from training.sft import read_sft_record
 
 # How a model is prompted. The base model needs the task's few-shot examples to answer in the frame;
@@ -50,7 +50,7 @@ def prompt_style(model: str, adapter: str | None, override: str | None = None) -
 def build_prompt(task: Task, problem: Problem, style: str, policy: Policy) -> str:
     """The text the model continues for `problem` in prompt `style`."""
     if style == "fewshot":
-        return task.prompt(problem)
+        return task.prompt(problem, "fewshot")
     if style == "prompt_completion":
         return task.question(problem)
     if style == "messages":
@@ -58,29 +58,30 @@ def build_prompt(task: Task, problem: Problem, style: str, policy: Policy) -> st
     raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
 
 
-def full_text(completion: Completion) -> str:
-    """The generated text with the `</answer>` stop string put back (the policy cuts it off)."""
-    text = completion.text
-    # Only a stop *string* leaves an answer open; an EOS stop or the length cap leaves it as written.
-    if completion.finish_reason == "stop" and text.rfind(ANSWER_OPEN) > text.rfind(ANSWER_CLOSE):
-        text += ANSWER_CLOSE
-    return text
-
-
 def score(task: Task, problem: Problem, completion: Completion) -> tuple[str, str | None, bool]:
     """(prediction text, extracted answer, verified) for one completion."""
-    prediction = full_text(completion)
-    answer = extract_answer(prediction)
+    prediction = task.close_answer(completion.text, completion.finish_reason)
+    answer = task.extract_answer(prediction)
     return prediction, answer, answer is not None and task.verify(problem, answer)
 
 
-def majority_answer(answers: Sequence[str | None]) -> str | None:
-    """The most frequent extracted answer (spaces ignored; ties go to the earliest); None if none parsed."""
-    votes = Counter("".join(a.split()) for a in answers if a is not None)
-    if not votes:
+def majority_answer(answers: Sequence[str | None], same: Callable[[str, str], bool] | None = None) -> str | None:
+    """The most frequent extracted answer, answers grouped by `same` (the task's equivalence;
+    default: equal without spaces); ties go to the earliest group; None if none parsed."""
+    same = same or (lambda a, b: "".join(a.split()) == "".join(b.split()))
+    groups: list[list[str]] = []
+    for a in answers:
+        if a is None:
+            continue
+        for group in groups:
+            if same(group[0], a):
+                group.append(a)
+                break
+        else:
+            groups.append([a])
+    if not groups:
         return None
-    winner = votes.most_common(1)[0][0]
-    return next(a for a in answers if a is not None and "".join(a.split()) == winner)
+    return max(groups, key=len)[0]  # max keeps the first of equal-sized groups
 
 
 def unpack_model(spec: Sequence[Any]) -> tuple[str, str, str | None, str | None]:
@@ -123,14 +124,14 @@ def evaluate_models(
         try:
             prompts = [build_prompt(task, p, style, policy) for p in problems]
             greedy = policy.generate([
-                GenerationRequest(prompt=text, n=1, max_tokens=max_tokens, stop=(ANSWER_CLOSE,),
+                GenerationRequest(prompt=text, n=1, max_tokens=max_tokens, stop=tuple(task.answer_stop),
                                   temperature=0.0, seed=seed)
                 for text in prompts
             ])
             sampled = None
             if samples > 1:
                 sampled = policy.generate([
-                    GenerationRequest(prompt=text, n=samples, max_tokens=max_tokens, stop=(ANSWER_CLOSE,),
+                    GenerationRequest(prompt=text, n=samples, max_tokens=max_tokens, stop=tuple(task.answer_stop),
                                       temperature=temperature, top_p=top_p, seed=seed + i)
                     for i, text in enumerate(prompts)
                 ])
@@ -150,7 +151,7 @@ def evaluate_models(
             }
             if sampled is not None:
                 scored = [score(task, problem, c) for c in sampled[i]]
-                voted = majority_answer([a for _, a, _ in scored])
+                voted = majority_answer([a for _, a, _ in scored], task.same_answer)
                 row.update({
                     "samples": samples,
                     "n_correct_samples": sum(ok for *_, ok in scored),
@@ -190,3 +191,32 @@ def accuracy_table(rows: Sequence[dict[str, Any]]) -> str:
         "  ".join(cell.ljust(w) if c == 0 else cell.rjust(w) for c, (cell, w) in enumerate(zip(line, widths)))
         for line in lines
     )
+
+
+# Payload fields that MATH-style problems carry and results are broken down by (MATH-500: level 1-5,
+# seven subjects), as in the papers' tables.
+BREAKDOWN_FIELDS = ("level", "subject")
+
+
+def breakdown_tables(rows: Sequence[dict[str, Any]], problems: Sequence[Problem]) -> dict[str, str]:
+    """Greedy accuracy per model and value of each `BREAKDOWN_FIELDS` field the problems carry:
+    {field: table text}. Rows name their problem by key (`problem_id`) or store id (`problem_key`)."""
+    out: dict[str, str] = {}
+    for field in BREAKDOWN_FIELDS:
+        values = {p.key: p.payload.get(field) for p in problems if p.payload.get(field) is not None}
+        if not values:
+            continue
+        models = sorted({r["model"] for r in rows})
+        groups = sorted({str(v) for v in values.values()})
+        lines = [[field, *[f"{m} %" for m in models], "n"]]
+        for g in groups:
+            keys = {k for k, v in values.items() if str(v) == g}
+            line, n = [g], len(keys)
+            for m in models:
+                mine = [r for r in rows if r["model"] == m and r.get("problem_key", r["problem_id"]) in keys]
+                line.append(f"{100.0 * sum(bool(r['is_correct']) for r in mine) / max(len(mine), 1):.1f}")
+            lines.append(line + [str(n)])
+        widths = [max(len(line[c]) for line in lines) for c in range(len(lines[0]))]
+        out[field] = "\n".join("  ".join(cell.ljust(w) if c == 0 else cell.rjust(w)
+                                          for c, (cell, w) in enumerate(zip(line, widths))) for line in lines)
+    return out

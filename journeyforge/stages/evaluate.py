@@ -5,26 +5,27 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_policy, build_task, open_store
+from journeyforge.components import build_policy, build_task, eval_settings, open_store, train_kinds, validate_config
 from journeyforge.stages.common import StageError, start_run
 from search.tasks.base import Problem
-from training.evaluate import accuracy_table, evaluate_models
+from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
 
 
 def run(cfg: DictConfig) -> dict:
+    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
+    ev = eval_settings(cfg)
     store = open_store(cfg)
     task = build_task(cfg)
-    rows = store.problems(dataset=cfg.task.dataset, split="test")[: cfg.eval.n_problems]
+    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
     if not rows:
-        raise StageError(f"no held-out (split=test) problems of dataset {cfg.task.dataset!r} in the store; "
+        raise StageError(f"no held-out (split=test) problems of dataset {task.dataset!r} in the store; "
                          f"run `journeyforge explore name={cfg.name}` first (it loads them)")
-    problems = [Problem(key=r["key"], payload=r["payload"], answer=r["answer"], split=r["split"],
-                        dataset=r["dataset"]) for r in rows]
+    problems = [Problem.from_row(r) for r in rows]
     key_to_id = {r["key"]: r["id"] for r in rows}
     models: list[tuple] = []
-    if cfg.eval.include_base:
+    if ev.include_base:
         models.append(("base", cfg.policy.model, None))
-    for kind in cfg.train.kinds:
+    for kind in train_kinds(cfg):
         adapter = Path(cfg.train.dir) / kind
         if (adapter / "adapter_config.json").exists() or (adapter / "config.json").exists():
             models.append((kind, cfg.train.model, str(adapter)))
@@ -36,8 +37,8 @@ def run(cfg: DictConfig) -> dict:
         return build_policy(cfg, task, model=model, adapter=adapter)
 
     run_id = start_run(store, cfg, "eval")
-    results = evaluate_models(models, problems, task, factory, max_tokens=cfg.eval.max_tokens,
-                              samples=cfg.eval.samples, temperature=cfg.eval.temperature, seed=cfg.seed)
+    results = evaluate_models(models, problems, task, factory, max_tokens=ev.max_tokens,
+                              samples=ev.samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
     for label, *_ in models:
         mine = [dict(r, problem_id=key_to_id[r["problem_id"]]) for r in results if r["model"] == label]
         store.replace_evals(run_id, label, [{k: r[k] for k in ("problem_id", "prediction", "answer",
@@ -47,4 +48,8 @@ def run(cfg: DictConfig) -> dict:
     text = accuracy_table(stored)
     store.finish_run(run_id, "done", {"models": sorted({r["model"] for r in stored})})
     print(f"[eval] {len(problems)} held-out problems\n{text}")
+    id_to_key = {v: k for k, v in key_to_id.items()}
+    for field, table_text in breakdown_tables([dict(r, problem_key=id_to_key.get(r["problem_id"])) for r in stored],
+                                              problems).items():
+        print(f"[eval] greedy accuracy by {field}\n{table_text}")
     return {"run_id": run_id, "table": text, "rows": stored}

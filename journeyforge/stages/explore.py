@@ -4,13 +4,14 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
-                                     open_store)
+                                     open_store, validate_config)
 from journeyforge.report import table
 from journeyforge.stages.common import start_run
 from search.explorer import Explorer
 
 
 def run(cfg: DictConfig) -> dict:
+    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     store = open_store(cfg)
     task = build_task(cfg)
     problems = task.load_problems()
@@ -27,8 +28,7 @@ def run(cfg: DictConfig) -> dict:
     if pending:  # a finished run is not reloaded: multirun jobs share it without a model load
         policy = build_policy(cfg, task)
         try:
-            explorer = Explorer(store, task, policy, build_algorithm(cfg), explore_settings(cfg),
-                                prompt_format=cfg.task.prompt_format)
+            explorer = Explorer(store, task, policy, build_algorithm(cfg), explore_settings(cfg))
             summary = explorer.run(run_id)
         finally:
             policy.close()
@@ -37,7 +37,8 @@ def run(cfg: DictConfig) -> dict:
         stats.update(waves=summary.waves, generated_tokens=summary.generated_tokens,
                      seconds=round(summary.seconds, 1), policy_seconds=round(summary.policy_seconds, 1),
                      store_seconds=round(summary.store_seconds, 2),
-                     tokens_per_s=round(summary.generated_tokens / max(summary.policy_seconds, 1e-9), 1))
+                     tokens_per_s=round(summary.generated_tokens / max(summary.policy_seconds, 1e-9), 1),
+                     rollouts=summary.rollouts, rollout_tokens=summary.rollout_tokens)
     complete = stats["trees_done"] == stats["trees"]
     store.finish_run(run_id, "done" if complete else "running", stats)
     print(table(["problems", "trees", "done", "solved", "nodes", *sorted(stats["labels"])],
@@ -48,6 +49,9 @@ def run(cfg: DictConfig) -> dict:
         print(f"[explore] {summary.waves} waves, {summary.generated_tokens} tokens generated in "
               f"{summary.seconds:.0f} s (policy {summary.policy_seconds:.0f} s, store "
               f"{summary.store_seconds:.1f} s)")
+        if summary.rollouts:
+            print(f"[explore] values by Monte-Carlo rollouts: {summary.rollouts} completions, "
+                  f"{summary.rollout_tokens} of those tokens")
     return {"run_id": run_id, **stats}
 
 

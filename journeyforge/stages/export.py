@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_task, open_store
+from journeyforge.components import build_task, open_store, validate_config
 from journeyforge.provenance import config_dict
 from journeyforge.stages.common import require_run, start_run
 from journeyforge.tokens import token_counter
@@ -13,6 +13,7 @@ from traces.export import export_run
 def run(cfg: DictConfig) -> dict:
     import datasets
 
+    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     datasets.disable_progress_bars()  # one line per configuration below says what was written
     store = open_store(cfg)
     task = build_task(cfg)

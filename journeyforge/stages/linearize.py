@@ -13,12 +13,11 @@ from collections import Counter
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
-from journeyforge.components import build_task, open_store
+from journeyforge.components import build_task, open_store, validate_config
 from journeyforge.report import table
 from journeyforge.stages.common import StageError, require_run, start_run
 from journeyforge.tokens import token_counter
 from search.policies import GenerationRequest, make_policy
-from search.tasks.base import ANSWER_CLOSE
 from traces.linearize import linearize_tree
 from traces.llm_reflection import RewriteConfig, RewriteStats, mark_style, rewrite_journeys
 from traces.reflections import STYLES
@@ -58,19 +57,20 @@ def _rewrite(cfg: DictConfig, task, drafts: list[dict], count) -> tuple[list[dic
         render_chat = _chat_renderer(policy)
 
         def complete(prompts: list[str]) -> list[str]:
-            requests = [GenerationRequest(prompt=p, max_tokens=options.max_tokens, stop=(ANSWER_CLOSE,),
+            requests = [GenerationRequest(prompt=p, max_tokens=options.max_tokens, stop=tuple(task.answer_stop),
                                           temperature=options.temperature, top_p=options.top_p)
                         for p in prompts]
             return [samples[0].text for samples in policy.generate(requests)]
 
         budget = (_knobs(cfg, "journey") or {}).get("max_tokens")
-        return rewrite_journeys(drafts, complete, options, render_chat=render_chat, budget=budget,
+        return rewrite_journeys(task, drafts, complete, options, render_chat=render_chat, budget=budget,
                                 tokenizer=count)
     finally:
         policy.close()
 
 
 def run(cfg: DictConfig) -> dict:
+    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     store = open_store(cfg)
     task = build_task(cfg)
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")

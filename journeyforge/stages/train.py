@@ -12,7 +12,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from journeyforge.components import open_store, settings
+from journeyforge.components import open_store, settings, train_kinds, validate_config
 from journeyforge.report import table
 from journeyforge.stages.common import StageError, start_run
 from training.config import SFTSettings
@@ -31,10 +31,12 @@ def data_digest(split_dir: Path) -> str:
 
 
 def run(cfg: DictConfig) -> dict:
+    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     store = open_store(cfg)
     node = OmegaConf.to_container(cfg.train, resolve=True)
-    kinds, out_root, force = node.pop("kinds"), Path(node.pop("dir")), node.pop("force", False)
-    sft = settings(SFTSettings, node)
+    node.pop("kinds", None)
+    kinds, out_root, force = train_kinds(cfg), Path(node.pop("dir")), node.pop("force", False)
+    sft = settings(SFTSettings, node, "train")
     sft.validate()
     results = {}
     for kind in kinds:

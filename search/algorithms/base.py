@@ -9,42 +9,76 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from search.tasks.base import DEAD_END, INVALID, SOLUTION, VALID
+from search.tasks.base import DEAD_END, INVALID, SOLUTION, VALID, WRONG_ANSWER
 from search.tree import SearchNode, SearchTree
 
 
 @dataclass
 class SearchSettings:
-    """Options shared by all algorithms (Hydra group `search`)."""
+    """Options shared by all algorithms (Hydra group `search`; `conf/search/<algorithm>.yaml` holds
+    only what an algorithm changes). `__post_init__` rejects values no algorithm can use."""
 
-    algorithm: str = "mcts"          # mcts | beam | best_of_n | bfs | dfs
-    k: int = 4                       # samples (children) per expansion
-    max_expansions: int = 8          # expansions (MCTS simulations) per tree
-    max_nodes: int = 64              # stop growing a tree past this many nodes
-    max_depth: int = 8               # never expand below this depth
-    stop_on_solution: bool = False   # stop a tree at its first solution (journeys want more)
-    expansions_per_wave: int = 1     # leaves per tree per wave (MCTS uses virtual loss for > 1)
-    c_uct: float = 1.4               # UCT exploration constant
-    # MCTS samples again from a node whose children all failed (progressive widening), until this
-    # many samples were drawn from it: small models often need several tries for one legal step.
+    algorithm: str = "mcts"
+    """Which algorithm grows the trees: mcts | beam | best_of_n | bfs | dfs."""
+    k: int = 4
+    """Samples (children) drawn per expansion."""
+    max_expansions: int = 16
+    """Expansions (MCTS simulations) per tree; the tree is finished after this many."""
+    max_nodes: int = 64
+    """Stop growing a tree once it has this many nodes."""
+    max_depth: int = 8
+    """Never expand a node at this depth or deeper."""
+    stop_on_solution: bool = False
+    """Stop a tree at its first solution (journeys want the wrong branches explored after it)."""
+    expansions_per_wave: int = 1
+    """Leaves expanded per tree per wave (MCTS keeps them apart with virtual loss when > 1)."""
+    c_uct: float = 1.4
+    """UCT exploration constant of MCTS (0: pure exploitation)."""
     max_children: int = 16
-    beam_width: int = 2              # beam search
-    n_chains: int = 8                # best-of-N: independent samples from the root
-    # The value estimator beside the algorithm (search/values.py): `label` (the task's step labels),
-    # `rollout` (Monte-Carlo completions, Math-Shepherd / OmegaPRM), or null for the task's default.
+    """MCTS samples again from a node whose children all failed (progressive widening) until this
+    many samples were drawn from it: small models often need several tries for one legal step
+    (0: never re-sample)."""
+    beam_width: int = 2
+    """Beam search: nodes kept per depth."""
+    n_chains: int = 8
+    """Best-of-N: independent chains sampled from the root."""
     value: str | None = None
-    rollouts: int = 8                # M completions sampled from each new non-terminal node
-    rollout_max_tokens: int = 256    # token cap of one rollout (it runs to the final answer)
+    """The value estimator beside the algorithm (search/values.py): `label` (the task's own step
+    labels), `rollout` (Monte-Carlo completions, Math-Shepherd / OmegaPRM), or null for the task's
+    default."""
+    rollouts: int = 8
+    """With `value=rollout`: completions (M) sampled from each new non-terminal node."""
+    rollout_max_tokens: int = 256
+    """With `value=rollout`: token cap of one rollout (it runs to the final answer)."""
     rollout_temperature: float = 0.8
-    # Value of a new node from its label: terminals get the verifier's reward, the rest this table.
+    """With `value=rollout`: sampling temperature of the rollouts."""
     label_values: dict[str, float] = field(default_factory=lambda: {
-        VALID: 0.5, INVALID: 0.0, DEAD_END: 0.0, SOLUTION: 1.0})
+        VALID: 0.5, INVALID: 0.0, DEAD_END: 0.0, SOLUTION: 1.0, WRONG_ANSWER: 0.0})
+    """Value of a new node from its label; terminals get the verifier's reward instead."""
 
+    def __post_init__(self) -> None:
+        for name in ("k", "max_expansions", "max_nodes", "max_depth", "expansions_per_wave", "beam_width",
+                     "n_chains", "rollouts", "rollout_max_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"search.{name} must be an integer >= 1, got {value!r}")
+        if self.max_children < 0:
+            raise ValueError(f"search.max_children must be >= 0 (0: never re-sample), got {self.max_children!r}")
+        for name in ("c_uct", "rollout_temperature"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"search.{name} must be >= 0, got {getattr(self, name)!r}")
+        # The estimators of search/values.py (ESTIMATORS); null picks the task's default.
+        if self.value not in (None, "label", "rollout"):
+            raise ValueError(f"search.value={self.value!r} is unknown; choose label, rollout or null "
+                             "(the task's default)")
 
 def node_value(node: SearchNode, settings: SearchSettings) -> float:
-    """Verifier reward at terminals, otherwise the step label's value."""
+    """Verifier reward at terminals, the Monte-Carlo estimate where rollouts gave one (the MCTS
+    simulation step of Math-Shepherd / ASTRO), otherwise the step label's value."""
     if node.terminal and node.reward is not None and node.label != INVALID:
         return float(node.reward)
+    if node.mc_value is not None:
+        return float(node.mc_value)
     return float(settings.label_values.get(node.label, 0.0))
 
 
@@ -94,6 +128,8 @@ class Algorithm(ABC):
         again, and counts as one more visit of it.
         """
         node.expanded = True
+        node.times_expanded += 1
+        node.dirty = True
         tree.expansions += 1
         for child in children:
             backup(child, node_value(child, self.s))

@@ -23,7 +23,7 @@ class GenerationRequest:
     prompt_token_ids: list[int] | None = None    # when set, backends continue these tokens exactly
     n: int = 1
     max_tokens: int = 32                         # always bounded
-    stop: tuple[str, ...] = ("\n",)
+    stop: tuple[str, ...] = ()        # stop strings (the explorer passes the task's step delimiter)
     temperature: float = 1.0
     top_p: float = 1.0
     seed: int | None = None

@@ -33,9 +33,9 @@ def bundled_gguf() -> Path:
 
 def default_model_dir() -> Path:
     """A transformers model directory of the default model, converted from GGUF on first use."""
-    target = cache_dir() / "models" / "SmolLM2-135M-Instruct"
-    if (target / "config.json").exists() and any(target.glob("*.safetensors")):
-        return target
+    dest = cache_dir() / "models" / "SmolLM2-135M-Instruct"
+    if (dest / "config.json").exists() and any(dest.glob("*.safetensors")):
+        return dest
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     gguf = bundled_gguf()
@@ -47,16 +47,16 @@ def default_model_dir() -> Path:
         del model.config.quantization_config
     model.hf_quantizer = None
     model.is_quantized = False
-    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
     model.save_pretrained(tmp)
     tokenizer.save_pretrained(tmp)
     tmp.mkdir(parents=True, exist_ok=True)
     try:
-        tmp.replace(target)  # atomic: concurrent first uses never see a half-written directory
+        tmp.replace(dest)  # atomic: concurrent first uses never see a half-written directory
     except OSError:
-        if not (target / "config.json").exists():
+        if not (dest / "config.json").exists():
             raise
-    return target
+    return dest
 
 
 def resolve_model(name: str) -> str:

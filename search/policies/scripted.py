@@ -19,7 +19,9 @@ def fake_token_ids(text: str) -> list[int]:
 
 
 class ScriptedPolicy(Policy):
-    """Completions from `task.sample_step(state, rng, error_rate)`, where `state` is `request.meta["state"]`.
+    """Completions from `task.sample_step(state, rng, error_rate, problem)`, where `state` and `problem`
+    are `request.meta["state"]` and `request.meta.get("problem")`; a request with `meta["rollout"]`
+    gets whole completions to a final answer from `task.sample_rollout` instead.
 
     The rng of a request is seeded from (`seed`, `request.seed`, the state), so the same request
     gets the same `n` steps in any batch and any call. Token ids are the characters' code points;
@@ -58,8 +60,9 @@ class ScriptedPolicy(Policy):
             # A str seed is hashed by sha512 inside random.Random: stable across processes, unlike hash().
             rng = random.Random(f"{self.seed}|{req.seed}|{json.dumps(state, sort_keys=True, default=str)}")
             completions = []
+            sample = self.task.sample_rollout if req.meta.get("rollout") else self.task.sample_step
             for _ in range(req.n):
-                text = self.task.sample_step(state, rng, self.error_rate)
+                text = sample(state, rng, self.error_rate, req.meta.get("problem"))
                 ids = fake_token_ids(text)
                 completions.append(Completion(text, ids, -0.1 * max(len(ids), 1), "stop"))
                 generated += len(ids)

@@ -69,6 +69,10 @@ class StepResult:
     terminal: bool = False         # no further step can or should be taken
     reward: float | None = None    # verifier reward at terminals: 1.0 solved, 0.0 failed
     step: str | None = None        # canonical rendering of the step, None if unparsable
+    # The step ends the problem by itself (states a final answer, uses the last number): its label
+    # is then the verifier's. A non-final label may come from an oracle (Countdown's solver), which
+    # a Monte-Carlo value estimator replaces with its own.
+    final: bool = False
     info: dict[str, Any] = field(default_factory=dict)  # task-specific details (operands, ...)
 
 
@@ -93,6 +97,9 @@ class Task(ABC):
     labels, for tasks with an exact oracle) or `rollout` (Monte-Carlo completions)."""
     label_notes: str = ""
     """How node labels are decided, as Markdown bullets for the dataset card."""
+    strict_facts: bool = True
+    """An LLM rewrite of a journey may add no fact (`kept_facts`) its draft lacks; tasks whose
+    facts are bare numbers that prose restates freely turn this off."""
     stream_grammar: bool = False
     """Whether the `stream` linearizer (Stream of Search's state grammar) has a rendering for this
     task (`stream_state`, `stream_operation`)."""

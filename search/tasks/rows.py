@@ -2,8 +2,17 @@
 
 Every task's file loader reads through `read_records` and reports bad rows with `RowError`, so the
 rules are the same for every domain: JSONL lines are counted from 1 (what an editor shows), Parquet
-rows from 0 (what pyarrow and pandas show); a binary or non-UTF-8 file, an over-long line or an
-unreadable Parquet file is one clear error, never a traceback; `skip_bad_rows` skips and counts.
+rows from 0 (what pyarrow and pandas show); a binary or non-UTF-8 file, an over-long line, an
+integer too long to convert or an unreadable Parquet file is one clear error, never a traceback;
+`skip_bad_rows` skips and counts.
+
+Limits (a problem is a few hundred bytes; anything far past these is a wrong file, and reading it
+as a problem would take the time and memory a user does not expect):
+- a JSONL line is at most `MAX_LINE_BYTES` (1 MiB); a longer one is never held in memory whole;
+- a JSON integer has at most `MAX_INT_DIGITS` (100) digits; a longer one is read as `LongInteger`
+  (its digit count), so the task's row check can name the field instead of Python's int conversion
+  failing (more than 4,300 digits) or the task doing arithmetic on it.
+Tasks add their own limits per field (`check_int`), checked before anything else runs on a row.
 """
 from __future__ import annotations
 
@@ -19,6 +28,9 @@ FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": 
 # A problem is a few kilobytes; a line of megabytes is a wrong file, and json.loads on it (or a
 # solver on what it holds) would take the time a user does not expect.
 MAX_LINE_BYTES = 1 << 20
+MAX_INT_DIGITS = 100
+# A binary file is recognised by a NUL byte in its first block (text never has one).
+_SNIFF_BYTES = 8192
 
 R = TypeVar("R")
 
@@ -39,6 +51,31 @@ class LoadedRows(Generic[R]):
     skipped: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class LongInteger:
+    """A JSON integer of more than `MAX_INT_DIGITS` digits, kept only as its digit count."""
+
+    digits: int
+
+    def __repr__(self) -> str:
+        return f"<integer of {self.digits:,} digits>"
+
+
+def _parse_int(text: str) -> int | LongInteger:
+    digits = len(text) - text.startswith("-")
+    return int(text) if digits <= MAX_INT_DIGITS else LongInteger(digits)
+
+
+def check_int(value: Any, where: str, name: str, low: int, high: int, what: str = "an integer") -> int:
+    """`value` as an int in `low..high`, else ProblemFileError naming `where` and field `name`."""
+    if isinstance(value, LongInteger):
+        raise ProblemFileError(f"{where}: field {name!r} holds an integer of {value.digits:,} digits; "
+                               f"it must be {what} in {low:,}..{high:,}")
+    if not is_int(value) or not low <= value <= high:
+        raise ProblemFileError(f"{where}: field {name!r} must be {what} in {low:,}..{high:,}, got {show(value)}")
+    return value
+
+
 def show(value: Any) -> str:
     """A value for an error message, cut to 60 characters."""
     text = json.dumps(value, default=repr)
@@ -50,28 +87,47 @@ def is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _lines(handle) -> Iterator[tuple[bytes, int]]:
+    """(line, its length in bytes); a line over MAX_LINE_BYTES comes back empty, read in chunks."""
+    while raw := handle.readline(MAX_LINE_BYTES + 1):
+        size = len(raw)
+        if size > MAX_LINE_BYTES and not raw.endswith(b"\n"):
+            while raw and not raw.endswith(b"\n"):
+                raw = handle.readline(MAX_LINE_BYTES)
+                size += len(raw)
+            yield b"", size
+        else:
+            yield raw, size
+
+
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Any]]:
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
+        head = handle.read(_SNIFF_BYTES)
+        if b"\x00" in head:
+            line = head.count(b"\n", 0, head.index(b"\x00")) + 1
+            raise ProblemFileError(f"{path} line {line}: binary data (a NUL byte), not a problem file; "
+                                   "a .jsonl problem file is UTF-8 text with one JSON object per line")
+        handle.seek(0)
+        for number, (raw, size) in enumerate(_lines(handle), start=1):
             where = f"{path} line {number}"
-            if len(raw) > MAX_LINE_BYTES:
-                yield where, ProblemFileError(f"{where}: line is {len(raw):,} bytes, more than the "
+            if size > MAX_LINE_BYTES:
+                yield where, ProblemFileError(f"{where}: line is {size:,} bytes, more than the "
                                               f"{MAX_LINE_BYTES:,} a problem may take")
                 continue
             if b"\x00" in raw:
                 raise ProblemFileError(f"{where}: binary data (a NUL byte); a problem file is UTF-8 JSONL text")
             try:
-                line = raw.decode("utf-8")
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8")  # a BOM is not an error
             except UnicodeDecodeError as err:
                 yield where, ProblemFileError(f"{where}: not UTF-8 text (byte {err.start + 1} is {raw[err.start]:#04x})")
                 continue
             if not line.strip():
                 continue
             try:
-                yield where, json.loads(line)
+                yield where, json.loads(line, parse_int=_parse_int)
             except json.JSONDecodeError as err:
                 yield where, ProblemFileError(f"{where}: not valid JSON ({err.msg} at column {err.colno})")
-            except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4,300 digits
+            except (ValueError, RecursionError) as err:  # e.g. nesting deeper than Python's stack
                 yield where, ProblemFileError(f"{where}: cannot be read as JSON ({' '.join(str(err).split())[:120]})")
 
 

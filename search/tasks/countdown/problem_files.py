@@ -1,8 +1,10 @@
 """Reading Countdown problems from JSONL or Parquet files, with errors that name the bad row.
 
-Each row has `nums` (non-empty list of non-negative integers) and `target` (non-negative
-integer), and optionally `split` (a non-empty string) and `id` (string or integer). JSONL lines
-are counted from 1 (what an editor shows); Parquet rows from 0 (what pyarrow and pandas show).
+Each row has `nums` (a list of 1 to `MAX_NUMBERS` (6) integers in 0..`MAX_VALUE` (1,000,000)) and
+`target` (an integer in 0..1,000,000), and optionally `split` (a non-empty string) and `id` (string
+or integer). The limits are checked before the exact solver sees a row: its time grows about
+30-fold per number (7 numbers take seconds, a few hundred would never return). JSONL lines are
+counted from 1 (what an editor shows); Parquet rows from 0 (what pyarrow and pandas show).
 """
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.tasks.rows import LoadedRows, ProblemFileError, load_rows
+from search.tasks.countdown.config import MAX_NUMBERS, MAX_VALUE
+from search.tasks.rows import LoadedRows, LongInteger, ProblemFileError, check_int, load_rows
 from search.tasks.rows import is_int as _is_int
 from search.tasks.rows import show as _show
 
@@ -41,11 +44,23 @@ def validate_row(row: Any, where: str) -> ProblemRow:
     nums = row["nums"]
     if hasattr(nums, "tolist"):
         nums = nums.tolist()
-    if not isinstance(nums, list) or not nums or not all(_is_int(n) and n >= 0 for n in nums):
-        raise ProblemFileError(
-            f"{where}: field 'nums' must be a non-empty list of non-negative integers, got {_show(nums)}"
-        )
+    shape = f"{where}: field 'nums' must be a non-empty list of non-negative integers, got {{}}"
+    if not isinstance(nums, list) or not nums:
+        raise ProblemFileError(shape.format(_show(nums)))
+    if len(nums) > MAX_NUMBERS:
+        raise ProblemFileError(f"{where}: field 'nums' has {len(nums):,} numbers; a problem has at most "
+                               f"{MAX_NUMBERS} (the exact solver takes seconds from 7 on)")
+    for n in nums:
+        if isinstance(n, LongInteger):
+            raise ProblemFileError(f"{where}: field 'nums' holds an integer of {n.digits:,} digits; "
+                                   f"numbers are at most {MAX_VALUE:,}")
+        if not _is_int(n) or n < 0:
+            raise ProblemFileError(shape.format(_show(nums)))
+        if n > MAX_VALUE:
+            raise ProblemFileError(f"{where}: field 'nums' holds {n:,}; numbers are at most {MAX_VALUE:,}")
     target = row["target"]
+    if isinstance(target, LongInteger) or _is_int(target) and target > MAX_VALUE:
+        check_int(target, where, "target", 0, MAX_VALUE, "a non-negative integer")
     if not _is_int(target) or target < 0:
         raise ProblemFileError(f"{where}: field 'target' must be a non-negative integer, got {_show(target)}")
     split = row.get("split")

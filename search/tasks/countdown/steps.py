@@ -148,11 +148,12 @@ def apply_step(state: dict[str, Any], text: str) -> StepResult:
     line = format_step(a, op, b, c, new["nums"])
     target = state["target"]
     if len(new["nums"]) == 1 and c == target:
-        return StepResult(SOLUTION, new, terminal=True, reward=1.0, step=line, info=info)
+        return StepResult(SOLUTION, new, terminal=True, reward=1.0, step=line, info=info, final=True)
     if not solvable(new["nums"], target):
         reason = (
             f"{c} is not {target}" if len(new["nums"]) == 1
             else f"{format_nums(new['nums'])} cannot make {target}"
         )
-        return StepResult(DEAD_END, new, reason=reason, terminal=True, reward=0.0, step=line, info=info)
+        return StepResult(DEAD_END, new, reason=reason, terminal=True, reward=0.0, step=line, info=info,
+                          final=len(new["nums"]) == 1)
     return StepResult(VALID, new, step=line, info=info)

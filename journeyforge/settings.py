@@ -1,0 +1,270 @@
+"""The settings of every stage: one dataclass per config group, registered with Hydra's ConfigStore,
+and `validate_config`, which checks all of them before a stage writes anything.
+
+The dataclasses are the only defaults (TRL's one-config-per-method, each field documented where it is
+defined): `conf/<group>/*.yaml` extend `schema/<group>` and hold only overrides. Groups and their
+dataclasses:
+
+  task       search/tasks/<name>/config.py (CountdownConfig, ...), as `schema/task/<name>`
+  search     search/algorithms/base.py SearchSettings
+  explore    search/explorer.py ExploreSettings
+  linearize  LinearizeSettings (below; its kinds' options are traces/ configs)
+  export     ExportSettings (below)
+  train      training/config.py TrainSettings
+  eval       training/config.py EvalSettings
+  policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
+"""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib
+import inspect
+import textwrap
+from dataclasses import dataclass, field
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from search.algorithms import SearchSettings, make_algorithm
+from search.explorer import ExploreSettings
+from search.policies import validate_policy_config
+from search.tasks import TASKS, make_task
+from traces.journey import JourneyConfig
+from traces.linearize import CONFIGS as LINEARIZER_CONFIGS
+from traces.llm_reflection import RewriteConfig
+from traces.reflections import STYLES
+from traces.shortcut import ShortcutConfig
+from traces.stream import StreamConfig
+from training.config import EvalSettings, TrainSettings
+
+
+class ConfigError(ValueError):
+    """A setting cannot work; the message names the option and what to use instead."""
+
+
+@dataclass
+class LinearizeSettings:
+    """The linearize stage (Hydra group `linearize`): which trajectory kinds, and each kind's options."""
+
+    kinds: list[str] = field(default_factory=lambda: ["shortcut", "journey", "stream"])
+    """Trajectory kinds to write: shortcut | journey | stream (traces/linearize.py)."""
+    train_kinds: list[str] | None = None
+    """Kinds `train` and `eval` tune by default (`train.kinds` overrides); null: every kind above."""
+    matched: bool = True
+    """With several kinds: keep only trees for which every kind produced a trajectory, so that the
+    datasets of a comparison cover the same problems."""
+    shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)
+    """Options of the shortcut linearizer (traces/shortcut.py ShortcutConfig)."""
+    journey: JourneyConfig = field(default_factory=JourneyConfig)
+    """Options of the journey linearizer (traces/journey.py JourneyConfig)."""
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    """Options of the stream linearizer (traces/stream.py StreamConfig)."""
+    rewrite: dict[str, Any] = field(default_factory=lambda: {"backend": "hf"})
+    """Used only with `journey.reflection=llm`: the rewrite model as a policy config (backend + its
+    options, as in conf/policy/) plus the generation options of traces/llm_reflection.py
+    RewriteConfig (temperature, top_p, max_tokens, instruction)."""
+
+
+@dataclass
+class ExportSettings:
+    """The export stage (Hydra group `export`): Hugging Face datasets on disk plus a dataset card."""
+
+    dir: str = "outputs/datasets"
+    """Directory of the datasets (sft/<kind>, stepwise, preference) and the README.md card."""
+    test_fraction: float = 0.2
+    """Share of problems in the test split (split by problem, never by row)."""
+    push_to_hub: str | None = None
+    """A Hub repo id to upload the same configurations to; null: no upload."""
+    seed: int = 0
+    """Seeds the problem split."""
+    correct_only: bool = True
+    """Drop trajectories whose final answer fails the verifier."""
+
+    def validate(self) -> None:
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ValueError(f"export.test_fraction must be in [0, 1), got {self.test_fraction!r}")
+        if not self.dir:
+            raise ValueError("export.dir must be a directory, got an empty string")
+
+
+# Hydra group -> its settings dataclass (`schema/<group>` in the ConfigStore).
+SCHEMAS: dict[str, type] = {
+    "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
+    "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
+}
+
+
+def task_config_classes() -> dict[str, type]:
+    """Task name -> its config dataclass, importing only the config modules."""
+    out = {}
+    for name, entry in TASKS.items():
+        _, _, module, cls = entry.split(":")
+        try:
+            out[name] = getattr(importlib.import_module(module), cls)
+        except ModuleNotFoundError as err:
+            if err.name is None or not module.startswith(err.name):
+                raise
+            # a registered task whose package is not there: `task=<name>` says it is unknown
+    return out
+
+
+def register_configs() -> None:
+    """Store every settings dataclass in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    for group, cls in SCHEMAS.items():
+        store.store(group="schema", name=group, node=cls)
+    for name, cls in task_config_classes().items():
+        store.store(group="schema/task", name=name, node=cls)
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Each field's documentation: its `metadata["help"]`, else the string literal after it."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
+        except (OSError, TypeError):  # pragma: no cover - source not available
+            continue
+        for node, after in zip(body, body[1:]):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                docs[node.target.id] = inspect.cleandoc(after.value.value)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("help"):
+            docs[f.name] = f.metadata["help"]
+    return {f.name: docs[f.name] for f in dataclasses.fields(cls) if docs.get(f.name)}
+
+
+def _first_line(err: BaseException) -> str:
+    return " ".join(str(err).split("\n", 1)[0].split())
+
+
+def settings(cls, node: DictConfig | dict | None, group: str = "", **extra: Any):
+    """A settings dataclass from the config node of `group`; an unknown key or a value of the wrong
+    type raises ConfigError naming `group.<key>`, a value its checks reject ValueError."""
+    try:
+        data = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+        data.update(extra)
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), data))
+    except OmegaConfBaseException as err:
+        group = group or cls.__name__
+        key = getattr(err, "full_key", None) or getattr(err, "key", None)
+        if key and str(key).startswith(f"{group}."):
+            key = str(key)[len(group) + 1:]
+        known = [f.name for f in dataclasses.fields(cls)]
+        if key and str(key).split(".")[0] not in known:
+            raise ConfigError(f"{group}.{key} is not an option of {group}; its options are {known}") from None
+        raise ConfigError(f"{group}.{key if key else ''}: {_first_line(err)}".replace(".:", ":")) from None
+
+
+def _names(value: Any) -> list:
+    return list(value) if value is not None else []
+
+
+def train_kinds(cfg: DictConfig) -> list[str]:
+    """The kinds `train` and `eval` tune: `train.kinds`, else `linearize.train_kinds`, else `linearize.kinds`."""
+    for kinds in (cfg.train.get("kinds"), cfg.linearize.get("train_kinds"), cfg.linearize.get("kinds")):
+        if kinds is not None:
+            return list(kinds)
+    return []
+
+
+def rewrite_options(node: Any) -> tuple[dict[str, Any], RewriteConfig]:
+    """`linearize.rewrite` split into the policy config and the generation options."""
+    options = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
+    generation = {f.name: options.pop(f.name) for f in dataclasses.fields(RewriteConfig) if f.name in options}
+    return options, RewriteConfig(**generation)
+
+
+def _check_linearize(cfg: DictConfig) -> LinearizeSettings:
+    lin = settings(LinearizeSettings, cfg.linearize, "linearize")
+    if not lin.kinds:
+        raise ValueError("linearize.kinds is empty; choose from " + ", ".join(LINEARIZER_CONFIGS))
+    for kind in lin.kinds:
+        if kind not in LINEARIZER_CONFIGS:
+            raise ValueError(f"linearize.kinds: unknown kind {kind!r}; choose from {', '.join(LINEARIZER_CONFIGS)}")
+    extra = sorted(set(_names(lin.train_kinds)) - set(lin.kinds))
+    if extra:
+        raise ValueError(f"linearize.train_kinds {extra} are not among linearize.kinds {lin.kinds}")
+    if lin.journey.reflection not in STYLES:
+        raise ValueError(f"linearize.journey.reflection={lin.journey.reflection!r}: choose one of {list(STYLES)}")
+    if "journey" in lin.kinds and lin.journey.reflection == "llm":
+        policy, _ = rewrite_options(lin.rewrite)
+        try:
+            validate_policy_config(policy)
+        except ValueError as err:  # name the node the option is in
+            raise ValueError(str(err).replace("policy.", "linearize.rewrite.")) from None
+    return lin
+
+
+def _check(cfg: DictConfig, group: str) -> None:
+    """Validate one group of `cfg`; ValueError naming the option otherwise."""
+    node = cfg[group]
+    if group == "task":
+        make_task(node)
+    elif group == "policy":
+        validate_policy_config(node)
+    elif group == "search":
+        make_algorithm(settings(SearchSettings, node, "search"))
+    elif group == "explore":
+        settings(ExploreSettings, node, "explore")
+    elif group == "linearize":
+        _check_linearize(cfg)
+    elif group == "export":
+        settings(ExportSettings, node, "export").validate()
+    elif group == "train":
+        settings(TrainSettings, node, "train").validate()
+        if "linearize" in cfg:
+            missing = sorted(set(train_kinds(cfg)) - set(cfg.linearize.kinds))
+            if missing:
+                raise ValueError(f"train.kinds {missing} are not among linearize.kinds {list(cfg.linearize.kinds)}: "
+                                 "nothing of those kinds is exported")
+    elif group == "eval":
+        settings(EvalSettings, node, "eval").validate()
+    elif group == "store":
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(node.url)
+        except (ArgumentError, ValueError, TypeError):
+            raise ValueError(f"store.url={node.url!r} is not a database URL; e.g. sqlite:///outputs/journeyforge.db "
+                             "or postgresql+psycopg://user@host/db") from None
+
+
+GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "store")
+
+
+def validate_config(cfg: DictConfig) -> None:
+    """Check every setting of a run config before anything is written; ConfigError otherwise.
+
+    Nothing here loads a model, opens the store or reads a problem file: the task and the algorithm
+    are built (cheap), the policy config is checked against its backend's constructor, and every
+    other group is converted to its settings dataclass, whose checks run on construction.
+    """
+    try:
+        OmegaConf.to_container(cfg, resolve=True)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        raise ConfigError(f"{key + ': ' if key else ''}{_first_line(err)}") from None
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ConfigError(f"{missing[0]} is not set (??? in the config): set {missing[0]}=...")
+    if not cfg.get("name") or "/" in str(cfg.name):
+        raise ConfigError(f"name={cfg.get('name')!r}: an experiment name is a non-empty string without '/'")
+    for group in GROUPS:
+        if group not in cfg or cfg[group] is None:
+            continue
+        try:
+            _check(cfg, group)
+        except ConfigError:
+            raise
+        except (ValueError, TypeError) as err:
+            raise ConfigError(" ".join(str(err).split())) from None

@@ -1,0 +1,194 @@
+"""Math problems from JSONL or Parquet files: GSM8K, MATH / MATH-500, or any question/answer layout.
+
+Rows are read through `search.tasks.rows`, so a bad row is one error naming the file, line and
+field (or, with `skip_bad_rows`, is skipped and counted). Problems used for trees (split `train`)
+never appear in the test split: with two files, train rows whose question (normalised) is also a
+test question are dropped; with one, a seeded hash of the question decides the split.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from search.tasks.base import Problem
+from search.tasks.math.answers import last_boxed
+from search.tasks.math.config import MathConfig
+from search.tasks.rows import ProblemFileError, is_int, load_rows, show
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+BUNDLED = {"gsm8k_train": "gsm8k_train.jsonl", "gsm8k_test": "gsm8k_test.jsonl", "math500": "math500_test.jsonl"}
+MATH_EXTRAS = ("subject", "level", "unique_id")
+_GSM8K_GOLD = re.compile(r"-?\d+(?:\.\d+)?")
+_WHERE_INDEX = re.compile(r"(line|row) (\d+)$")
+
+
+@dataclass
+class MathRow:
+    """One validated row."""
+
+    key: str
+    question: str
+    answer: str
+    solution: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)   # MATH's subject, level, unique_id
+    where: str = ""
+
+
+def resolve_path(value: str, option: str) -> Path:
+    """The file a `task.train_path` / `task.test_path` value names: a bundled name or a real path."""
+    if value in BUNDLED:
+        return DATA_DIR / BUNDLED[value]
+    path = Path(value).expanduser()
+    if not path.is_file():
+        raise ProblemFileError(f"task.{option}: {value}: no such file (give a .jsonl or .parquet path, "
+                               f"or one of the bundled files {', '.join(BUNDLED)})")
+    return path
+
+
+def detect_layout(record: Any) -> str:
+    """`math` (a `problem` field), `gsm8k` (`question` and an `answer` with `####`) or `generic`."""
+    if isinstance(record, dict):
+        if "problem" in record:
+            return "math"
+        if "question" in record and isinstance(record.get("answer"), str) and "####" in record["answer"]:
+            return "gsm8k"
+    return "generic"
+
+
+def normalize_question(text: str) -> str:
+    """A question for comparisons across files: lower case, whitespace collapsed."""
+    return " ".join(text.lower().split())
+
+
+def _index(where: str) -> int:
+    """0-based row index of a `where` ("f.jsonl line 3" -> 2, "f.parquet row 0" -> 0)."""
+    m = _WHERE_INDEX.search(where)
+    if not m:
+        return 0
+    return int(m.group(2)) - (1 if m.group(1) == "line" else 0)
+
+
+def _text(row: dict, name: str, where: str, required: bool = True) -> str | None:
+    """A non-empty string field; numbers are accepted as their text (some files store answers as numbers)."""
+    value = row.get(name)
+    if value is None:
+        if required:
+            raise ProblemFileError(f"{where}: field {name!r} is missing")
+        return None
+    if (is_int(value) or isinstance(value, float)) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise ProblemFileError(f"{where}: field {name!r} must be a non-empty string, got {show(value)}")
+    return value
+
+
+def _gsm8k(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
+    question, answer = _text(row, "question", where), _text(row, "answer", where)
+    reasoning, hashes, gold = answer.rpartition("####")
+    if not hashes:
+        raise ProblemFileError(f"{where}: field 'answer' has no '#### <number>' final answer, got {show(answer)}")
+    gold = gold.strip().replace(",", "")
+    if not _GSM8K_GOLD.fullmatch(gold):
+        raise ProblemFileError(f"{where}: field 'answer': the text after '####' must be a number, got {show(gold)}")
+    return MathRow(key=f"{split}/{_index(where)}", question=question.strip(), answer=gold,
+                   solution=reasoning.strip() or None, where=where)
+
+
+def _math(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
+    question, solution = _text(row, "problem", where), _text(row, "solution", where)
+    answer = _text(row, "answer", where, required=False)
+    if answer is None:   # the original MATH files have no `answer`: it is the solution's last box
+        answer = last_boxed(solution)
+        if not answer:
+            raise ProblemFileError(f"{where}: field 'answer' is missing and field 'solution' has no \\boxed{{}} answer")
+    extra = {k: row[k] for k in MATH_EXTRAS if row.get(k) is not None}
+    ident = extra.get("unique_id")
+    if ident is not None and not isinstance(ident, (str, int)):
+        raise ProblemFileError(f"{where}: field 'unique_id' must be a string, got {show(ident)}")
+    key = str(ident) if ident is not None else f"{split}/{_index(where)}"
+    return MathRow(key=key, question=question.strip(), answer=answer.strip(), solution=solution.strip(),
+                   extra=extra, where=where)
+
+
+def _generic(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
+    question = _text(row, cfg.question_field, where)
+    answer = _text(row, cfg.answer_field, where)
+    solution = _text(row, cfg.solution_field, where, required=False) if cfg.solution_field else None
+    key = f"{split}/{_index(where)}"
+    if cfg.id_field:
+        ident = row.get(cfg.id_field)
+        if not (isinstance(ident, str) and ident.strip()) and not is_int(ident):
+            raise ProblemFileError(f"{where}: field {cfg.id_field!r} must be a non-empty string or an integer, got {show(ident)}")
+        key = str(ident)
+    return MathRow(key=key, question=question.strip(), answer=answer.strip(),
+                   solution=solution.strip() if solution else None, where=where)
+
+
+VALIDATORS: dict[str, Callable[[dict, str, str, MathConfig], MathRow]] = {
+    "gsm8k": _gsm8k, "math": _math, "generic": _generic,
+}
+
+
+def load_math_file(path: str | Path, split: str, cfg: MathConfig) -> list[MathRow]:
+    """Validated rows of one file in `cfg.layout` (`auto`: the first row's layout for every row)."""
+    layout = [None if cfg.layout == "auto" else cfg.layout]
+
+    def validate(record: Any, where: str) -> MathRow:
+        if not isinstance(record, dict):
+            raise ProblemFileError(f"{where}: expected an object with the problem's fields, got {show(record)}")
+        if layout[0] is None:
+            layout[0] = detect_layout(record)
+        return VALIDATORS[layout[0]](record, where, split, cfg)
+
+    return load_rows(path, validate, cfg.skip_bad_rows).rows
+
+
+def _held_out(question: str, seed: int, test_fraction: float) -> bool:
+    digest = hashlib.sha256(f"math-split:{seed}:{normalize_question(question)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < test_fraction
+
+
+def select_rows(rows: list[MathRow], n: int | None, how: str, seed: int) -> list[MathRow]:
+    """`n` rows (None: all): file order, shortest gold solution first, or a seeded sample."""
+    if how == "shortest":
+        rows = sorted(rows, key=lambda r: len(r.solution or r.question))   # stable: file order breaks ties
+    elif how == "random":
+        rows = random.Random(f"math-select:{seed}").sample(rows, len(rows))
+    return rows if n is None else rows[:n]
+
+
+def load_problems(cfg: MathConfig) -> list[Problem]:
+    """The configured train and test problems (train first), keys unique within the dataset."""
+    train = load_math_file(resolve_path(cfg.train_path, "train_path"), "train", cfg)
+    if cfg.test_path is None:
+        test = [r for r in train if _held_out(r.question, cfg.seed, cfg.test_fraction)]
+        held = {id(r) for r in test}
+        train = [r for r in train if id(r) not in held]
+    else:
+        test = load_math_file(resolve_path(cfg.test_path, "test_path"), "test", cfg)
+        test_questions = {normalize_question(r.question) for r in test}
+        kept = [r for r in train if normalize_question(r.question) not in test_questions]
+        if len(kept) < len(train):
+            log.warning("dropped %d train problems that are also test problems", len(train) - len(kept))
+        train = kept
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for split, rows, n in (("train", train, cfg.n_train), ("test", test, cfg.n_test)):
+        unique = []
+        for row in rows:
+            if row.key in seen:
+                log.warning("%s: key %r is already taken; the row is dropped", row.where, row.key)
+                continue
+            seen.add(row.key)
+            unique.append(row)
+        for row in select_rows(unique, n, cfg.select, cfg.seed):
+            payload = {"question": row.question, "solution": row.solution, **row.extra}
+            problems.append(Problem(key=row.key, payload=payload, answer=row.answer, split=split, dataset=cfg.dataset))
+    return problems
