@@ -146,7 +146,7 @@ def main(argv: list[str] | None = None) -> None:
     policy = make_backend(args.backend, args.seed)
     print(f"backend={args.backend} model loaded in {time.perf_counter() - started:.1f}s")
     # One untimed call: first-call costs (kernel selection, allocator growth) belong to neither side.
-    policy.generate([GenerationRequest(prompt="Numbers: 3, 5, 7\nTarget: 22\n", n=2, max_tokens=4)])
+    policy.generate([GenerationRequest(prompt="Numbers: 3, 5, 7\nTarget: 22\n", n=2, max_tokens=4, stop=("\n",))])
 
     clear_prefix_cache(policy)
     explorer, recorder, summary = run_explorer(policy, args)

@@ -103,7 +103,8 @@ def main() -> None:
         label = "with_cache" if cached else "without_cache"
         print(f"{label}: {tokens} generated tokens in {seconds:.2f}s = {rate:.1f} tok/s "
               f"(prompt ~{prompt_len} tokens, {args.prompts} prompts x {args.n} samples)")
-        greedy_reqs = [GenerationRequest(prompt=r.prompt, max_tokens=args.max_tokens, temperature=0) for r in reqs[:4]]
+        greedy_reqs = [GenerationRequest(prompt=r.prompt, max_tokens=args.max_tokens, stop=("\n",), temperature=0)
+                       for r in reqs[:4]]
         greedy[cached] = [c[0].token_ids for c in policy.generate(greedy_reqs)]
     print(f"greedy_identical={greedy[True] == greedy[False]}")
     print(f"ratio={results[True] / results[False]:.2f}")

@@ -1,9 +1,10 @@
 """Few-shot vs chat prompts for the math task with the bundled SmolLM2-135M-Instruct.
 
-Samples whole completions (reasoning, `</think>`, answer) for the GSM8K test problems with the
-shortest gold solutions, in each prompt style, and prints per style the fraction of samples whose
-final answer math-verify accepts and the fraction with any extractable final answer. The better
-style is the math task's default `prompt_format` (numbers in search/tasks/math/prompts.py).
+Samples whole completions (reasoning, `</think>`, answer) for the GSM8K test problems that are
+shortest (question plus gold solution, `task.select=shortest`), in each prompt style, and prints
+per style the fraction of samples whose final answer math-verify accepts and the fraction with any
+extractable final answer. The better style is the math task's default `prompt_format` (numbers in
+search/tasks/math/prompts.py). About 5 to 10 minutes on two CPU cores.
 
     .venv/bin/python benchmarks/math_prompts.py --problems 8 --samples 4 --max-tokens 200
 """
@@ -25,9 +26,10 @@ from search.tasks import make_task  # noqa: E402
 
 def measure(policy: HFPolicy, style: str, args: argparse.Namespace) -> dict[str, float]:
     """Correct and answered fractions of `args.samples` completions per problem in prompt `style`."""
-    task = make_task({"name": "math", "prompt_format": style, "n_train": 0, "n_test": args.problems,
-                      "select": "shortest"})
-    problems = [p for p in task.load_problems() if p.split == "test"]
+    counts = {"n_train": args.problems if args.split == "train" else 0,
+              "n_test": args.problems if args.split == "test" else 0}
+    task = make_task({"name": "math", "prompt_format": style, "select": "shortest", **counts})
+    problems = [p for p in task.load_problems() if p.split == args.split]
     render_chat = policy.render_chat if style == "chat" else None
     requests = [GenerationRequest(prompt=task.prompt(p, render_chat=render_chat), n=args.samples,
                                   max_tokens=args.max_tokens, stop=tuple(task.answer_stop),
@@ -55,6 +57,8 @@ def main() -> None:
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--styles", default="fewshot,chat")
+    parser.add_argument("--split", default="test", choices=("test", "train"),
+                        help="test: the measurement behind the default; train: the problems a CPU demo explores")
     parser.add_argument("--show", action="store_true", help="print every completion")
     args = parser.parse_args()
     policy = HFPolicy(seed=args.seed)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from db import TraceStore  # noqa: E402
 from db.models import Node, Problem as ProblemRow, Tree  # noqa: E402
-from search.tasks.base import Problem, extract_answer, render_completion  # noqa: E402
+from search.tasks.base import Problem  # noqa: E402
 from search.tasks.countdown.generator import problem_key  # noqa: E402
 from search.tasks.countdown.prompts import step_lines  # noqa: E402
 from search.tasks.countdown.solver import after, combine, render_solution  # noqa: E402
@@ -233,9 +233,9 @@ def trajectory_rows(case: dict, kind: str, rng: random.Random, task) -> list[dic
         lines, node_ids, backtracks = case["lines"], good, 0
     else:
         lines, node_ids, backtracks = journey_lines(case, rng), [n for _, n in case["node_ids"]], len(case["mistakes"])
-    text = render_completion(lines, case["answer"])
+    text = task.render_completion(lines, case["answer"])
     problem = Problem(key=case["key"], payload={"nums": case["nums"], "target": case["target"]})
-    if not task.verify(problem, extract_answer(text)):
+    if not task.verify(problem, task.extract_answer(text)):
         raise AssertionError(f"benchmark bug: the {kind} text of {case['key']} does not verify: {text!r}")
     return [{
         "text": text,

@@ -41,7 +41,9 @@ def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:
 
 def _register_configs() -> None:
     # The settings dataclasses are the `schema/<group>` configs every YAML file extends; tests and
-    # `journeyforge db` compose CONF_DIR themselves, so they are registered on import.
+    # `journeyforge db` compose CONF_DIR themselves, so they (and the configs' resolvers) are
+    # registered on import.
+    import journeyforge.resolvers  # noqa: F401
     from journeyforge.settings import register_configs
 
     register_configs()
@@ -54,7 +56,14 @@ def _variants(overrides: list[str]) -> list[list[str]]:
     """Single-job override lists that together use every value of every sweep (`-m key=a,b`)."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
-    parsed = OverridesParser.create().parse_overrides(overrides)
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed += parser.parse_overrides([text])
+        except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4,300 digits
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise ValueError(f"{shown}: cannot be read ({' '.join(str(err).split())[:120]})") from None
     first = [o.input_line if not o.is_sweep_override() else
              f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" for o in parsed]
     out = [first]
@@ -108,18 +117,22 @@ def config_error_line(err: BaseException, overrides: list[str]) -> str:
     return " ".join(text.split("\n", 1)[0].split())
 
 
-def check_overrides(overrides: list[str]) -> str | None:
-    """Compose the config with `overrides` (each sweep value once); the first error as one line, or None."""
+def check_overrides(overrides: list[str], validate: bool = True) -> str | None:
+    """Compose the config with `overrides` (each sweep value once) and, with `validate`, check every
+    setting (`validate_config`); the first error as one line, or None."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
+    from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
+
+    from journeyforge.settings import ConfigError, validate_config
 
     try:
         variants = _variants(overrides)
     except HydraException as err:  # an override that does not parse
         return " ".join(str(err).split("\n", 1)[0].split()) + " (overrides are key=value, see --help)"
-    from omegaconf import OmegaConf
-
+    except ValueError as err:
+        return str(err)
     for variant in variants:
         try:
             with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
@@ -131,13 +144,19 @@ def check_overrides(overrides: list[str]) -> str | None:
         except OmegaConfBaseException as err:
             key = getattr(err, "full_key", None)
             return f"{key + ': ' if key else ''}{' '.join(str(err).split(chr(10), 1)[0].split())}"
+        if validate:
+            try:
+                validate_config(cfg)
+            except ConfigError as err:
+                return " ".join(str(err).split())
     return None
 
 
 def _preflight(stage: str, rest: list[str]) -> None:
     """Hydra prints a composition error as several lines whose first rarely says what to do (an
     unknown key: "To append to your config use +key=value"); compose once ourselves and stop with one
-    line instead. Help, completion and other config directories are left to Hydra."""
+    line instead, and check every setting of every job of a sweep before the first one writes. Help,
+    completion and other config directories are left to Hydra; `--cfg` prints even a bad config."""
     from hydra._internal.utils import get_args_parser
 
     try:
@@ -147,7 +166,7 @@ def _preflight(stage: str, rest: list[str]) -> None:
     if (args.help or args.hydra_help or args.shell_completion or args.info or args.config_path
             or args.config_name or args.config_dir):
         return
-    problem = check_overrides(list(args.overrides))
+    problem = check_overrides(list(args.overrides), validate=not args.cfg)
     if problem:
         sys.exit(f"journeyforge {stage}: {problem}")
 
@@ -169,13 +188,15 @@ def main(argv: list[str] | None = None) -> None:
 
         db_main(rest)
         return
+    if stage.startswith("-") or "=" in stage:
+        sys.exit(f"journeyforge: the first argument is the stage, got {stage!r}\n\n{USAGE}")
+    # Before the stages are imported (datasets, torch: seconds): a bad setting fails at once.
+    _preflight(stage, rest)
     stages = _stages()
     if stage not in stages:
         sys.exit(f"journeyforge: unknown stage {stage!r}\n\n{USAGE}")
 
     import hydra
-
-    import journeyforge.resolvers  # noqa: F401
 
     @hydra.main(config_path=CONF_DIR, config_name="config", version_base=None)
     def _app(cfg):
@@ -190,7 +211,6 @@ def main(argv: list[str] | None = None) -> None:
             # when a driver's own text spans several (psycopg: "...refused\n\tIs the server running").
             sys.exit(f"journeyforge {stage}: {' '.join(str(err).split())}")
 
-    _preflight(stage, rest)
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()
 

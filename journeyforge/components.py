@@ -9,12 +9,13 @@ from omegaconf import DictConfig, OmegaConf
 
 import journeyforge.resolvers  # noqa: F401  (registers ${join:...})
 from db import TraceStore
-from journeyforge.settings import settings, train_kinds, validate_config  # noqa: F401
+from journeyforge.settings import ConfigError, settings, train_kinds, validate_config  # noqa: F401
 from training.config import EvalSettings
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
 from search.policies import make_policy
 from search.tasks import make_task
+from search.tasks.rows import ProblemFileError
 
 
 def open_store(cfg: DictConfig) -> TraceStore:
@@ -23,6 +24,17 @@ def open_store(cfg: DictConfig) -> TraceStore:
 
 def build_task(cfg: DictConfig):
     return make_task(cfg.task)
+
+
+def load_problems(task) -> list:
+    """`task.load_problems()`; a ValueError there comes from the task settings (a target range the
+    generator cannot fill), so it ends as a ConfigError. A bad file row stays a ProblemFileError."""
+    try:
+        return task.load_problems()
+    except ProblemFileError:
+        raise
+    except ValueError as err:
+        raise ConfigError(" ".join(str(err).split())) from None
 
 
 def build_policy(cfg: DictConfig, task=None, **overrides: Any):

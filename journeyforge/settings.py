@@ -61,10 +61,11 @@ class LinearizeSettings:
     """Options of the journey linearizer (traces/journey.py JourneyConfig)."""
     stream: StreamConfig = field(default_factory=StreamConfig)
     """Options of the stream linearizer (traces/stream.py StreamConfig)."""
-    rewrite: dict[str, Any] = field(default_factory=lambda: {"backend": "hf"})
+    rewrite: dict[str, Any] = field(default_factory=lambda: {
+        "backend": "hf", **{f.name: f.default for f in dataclasses.fields(RewriteConfig)}})
     """Used only with `journey.reflection=llm`: the rewrite model as a policy config (backend + its
     options, as in conf/policy/) plus the generation options of traces/llm_reflection.py
-    RewriteConfig (temperature, top_p, max_tokens, instruction)."""
+    RewriteConfig (temperature, top_p, max_tokens, instruction; their defaults are its defaults)."""
 
 
 @dataclass
@@ -162,6 +163,12 @@ def settings(cls, node: DictConfig | dict | None, group: str = "", **extra: Any)
         if key and str(key).split(".")[0] not in known:
             raise ConfigError(f"{group}.{key} is not an option of {group}; its options are {known}") from None
         raise ConfigError(f"{group}.{key if key else ''}: {_first_line(err)}".replace(".:", ":")) from None
+    except ValueError as err:  # a nested dataclass's check names itself: JourneyConfig.k -> linearize.journey.k
+        message = str(err)
+        for f in dataclasses.fields(cls):
+            if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
+                message = message.replace(f"{f.default_factory.__name__}.", f"{group}.{f.name}.")
+        raise ValueError(message) from None
 
 
 def _names(value: Any) -> list:
@@ -170,7 +177,8 @@ def _names(value: Any) -> list:
 
 def train_kinds(cfg: DictConfig) -> list[str]:
     """The kinds `train` and `eval` tune: `train.kinds`, else `linearize.train_kinds`, else `linearize.kinds`."""
-    for kinds in (cfg.train.get("kinds"), cfg.linearize.get("train_kinds"), cfg.linearize.get("kinds")):
+    train, linearize = cfg.get("train") or {}, cfg.get("linearize") or {}
+    for kinds in (train.get("kinds"), linearize.get("train_kinds"), linearize.get("kinds")):
         if kinds is not None:
             return list(kinds)
     return []

@@ -44,7 +44,7 @@ def explore_overrides(name: str, url: str, workdir: Path, latency: float = 0.2, 
     return [f"name={name}", f"store.url={url}", f"workdir={workdir}", "policy=scripted",
             f"policy.latency={latency}", f"task.n_train={n_train}", "task.n_test=4",
             "explore.max_active_trees=3", f"explore.lease_seconds={lease_seconds}", "explore.progress=false",
-            "+explore.poll_seconds=0.5", "search=mcts", "search.k=3", f"search.max_expansions={MAX_EXPANSIONS}",
+            "explore.poll_seconds=0.5", "search=mcts", "search.k=3", f"search.max_expansions={MAX_EXPANSIONS}",
             "search.max_nodes=40"]
 
 

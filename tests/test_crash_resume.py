@@ -124,3 +124,32 @@ def _export_contents(out: Path) -> tuple[list[str], dict[str, list[dict]]]:
             if name == "dataset_info.json":
                 rows[str(Path(rel).parent)] = datasets.load_from_disk(root).to_list()
     return sorted(files), rows
+
+
+def test_rollouts_survive_kill_9_neither_lost_nor_duplicated(tmp_path):
+    """With Monte-Carlo values, a wave's rollouts are written with its nodes: after kill -9 and a
+    re-run, every valued node has exactly its M rollouts and its value agrees with them."""
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES),
+                       "search.value=rollout", "search.rollouts=3")
+    proc = spawn(cmd, tmp_path / "killed.log")
+    try:
+        wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
+    finally:
+        kill9(proc)
+    before = query(url, "SELECT node_id, idx, text FROM rollouts ORDER BY node_id, idx")
+    assert before
+    run_to_end(cmd)
+    assert_run_is_complete_and_consistent(url, "crash", N_TREES)
+    after = query(url, "SELECT node_id, idx, text FROM rollouts ORDER BY node_id, idx")
+    assert after[: len(before)] == before  # nothing rewritten
+    per_node = query(url, """
+        SELECT n.id, n.mc_value, COUNT(r.id), SUM(CASE WHEN r.is_correct THEN 1 ELSE 0 END), COUNT(DISTINCT r.idx)
+        FROM nodes n JOIN rollouts r ON r.node_id = n.id GROUP BY n.id, n.mc_value""")
+    assert per_node
+    for node_id, mc_value, count, correct, distinct in per_node:
+        assert count == distinct == 3, node_id
+        assert abs(mc_value - correct / 3) < 1e-9, node_id
+    unvalued = query(url, "SELECT COUNT(*) FROM nodes WHERE mc_value IS NOT NULL AND id NOT IN "
+                          "(SELECT node_id FROM rollouts)")
+    assert unvalued == [(0,)]

@@ -238,7 +238,8 @@ def test_export_writes_every_configuration_card_and_stats(tmp_path):
     assert f"| `sft_shortcut` | {counts['train']} | {counts['test']} |" in card
     assert "| journey | 6 |" in card and "| shortcut | 6 |" in card
     assert "algorithm: mcts" in card and "arXiv:2410.18982" in card and "arXiv:2404.03683" in card
-    assert "exact oracle" in card and "Task.verify" in card
+    # How labels were decided: the task's own notes (oracle, verifier), then the generic export text.
+    assert TASK.label_notes in card and "exact oracle" in card and "deterministic verifier" in card
     assert (out / "stats.png").stat().st_size > 1000
     assert (out / "stats.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((out / MARKER).read_text())["configs"] == summary["configs"]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import time
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -109,3 +111,114 @@ def test_unknown_extension_and_missing_file_are_clear_errors(tmp_path):
         load_problem_file(tmp_path / "problems.csv")
     with pytest.raises(ProblemFileError, match="not found"):
         load_problem_file(tmp_path / "nothing.jsonl")
+
+
+# -- limits: a wrong file fails fast with one line naming file, line and field ---------------------
+
+from search.tasks.countdown.config import MAX_NUMBERS, MAX_VALUE, CountdownConfig  # noqa: E402
+from search.tasks.rows import MAX_LINE_BYTES  # noqa: E402
+
+
+def _fails_fast(path, message: str) -> str:
+    """Loading `path` (file rows, then the task) fails with `message` in under 2 s; the error's text."""
+    for load in (lambda: load_problem_file(path),
+                 lambda: make_task({"name": "countdown", "source": "file", "path": str(path)}).load_problems()):
+        started = time.perf_counter()
+        with pytest.raises(ProblemFileError) as err:
+            load()
+        assert time.perf_counter() - started < 2.0
+        assert message in str(err.value), str(err.value)
+        assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_binary_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "problems.jsonl"
+    pq.write_table(pa.Table.from_pylist(GOOD[1:]), path)  # a Parquet file with a .jsonl name
+    _fails_fast(path, "problems.jsonl line 1: binary data (a NUL byte), not a problem file")
+
+
+def test_non_utf8_line_names_the_line_and_byte(tmp_path):
+    path = tmp_path / "problems.jsonl"
+    path.write_bytes(json.dumps(GOOD[0]).encode() + b"\n" + '{"nums": [1, 2], "target": 3, "id": "caf\xe9"}\n'.encode("latin-1"))
+    _fails_fast(path, "problems.jsonl line 2: not UTF-8 text (byte 41 is 0xe9)")
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    path = tmp_path / "problems.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD[1]).encode() + b"\n")
+    assert [r.target for r in load_problem_file(path).rows] == [22]
+
+
+@pytest.mark.parametrize("field,line,message", [
+    ("target", '{"nums": [1, 2], "target": 1%s}', "field 'target' holds an integer of 5,000 digits; it must be a "
+                                                    "non-negative integer in 0..1,000,000"),
+    ("nums", '{"nums": [1, 2%s], "target": 3}', "field 'nums' holds an integer of 5,000 digits; numbers are at "
+                                                  "most 1,000,000"),
+])
+def test_integer_too_long_to_convert_names_the_field(tmp_path, field, line, message):
+    path = write_jsonl(tmp_path / "problems.jsonl", [GOOD[0], line % ("0" * 4999)])
+    _fails_fast(path, f"problems.jsonl line 2: {message}")
+
+
+@pytest.mark.parametrize("row,message", [
+    ({"nums": [1, 2, 3, 4, 5, 6, 7], "target": 5}, "field 'nums' has 7 numbers; a problem has at most 6"),
+    ({"nums": [1] * 200_000, "target": 5}, "field 'nums' has 200,000 numbers; a problem has at most 6"),
+    ({"nums": [1, 2_000_000], "target": 5}, "field 'nums' holds 2,000,000; numbers are at most 1,000,000"),
+    ({"nums": [1, 2], "target": 1_000_001}, "field 'target' must be a non-negative integer in 0..1,000,000, got 1000001"),
+])
+def test_problem_past_the_limits_fails_before_the_solver_runs(tmp_path, row, message):
+    path = write_jsonl(tmp_path / "problems.jsonl", [GOOD[1], row])
+    _fails_fast(path, f"problems.jsonl line 2: {message}")
+
+
+def test_six_numbers_are_allowed_and_solved(tmp_path):
+    path = write_jsonl(tmp_path / "problems.jsonl", [{"nums": [25, 50, 75, 100, 3, 6], "target": 952}])
+    (problem,) = make_task({"name": "countdown", "source": "file", "path": str(path)}).load_problems()
+    assert problem.answer is not None and MAX_NUMBERS == 6 and MAX_VALUE == 1_000_000
+
+
+def test_over_long_line_is_skipped_without_reading_it_whole(tmp_path):
+    path = tmp_path / "problems.jsonl"
+    with path.open("w") as out:
+        out.write(json.dumps(GOOD[0]) + "\n")
+        out.write('{"nums": [' + "1, " * (5 * MAX_LINE_BYTES // 3) + '1], "target": 5}\n')  # about 5 MB
+        out.write(json.dumps(GOOD[1]) + "\n")
+    _fails_fast(path, "problems.jsonl line 2: line is ")
+    loaded = load_problem_file(path, skip_bad_rows=True)
+    assert [r.target for r in loaded.rows] == [15, 22]
+    assert "more than the 1,048,576 a problem may take" in loaded.skipped[0]
+
+
+def test_parquet_rows_have_the_same_limits(tmp_path):
+    path = tmp_path / "problems.parquet"
+    pq.write_table(pa.Table.from_pylist([{"nums": [1, 2, 3, 4, 5, 6, 7, 8], "target": 5}]), path)
+    _fails_fast(path, "problems.parquet row 0: field 'nums' has 8 numbers; a problem has at most 6")
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"n_numbers": 7}, "task.n_numbers must be 2..6"),
+    ({"n_numbers": 1}, "task.n_numbers must be 2..6"),
+    ({"max_number": 10_000_000}, "task.max_number must be at most 1,000,000, got 10000000"),
+    ({"max_target": 10**5000}, "task.max_target must be at most 1,000,000"),
+])
+def test_generator_settings_past_the_limits_are_rejected_at_once(options, message):
+    started = time.perf_counter()
+    with pytest.raises(ValueError, match=message):
+        CountdownConfig(**options)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_bad_problem_file_through_the_cli_is_one_line_and_writes_nothing(tmp_path):
+    from tests.explore_processes import ENV, REPO, journeyforge
+
+    path = write_jsonl(tmp_path / "problems.jsonl", [GOOD[0], {"nums": list(range(1, 40)), "target": 5}])
+    done = subprocess.run(journeyforge("explore", "name=x", f"store.url=sqlite:///{tmp_path / 'traces.db'}",
+                                       f"workdir={tmp_path}", "policy=scripted", "task.source=file",
+                                       f"task.path={path}"), cwd=REPO, env=ENV, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().splitlines() == [
+        f"journeyforge explore: {path} line 2: field 'nums' has 39 numbers; a problem has at most 6 "
+        "(the exact solver takes seconds from 7 on)"]
+    assert not (tmp_path / "traces.db").exists()

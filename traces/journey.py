@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from search.tasks.base import DEAD_END, INVALID, Task
+from search.tasks.base import DEAD_END, INVALID, WRONG_ANSWER, Task
 from traces.reflections import Reflector, make_reflector
 from traces.tree_view import (
     as_config,
@@ -34,7 +34,7 @@ from traces.tree_view import (
     verified_answer,
 )
 
-SELECT_MODES = ("random", "plausible", "invalid", "dead_end")
+SELECT_MODES = ("random", "plausible", "invalid", "dead_end", "wrong_answer")
 FOLLOW_MODES = ("leaf", "step")
 Tokenizer = Callable[[str], Any]
 
@@ -53,7 +53,9 @@ class JourneyConfig:
     select: str = "random"
     """Which wrong children become trials: `random` (seeded), `plausible` (highest policy
     logprob of the wrong step first), `invalid` (only branches that fail by an illegal step:
-    arithmetic and rule errors) or `dead_end` (only branches that fail by a dead end)."""
+    arithmetic and rule errors), `dead_end` (only branches that fail by a dead end: the oracle's,
+    or no successful Monte-Carlo rollout) or `wrong_answer` (only branches that end in a wrong
+    final answer)."""
 
     follow: str = "leaf"
     """`leaf`: follow a wrong child through valid steps down to the step where it fails;
@@ -67,6 +69,11 @@ class JourneyConfig:
 
     seed: int = 0
     """Seeds the rng (per tree) that picks random trials and reflection wordings."""
+
+    distinct_endings: bool = True
+    """Trials that end in a stated final answer must each state a different one (ASTRO shows several
+    wrong endings with different answers before the correct one); a repeat of an earlier trial's
+    wrong answer teaches nothing new and is skipped."""
 
     reflection: str = "template"
     """How reflections are written: `template` (see traces/reflections.py) or `llm` (a model
@@ -116,13 +123,15 @@ def _logprob_rank(G: nx.DiGraph, n: int) -> tuple[float, int]:
 
 
 def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
-                  cfg: JourneyConfig) -> list[list[int]]:
+                  cfg: JourneyConfig, task: Task) -> list[list[int]]:
     """Each wrong child of `node` with the path to its failure, in the select mode's order."""
     accept = None
     if cfg.select == "invalid":
         accept = lambda n: label(G, n) == INVALID  # noqa: E731
     elif cfg.select == "dead_end":
         accept = lambda n: label(G, n) == DEAD_END  # noqa: E731
+    elif cfg.select == "wrong_answer":
+        accept = lambda n: label(G, n) == WRONG_ANSWER  # noqa: E731
     if cfg.select == "plausible":
         prefer = lambda n: _logprob_rank(G, n)  # noqa: E731
     else:
@@ -141,6 +150,18 @@ def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
                 trials.append(path)
     if cfg.select == "plausible":
         trials.sort(key=lambda t: _logprob_rank(G, t[0]))
+    if cfg.distinct_endings:
+        seen: set[str] = set()
+        kept = []
+        for t in trials:
+            answer = task.extract_answer(step_line(G, t[-1])) if label(G, t[-1]) == WRONG_ANSWER else None
+            key = " ".join(answer.split()) if answer else None
+            if key is not None and key in seen:
+                continue
+            if key is not None:
+                seen.add(key)
+            kept.append(t)
+        trials = kept
     return trials
 
 
@@ -199,7 +220,7 @@ def journey_with_reason(
         room = cfg.max_backtracks - len(trials)
         if room <= 0:
             break
-        options = _wrong_trials(G, node, on_path, solved, cfg)
+        options = _wrong_trials(G, node, on_path, solved, cfg, task)
         for nodes in _choose(G, options, min(cfg.k - 1, room), cfg, rng):
             reflection, back = reflector(dict(G.nodes[nodes[-1]]), G.nodes[node].get("state"), rng)
             trials.append(_Trial(i, nodes, reflection, back))

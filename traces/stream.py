@@ -55,6 +55,17 @@ def _state(G: nx.DiGraph, n: int) -> dict:
     return state
 
 
+def _render(G: nx.DiGraph, n: int, task: Task, words) -> str:
+    """`words(state)` (one of the task's stream renderings) of node `n`'s state; a state the task
+    cannot render (not one of its states) is a ValueError naming the node, not a KeyError."""
+    state = _state(G, n)
+    try:
+        return words(state)
+    except (KeyError, IndexError, TypeError, AttributeError) as e:
+        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no {task.name} state the stream grammar can "
+                         f"render ({type(e).__name__}: {e}): {state!r}") from e
+
+
 class _Names:
     """SoS node names: "#0" for the root, then the index among legal siblings at each level."""
 
@@ -91,7 +102,7 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
 
     def current_state(n: int) -> str:
         ops = [f"'{task.stream_operation(step_line(G, a))}'" for a in path_to(G, n)[1:]]
-        return f"Current State: {task.stream_state(_state(G, n))}, Operations: [{', '.join(ops)}]"
+        return f"Current State: {_render(G, n, task, task.stream_state)}, Operations: [{', '.join(ops)}]"
 
     lines = [current_state(root)]
     node_ids: list[int] = []
@@ -111,12 +122,11 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
             reason = (G.nodes[n].get("reason") or "not a legal step").strip().rstrip(".")
             lines.append(f"Exploring Operation: {op}, Invalid Operation: {reason}")
             continue
-        state = _state(G, n)
-        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {task.stream_result(state)}")
+        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_render(G, n, task, task.stream_result)}")
         if kind == SOLUTION and n == solution:
-            lines.append(task.stream_goal_reached(state))
+            lines.append(_render(G, n, task, task.stream_goal_reached))
             break
-        lines.append(f"Generated Node {name(n)}: {task.stream_state(state)} Operation: {op}")
+        lines.append(f"Generated Node {name(n)}: {_render(G, n, task, task.stream_state)} Operation: {op}")
         if kind == DEAD_END:
             reason = (G.nodes[n].get("reason") or "").strip().rstrip(".")
             lines.append(f"{reason}: No Solution" if reason else "No Solution")

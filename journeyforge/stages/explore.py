@@ -4,7 +4,7 @@ from __future__ import annotations
 from omegaconf import DictConfig
 
 from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
-                                     open_store, validate_config)
+                                     load_problems, open_store, validate_config)
 from journeyforge.report import table
 from journeyforge.stages.common import start_run
 from search.explorer import Explorer
@@ -12,9 +12,9 @@ from search.explorer import Explorer
 
 def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
-    store = open_store(cfg)
     task = build_task(cfg)
-    problems = task.load_problems()
+    problems = load_problems(task)  # a bad problem file or generator range, too
+    store = open_store(cfg)
     ids = store.add_problems([p.row() for p in problems])
     run_id = start_run(store, cfg, "explore")
     train_ids = [i for p, i in zip(problems, ids) if p.split == "train"]

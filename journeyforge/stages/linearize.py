@@ -33,7 +33,7 @@ def _rewrite_options(cfg: DictConfig) -> tuple[dict, RewriteConfig]:
     node = cfg.linearize.get("rewrite")
     if node is None:
         raise StageError("linearize.journey.reflection=llm needs a `linearize.rewrite` policy node "
-                         "(backend + options, see conf/linearize/journey.yaml)")
+                         "(backend + options, see journeyforge/conf/config.yaml)")
     options = OmegaConf.to_container(node, resolve=True)
     generation = {f.name: options.pop(f.name) for f in dataclasses.fields(RewriteConfig) if f.name in options}
     return options, RewriteConfig(**generation)

@@ -1,4 +1,4 @@
-"""Settings of the Countdown task (Hydra group `task`, file `conf/task/countdown.yaml`)."""
+"""Settings of the Countdown task (Hydra group `task`, file `journeyforge/conf/task/countdown.yaml`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -46,9 +46,11 @@ class CountdownConfig:
         if not 2 <= self.n_numbers <= MAX_NUMBERS:
             raise ValueError(f"task.n_numbers must be 2..{MAX_NUMBERS} (the exact solver takes seconds per "
                              f"problem from 7 numbers on), got {self.n_numbers}")
-        for name in ("max_number", "max_target"):
-            if getattr(self, name) > MAX_VALUE:
-                raise ValueError(f"task.{name} must be at most {MAX_VALUE:,}, got {getattr(self, name)}")
+        for name in ("max_number", "max_target", "min_number", "min_target"):
+            value = getattr(self, name)
+            if abs(value) > MAX_VALUE:  # str() of a many-thousand-digit int raises: show its size instead
+                shown = value if value.bit_length() < 64 else f"an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
+                raise ValueError(f"task.{name} must be at most {MAX_VALUE:,}, got {shown}")
         if not 0 <= self.min_number <= self.max_number:
             raise ValueError(f"task.min_number..max_number must satisfy 0 <= min <= max, got {self.min_number}..{self.max_number}")
         if not 0 <= self.min_target <= self.max_target:

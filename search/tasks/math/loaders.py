@@ -156,9 +156,14 @@ def _held_out(question: str, seed: int, test_fraction: float) -> bool:
 
 
 def select_rows(rows: list[MathRow], n: int | None, how: str, seed: int) -> list[MathRow]:
-    """`n` rows (None: all): file order, shortest gold solution first, or a seeded sample."""
-    if how == "shortest":
-        rows = sorted(rows, key=lambda r: len(r.solution or r.question))   # stable: file order breaks ties
+    """`n` rows (None: all): file order, shortest first, or a seeded sample.
+
+    "Shortest" is the question plus the gold solution, in characters: a short solution alone picks
+    GSM8K's terse chained-percentage rows (`Bucks:50(.50)=25`), which the 135M default never solved
+    (0 of 32 samples on each split); short problems with short solutions are the ones it can read.
+    """
+    if how == "shortest":   # sorted() is stable: file order breaks ties
+        rows = sorted(rows, key=lambda r: len(r.question) + len(r.solution or ""))
     elif how == "random":
         rows = random.Random(f"math-select:{seed}").sample(rows, len(rows))
     return rows if n is None else rows[:n]

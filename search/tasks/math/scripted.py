@@ -80,8 +80,24 @@ def sample_step(state: dict[str, Any], rng: random.Random, error_rate: float, pr
     if not wrong:
         return steps[i]
     if i == len(steps) - 1:
-        return replace_box(steps[i], wrong_answer(str(problem.answer), rng))
+        return wrong_final_step(steps[i], str(problem.answer), wrong_answer(str(problem.answer), rng))
     return corrupt(steps[i], rng)
+
+
+def wrong_final_step(step: str, gold: str, wrong: str) -> str:
+    """The final step boxing `wrong`, its last written gold number changed to match, so the step
+    reads as one consistent mistake (`= 17 cows. The answer is \\boxed{17}.`)."""
+    step = replace_box(step, wrong)
+    span = last_boxed_span(step)
+    target = plain_number(gold)
+    if span is None or target is None:
+        return step
+    head = step[:span[0]]
+    same = [m for m in NUMBER.finditer(head) if m.group().replace(",", "") == target]
+    if not same:
+        return step
+    m = same[-1]
+    return head[:m.start()] + wrong + head[m.end():] + step[span[0]:]
 
 
 def sample_rollout(state: dict[str, Any], rng: random.Random, error_rate: float, problem: Problem | None,

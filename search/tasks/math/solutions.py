@@ -1,10 +1,10 @@
 """Gold solutions as steps: what few-shot examples show and the scripted policy replays.
 
-A GSM8K solution is one step per line (calculator notes `<<48/2=24>>` removed); a MATH solution
-(one with a `\\boxed{}`) is one step per sentence in line mode and per paragraph in paragraph mode,
-never cut inside `$...$`, `\\[...\\]` or an environment. The last step states the final answer: a
-MATH solution's step with its last box (anything after it is dropped), otherwise the last line
-with `format_answer(answer)` appended.
+A GSM8K solution is one step per line in either mode (calculator notes `<<48/2=24>>` removed). A
+MATH solution (one with a `\\boxed{}`) is one step per sentence in line mode and one per paragraph
+in paragraph mode, never cut inside `$...$`, `\\[...\\]` or an environment. The last step states
+the final answer: a MATH solution's step with its last box (anything after it is dropped),
+otherwise the last line with `format_answer(answer)` appended.
 """
 from __future__ import annotations
 
@@ -56,12 +56,12 @@ def solution_steps(solution: str | None, answer: str, delimiter: str = "\n") -> 
     text = _ASY.sub("", strip_calculator_notes(solution)).strip()
     boxed = "\\boxed" in text
     paragraphs = [p.strip() for p in _BLANK.split(text) if p.strip()]
-    if delimiter == "\n\n":
-        steps = paragraphs
-    elif boxed:
-        steps = [" ".join(s.split()) for p in paragraphs for s in _sentences(p)]
-    else:
+    if not boxed:       # GSM8K-style: a line is a step in either mode
         steps = [line.strip() for p in paragraphs for line in p.split("\n") if line.strip()]
+    elif delimiter == "\n\n":
+        steps = paragraphs
+    else:
+        steps = [" ".join(s.split()) for p in paragraphs for s in _sentences(p)]
     if not steps:
         return [format_answer(answer)]
     last_box = max((i for i, s in enumerate(steps) if "\\boxed" in s), default=None)

@@ -133,27 +133,27 @@ class _Worker:
             return None
         self.buffer += chunk
         *lines, self.buffer = self.buffer.split(b"\n")
-        return [json.loads(line) for line in lines if line.strip()]
+        messages = []
+        for line in lines:
+            try:
+                messages.append(json.loads(line))
+            except ValueError:      # not ours (a library writing to fd 1); its job times out if need be
+                continue
+        return messages
 
     def stop(self, kill: bool = False) -> None:
-        """Close the pipes; kill at once (`kill`) or give the worker a moment to exit on EOF."""
+        """Kill the worker (`kill`), or close its stdin and give it a second to exit on EOF."""
+        if kill:
+            self.proc.kill()
         try:
-            if kill:
-                self.proc.kill()
             self.proc.stdin.close()
         except OSError:
             pass
         try:
-            self.proc.wait(timeout=0 if kill else 1.0)
+            self.proc.wait(timeout=5.0 if kill else 1.0)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        except OSError:
-            pass
-        if kill:
-            try:
-                self.proc.wait(timeout=5)
-            except (subprocess.TimeoutExpired, OSError):
-                pass
+            self.proc.wait()
         self.proc.stdout.close()
 
 
@@ -287,6 +287,9 @@ def check_many(pairs: Sequence[tuple[str | None, str | None]], timeout: float,
     with _CACHE_LOCK:
         for i, (gold, pred) in enumerate(pairs):
             if not isinstance(gold, str) or not isinstance(pred, str) or not gold.strip() or not pred.strip():
+                continue
+            if not check_gold and "".join(gold.split()) == "".join(pred.split()):
+                results[i] = True           # the gold's own text is as safe as the gold
                 continue
             if precheck(pred, max_chars) or (check_gold and precheck(gold, max_chars)):
                 continue

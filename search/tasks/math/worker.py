@@ -28,8 +28,10 @@ def boxed(text: str) -> str:
 
 def main() -> int:
     """Serve requests until stdin closes."""
-    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", buffering=1)
-    sys.stdout = sys.stderr      # a stray print in a library must not corrupt the protocol
+    # The protocol gets its own copy of the pipe; fd 1 becomes stderr, so that a stray print (from
+    # Python or C code) cannot corrupt the protocol.
+    protocol = os.fdopen(os.dup(1), "w", buffering=1)
+    os.dup2(2, 1)
     try:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
     except (ValueError, OSError):

@@ -1,0 +1,67 @@
+"""Rollouts and revised labels in the trace store, on SQLite and PostgreSQL."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from db.engine import StoreError
+from tests.store_backends import make_run_with_trees, node, pg_database, pg_url, store, store_url  # noqa: F401
+
+
+def _rollout(node_index: int, tree_id: int, idx: int, correct: bool) -> dict:
+    return {"node_index": node_index, "tree_id": tree_id, "idx": idx, "text": f"... {idx}", "answer": str(idx),
+            "is_correct": correct, "n_tokens": 3, "token_ids": [1, 2, 3], "finish_reason": "stop"}
+
+
+def test_a_wave_stores_new_nodes_with_their_rollouts(store):
+    run, (t0,) = make_run_with_trees(store, 1)
+    [root] = store.add_nodes([node(t0, 0, "root")])
+    ids = store.write_wave(
+        [node(t0, 1, "valid", root, 1, "a", mc_value=0.5, mc_hard=1.0), node(t0, 2, "dead_end", root, 1, "b",
+                                                                              mc_value=0.0, mc_hard=0.0, first_error=True)],
+        rollouts=[_rollout(0, t0, 0, True), _rollout(0, t0, 1, False), _rollout(1, t0, 0, False), _rollout(1, t0, 1, False)],
+    )
+    a, b = ids
+    stored = store.rollouts(tree_id=t0)
+    assert [(r["node_id"], r["idx"], r["is_correct"]) for r in stored] == [(a, 0, True), (a, 1, False), (b, 0, False), (b, 1, False)]
+    assert stored[0]["token_ids"] == [1, 2, 3] and stored[0]["answer"] == "0"
+    assert [r["node_id"] for r in store.rollouts(node_ids=[b])] == [b, b]
+    nodes = {n["id"]: n for n in store.nodes(t0)}
+    assert (nodes[a]["mc_value"], nodes[a]["mc_hard"], nodes[a]["first_error"]) == (0.5, 1.0, False)
+    assert (nodes[b]["mc_value"], nodes[b]["first_error"]) == (0.0, True)
+    assert store.count("rollouts") == 4
+
+
+def test_a_wave_revises_label_reason_and_expansions_of_a_stored_node(store):
+    run, (t0,) = make_run_with_trees(store, 1)
+    [root] = store.add_nodes([node(t0, 0, "root")])
+    [a] = store.add_nodes([node(t0, 1, "valid", root, 1, "a")])
+    store.write_wave([], [{"id": a, "visits": 2, "value": 0.0, "label": "dead_end", "reason": "0 of 4 completions",
+                           "mc_value": 0.0, "expansions": 3}])
+    row = store.nodes(t0)[1]
+    assert (row["label"], row["reason"], row["visits"], row["mc_value"], row["expansions"]) == \
+        ("dead_end", "0 of 4 completions", 2, 0.0, 3)
+    # Left-out revisable columns keep their stored values.
+    store.write_wave([], [{"id": a, "visits": 3, "value": 0.1}])
+    row = store.nodes(t0)[1]
+    assert (row["label"], row["reason"], row["visits"], row["expansions"]) == ("dead_end", "0 of 4 completions", 3, 3)
+
+
+def test_rollouts_of_nodes_dropped_by_fencing_are_dropped_too(store):
+    run, (t0, t1) = make_run_with_trees(store, 2)
+    assert store.claim_trees(run, "a", limit=2, lease_seconds=60) == [t0, t1]
+    r0, r1 = store.write_wave([node(t0, 0, "root"), node(t1, 0, "root")], worker="a")
+    time.sleep(0.05)
+    assert store.claim_trees(run, "b", limit=1, lease_seconds=0.01) == [t0]
+    ids = store.write_wave([node(t0, 1, "valid", r0, 1, "x"), node(t1, 1, "valid", r1, 1, "y")], worker="a",
+                           rollouts=[_rollout(0, t0, 0, True), _rollout(1, t1, 0, True)])
+    assert ids.lost == [t0]
+    assert [(r["node_id"], r["tree_id"]) for r in store.rollouts()] == [(ids[1], t1)]
+
+
+def test_a_rollout_without_its_node_is_refused_and_nothing_is_written(store):
+    run, (t0,) = make_run_with_trees(store, 1)
+    with pytest.raises(StoreError, match="node_id"):
+        store.write_wave([node(t0, 0, "root")], rollouts=[{"tree_id": t0, "text": "x"}])
+    assert store.count("nodes") == 0 and store.count("rollouts") == 0
