@@ -12,11 +12,15 @@ def main(argv: list[str]) -> None:
     """Upgrade the configured store to the newest schema, or print its revision and the head."""
     if not argv or argv[0] not in ("upgrade", "current"):
         sys.exit(USAGE)
-    from journeyforge.cli import CONF_DIR
+    from journeyforge.cli import CONF_DIR, check_overrides
 
     # `--store.url=...` (as the "upgrade your store" message writes it) and `store.url=...` both work.
+    overrides = [a.lstrip("-") for a in argv[1:]]
+    problem = check_overrides(overrides, validate=False)
+    if problem:
+        sys.exit(f"journeyforge db {argv[0]}: {problem}")
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
-        cfg = compose(config_name="config", overrides=[a.lstrip("-") for a in argv[1:]])
+        cfg = compose(config_name="config", overrides=overrides)
     from db import migrate
     from db.engine import StoreError, mask_url
 

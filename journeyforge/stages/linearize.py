@@ -7,7 +7,6 @@ rewritten by the `linearize.rewrite` model in one batched call (see traces/llm_r
 """
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 
 from omegaconf import DictConfig, OmegaConf
@@ -15,6 +14,7 @@ from tqdm.auto import tqdm
 
 from journeyforge.components import build_task, open_store, validate_config
 from journeyforge.report import table
+from journeyforge.settings import rewrite_options
 from journeyforge.stages.common import StageError, require_run, start_run
 from journeyforge.tokens import token_counter
 from search.policies import GenerationRequest, make_policy
@@ -34,9 +34,7 @@ def _rewrite_options(cfg: DictConfig) -> tuple[dict, RewriteConfig]:
     if node is None:
         raise StageError("linearize.journey.reflection=llm needs a `linearize.rewrite` policy node "
                          "(backend + options, see journeyforge/conf/config.yaml)")
-    options = OmegaConf.to_container(node, resolve=True)
-    generation = {f.name: options.pop(f.name) for f in dataclasses.fields(RewriteConfig) if f.name in options}
-    return options, RewriteConfig(**generation)
+    return rewrite_options(node)
 
 
 def _chat_renderer(policy):

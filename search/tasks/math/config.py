@@ -41,9 +41,9 @@ class MathConfig:
                 "first; the CPU demo uses it so a 135M model solves some) or 'random' (seeded)."})
     seed: int = field(default=0, metadata={"help": "Seed of `select: random` and of the hash split."})
     test_fraction: float = field(default=0.2, metadata={"help": "Share of the train file held out when test_path is null."})
-    # Measured by benchmarks/math_prompts.py (SmolLM2-135M, the 8 GSM8K test problems with the shortest
-    # solutions, 4 samples each at temperature 0.8, 200 tokens): fewshot 0/32 correct, 28/32 with a
-    # final answer; chat 0/32 correct, 23/32 with a final answer (details in prompts.py).
+    # Measured by benchmarks/math_prompts.py (SmolLM2-135M, the 8 shortest GSM8K test problems, 4
+    # samples each at temperature 0.8, 200 tokens): fewshot 1/32 correct, 29/32 with a final answer;
+    # chat 0/32 correct, 24/32 with a final answer (details in prompts.py).
     prompt_format: str = field(default="fewshot", metadata={
         "help": "'fewshot' (plain completion after solved GSM8K examples; best for the 135M default), "
                 "'chat' (instructions as chat messages) or 'question' (the bare question, for tuned models)."})

@@ -159,8 +159,8 @@ def select_rows(rows: list[MathRow], n: int | None, how: str, seed: int) -> list
     """`n` rows (None: all): file order, shortest first, or a seeded sample.
 
     "Shortest" is the question plus the gold solution, in characters: a short solution alone picks
-    GSM8K's terse chained-percentage rows (`Bucks:50(.50)=25`), which the 135M default never solved
-    (0 of 32 samples on each split); short problems with short solutions are the ones it can read.
+    GSM8K's terse chained-percentage rows (`Bucks:50(.50)=25`), on which the 135M default got 0 of
+    32 few-shot samples right on either split; short problems with short solutions are what it can read.
     """
     if how == "shortest":   # sorted() is stable: file order breaks ties
         rows = sorted(rows, key=lambda r: len(r.question) + len(r.solution or ""))
