@@ -60,7 +60,8 @@ NODE_DEFAULTS: dict[str, Any] = {
     "mc_value": None, "mc_hard": None, "first_error": False, "expansions": 0,
 }
 NODE_REQUIRED = ("tree_id", "seq", "depth", "label")
-NODE_FIELDS = frozenset(NODE_REQUIRED) | NODE_DEFAULTS.keys()
+# `parent_index` (write_wave only): the parent is the wave's row at that index, not yet stored.
+NODE_FIELDS = frozenset(NODE_REQUIRED) | NODE_DEFAULTS.keys() | {"parent_index"}
 TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "messages": None, "node_ids": [], "answer": None, "n_steps": 0, "n_backtracks": 0,
     "n_tokens": None, "is_correct": False,
@@ -334,7 +335,7 @@ class TraceStore:
         """Insert nodes (keys: Node columns except id); returns their ids in input order."""
         clean = _node_rows("add_nodes", rows)
         with self._write("add_nodes") as conn:
-            return _insert_nodes(conn, clean)
+            return _insert_wave_nodes(conn, clean)
 
     def write_wave(
         self,
@@ -373,11 +374,7 @@ class TraceStore:
             if worker is not None:
                 clean, node_updates, tree_updates, lost = _fence_wave(conn, worker, clean, node_updates, tree_updates)
             self._write_updates(conn, node_updates, tree_updates, worker)
-            written = _insert_nodes(conn, [row for row in clean if row is not None])
-            if worker is not None and None in clean:
-                it = iter(written)
-                written = [None if row is None else next(it) for row in clean]
-            ids = WaveIds(written)
+            ids = WaveIds(_insert_wave_nodes(conn, clean))
             _insert_rollouts(conn, rollouts, ids)
         ids.lost = lost
         return ids
@@ -734,6 +731,35 @@ def _insert_nodes_sqlite(conn: Connection, rows: list[dict]) -> list[int]:
     if last != before + len(rows):
         raise StoreError(f"add_nodes: ids {before + 1}..{last} of {len(rows)} new nodes are not consecutive")
     return list(range(before + 1, last + 1))
+
+
+def _insert_wave_nodes(conn: Connection, rows: list[dict | None]) -> list[int | None]:
+    """Insert a wave's new nodes (None: dropped by fencing) and return their ids in input order.
+
+    A row may name its parent by `parent_index` (an earlier row of the same wave, e.g. the steps of
+    a grafted rollout): rows are then inserted generation by generation so that each parent has
+    its id before its children; the common wave (every parent already stored) is one batch.
+    """
+    ids: list[int | None] = [None] * len(rows)
+    generation: list[int] = []
+    for row in rows:
+        index = row.get("parent_index") if row is not None else None
+        generation.append(0 if index is None else generation[index] + 1)
+    for gen in range(max(generation, default=-1) + 1):
+        batch = []
+        for i, row in enumerate(rows):
+            if row is None or generation[i] != gen:
+                continue
+            row = dict(row)
+            index = row.pop("parent_index", None)
+            if index is not None:
+                if ids[index] is None:  # its parent was dropped by fencing: so is it
+                    continue
+                row["parent_id"] = ids[index]
+            batch.append((i, row))
+        for (i, _), node_id in zip(batch, _insert_nodes(conn, [row for _, row in batch])):
+            ids[i] = node_id
+    return ids
 
 
 def _insert_rollouts(conn: Connection, rows: Sequence[dict], new_ids: Sequence[int | None]) -> None:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from search.algorithms.base import Algorithm
 from search.policies.base import GenerationRequest, Policy
-from search.tasks.base import ROOT, VALID, Problem, Task
+from search.tasks.base import ROOT, SOLUTION, VALID, Problem, Task
 from search.tree import SearchNode, SearchTree
 from search.values import ValueEstimator, Valued, make_value_estimator, mark_first_error
 
@@ -273,6 +273,8 @@ class Explorer:
         summary.policy_seconds += time.perf_counter() - t0
         summary.rollouts += len(rollouts)
         summary.rollout_tokens += rollout_tokens
+        if rollouts and self.algo.s.graft_rollouts:
+            self._graft(to_value, rollouts, new_nodes)
         for _, child in new_nodes:
             mark_first_error(child)
             summary.labels[child.label] += 1
@@ -290,6 +292,10 @@ class Explorer:
             self.algo.end_wave(tree)
 
         rows = [tree.row(node) for tree, node in new_nodes]
+        position = {id(node): i for i, (_, node) in enumerate(new_nodes)}
+        for row, (_, node) in zip(rows, new_nodes):
+            if node.parent is not None and node.parent.id is None:  # a grafted rollout's later steps
+                row["parent_index"] = position[id(node.parent)]
         updates = [{"id": n.id, "tree_id": tree.tree_id, "visits": n.visits, "value": n.value, "count": n.count,
                     "expansions": n.times_expanded}
                    for tree, n in changed.values() if n.dirty]
@@ -308,6 +314,41 @@ class Explorer:
             n.dirty = False
         summary.nodes += sum(nid is not None for nid in ids)
         return [tid for tid in finished if tid not in lost], sorted(lost)
+
+    def _graft(self, valued: list[Valued], rollouts: list[dict[str, Any]], new_nodes: list) -> None:
+        """Add each valued node's first correct rollout to its tree as nodes (see
+        `SearchSettings.graft_rollouts`); a chain the task does not accept step by step up to a
+        verified solution is left out entirely."""
+        first_correct: dict[int, dict[str, Any]] = {}
+        for r in rollouts:
+            if r["is_correct"]:
+                first_correct.setdefault(r["node_index"], r)
+        for item in valued:
+            rollout = first_correct.get(item.row_index)
+            if rollout is None:
+                continue
+            steps, tail = self.task.completion_steps(rollout["text"])
+            chain, state, solved = [], item.node.state, False
+            for i, text in enumerate([*steps, tail] if tail else steps):
+                result = self.task.apply_step(state, text, item.tree.problem)
+                if result.label not in (VALID, SOLUTION) or (i >= len(steps) and result.label != SOLUTION):
+                    break
+                chain.append((text, result))
+                if result.label == SOLUTION:
+                    solved = True
+                    break
+                state = result.state
+            if not solved:
+                continue
+            parent = item.node
+            item.node.expanded = True  # it has children now; as after a restart, MCTS may widen it
+            for text, result in chain:
+                child, is_new = item.tree.add_child(parent, text, result, finish_reason="rollout")
+                if is_new:
+                    new_nodes.append((item.tree, child))
+                if result.label != SOLUTION:
+                    child.expanded = True  # the graft is its continuation; MCTS may still widen it
+                parent = child
 
     def _tree_update(self, tree: SearchTree) -> dict[str, Any]:
         labels = Counter(n.label for n in tree.nodes)

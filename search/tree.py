@@ -161,9 +161,8 @@ class SearchTree:
             tree.nodes.append(node)
             by_id[r["id"]] = node
         for n in tree.nodes:
-            # Rows written before expansion counts were stored: a node with children was expanded once.
-            if n.children and not n.times_expanded:
-                n.times_expanded = 1
-            n.expanded = n.times_expanded > 0
+            # Migration 0003 counted one expansion for every node that had children before counts
+            # were stored; a node with children but no expansion lies on a grafted rollout.
+            n.expanded = n.times_expanded > 0 or bool(n.children)
         tree.expansions = sum(n.times_expanded for n in tree.nodes)
         return tree

@@ -77,7 +77,7 @@ class RolloutValue(ValueEstimator):
             prompt_token_ids=it.tree.prompt_ids_for(it.node) if token_prompts else None,
             n=self.m, max_tokens=self.max_tokens, stop=tuple(self.task.answer_stop),
             temperature=self.temperature, top_p=self.top_p,
-            seed=hash((seed, "rollout", it.tree.tree_id, it.node.seq)) & 0x7FFFFFFF,
+            seed=hash((seed, 1, it.tree.tree_id, it.node.seq)) & 0x7FFFFFFF,  # ints only: stable across processes
             meta={"state": it.node.state, "problem": it.tree.problem, "rollout": True},
         ) for it in items]
         outputs = policy.generate(requests)

@@ -151,3 +151,27 @@ def test_scripted_rollout_of_the_sum_task_is_a_whole_completion():
     problem = task.load_problems()[0]
     text = task.sample_rollout(task.initial_state(problem), random.Random(0), 0.0, problem)
     assert task.verify(problem, task.extract_answer(text))
+
+
+def test_a_correct_rollout_is_grafted_into_the_tree_as_a_verified_solution(sqlite_url, tmp_path):
+    task, store, run_id, _, _ = _explore(sqlite_url, error_rate=0.5, value="rollout", rollouts=3)
+    grafted_solutions = 0
+    for t in store.trees(run_id):
+        graph = store.tree(t["id"])
+        for n, attrs in graph.nodes(data=True):
+            if attrs["finish_reason"] != "rollout":
+                continue
+            parent = next(iter(graph.predecessors(n)))
+            # Every graft hangs below a node some rollout succeeded from, or below another grafted step.
+            assert graph.nodes[parent]["finish_reason"] == "rollout" or graph.nodes[parent]["mc_value"] > 0
+            if attrs["label"] == "solution":
+                grafted_solutions += 1
+                states = [graph.nodes[m]["state"] for m in nx.shortest_path(graph, graph.graph["root"], n)]
+                problem = task.load_problems()[[p.key for p in task.load_problems()].index(t["problem"]["key"])]
+                assert task.verify(problem, task.final_answer(problem, states))
+            else:
+                assert attrs["label"] == "valid" and graph.out_degree(n) >= 1
+    assert grafted_solutions > 0
+    _, store2, run2, _, _ = _explore(f"sqlite:///{tmp_path / 'nograft.db'}", error_rate=0.5, value="rollout",
+                                     rollouts=3, graft_rollouts=False)
+    assert all(r["finish_reason"] != "rollout" for t in store2.trees(run2) for r in store2.nodes(t["id"]))

@@ -52,6 +52,12 @@ class SearchSettings:
     """With `value=rollout`: token cap of one rollout (it runs to the final answer)."""
     rollout_temperature: float = 0.8
     """With `value=rollout`: sampling temperature of the rollouts."""
+    graft_rollouts: bool = True
+    """With `value=rollout`: add the first correct rollout of a node to the tree as nodes (its
+    steps, then its final answer), marked `finish_reason='rollout'`. The rollout is the policy's
+    own continuation from that node, so the tree gains the verified solution the estimate found
+    (MCTS variants that keep the simulated path); with a weak policy this is where most solutions
+    come from."""
     label_values: dict[str, float] = field(default_factory=lambda: {
         VALID: 0.5, INVALID: 0.0, DEAD_END: 0.0, SOLUTION: 1.0, WRONG_ANSWER: 0.0})
     """Value of a new node from its label; terminals get the verifier's reward instead."""

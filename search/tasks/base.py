@@ -207,6 +207,13 @@ class Task(ABC):
         trajectory, few-shot example and evaluated answer."""
         return f"{THINK_OPEN}\n{self.join_steps(lines)}\n{THINK_CLOSE}\n{self.format_answer(answer)}"
 
+    def completion_steps(self, text: str) -> tuple[list[str], str]:
+        """A completion that continues a node (a rollout) as (its steps before `</think>`, the text
+        after it, which states the final answer)."""
+        think, _, tail = text.partition(THINK_CLOSE)
+        steps = [s.strip() for s in think.split(self.step_delimiter) if s.strip()]
+        return steps, tail.strip()
+
     def close_answer(self, text: str, finish_reason: str | None) -> str:
         """A completion with the answer stop string put back when the policy cut it off."""
         return text
