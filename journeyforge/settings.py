@@ -276,3 +276,16 @@ def validate_config(cfg: DictConfig) -> None:
             raise
         except (ValueError, TypeError) as err:
             raise ConfigError(" ".join(str(err).split())) from None
+    _check_task_supports_kinds(cfg)
+
+
+def _check_task_supports_kinds(cfg: DictConfig) -> None:
+    """A kind the task cannot linearize (stream without a stream grammar) is a config error."""
+    if "linearize" not in cfg or "task" not in cfg or "stream" not in list(cfg.linearize.get("kinds") or []):
+        return
+    from search.tasks import task_classes
+
+    task_cls, _ = task_classes(cfg.task.name)
+    if not task_cls.stream_grammar:
+        raise ConfigError(f"linearize.kinds includes stream, which task {cfg.task.name!r} cannot render (Stream of "
+                          "Search's grammar is Countdown-only): use linearize.kinds=[shortcut,journey]")

@@ -56,6 +56,17 @@ WRONG_ANSWER_TEMPLATES = (
     "Checking the result, {reason}. That is not it.",
 )
 
+# A legal step from which no Monte-Carlo completion reached the answer: the fact is that it leads
+# nowhere, which the model should say in its own voice, not as "0 of 8 completions".
+NO_WAY_FORWARD_TEMPLATES = (
+    "Hmm, I don't think this step leads to the answer.",
+    "Wait, continuing from here doesn't work out.",
+    "Let me think about where this goes... it doesn't reach a consistent answer.",
+    "Hold on, this line of reasoning is going nowhere.",
+    "Hmm, following this through doesn't give the answer.",
+    "That step looks wrong; nothing sensible follows from it.",
+)
+
 # When the task cannot say what is wrong: a check that questions the path without claiming a fact.
 GENERIC_TEMPLATES = (
     "But wait, are we solving this correctly so far?",
@@ -100,6 +111,8 @@ class Reflector(Protocol):
 
 
 def _templates_for(failure: dict[str, Any], reason: str | None) -> tuple[str, ...]:
+    if failure.get("label") == DEAD_END and failure.get("mc_value") is not None:
+        return NO_WAY_FORWARD_TEMPLATES
     if reason is None:
         return GENERIC_TEMPLATES
     if failure.get("label") == WRONG_ANSWER:
