@@ -27,7 +27,7 @@ def build_task(cfg: DictConfig):
 
 
 def load_problems(task) -> list:
-    """`task.load_problems()`; a ValueError there comes from the task settings (a target range the
+    """`task.load_problems()`; a ValueError there comes from the task settings (e.g. a range the
     generator cannot fill), so it ends as a ConfigError. A bad file row stays a ProblemFileError."""
     try:
         return task.load_problems()

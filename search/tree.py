@@ -97,7 +97,8 @@ class SearchTree:
                 return sib, False
         node = SearchNode(
             seq=len(self.nodes), parent=parent, depth=parent.depth + 1, text=text.strip(),
-            label=result.label, state=result.state, terminal=result.terminal, reason=result.reason,
+            # a step without a state (illegal) has nothing to continue from, whatever the task said
+            label=result.label, state=result.state, terminal=result.terminal or result.state is None, reason=result.reason,
             reward=result.reward, token_ids=token_ids, logprob=logprob, finish_reason=finish_reason,
         )
         parent.children.append(node)

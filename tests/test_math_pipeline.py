@@ -136,3 +136,76 @@ def test_distinct_endings_keep_one_trial_per_wrong_answer():
     [both] = linearize_journey(G, task, {"k": 4, "max_backtracks": 4, "select": "wrong_answer",
                                          "distinct_endings": False})
     assert both["n_backtracks"] == 2
+
+
+def test_llm_rewrite_check_for_math_keeps_every_number_and_the_answer():
+    from traces.llm_reflection import check_rewrite
+
+    task = make_task({"name": "math"})
+    draft = task.render_completion(["3 * 4 = 12", "Hmm, that step looks wrong.", "3 + 4 = 7",
+                                    "7 * 2 = 14. The answer is \\boxed{14}."], "14")
+    kept = task.render_completion(["First I try 3 * 4 = 12, but in 1 second I see that is wrong,",
+                                   "so 3 + 4 = 7 and 7 * 2 = 14. The answer is \\boxed{14}."], "14")
+    assert check_rewrite(task, draft, kept) is None
+    dropped = kept.replace("3 * 4 = 12, but", "hmm, but")
+    assert check_rewrite(task, draft, dropped).startswith("equation dropped")
+    changed = kept.replace("\\boxed{14}", "\\boxed{15}")
+    assert check_rewrite(task, draft, changed).startswith("answer changed")
+
+
+def test_math500_results_are_broken_down_by_level_and_subject():
+    from training.evaluate import breakdown_tables
+
+    task = make_task({"name": "math", "train_path": "math500", "test_path": None, "dataset": "math500",
+                      "n_train": 0, "n_test": 6})
+    problems = [p for p in task.load_problems() if p.split == "test"]
+    assert len(problems) == 6 and all("level" in p.payload and "subject" in p.payload for p in problems)
+    rows = [{"model": m, "problem_id": p.key, "is_correct": m == "tuned" and i % 2 == 0}
+            for m in ("base", "tuned") for i, p in enumerate(problems)]
+    tables = breakdown_tables(rows, problems)
+    assert set(tables) == {"level", "subject"}
+    level_lines = tables["level"].splitlines()
+    assert level_lines[0].split() == ["level", "base", "%", "tuned", "%", "n"]
+    assert sum(int(line.split()[-1]) for line in level_lines[1:]) == 6
+    assert all(line.split()[1] == "0.0" for line in level_lines[1:])  # base got none right
+
+
+GPU_RECIPE = [  # README's GPU recipe for math; it cannot run here (no GPU, no model hub), so it is checked
+    "task=math", "name=qwen-gsm8k", "policy=vllm", "policy.model=Qwen/Qwen2.5-Math-1.5B-Instruct",
+    "policy.gpu_memory_utilization=0.85", "policy.max_model_len=4096", "task.prompt_format=chat",
+    "task.select=first", "task.n_train=2000", "task.n_test=1319", "explore.max_active_trees=512",
+    "explore.max_tokens=256", "search.k=4", "search.max_expansions=16", "search.max_depth=12",
+    "search.rollouts=8", "search.rollout_max_tokens=1024", "train.model=Qwen/Qwen2.5-Math-1.5B-Instruct",
+    "train.use_cpu=false", "eval.n_problems=1319", "eval.max_tokens=1024", "eval.samples=8",
+]
+
+
+def test_the_readme_gpu_recipe_for_math_composes_and_validates(tmp_path):
+    from journeyforge.settings import validate_config
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        cfg = compose(config_name="config", overrides=GPU_RECIPE + [f"store.url=sqlite:///{tmp_path / 't.db'}"])
+    validate_config(cfg)
+    assert cfg.policy.backend == "vllm" and cfg.search.rollouts == 8 and cfg.task.prompt_format == "chat"
+    readme = (__import__("pathlib").Path(__file__).resolve().parent.parent / "README.md").read_text()
+    for override in GPU_RECIPE:
+        assert override in readme, f"README's GPU recipe lacks {override}"
+
+
+@pytest.mark.slow
+def test_bundled_model_grows_math_trees_with_rollout_values(tmp_path, default_model_dir):
+    """SmolLM2-135M on two short GSM8K problems: real steps, real rollouts, real math-verify."""
+    cfg = _cfg(tmp_path, "policy=hf", "policy.model=smollm2-135m", "task.n_train=2", "task.n_test=1",
+               "search.k=2", "search.max_expansions=1", "search.rollouts=2", "search.rollout_max_tokens=48")
+    out = explore.run(cfg)
+    assert out["trees_done"] == 2
+    store = TraceStore(cfg.store.url)
+    steps = [n for t in store.trees(out["run_id"]) for n in store.nodes(t["id"]) if n["parent_id"] is not None]
+    assert steps and all(n["label"] in ("valid", "invalid", "dead_end", "solution", "wrong_answer") for n in steps)
+    sampled = [n for n in steps if n["finish_reason"] != "rollout"]
+    assert all(n["token_ids"] for n in sampled)
+    rollouts = store.rollouts()
+    valued = [n for n in steps if n["mc_value"] is not None]
+    assert len(rollouts) == 2 * len(valued)
+    assert all(0.0 <= n["mc_value"] <= 1.0 for n in valued)
+    assert all(r["n_tokens"] > 0 and r["token_ids"] for r in rollouts)

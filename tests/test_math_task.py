@@ -211,3 +211,11 @@ def test_a_scripted_rollout_is_a_whole_completion(task):
 def test_scripted_steps_need_the_problem(task):
     with pytest.raises(ValueError, match="problem"):
         task.sample_step(task.initial_state(GSM), random.Random(0), 0.0, None)
+
+
+def test_illegal_math_steps_end_their_branch():
+    task = make_task({"name": "math"})
+    state = task.initial_state(task.load_problems()[0])
+    for text in ("", "   ", "so \\boxed{12", "done </think>"):
+        result = task.apply_step(state, text)
+        assert result.label == "invalid" and result.terminal and result.state is None and result.reason

@@ -40,14 +40,15 @@ def apply_step(state: dict[str, Any], text: str, problem: Problem | None,
     """Label one generated step; `judge(problem, answer)` verifies a stated final answer. Never
     raises on model text."""
     if not isinstance(text, str) or not text.strip():
-        return StepResult(INVALID, None, reason="empty step")
+        return StepResult(INVALID, None, reason="empty step", terminal=True, reward=0.0)
     step = text.strip()
     answer = extract_answer(step)
     if answer is None:
         if has_open_box(step):
-            return StepResult(INVALID, None, reason="the \\boxed{ answer is never closed")
+            return StepResult(INVALID, None, reason="the \\boxed{ answer is never closed", terminal=True, reward=0.0)
         if THINK_CLOSE in step:
-            return StepResult(INVALID, None, reason="the reasoning ended without a final answer")
+            return StepResult(INVALID, None, reason="the reasoning ended without a final answer", terminal=True,
+                              reward=0.0)
         return StepResult(VALID, advance(state, step, None), step=step)
     if problem is None:
         raise ValueError("math steps that state an answer need the problem to verify it: pass "

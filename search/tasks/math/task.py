@@ -38,6 +38,9 @@ class MathTask(Task):
     name = "math"
     default_value = "rollout"
     stream_grammar = False
+    # Prose restates numbers freely ("the first 2 steps"); a rewrite must keep every number of the
+    # draft in order and the boxed answer, but may add words with numbers in them.
+    strict_facts = False
     label_notes = LABEL_NOTES
 
     def __init__(self, config: MathConfig | None = None) -> None:
