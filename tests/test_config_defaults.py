@@ -68,9 +68,13 @@ YAML_FILES = sorted(CONF.rglob("*.yaml"))
 
 
 def test_every_group_of_a_settings_dataclass_extends_its_schema():
-    for group in ("search", "linearize", "export", "train", "eval", "task"):
+    for group in ("search", "linearize", "export", "train", "eval"):
         for path in sorted((CONF / group).glob("*.yaml")):
             assert "" in _schema_of(path), f"{path.relative_to(CONF)} does not extend its schema/ config"
+    # Task files are global (they may carry their domain's budget) and extend their schema at `task`.
+    for path in sorted((CONF / "task").glob("*.yaml")):
+        assert path.read_text().startswith("# @package _global_"), path.name
+        assert "task" in _schema_of(path), f"{path.relative_to(CONF)} does not extend its schema/ config"
     assert "explore" in _schema_of(CONF / "config.yaml")
 
 
@@ -85,6 +89,10 @@ def test_yaml_carries_no_value_equal_to_the_dataclass_default(path):
     if path.name == "config.yaml":  # sections of group nodes set in the primary config
         for package in ("linearize",):
             same += _equal_to_defaults(data.get(package, {}), SCHEMAS[package], package)
+    if group == "task":  # a global task file's budget sections
+        for package, section in data.items():
+            if package in SCHEMAS and package != "task":
+                same += _equal_to_defaults(section, SCHEMAS[package], package)
     assert not same, f"{path.relative_to(CONF)} repeats dataclass defaults: {same}"
 
 
