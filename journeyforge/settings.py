@@ -82,8 +82,13 @@ class ExportSettings:
     """Seeds the problem split."""
     correct_only: bool = True
     """Drop trajectories whose final answer fails the verifier."""
+    preference_margin: float = 0.5
+    """With Monte-Carlo values: the least value difference between two sibling steps that makes a
+    preference pair (rStar-Math's step pairs use 0.5)."""
 
     def validate(self) -> None:
+        if not 0.0 <= self.preference_margin <= 1.0:
+            raise ValueError(f"export.preference_margin must be in [0, 1], got {self.preference_margin!r}")
         if not 0.0 <= self.test_fraction < 1.0:
             raise ValueError(f"export.test_fraction must be in [0, 1), got {self.test_fraction!r}")
         if not self.dir:
