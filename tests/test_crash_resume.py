@@ -30,11 +30,7 @@ def process_store_url(request, tmp_path) -> str:
 def test_explore_killed_mid_run_resumes_without_redoing_or_duplicating_work(process_store_url, tmp_path):
     url = process_store_url
     cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES))
-    proc = spawn(cmd, tmp_path / "killed.log")
-    try:
-        wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
-    finally:
-        kill9(proc)
+    proc = _kill_mid_run(cmd, url, tmp_path)
     statuses = tree_status(url, "crash")
     nodes_before = node_rows(url, "crash")
     done_before = {t for t, status, _, _ in statuses if status == "done"}
@@ -89,6 +85,16 @@ def _stage(stage: str, overrides: list[str]) -> dict:
     return STAGES[stage](cfg)
 
 
+def _kill_mid_run(cmd: list[str], url: str, tmp_path: Path):
+    """Start `cmd`, kill -9 it once some trees are finished and some partly grown; the process."""
+    proc = spawn(cmd, tmp_path / "killed.log")
+    try:
+        wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
+    finally:
+        kill9(proc)
+    return proc
+
+
 def _finished_and_partial(url: str) -> bool:
     try:
         statuses = tree_status(url, "crash")
@@ -132,11 +138,7 @@ def test_rollouts_survive_kill_9_neither_lost_nor_duplicated(tmp_path):
     url = f"sqlite:///{tmp_path / 'traces.db'}"
     cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES),
                        "search.value=rollout", "search.rollouts=3")
-    proc = spawn(cmd, tmp_path / "killed.log")
-    try:
-        wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
-    finally:
-        kill9(proc)
+    _kill_mid_run(cmd, url, tmp_path)
     before = query(url, "SELECT node_id, idx, text FROM rollouts ORDER BY node_id, idx")
     assert before
     run_to_end(cmd)
