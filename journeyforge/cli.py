@@ -210,6 +210,11 @@ def main(argv: list[str] | None = None) -> None:
             # Input and environment problems get one clear message, not a traceback; one line even
             # when a driver's own text spans several (psycopg: "...refused\n\tIs the server running").
             sys.exit(f"journeyforge {stage}: {' '.join(str(err).split())}")
+        except KeyboardInterrupt:
+            # The explorer has already handed its trees back; every finished wave is stored.
+            print(f"journeyforge {stage}: interrupted; what was finished is stored, the same command "
+                  "resumes", file=sys.stderr)
+            sys.exit(130)
 
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()

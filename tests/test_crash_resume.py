@@ -155,3 +155,19 @@ def test_rollouts_survive_kill_9_neither_lost_nor_duplicated(tmp_path):
     unvalued = query(url, "SELECT COUNT(*) FROM nodes WHERE mc_value IS NOT NULL AND id NOT IN "
                           "(SELECT node_id FROM rollouts)")
     assert unvalued == [(0,)]
+
+
+def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path):
+    import signal
+    import subprocess
+
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES))
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("journeyforge explore: interrupted")
+    assert {status for _, status, _, _ in tree_status(url, "crash")} <= {"done", "pending"}
