@@ -22,6 +22,7 @@ stages:
   train      LoRA SFT (TRL) on the exported dataset of each kind
   eval       greedy accuracy of the base and tuned models on held-out problems
   run        all of the above, in order
+  experiment journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)
   db         schema migrations: `journeyforge db upgrade|current [store.url=...]`
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints

@@ -12,6 +12,7 @@ dataclasses:
   export     ExportSettings (below)
   train      training/config.py TrainSettings
   eval       training/config.py EvalSettings
+  experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ from traces.llm_reflection import RewriteConfig
 from traces.reflections import STYLES
 from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
+from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
 
 
@@ -99,6 +101,7 @@ class ExportSettings:
 SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
+    "experiment": ExperimentSettings,
 }
 
 
@@ -241,6 +244,8 @@ def _check(cfg: DictConfig, group: str) -> None:
                                  "nothing of those kinds is exported")
     elif group == "eval":
         settings(EvalSettings, node, "eval").validate()
+    elif group == "experiment":
+        settings(ExperimentSettings, node, "experiment").validate()
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -252,7 +257,7 @@ def _check(cfg: DictConfig, group: str) -> None:
                              "or postgresql+psycopg://user@host/db") from None
 
 
-GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "store")
+GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "store")
 
 
 def validate_config(cfg: DictConfig) -> None:
