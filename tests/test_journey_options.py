@@ -101,3 +101,17 @@ def test_spans_locate_each_role_in_the_text():
 def test_bad_options_name_themselves(bad, message):
     with pytest.raises(ValueError, match=message):
         JourneyConfig(**bad)
+
+
+def test_an_empty_sampled_line_never_becomes_a_trial():
+    from search.tasks.base import INVALID
+    from tests.linearize_trees import TreeBuilder
+
+    b = TreeBuilder([1, 3, 5, 7], 22)
+    G = tree_1357()
+    # the model wrote only a newline under the root: an invalid step with no text
+    b.G, b.seq = G, 10  # node 110, after tree_1357's nine
+    b.step(G.graph["root"], "", INVALID, reason="it is not a step of the form 'a + b = c'")
+    for seed in range(10):
+        for traj in linearize_journey(G, TASK, JourneyConfig(k=4, backtracks=[0, 0, 0, 1], seed=seed)):
+            assert all(line.strip() for line in traj["lines"])

@@ -173,6 +173,9 @@ def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
             path = failing_path(G, c, prefer, accept, solved)
             if path is not None:
                 trials.append(path)
+    # A sampled empty line (the model wrote only a newline) is an invalid step with nothing to
+    # show: a trial through it would be a blank line followed by a reflection.
+    trials = [t for t in trials if all((G.nodes[n].get("text") or "").strip() for n in t)]
     if cfg.select == "plausible":
         trials.sort(key=lambda t: _logprob_rank(G, t[0]))
     if cfg.distinct_endings:
