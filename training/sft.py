@@ -116,6 +116,9 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
         report_to=[],
         push_to_hub=False,
         save_strategy="no",
+        # TRL turns bf16 autocast on by default; on a CPU its matmuls fall back to a generic kernel
+        # about 10x slower than float32 (measured: 94 s vs <10 s per step of 8 shortcuts).
+        **({"bf16": False} if settings.use_cpu else {}),
     )
     peft_config = None
     if settings.lora:
