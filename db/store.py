@@ -76,6 +76,9 @@ NODE_REVISABLE = ("count", "label", "reason", "mc_value", "mc_hard", "first_erro
 EVAL_DEFAULTS: dict[str, Any] = {"answer": None, "is_correct": False, "n_tokens": 0}
 EVAL_FIELDS = frozenset({"problem_id", "prediction"}) | EVAL_DEFAULTS.keys()
 
+# PostgreSQL advisory lock key held while a store's schema is checked or created ("jfschema").
+_SCHEMA_LOCK = 0x6A66736368656D61
+
 # Keys per IN (...) list: far below SQLite's bound-parameter limit and PostgreSQL's.
 _CHUNK = 500
 
@@ -145,6 +148,20 @@ class TraceStore:
     # -- schema ---------------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
+        if self.dialect != "postgresql":
+            self._check_or_create_schema()
+            return
+        # Workers started together by a launcher sweep all open an empty database at once: one creates
+        # the schema while the others wait on this lock, then find it current.
+        with self.engine.connect() as lock:
+            lock.exec_driver_sql(f"SELECT pg_advisory_lock({_SCHEMA_LOCK})")
+            try:
+                self._check_or_create_schema()
+            finally:
+                lock.exec_driver_sql(f"SELECT pg_advisory_unlock({_SCHEMA_LOCK})")
+                lock.commit()
+
+    def _check_or_create_schema(self) -> None:
         with self._read() as conn:
             revision = migrate.current_revision(conn)
             has_tables = inspect(conn).has_table("nodes")
