@@ -47,6 +47,12 @@ class ExploreSettings:
     """Wait between claims while other workers hold the remaining trees."""
     worker: str | None = None
     """This worker's id in `trees.claimed_by`; null: "<host>:<pid>"."""
+    worker_index: int | None = None
+    """This worker's index among several started at once on one run: a sweep over it makes one
+    Hydra job (one process; one task under SLURM) per value, e.g. `journeyforge explore -m
+    store=postgres store.url=... explore.worker_index=0,1,2,3 hydra/launcher=submitit_slurm` (README,
+    "Many workers"). Workers share the run's trees through leases whatever their index; it only
+    makes the jobs distinct and names the worker in its log. null: a single worker."""
     max_waves: int | None = None
     """Stop after this many waves (tests, benchmarks); null: run until every tree is done."""
     progress: bool = True
@@ -57,6 +63,8 @@ class ExploreSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"explore.{name} must be an integer >= 1, got {value!r}")
+        if self.worker_index is not None and (isinstance(self.worker_index, bool) or self.worker_index < 0):
+            raise ValueError(f"explore.worker_index must be an integer >= 0 or null, got {self.worker_index!r}")
         if self.max_waves is not None and self.max_waves < 1:
             raise ValueError(f"explore.max_waves must be >= 1 or null, got {self.max_waves!r}")
         if self.temperature < 0:

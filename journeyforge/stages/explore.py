@@ -29,6 +29,9 @@ def run(cfg: DictConfig) -> dict:
         policy = build_policy(cfg, task)
         try:
             explorer = Explorer(store, task, policy, build_algorithm(cfg), explore_settings(cfg))
+            if explorer.s.worker_index is not None:  # one job of a sweep of workers (README, "Many workers")
+                print(f"[explore] worker {explorer.s.worker_index} ({explorer.worker}) shares run {cfg.name!r} "
+                      f"with the other workers of the sweep")
             summary = explorer.run(run_id)
         finally:
             policy.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import importlib
 import importlib.util
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -37,6 +37,7 @@ VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "latency": (lambda v: v >= 0, "a number of seconds >= 0"),
     "backoff": (lambda v: v >= 0, "a number of seconds >= 0"),
     "timeout": (lambda v: v > 0, "a number of seconds > 0"),
+    "down_seconds": (lambda v: v > 0, "a number of seconds > 0"),
     "error_rate": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
     "gpu_memory_utilization": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
 }
@@ -51,7 +52,7 @@ _TYPES: dict[str, Callable[[Any], bool]] = {
     "bool": lambda v: isinstance(v, bool),
     "None": lambda v: v is None,
     "dict": lambda v: isinstance(v, Mapping),
-    "list": lambda v: isinstance(v, (list, tuple)),
+    "list": lambda v: isinstance(v, Sequence) and not isinstance(v, (str, bytes)),  # and OmegaConf's ListConfig
 }
 
 

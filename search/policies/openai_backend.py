@@ -11,15 +11,22 @@ OpenAI server rejects unknown fields, so turn the extras off there (token ids ar
 Cached prompt tokens are reported only by servers that fill `usage.prompt_tokens_details`
 (`vllm serve --enable-prompt-tokens-details`).
 
-Connection errors, timeouts, 429 and 5xx are retried with exponential backoff; when the budget
-is spent the server is taken as down and `PolicyUnavailable` is raised (the explorer stops and the
-run is resumed by re-running it).
+Several servers (`base_url` a list: one `vllm serve` per GPU or node): each request goes to the
+answering server with the fewest requests in flight, so N explorer processes can feed M servers.
+Connection errors, timeouts, 429 and 5xx send the request on to another server at once; the server
+that failed is skipped for a while (`backoff * 2**k` seconds after its k-th failure in a row, at
+most `down_seconds`) and then gets requests again, so a restarted server rejoins. When every
+server has failed a request, it waits with exponential backoff and tries again; when that budget
+(`max_retries`) is spent the servers are taken as down and `PolicyUnavailable` is raised (the
+explorer stops and the run is resumed by re-running it).
 """
 from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -30,8 +37,18 @@ from search.policies.vllm_backend import cut_at_stop
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 
 
+@dataclass(eq=False)  # identity: two servers may share a URL
+class _Server:
+    """One completions endpoint and what this client knows of its health."""
+
+    url: str
+    in_flight: int = 0
+    failures: int = 0          # failures in a row; a success resets it
+    resting_until: float = 0.0  # time.monotonic() before which it gets no requests
+
+
 class OpenAIPolicy(Policy):
-    """Completions from an OpenAI-compatible server at `base_url` (including `/v1`)."""
+    """Completions from OpenAI-compatible servers at `base_url` (one URL or a list, each including `/v1`)."""
 
     name = "openai"
     # Token-id prompts from the explorer (see VLLMPolicy.token_prompts). Only with `vllm_extras`:
@@ -40,7 +57,7 @@ class OpenAIPolicy(Policy):
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str | list[str],
         model: str,
         api_key: str = "EMPTY",
         concurrency: int = 32,
@@ -50,18 +67,32 @@ class OpenAIPolicy(Policy):
         vllm_extras: bool = True,
         extra_body: dict[str, Any] | None = None,
         tokenizer: str | None = None,
+        down_seconds: float = 30.0,
     ) -> None:
-        """Talk to `base_url` (e.g. "http://127.0.0.1:8000/v1") serving `model`.
+        """Talk to `base_url` (e.g. "http://127.0.0.1:8000/v1", or a list of such URLs) serving `model`.
 
-        `max_retries` retries follow the first attempt, waiting `backoff * 2**i` seconds;
+        `max_retries` retries follow the first attempt, waiting `backoff * 2**i` seconds (with several
+        servers: after every server has failed the request); a failing server is skipped for at most
+        `down_seconds` before it is tried again;
         `extra_body` is merged into every request body. `tokenizer` (a directory or hub id,
         default `model`) is loaded lazily, only for `encode`/`render_chat`.
         """
         super().__init__()
         if concurrency < 1:
             raise ValueError(f"OpenAIPolicy concurrency must be >= 1, got {concurrency}")
-        self.base_url = base_url.rstrip("/")
+        urls = [base_url] if isinstance(base_url, str) else list(base_url)
+        if not urls or not all(isinstance(u, str) and u.strip() for u in urls):
+            raise ValueError(f"OpenAIPolicy base_url must be a URL or a non-empty list of URLs, got {base_url!r}")
+        if down_seconds <= 0:
+            raise ValueError(f"OpenAIPolicy down_seconds must be > 0, got {down_seconds}")
+        self.base_urls = [u.rstrip("/") for u in urls]
+        self.base_url = self.base_urls[0]
         self.url = self.base_url + "/completions"
+        self.servers = [_Server(u + "/completions") for u in self.base_urls]
+        self.down_seconds = down_seconds
+        self.served: Counter[str] = Counter()  # completions URL -> requests it answered
+        self._servers_lock = threading.Lock()
+        self._turn = 0  # the server that wins the next tie
         self.model = model
         self.api_key = api_key
         self.concurrency = concurrency
@@ -127,33 +158,88 @@ class OpenAIPolicy(Policy):
         body.update(self.extra_body)
         return body
 
+    def _pick(self, tried: set[int], probe: bool) -> _Server | None:
+        """The answering server with the fewest requests in flight that this request has not tried
+        yet; with `probe`, the one back soonest when all are resting. Counted as in flight."""
+        with self._servers_lock:
+            now = time.monotonic()
+            fresh = [i for i in range(len(self.servers)) if i not in tried]
+            ready = [i for i in fresh if self.servers[i].resting_until <= now]
+            n = len(self.servers)
+            if ready:  # ties go round the servers, so quick replies still spread
+                best = min(ready, key=lambda i: (self.servers[i].in_flight, (i - self._turn) % n))
+                self._turn = (best + 1) % n
+            elif probe:
+                best = min(range(len(self.servers)), key=lambda i: (self.servers[i].resting_until, i))
+            else:
+                return None
+            server = self.servers[best]
+            server.in_flight += 1
+            return server
+
+    def _done(self, server: _Server, ok: bool) -> None:
+        with self._servers_lock:
+            server.in_flight -= 1
+            if ok:
+                server.failures, server.resting_until = 0, 0.0
+                self.served[server.url] += 1
+            else:
+                rest = min(self.down_seconds, self.backoff * 2 ** server.failures)
+                server.failures += 1
+                server.resting_until = max(server.resting_until, time.monotonic() + rest)
+
+    def _attempt(self, server: _Server, body: dict[str, Any]) -> dict[str, Any] | str:
+        """The server's JSON reply, or why a retry may help; a client error raises ValueError."""
+        try:
+            response = self._session().post(server.url, json=body, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return f"{type(exc).__name__}: {exc}"
+        if response.status_code in RETRY_STATUS:
+            return f"HTTP {response.status_code}: {response.text[:200]}"
+        if response.status_code != 200:
+            # A client error will not go away on retry: it names a bad option or prompt.
+            raise ValueError(f"{server.url} rejected the request (HTTP {response.status_code}): {response.text[:500]}")
+        try:
+            return response.json()
+        except ValueError:
+            return f"invalid JSON body: {response.text[:200]!r}"
+
     def _post(self, body: dict[str, Any], server_down: threading.Event) -> dict[str, Any]:
-        """POST one completion request, retrying transient failures with exponential backoff."""
-        last_error = "no attempt made"
-        for attempt in range(self.max_retries + 1):
-            if server_down.is_set():  # another request already spent its budget: fail fast
-                break
-            if attempt:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+        """POST one completion request: to another server at once when one fails, and after every
+        server has failed it, again with exponential backoff."""
+        errors: dict[str, str] = {}
+        tried: set[int] = set()
+        attempts = retries = 0
+        while not server_down.is_set():  # another request already spent its budget: fail fast
+            server = self._pick(tried, probe=False)
+            if server is None:  # every server failed this request, or is resting
+                if retries >= self.max_retries:
+                    break
+                time.sleep(self.backoff * 2 ** retries)
+                retries += 1
+                tried.clear()
+                server = self._pick(tried, probe=True)
+            tried.add(self.servers.index(server))
+            attempts += 1
+            ok = False
             try:
-                response = self._session().post(self.url, json=body, timeout=self.timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                last_error = f"{type(exc).__name__}: {exc}"
-                continue
-            if response.status_code in RETRY_STATUS:
-                last_error = f"HTTP {response.status_code}: {response.text[:200]}"
-                continue
-            if response.status_code != 200:
-                # A client error will not go away on retry: it names a bad option or prompt.
-                raise ValueError(f"{self.url} rejected the request (HTTP {response.status_code}): {response.text[:500]}")
-            try:
-                return response.json()
-            except ValueError:
-                last_error = f"invalid JSON body: {response.text[:200]!r}"
+                reply = self._attempt(server, body)
+                ok = isinstance(reply, dict)
+            finally:
+                self._done(server, ok)
+            if ok:
+                return reply
+            errors[server.url] = reply
         server_down.set()
+        if len(self.servers) == 1:
+            raise PolicyUnavailable(
+                f"model server {self.url} unavailable after {attempts} attempts "
+                f"({errors.get(self.url, 'no attempt made')}); start the server again and re-run to resume"
+            )
         raise PolicyUnavailable(
-            f"model server {self.url} unavailable after {self.max_retries + 1} attempts ({last_error}); "
-            "start the server again and re-run to resume"
+            f"model servers {', '.join(s.url for s in self.servers)} unavailable after {attempts} attempts "
+            f"({'; '.join(f'{url}: {e}' for url, e in errors.items()) or 'no attempt made'}); "
+            "start a server again and re-run to resume"
         )
 
     def _one(self, request: GenerationRequest, server_down: threading.Event) -> list[Completion]:
