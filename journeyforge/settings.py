@@ -12,6 +12,7 @@ dataclasses:
   export     ExportSettings (below)
   train      training/config.py TrainSettings
   eval       training/config.py EvalSettings
+  rl         training/rl_config.py RLSettings
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
 """
 from __future__ import annotations
@@ -38,6 +39,7 @@ from traces.reflections import STYLES
 from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
 from training.config import EvalSettings, TrainSettings
+from training.rl_config import RLSettings
 
 
 class ConfigError(ValueError):
@@ -100,6 +102,7 @@ SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
 }
+SCHEMAS["rl"] = RLSettings
 
 
 def task_config_classes() -> dict[str, type]:
@@ -241,6 +244,8 @@ def _check(cfg: DictConfig, group: str) -> None:
                                  "nothing of those kinds is exported")
     elif group == "eval":
         settings(EvalSettings, node, "eval").validate()
+    elif group == "rl":
+        settings(RLSettings, node, "rl").validate()
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -253,6 +258,7 @@ def _check(cfg: DictConfig, group: str) -> None:
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "store")
+GROUPS += ("rl",)
 
 
 def validate_config(cfg: DictConfig) -> None:
