@@ -1,7 +1,7 @@
 """Settings of the `rl` stage (Hydra group `rl`): GRPO with TRL on the task's verifier rewards.
 
-Defaults are CPU-sized: the bundled 135M model, LoRA, 2 prompts x 4 samples per step, 128-token
-completions, 10 steps (about two minutes on 2 cores). They show that the loop runs and what the
+Defaults are CPU-sized: the bundled 135M model, LoRA, 2 prompts x 4 samples per step, 192-token
+completions, 10 steps. They show that the loop runs and what the
 curves look like, not that a model gets better: for that, raise `max_steps`, `num_generations` and
 the batch on a GPU (see the README's "RL" section). `conf/rl/default.yaml` holds only overrides.
 """
@@ -45,8 +45,9 @@ class RLSettings:
     """Completions per step; a multiple of `num_generations` (8 / 4 = 2 prompts per step)."""
     gradient_accumulation_steps: int = 1
     """Generation rounds per optimizer step."""
-    max_completion_length: int = 128
-    """Tokens per completion (the demo's journeys take about 100; longer ones are cut and score 0)."""
+    max_completion_length: int = 192
+    """Tokens per completion: a journey with two backtracks takes 100 to 165 (a cut one states no answer
+    and scores 0)."""
     temperature: float = 1.0
     """Sampling temperature of the completions (GRPO needs diverse groups)."""
     top_p: float = 1.0
