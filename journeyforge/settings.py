@@ -13,6 +13,7 @@ dataclasses:
   train      training/config.py TrainSettings
   eval       training/config.py EvalSettings
   experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
+  rl         training/rl_config.py RLSettings
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
 """
 from __future__ import annotations
@@ -40,6 +41,7 @@ from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
 from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
+from training.rl_config import RLSettings
 
 
 class ConfigError(ValueError):
@@ -101,8 +103,9 @@ class ExportSettings:
 SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
-    "experiment": ExperimentSettings,
+    "experiment": ExperimentSettings, "rl": RLSettings,
 }
+
 
 
 def task_config_classes() -> dict[str, type]:
@@ -246,6 +249,8 @@ def _check(cfg: DictConfig, group: str) -> None:
         settings(EvalSettings, node, "eval").validate()
     elif group == "experiment":
         settings(ExperimentSettings, node, "experiment").validate()
+    elif group == "rl":
+        settings(RLSettings, node, "rl").validate()
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -257,7 +262,7 @@ def _check(cfg: DictConfig, group: str) -> None:
                              "or postgresql+psycopg://user@host/db") from None
 
 
-GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "store")
+GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "store")
 
 
 def validate_config(cfg: DictConfig) -> None:

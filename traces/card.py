@@ -37,7 +37,34 @@ DESCRIPTIONS = {
     "sft": "SFT rows: `messages` (chat) or `prompt`/`completion`, plus provenance columns.",
     "stepwise": "TRL stepwise supervision: `prompt: str`, `completions: list[str]`, `labels: list[bool]`.",
     "preference": "TRL preference pairs: `prompt`, `chosen`, `rejected` (one step each).",
+    "rl": "RL prompts: `prompt`, gold `answer`, `payload` (every training problem, for GRPO).",
 }
+
+RL_TEXT = """\
+## RL prompt sets
+
+`rl` holds every training problem of the run, solved by the search or not (held-out problems never):
+`prompt` (the question, as in the SFT rows), `answer` (the gold answer), `problem` (its key) and
+`payload` (the problem's fields as JSON, what the verifier reads). TRL's `GRPOTrainer` takes it with
+journeyforge's reward functions, which wrap the task's own verifier:
+
+```python
+from datasets import load_from_disk
+from search.tasks import make_task
+from training.rewards import reward_functions
+
+task = make_task(TASK_CONFIG)                 # the `task` block of the run configuration below
+rewards, weights = reward_functions(task)     # accuracy (verifier) + 0.1 x format (<think> frame, one answer)
+GRPOTrainer(model, reward_funcs=rewards, args=GRPOConfig(reward_weights=weights, ...),
+            train_dataset=load_from_disk("rl")["train"])
+```
+
+`verl/train.parquet` and `verl/test.parquet` hold the same problems in verl's layout: `data_source`,
+`prompt` (chat messages: the task's instructions and the problem), `ability`, `reward_model`
+(`style: rule`, `ground_truth`: the gold answer) and `extra_info` (`split`, `index`, `problem`,
+`payload`). `verl/reward.py` is the matching reward function
+(`compute_score(data_source, solution_str, ground_truth, extra_info=None)`, the task's verifier; pass it
+as `custom_reward_function.path`)."""
 
 
 def _data_files(name: str, relative: str, splits: Mapping[str, int], layout: str) -> list[dict[str, str]]:
@@ -107,6 +134,7 @@ def render_card(
             *([label_notes, ""] if label_notes else []),
             EXPORT_TEXT,
             "",
+            *([RL_TEXT, ""] if "rl" in configs else []),
             "## Run configuration (resolved)",
             "",
             "```yaml",

@@ -24,6 +24,7 @@ from datasets import Dataset, DatasetDict, Features, List, Value, load_from_disk
 
 from search.tasks.base import MISTAKE_LABELS, SOLUTION, VALID, Problem, Task
 from traces.card import render_card
+from traces.rl_prompts import VERL_DIR, build_rl_prompts, write_verl
 from traces.stats import format_stats_table, plot_histograms, trajectory_stats
 
 SFT_FEATURES = Features(
@@ -395,6 +396,7 @@ def write_export(
     kinds: Iterable[str] | None = None,
     count_tokens: Callable[[str], int] | None = None,
     token_unit: str | None = None,
+    rl_problems: Iterable[Problem | Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Write every configuration, the stats PNG and the dataset card to `out_dir`, atomically.
 
@@ -402,7 +404,8 @@ def write_export(
     `graph["problem"]`). `cfg` is the resolved run config (export options read from
     `cfg.export`: `test_fraction`, `seed`, `correct_only`); `count_tokens` measures lengths
     (default: whitespace words). Returns a summary: `out_dir`, `configs` ({name: {split: rows}}),
-    `stats_table`, `stats_png`.
+    `stats_table`, `stats_png`. With `rl_problems` (the run's training problems), also the `rl`
+    configuration and verl's Parquet files with their reward module (traces/rl_prompts.py).
     """
     out_dir = Path(out_dir)
     opts = _export_options(cfg)
@@ -418,6 +421,10 @@ def write_export(
         datasets[f"sft/{kind}"] = build_sft(kind_rows, problems, task, correct_only=opts["correct_only"], **split_args)
     datasets["stepwise"] = build_stepwise(graphs, task, **split_args)
     datasets["preference"] = build_preference(graphs, task, margin=opts["preference_margin"], **split_args)
+    if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
+        rl_list = [as_problem(p, "RL problem") for p in rl_problems]
+        rl_splits = {**split_problems(rl_list, opts["test_fraction"], opts["seed"]), **split_args["splits"]}
+        datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
 
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = [r for r in rows if r.get("is_correct") or not opts["correct_only"]]
@@ -434,6 +441,11 @@ def write_export(
             empty = {split: 1 for split, part in dataset.items() if len(part) == 0}
             dataset.save_to_disk(str(tmp / relative), num_shards=empty or None)
         plot_histograms(stats, tmp / "stats.png", unit)
+        if "rl" in datasets:
+            plain = _plain(cfg) or {}
+            rl_opts = plain.get("rl") if isinstance(plain.get("rl"), dict) else {}
+            write_verl(tmp / VERL_DIR, datasets["rl"], task, plain.get("task") or {"name": task.name},
+                       rl_opts.get("reward", "sum"), rl_opts.get("format_weight", 0.1))
         configs = {config_name(rel): {s: len(d) for s, d in dd.items()} for rel, dd in datasets.items()}
         paths = {config_name(rel): rel for rel in datasets}
         card = render_card(
@@ -465,6 +477,7 @@ def export_run(
     task: Task,
     cfg: Mapping[str, Any] | None = None,
     count_tokens: Callable[[str], int] | None = None,
+    rl_problems: Iterable[Problem | Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Export one linearize run of a `TraceStore`: its trajectories of `kinds` (None: all) and
     the trees they came from; then push to the Hub when `export.push_to_hub` names a repo.
@@ -477,7 +490,7 @@ def export_run(
     if not rows:
         raise ValueError(f"linearize run {linearize_run_id} has no trajectories of kinds {kinds!r} to export")
     graphs = store.tree_graphs(sorted({r["tree_id"] for r in rows}))
-    summary = write_export(rows, graphs, out_dir, task, cfg, kinds, count_tokens)
+    summary = write_export(rows, graphs, out_dir, task, cfg, kinds, count_tokens, rl_problems=rl_problems)
     repo = _export_options(cfg)["push_to_hub"]
     if repo:
         push_to_hub(out_dir, repo)

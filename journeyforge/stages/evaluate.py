@@ -7,6 +7,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import build_policy, build_task, eval_settings, open_store, train_kinds, validate_config
 from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.rl import rl_models
 from search.tasks.base import Problem
 from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
 
@@ -29,6 +30,7 @@ def run(cfg: DictConfig) -> dict:
         adapter = Path(cfg.train.dir) / kind
         if (adapter / "adapter_config.json").exists() or (adapter / "config.json").exists():
             models.append((kind, cfg.train.model, str(adapter)))
+    models += rl_models(cfg)  # GRPO adapters (`<rl.dir>/rl-<init>`), with the prompt style they were trained on
     if not models:
         raise StageError("nothing to evaluate: eval.include_base=false and no trained adapters in "
                          f"{cfg.train.dir}; run `journeyforge train name={cfg.name}` first")

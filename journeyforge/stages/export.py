@@ -10,6 +10,12 @@ from journeyforge.tokens import token_counter
 from traces.export import export_run
 
 
+def rl_problems(store, cfg: DictConfig) -> list[dict]:
+    """The problems of the explore run's trees (training problems, solved or not): the RL prompt set."""
+    explore = store.get_run(cfg.name, "explore")
+    return [tree["problem"] for tree in store.trees(explore["id"])] if explore else []
+
+
 def run(cfg: DictConfig) -> dict:
     import datasets
 
@@ -20,7 +26,7 @@ def run(cfg: DictConfig) -> dict:
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
     run_id = start_run(store, cfg, "export")
     summary = export_run(store, lin["id"], list(cfg.linearize.kinds), cfg.export.dir, task,
-                         config_dict(cfg), count_tokens=token_counter(cfg))
+                         config_dict(cfg), count_tokens=token_counter(cfg), rl_problems=rl_problems(store, cfg))
     configs = summary["configs"]
     store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs})
     print(f"[export] datasets in {summary['out_dir']}")

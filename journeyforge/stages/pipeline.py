@@ -1,17 +1,19 @@
-"""run: explore -> linearize -> export -> train -> eval, in one process against one store."""
+"""run: explore -> linearize -> export -> train (-> rl with rl.in_run=true) -> eval, in one process against one store."""
 from __future__ import annotations
 
 import time
 
 from omegaconf import DictConfig
 
-from journeyforge.stages import evaluate, explore, export, linearize, train
+from journeyforge.stages import evaluate, explore, export, linearize, rl, train
 
 
 def run(cfg: DictConfig) -> dict:
     out, times = {}, {}
-    for name, stage in (("explore", explore), ("linearize", linearize), ("export", export),
-                        ("train", train), ("eval", evaluate)):
+    stages = [("explore", explore), ("linearize", linearize), ("export", export), ("train", train), ("eval", evaluate)]
+    if cfg.get("rl") is not None and cfg.rl.get("in_run"):  # off by default: the demo stays short
+        stages.insert(4, ("rl", rl))
+    for name, stage in stages:
         print(f"\n=== {name} ===")
         t0 = time.perf_counter()
         out[name] = stage.run(cfg)

