@@ -22,6 +22,7 @@ stages:
   train      LoRA SFT (TRL) on the exported dataset of each kind
   eval       greedy accuracy of the base and tuned models on held-out problems
   run        all of the above, in order
+  view       a static site of the run and its trees in <workdir>/view; `serve=true` serves it
   db         schema migrations: `journeyforge db upgrade|current [store.url=...]`
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints
@@ -190,6 +191,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if stage.startswith("-") or "=" in stage:
         sys.exit(f"journeyforge: the first argument is the stage, got {stage!r}\n\n{USAGE}")
+    if stage == "view":  # `journeyforge view serve=true port=8001`: the stage's own keys without `view.`
+        from viewer.settings import expand_shorthands
+
+        rest = expand_shorthands(rest)
     # Before the stages are imported (datasets, torch: seconds): a bad setting fails at once.
     _preflight(stage, rest)
     stages = _stages()

@@ -13,6 +13,7 @@ dataclasses:
   train      training/config.py TrainSettings
   eval       training/config.py EvalSettings
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
+  view       viewer/settings.py ViewSettings
 """
 from __future__ import annotations
 
@@ -38,6 +39,7 @@ from traces.reflections import STYLES
 from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
 from training.config import EvalSettings, TrainSettings
+from viewer.settings import ViewSettings
 
 
 class ConfigError(ValueError):
@@ -100,6 +102,7 @@ SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
 }
+SCHEMAS["view"] = ViewSettings  # viewer/settings.py: the `view` stage
 
 
 def task_config_classes() -> dict[str, type]:
@@ -241,6 +244,8 @@ def _check(cfg: DictConfig, group: str) -> None:
                                  "nothing of those kinds is exported")
     elif group == "eval":
         settings(EvalSettings, node, "eval").validate()
+    elif group == "view":
+        settings(ViewSettings, node, "view")
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -253,6 +258,7 @@ def _check(cfg: DictConfig, group: str) -> None:
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "store")
+GROUPS += ("view",)
 
 
 def validate_config(cfg: DictConfig) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from journeyforge.stages import evaluate, explore, export, linearize, pipeline, train
+from journeyforge.stages import view
 
 STAGES = {
     "explore": explore.run,
@@ -10,4 +11,5 @@ STAGES = {
     "train": train.run,
     "eval": evaluate.run,
     "run": pipeline.run,
+    "view": view.run,
 }
