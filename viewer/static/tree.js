@@ -72,15 +72,33 @@
     return text.length > TEXT_CHARS ? text.slice(0, TEXT_CHARS - 1) + "…" : text;
   }
 
-  function draw() {
-    const { rows, maxDepth } = layout();
+  // Only the rows in and near the viewport are in the DOM (plus the highlighted, numbered and
+  // selected nodes, always): drawing a 4,096-node tree whole took about a second of parsing and
+  // SVG text layout; a window of rows takes a few milliseconds whatever the tree's size.
+  let drawn = null; // [first row, last row] of the window drawn last
+
+  function rowWindow() {
+    const c = $("canvas"), rows = Math.ceil(c.clientHeight / ROWH) || 40;
+    const first = Math.floor((c.scrollTop - PAD) / ROWH);
+    return [first - rows, first + 2 * rows];
+  }
+
+  function drawWindow(force) {
+    const [lo, hi] = rowWindow();
+    if (!force && drawn && lo >= drawn[0] && hi <= drawn[1]) return;
+    const margin = Math.round((hi - lo) / 3);
+    drawn = [lo - margin, hi + margin];
+    const [a, b] = drawn;
     const edges = [], hlEdges = [], nodes = [];
     for (const [id, p] of pos) {
-      const n = byId.get(id);
+      const n = byId.get(id), always = highlight.has(id) || numbering.has(id) || id === selected;
       if (n.parent_id != null && pos.has(n.parent_id)) {
         const q = pos.get(n.parent_id);
-        (highlight.has(id) ? hlEdges : edges).push("M" + q.x + " " + q.y + "V" + p.y + "H" + (p.x - 6));
+        if (Math.max(p.r, q.r) >= a && Math.min(p.r, q.r) <= b || always) {
+          (highlight.has(id) ? hlEdges : edges).push("M" + q.x + " " + q.y + "V" + p.y + "H" + (p.x - 6));
+        }
       }
+      if (!always && (p.r < a || p.r > b)) continue;
       const hidden = kids.get(id).length && !visibleKids(id).length ? size.get(id) - 1 : 0;
       const cls = "n " + JF.labelClass(n.label) + (highlight.has(id) ? " hl" : "") + (id === selected ? " sel" : "") +
         (n.first_error ? " fe" : "");
@@ -90,10 +108,15 @@
         JF.esc(n.parent_id == null ? "problem" : short(n.text)) + "</text>" +
         (hidden ? '<text class="more" x="10" y="4">▸ +' + hidden + "</text>" : "") + "</g>");
     }
+    $("tree").innerHTML = '<path class="edge" d="' + edges.join("") + '"></path><path class="edge hl" d="' + hlEdges.join("") + '"></path>' + nodes.join("");
+  }
+
+  function draw() {
+    const { rows, maxDepth } = layout();
     const svg = $("tree");
     svg.setAttribute("width", PAD * 2 + (maxDepth + 1) * COLW);
     svg.setAttribute("height", PAD * 2 + 14 + Math.max(rows, 1) * ROWH);
-    svg.innerHTML = '<path class="edge" d="' + edges.join("") + '"></path><path class="edge hl" d="' + hlEdges.join("") + '"></path>' + nodes.join("");
+    drawWindow(true);
   }
 
   function kv(name, value) {
@@ -142,13 +165,15 @@
     if (old) old.classList.remove("sel");
     selected = id;
     let g = svg.querySelector('g[data-id="' + id + '"]');
-    if (!g) { // hidden under a collapsed ancestor or the depth limit: open the way to it
-      for (const p of pathTo(id)) collapsed.delete(p);
-      if (depthLimit != null && byId.get(id).depth > depthLimit) { depthLimit = null; $("depth-limit").value = ""; }
-      draw();
+    if (!g) { // outside the drawn window, or hidden under a collapsed ancestor or the depth limit
+      if (!pos.has(id)) {
+        for (const p of pathTo(id)) collapsed.delete(p);
+        if (depthLimit != null && byId.get(id).depth > depthLimit) { depthLimit = null; $("depth-limit").value = ""; }
+        draw();
+      } else drawWindow(true);
       g = svg.querySelector('g[data-id="' + id + '"]');
     }
-    g.classList.add("sel");
+    if (g) g.classList.add("sel");
     if (scroll) {
       const p = pos.get(id), c = $("canvas");
       c.scrollTo({ left: Math.max(0, p.x - 80), top: Math.max(0, p.y - c.clientHeight / 2) });
@@ -224,6 +249,13 @@
     svg.addEventListener("mouseleave", () => { $("tip").hidden = true; });
     const c = $("canvas"), r = pos.get(root);
     c.scrollTop = Math.max(0, r.y - c.clientHeight / 2);
+    drawWindow(false);
+    let pending = false;
+    c.addEventListener("scroll", () => {
+      if (pending) return;
+      pending = true;
+      requestAnimationFrame(() => { pending = false; drawWindow(false); });
+    });
   }
   trajectories();
   $("details").addEventListener("click", (e) => { const a = e.target.closest("a[data-go]"); if (a) select(Number(a.dataset.go), true); });
