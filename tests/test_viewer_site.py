@@ -1,0 +1,169 @@
+"""`journeyforge view`: the site's files and data against the store they come from, the stage's
+options and errors, and the 127.0.0.1 server. The browser side: tests/test_viewer_browser.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from db import TraceStore
+from journeyforge.cli import check_overrides
+from journeyforge.stages import view
+from journeyforge.stages.common import StageError
+from tests.viewer_stores import compose_cfg, viewer_store  # noqa: F401 - the fixture
+from viewer.serve import make_server
+from viewer.settings import expand_shorthands
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _data(path: Path, name: str) -> dict:
+    text = path.read_text(encoding="utf-8")
+    prefix = f"window.{name} = "
+    assert text.startswith(prefix) and text.rstrip().endswith(";")
+    return json.loads(text[len(prefix):].rstrip().rstrip(";"))
+
+
+def test_every_tree_gets_a_page_whose_data_is_the_stored_tree(viewer_store):
+    store = TraceStore(viewer_store["url"])
+    run = store.get_run("cd", "explore")
+    lin = store.get_run("cd", "linearize")
+    site = viewer_store["countdown_site"]
+    index = _data(site / "data" / "index.js", "JF_INDEX")
+    trees = store.trees(run["id"])
+    assert [r["id"] for r in index["trees"]] == [t["id"] for t in trees]
+    solved = set(store.solved(run["id"]))
+    assert 0 < len(solved) < len(trees)  # the filters have something to tell apart
+    assert index["summary"]["solved"] == len(solved)
+    for row in index["trees"]:
+        nodes = store.nodes(row["id"])
+        page = _data(site / "data" / f"tree-{row['id']}.js", "JF_TREE")
+        assert (site / "trees" / f"{row['id']}.html").is_file()
+        assert row["solved"] == (row["id"] in solved)
+        assert row["nodes"] == len(nodes) == len(page["nodes"])
+        assert [n["id"] for n in page["nodes"]] == [n["id"] for n in nodes]  # creation order
+        assert [(n["label"], n["text"], n["parent_id"]) for n in page["nodes"]] == [
+            (n["label"], n["text"], n["parent_id"]) for n in nodes]
+        stored = store.trajectories(run_id=lin["id"], tree_ids=[row["id"]])
+        assert [(t["kind"], t["text"]) for t in page["trajectories"]] == [(t["kind"], t["text"]) for t in stored]
+        shortcut = [t for t in stored if t["kind"] == "shortcut"]
+        if shortcut:
+            assert page["shortcut"]["node_ids"] == shortcut[0]["node_ids"]
+            journey = next(t for t in stored if t["kind"] == "journey")
+            assert page["journey"]["node_ids"] == journey["node_ids"]
+        else:
+            assert page["shortcut"]["node_ids"] == [] and row["id"] not in solved
+    assert {p["src"] for p in index["plots"]} == {"plots/labels.png", "plots/values_by_depth.png"}
+    for p in index["plots"]:
+        assert (site / p["src"]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # Offline: every script and stylesheet the pages name is a file of the site.
+    for html in [site / "index.html", *sorted((site / "trees").glob("*.html"))[:2]]:
+        text = html.read_text()
+        assert "http://" not in text and "https://" not in text
+    assert (site / "assets" / "vendor" / "katex" / "katex.min.js").is_file()
+
+
+def test_math_pages_carry_rollouts_and_the_question(viewer_store):
+    store = TraceStore(viewer_store["url"])
+    run = store.get_run("m", "explore")
+    site = viewer_store["math_site"]
+    with_rollouts = 0
+    for tree in store.trees(run["id"]):
+        page = _data(site / "data" / f"tree-{tree['id']}.js", "JF_TREE")
+        assert page["problem"]["text"] == tree["problem"]["payload"]["question"]
+        stored = store.rollouts(tree_id=tree["id"])
+        shown = [dict(r, node_id=int(k)) for k, rs in page["rollouts"].items() for r in rs]
+        assert sorted((r["node_id"], r["idx"], r["answer"], r["is_correct"]) for r in shown) == sorted(
+            (r["node_id"], r["idx"], r["answer"], r["is_correct"]) for r in stored)
+        with_rollouts += bool(stored)
+    assert with_rollouts
+
+
+def test_tree_ids_and_solved_filters_choose_the_trees(viewer_store, tmp_path):
+    store = TraceStore(viewer_store["url"])
+    run = store.get_run("cd", "explore")
+    ids = [t["id"] for t in store.trees(run["id"])]
+    solved = store.solved(run["id"])
+    base = viewer_store["countdown"]
+    out = view.run(compose_cfg(base + [f"view.dir={tmp_path / 'a'}", f"view.trees=[{ids[0]},{ids[-1]}]"]))
+    assert out["trees"] == 2 and sorted(p.stem for p in (tmp_path / "a" / "trees").iterdir()) == sorted(
+        str(i) for i in (ids[0], ids[-1]))
+    out = view.run(compose_cfg(base + [f"view.dir={tmp_path / 'a'}", "view.solved=false", "view.limit=2"]))
+    kept = sorted(int(p.stem) for p in (tmp_path / "a" / "trees").iterdir())  # the folder was replaced whole
+    assert out["trees"] == len(kept) == 2 and not set(kept) & set(solved)
+    with pytest.raises(StageError, match=r"view.trees: tree id\(s\) \[999999\] are not trees of this run"):
+        view.run(compose_cfg(base + [f"view.dir={tmp_path / 'b'}", "view.trees=[999999]"]))
+    with pytest.raises(StageError, match="no explore run named 'nope'"):
+        view.run(compose_cfg(["name=nope"] + base[1:] + [f"view.dir={tmp_path / 'b'}"]))
+
+
+def test_a_folder_the_viewer_did_not_write_is_never_replaced(viewer_store, tmp_path):
+    mine = tmp_path / "notes"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("keep me")
+    with pytest.raises(StageError, match=r"view.dir .*notes exists and is not a viewer site"):
+        view.run(compose_cfg(viewer_store["countdown"] + [f"view.dir={mine}"]))
+    assert (mine / "thesis.tex").read_text() == "keep me" and os.listdir(tmp_path) == ["notes"]
+
+
+def test_bad_view_options_are_one_line_errors_and_bare_keys_are_the_stage_s():
+    assert expand_shorthands(["serve=true", "port=0", "name=x", "view.limit=3"]) == [
+        "view.serve=true", "view.port=0", "name=x", "view.limit=3"]
+    assert check_overrides(["view.port=70000"]) == "view.port must be an integer in 0..65535, got 70000"
+    assert check_overrides(["view.limit=0"]) == "view.limit must be >= 1 or null, got 0"
+    assert "view.solved" in check_overrides(["view.solved=maybe"])
+
+
+def test_serve_answers_on_localhost_only(viewer_store):
+    server = make_server(viewer_store["countdown_site"], 0)
+    host, port = server.server_address
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        assert host == "127.0.0.1"
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as r:
+            assert r.status == 200 and b"data/index.js" in r.read()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/assets/vendor/katex/katex.min.js", timeout=10) as r:
+            assert r.status == 200
+        with pytest.raises(OSError, match=f"view.port={port}: cannot listen on 127.0.0.1:{port}"):
+            make_server(viewer_store["countdown_site"], port)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_cli_view_serve_true_writes_the_site_and_serves_it(viewer_store, tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "journeyforge.cli", "view", *viewer_store["countdown"][:2],
+           f"workdir={tmp_path}", "serve=true", "port=0"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=tmp_path)
+    try:
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "[view] serving" in line:
+                break
+        url = line.split(" at ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:"), "".join(lines)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.status == 200
+        assert (tmp_path / "view" / "index.html").is_file()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_the_viewer_s_static_files_ship_with_the_package():
+    import tomllib
+
+    package = REPO / "viewer"
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["viewer"]
+    shipped = {p for g in globs for p in package.glob(g) if p.is_file()}
+    static = {p for p in (package / "static").rglob("*") if p.is_file()}
+    assert static and static <= shipped, sorted(str(p) for p in static - shipped)

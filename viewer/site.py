@@ -1,0 +1,152 @@
+"""Writes the viewer's static site: index.html, one page per tree, their data, the assets.
+
+    <dir>/index.html            the run: summary, charts, a sortable and filterable table of trees
+    <dir>/trees/<id>.html       one tree: drawn, collapsible, with node details and trajectories
+    <dir>/data/index.js         the index's data;  <dir>/data/tree-<id>.js  one tree's data
+    <dir>/assets/               our scripts and styles, vendored KaTeX
+    <dir>/plots/                the charts (PNG)
+
+Data files are scripts that set a global (`window.JF_INDEX`, `window.JF_TREE`), not JSON fetched
+at run time: browsers refuse `fetch` from `file://` pages, and the site must open from the file
+system with no server and no network.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections import Counter, defaultdict
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from viewer.collect import (RunView, evals_summary, export_summary, index_row, iter_trees, label_order,
+                            tree_page)
+from viewer.plots import plot_labels, plot_values_by_depth
+
+STATIC = Path(__file__).resolve().parent / "static"
+MARKER = ".journeyforge-view"  # marks a folder as a viewer site, so that re-writing may replace it
+
+
+class SiteError(ValueError):
+    """The site cannot be written where asked; the message names the folder."""
+
+
+def _script(name: str, value) -> str:
+    # ensure_ascii keeps U+2028/U+2029 (legal in JSON, line ends in old JavaScript) out of the file.
+    return f"window.{name} = {json.dumps(value, ensure_ascii=True, separators=(',', ':'))};\n"
+
+
+def _tree_html(tree_id: int, title: str) -> str:
+    template = (STATIC / "tree.html").read_text(encoding="utf-8")
+    return template.replace("{{TREE_ID}}", str(tree_id)).replace("{{TITLE}}", _html_escape(title))
+
+
+def _html_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+
+
+def _prepare(out_dir: Path) -> Path:
+    """A fresh temporary folder beside `out_dir`; refuses to later replace a folder that is not ours."""
+    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
+        raise SiteError(f"view.dir {out_dir} exists and is not a viewer site (no {MARKER}); choose another "
+                        "folder or remove it")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for sub in ("trees", "data", "plots"):
+        (tmp / sub).mkdir(parents=True)
+    shutil.copytree(STATIC, tmp / "assets", ignore=shutil.ignore_patterns("*.html"))
+    (tmp / MARKER).write_text("written by `journeyforge view`; the next view replaces this folder\n")
+    return tmp
+
+
+def _swap_in(tmp: Path, out_dir: Path) -> None:
+    if out_dir.exists():
+        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
+        out_dir.rename(old)
+        tmp.rename(out_dir)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(out_dir)
+
+
+def write_site(store, view: RunView, out_dir: Path, progress: bool = True) -> dict:
+    """Write the whole site for `view` into `out_dir` (replaced as a whole); returns a summary."""
+    out_dir = Path(out_dir)
+    tmp = _prepare(out_dir)
+    try:
+        summary = _write(store, view, tmp, progress)
+        _swap_in(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return {**summary, "dir": out_dir, "index": out_dir / "index.html"}
+
+
+def _write(store, view: RunView, root: Path, progress: bool) -> dict:
+    rows: list[dict] = []
+    labels: Counter = Counter()
+    values: dict[int, list[float]] = defaultdict(list)
+    mc_values: dict[int, list[float]] = defaultdict(list)
+    largest = 0
+    ids = [t["id"] for t in view.trees]
+    neighbours = {t: (ids[i - 1] if i else None, ids[i + 1] if i + 1 < len(ids) else None) for i, t in enumerate(ids)}
+    trees = iter_trees(store, view)
+    for info, G, rollouts, trajectories in tqdm(trees, total=len(ids), desc="view", unit="tree",
+                                                disable=not progress, dynamic_ncols=True):
+        page = tree_page(G, info, rollouts, trajectories, view.task)
+        page["prev"], page["next"] = neighbours[info["id"]]
+        page["run"] = view.name
+        (root / "data" / f"tree-{info['id']}.js").write_text(_script("JF_TREE", page), encoding="utf-8")
+        (root / "trees" / f"{info['id']}.html").write_text(
+            _tree_html(info["id"], f"tree {info['id']} · {info['problem']['key']}"), encoding="utf-8")
+        rows.append(index_row(G, info, trajectories, view.task))
+        largest = max(largest, G.number_of_nodes())
+        for n in page["nodes"]:
+            labels[n["label"]] += 1
+            if n["parent_id"] is not None:
+                if n["value"] is not None:
+                    values[n["depth"]].append(n["value"])
+                if n["mc_value"] is not None:
+                    mc_values[n["depth"]].append(n["mc_value"])
+
+    order = label_order(labels)
+    plots = []
+    if labels:
+        plots.append({"title": "node labels", "src": "plots/labels.png"})
+        plot_labels(labels, order, root / "plots" / "labels.png")
+    if values:
+        plots.append({"title": "values by depth", "src": "plots/values_by_depth.png"})
+        plot_values_by_depth(values, mc_values, root / "plots" / "values_by_depth.png")
+    export = export_summary(view.export)
+    if export and export["stats_png"]:
+        shutil.copyfile(export["stats_png"], root / "plots" / "export_stats.png")
+        plots.append({"title": "exported trajectories: length and mistakes", "src": "plots/export_stats.png"})
+    kinds = sorted({k for r in rows for k in r["trajectories"]})
+    index = {
+        "run": {"name": view.name, "store": view.store_url, "explore_run_id": view.explore["id"],
+                "task": getattr(view.task, "name", None), "status": view.explore["status"],
+                "created_at": str(view.explore.get("created_at") or ""),
+                "stats": _plain_stats(view.explore.get("stats") or {}),
+                "linearize": _plain_stats((view.linearize or {}).get("stats") or {}) or None},
+        "summary": {"trees": len(rows), "done": sum(r["status"] == "done" for r in rows),
+                    "solved": sum(r["solved"] for r in rows), "nodes": sum(r["nodes"] for r in rows),
+                    "labels": dict(labels), "trajectories": dict(sum((Counter(r["trajectories"]) for r in rows), Counter())),
+                    "largest_tree": largest},
+        "labels": order,
+        "kinds": kinds,
+        "plots": plots,
+        "export": {k: v for k, v in export.items() if k != "stats_png"} if export else None,
+        "evals": evals_summary(store, view.eval),
+        "trees": rows,
+    }
+    (root / "data" / "index.js").write_text(_script("JF_INDEX", index), encoding="utf-8")
+    shutil.copyfile(STATIC / "index.html", root / "index.html")
+    return {"trees": len(rows), "nodes": index["summary"]["nodes"], "solved": index["summary"]["solved"],
+            "largest_tree": largest, "plots": [p["src"] for p in plots]}
+
+
+def _plain_stats(stats: dict) -> dict:
+    """Run stats as shown on the index: numbers and short texts (nested label counts kept)."""
+    return {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool, dict)) and k != "labels"}
