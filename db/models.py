@@ -166,6 +166,9 @@ class Trajectory(Base):
     n_backtracks: Mapped[int] = mapped_column(Integer, default=0)
     n_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Character spans of `text` by role, [{"role": "mistake" | "reflection" | "check", "start", "end"}]:
+    # what `train.mask_mistakes` masks. NULL for kinds without such parts. Migration 0004.
+    spans: Mapped[list | None] = mapped_column(JSON(none_as_null=True), nullable=True)
 
 
 class Eval(Base):
@@ -180,5 +183,20 @@ class Eval(Base):
     problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
     prediction: Mapped[str] = mapped_column(Text)      # the full generated text
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)  # the final answer extracted by the task
+    is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
+    n_tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class EvalSample(Base):
+    """One sampled answer (temperature > 0) behind an eval row's maj@k / pass@k. Migration 0004."""
+
+    __tablename__ = "eval_samples"
+    __table_args__ = (UniqueConstraint("eval_id", "idx", name="uq_eval_samples_eval_idx"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    eval_id: Mapped[int] = mapped_column(ForeignKey("evals.id", ondelete="CASCADE"))
+    idx: Mapped[int] = mapped_column(Integer)                # 0..k-1
+    prediction: Mapped[str] = mapped_column(Text)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
     n_tokens: Mapped[int] = mapped_column(Integer, default=0)

@@ -40,7 +40,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db import migrate
 from db.engine import SQLITE_BEGIN, StoreError, compact_json, how_to_fix, make_engine, mask_url
-from db.models import Eval, Node, Problem, Rollout, Run, Trajectory, Tree, utcnow
+from db.models import Eval, EvalSample, Node, Problem, Rollout, Run, Trajectory, Tree, utcnow
 
 RUNS: Table = Run.__table__
 PROBLEMS: Table = Problem.__table__
@@ -49,6 +49,7 @@ NODES: Table = Node.__table__
 TRAJECTORIES: Table = Trajectory.__table__
 EVALS: Table = Eval.__table__
 ROLLOUTS: Table = Rollout.__table__
+EVAL_SAMPLES: Table = EvalSample.__table__
 
 TREE_STATUSES = ("pending", "running", "done", "failed")
 RUN_STATUSES = ("running", "done", "failed")
@@ -64,7 +65,7 @@ NODE_REQUIRED = ("tree_id", "seq", "depth", "label")
 NODE_FIELDS = frozenset(NODE_REQUIRED) | NODE_DEFAULTS.keys() | {"parent_index"}
 TRAJECTORY_DEFAULTS: dict[str, Any] = {
     "messages": None, "node_ids": [], "answer": None, "n_steps": 0, "n_backtracks": 0,
-    "n_tokens": None, "is_correct": False,
+    "n_tokens": None, "is_correct": False, "spans": None,
 }
 TRAJECTORY_FIELDS = frozenset({"idx", "text"}) | TRAJECTORY_DEFAULTS.keys()
 ROLLOUT_DEFAULTS: dict[str, Any] = {"idx": 0, "token_ids": None, "answer": None, "is_correct": False,
@@ -74,7 +75,9 @@ ROLLOUT_FIELDS = frozenset({"node_id", "node_index", "tree_id", "text"}) | ROLLO
 # Optional columns a wave may revise on a stored node besides visits and value.
 NODE_REVISABLE = ("count", "label", "reason", "mc_value", "mc_hard", "first_error", "expansions")
 EVAL_DEFAULTS: dict[str, Any] = {"answer": None, "is_correct": False, "n_tokens": 0}
-EVAL_FIELDS = frozenset({"problem_id", "prediction"}) | EVAL_DEFAULTS.keys()
+# `samples` (replace_evals only): the sampled answers behind maj@k / pass@k, stored in eval_samples.
+EVAL_FIELDS = frozenset({"problem_id", "prediction", "samples"}) | EVAL_DEFAULTS.keys()
+EVAL_SAMPLE_FIELDS = frozenset({"prediction", "answer", "is_correct", "n_tokens"})
 
 # Keys per IN (...) list: far below SQLite's bound-parameter limit and PostgreSQL's.
 _CHUNK = 500
@@ -546,18 +549,44 @@ class TraceStore:
 
     def replace_evals(self, run_id: int, model: str, rows: Sequence[dict]) -> list[int]:
         """Replace model `model`'s evals in run `run_id` by `rows` (problem_id, prediction, answer,
-        is_correct, n_tokens), in one transaction; returns ids in input order."""
-        clean = []
+        is_correct, n_tokens, optional `samples`: a list of sampled answers with prediction, answer,
+        is_correct, n_tokens, stored in `eval_samples`), in one transaction; ids in input order."""
+        clean, samples = [], []
         for i, row in enumerate(rows):
             _check_fields("replace_evals", i, row, EVAL_FIELDS | {"run_id", "model"}, ("problem_id", "prediction"))
+            row = dict(row)
+            mine = list(row.pop("samples", None) or [])
+            for j, sample in enumerate(mine):
+                _check_fields(f"replace_evals row {i} sample", j, sample, EVAL_SAMPLE_FIELDS, ("prediction",))
+            samples.append(mine)
             clean.append({**EVAL_DEFAULTS, **row, "run_id": run_id, "model": model})
         with self._write(f"replace_evals(run {run_id}, {model!r})") as conn:
+            old = select(EVALS.c.id).where(EVALS.c.run_id == run_id, EVALS.c.model == model)
+            # Explicit: SQLite enforces ON DELETE CASCADE only with its foreign_keys pragma on.
+            conn.execute(delete(EVAL_SAMPLES).where(EVAL_SAMPLES.c.eval_id.in_(old)))
             conn.execute(delete(EVALS).where(EVALS.c.run_id == run_id, EVALS.c.model == model))
             if not clean:
                 return []
             result = conn.execute(insert(EVALS).returning(EVALS.c.id, EVALS.c.problem_id), clean)
             by_problem = {problem_id: id_ for id_, problem_id in result}
+            sample_rows = [{"prediction": "", "answer": None, "is_correct": False, "n_tokens": 0, **sample,
+                            "eval_id": by_problem[row["problem_id"]], "idx": j}
+                           for row, mine in zip(clean, samples) for j, sample in enumerate(mine)]
+            if sample_rows:
+                conn.execute(insert(EVAL_SAMPLES), sample_rows)
         return [by_problem[row["problem_id"]] for row in clean]
+
+    def eval_samples(self, run_id: int, model: str | None = None) -> list[dict]:
+        """Sampled answers of run `run_id`'s evals (optionally of one model), each with its eval's
+        `model` and `problem_id`, ordered by (model, problem_id, idx)."""
+        query = (select(EVAL_SAMPLES, EVALS.c.model, EVALS.c.problem_id)
+                 .join(EVALS, EVALS.c.id == EVAL_SAMPLES.c.eval_id)
+                 .where(EVALS.c.run_id == run_id)
+                 .order_by(EVALS.c.model, EVALS.c.problem_id, EVAL_SAMPLES.c.idx))
+        if model is not None:
+            query = query.where(EVALS.c.model == model)
+        with self._read() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
 
     def evals(self, run_id: int, model: str | None = None) -> list[dict]:
         """Evals of run `run_id` (optionally of one model), ordered by (model, problem_id)."""

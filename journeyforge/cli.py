@@ -23,6 +23,7 @@ stages:
   eval       greedy accuracy of the base and tuned models on held-out problems
   rl         GRPO (TRL) on the task's verifier rewards, from the base model or an SFT adapter
   run        all of the above, in order
+  experiment journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)
   db         schema migrations: `journeyforge db upgrade|current [store.url=...]`
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints

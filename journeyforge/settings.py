@@ -12,6 +12,7 @@ dataclasses:
   export     ExportSettings (below)
   train      training/config.py TrainSettings
   eval       training/config.py EvalSettings
+  experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
   rl         training/rl_config.py RLSettings
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
 """
@@ -38,6 +39,7 @@ from traces.llm_reflection import RewriteConfig
 from traces.reflections import STYLES
 from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
+from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
 from training.rl_config import RLSettings
 
@@ -101,6 +103,7 @@ class ExportSettings:
 SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
+    "experiment": ExperimentSettings,
 }
 SCHEMAS["rl"] = RLSettings
 
@@ -244,6 +247,8 @@ def _check(cfg: DictConfig, group: str) -> None:
                                  "nothing of those kinds is exported")
     elif group == "eval":
         settings(EvalSettings, node, "eval").validate()
+    elif group == "experiment":
+        settings(ExperimentSettings, node, "experiment").validate()
     elif group == "rl":
         settings(RLSettings, node, "rl").validate()
     elif group == "store":
@@ -257,7 +262,7 @@ def _check(cfg: DictConfig, group: str) -> None:
                              "or postgresql+psycopg://user@host/db") from None
 
 
-GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "store")
+GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "store")
 GROUPS += ("rl",)
 
 

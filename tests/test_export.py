@@ -130,7 +130,7 @@ def test_sft_columns_and_split_by_problem():
     dd = build_sft(rows, problems, TASK, test_fraction=0.25, seed=1)
     assert set(dd) == {"train", "test"}
     assert dd["train"].column_names == ["messages", "prompt", "completion", "kind", "tree_id", "problem",
-                                        "answer", "n_steps", "n_backtracks", "is_correct"]
+                                        "answer", "n_steps", "n_backtracks", "is_correct", "spans"]
     assert len(dd["train"]) + len(dd["test"]) == 24 and len(dd["test"]) > 0
     assert not set(dd["train"]["problem"]) & set(dd["test"]["problem"])
     row = dd["train"][0]

@@ -28,8 +28,8 @@ REVISION_1_ROWS = [
 
 
 def test_head_is_the_newest_revision():
-    assert migrate.head() == "0003"
-    assert migrate.known_revisions() == {"0001", "0002", "0003"}
+    assert migrate.head() == "0004"
+    assert migrate.known_revisions() == {"0001", "0002", "0003", "0004"}
 
 
 def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
@@ -39,7 +39,7 @@ def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
         for statement in REVISION_1_ROWS:
             conn.execute(text(statement))
     engine.dispose()
-    with pytest.raises(StoreError, match=r"revision 0001, older than this code's 0003; run `journeyforge db upgrade --store.url="):
+    with pytest.raises(StoreError, match=r"revision 0001, older than this code's 0004; run `journeyforge db upgrade --store.url="):
         TraceStore(store_url)
 
     assert migrate.upgrade(store_url) == migrate.head() == migrate.current(store_url)
@@ -54,6 +54,8 @@ def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
             # 0003: the root had children before expansion counts existed, so it counts as expanded once
             assert conn.execute(text("SELECT id, expansions FROM nodes ORDER BY id")).all() == [(1, 1), (2, 0), (3, 0)]
             assert conn.execute(text("SELECT COUNT(*) FROM rollouts")).scalar() == 0
+            # 0004: sampled eval answers and trajectory spans, empty on an old store
+            assert conn.execute(text("SELECT COUNT(*) FROM eval_samples")).scalar() == 0
 
 
 def test_new_store_schema_matches_the_models_exactly(store_url):
@@ -87,7 +89,8 @@ def test_tables_without_a_revision_are_refused(tmp_path):
 def test_upgrade_is_idempotent_and_downgrade_removes_the_views(store_url):
     assert migrate.current(store_url) is None
     migrate.upgrade(store_url)
-    assert migrate.upgrade(store_url) == "0003"
+    assert migrate.upgrade(store_url) == "0004"
+    assert migrate.downgrade(store_url, "0003") == "0003"
     assert migrate.downgrade(store_url, "0002") == "0002"
     assert migrate.downgrade(store_url, "0001") == "0001"
     engine = make_engine(store_url)

@@ -39,6 +39,9 @@ SFT_FEATURES = Features(
         "n_steps": Value("int32"),
         "n_backtracks": Value("int32"),
         "is_correct": Value("bool"),
+        # Character spans of `completion` that are mistaken steps, reflections or checks (journeys):
+        # what `train.mask_mistakes` / `train.mask_reflections` take out of the loss.
+        "spans": List({"role": Value("string"), "start": Value("int32"), "end": Value("int32")}),
     }
 )
 # TRL's stepwise-supervision format: prompt: str, completions: list[str], labels: list[bool].
@@ -145,7 +148,8 @@ def build_sft(
     Columns: `messages` (user instructions + assistant trace), `prompt` (`task.question`) and
     `completion` (the trace), so `select_columns(["messages"])` or
     `select_columns(["prompt", "completion"])` goes straight into `trl.SFTTrainer`; plus
-    provenance `kind, tree_id, problem, answer, n_steps, n_backtracks, is_correct`.
+    provenance `kind, tree_id, problem, answer, n_steps, n_backtracks, is_correct`, and `spans`
+    (the completion's mistake / reflection / check character spans, empty for shortcuts).
     `correct_only` drops trajectories whose final answer failed the verifier. `splits` (problem
     key -> "train"/"test", from `split_problems`) overrides the split computed from these rows.
     """
@@ -181,6 +185,8 @@ def build_sft(
                 "n_steps": row.get("n_steps") or 0,
                 "n_backtracks": row.get("n_backtracks") or 0,
                 "is_correct": bool(row.get("is_correct")),
+                "spans": [{"role": sp["role"], "start": sp["start"], "end": sp["end"]}
+                          for sp in row.get("spans") or []],
             }
         )
     splits = splits or split_problems(resolved.values(), test_fraction, seed)

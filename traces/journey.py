@@ -16,7 +16,7 @@ from typing import Any, Callable
 import networkx as nx
 
 from search.tasks.base import DEAD_END, INVALID, WRONG_ANSWER, Task
-from traces.reflections import Reflector, make_reflector
+from traces.reflections import Reflector, check_line, make_reflector
 from traces.tree_view import (
     as_config,
     best_solution_order,
@@ -75,6 +75,22 @@ class JourneyConfig:
     wrong endings with different answers before the correct one); a repeat of an earlier trial's
     wrong answer teaches nothing new and is skipped."""
 
+    backtracks: list[float] | None = None
+    """Distribution of wrong trials per journey: weights of 0, 1, 2, ... backtracks (`[1, 1, 1]`
+    draws 0, 1 or 2 equally; 0 gives the direct solution, ASTRO's mix), capped by the trials the
+    tree has and by `max_backtracks`; the trials are then drawn at random positions of the path
+    (at most k-1 per node). null: every journey takes as many trials as it can, nearest the root
+    first (O1-Journey's constant count, which a small model learns to copy)."""
+
+    per_tree: int = 1
+    """Journeys per solved tree, each with its own draw of count and trials (and, when the tree
+    has several verified solutions, the next one); identical texts are kept once."""
+
+    checks: float = 0.0
+    """Probability of a check line after each correct step but the last (the task's true statement
+    that the step is right and the goal still reachable, traces/reflections.py CHECK_TEMPLATES);
+    never after a mistaken step. 0: no checks."""
+
     reflection: str = "template"
     """How reflections are written: `template` (see traces/reflections.py) or `llm` (a model
     rewrites the template draft; done in one batch by the linearize stage, see
@@ -91,6 +107,15 @@ class JourneyConfig:
             raise ValueError(f"JourneyConfig.follow={self.follow!r}: choose one of {FOLLOW_MODES}")
         if self.max_tokens is not None and self.max_tokens < 1:
             raise ValueError(f"JourneyConfig.max_tokens={self.max_tokens}: must be >= 1 or None")
+        if self.backtracks is not None:
+            weights = list(self.backtracks)
+            if not weights or any(not isinstance(w, (int, float)) or w < 0 for w in weights) or sum(weights) <= 0:
+                raise ValueError(f"JourneyConfig.backtracks={self.backtracks!r}: weights of 0, 1, 2, ... "
+                                 "backtracks, non-negative, not all zero (e.g. [1, 1, 1])")
+        if self.per_tree < 1:
+            raise ValueError(f"JourneyConfig.per_tree={self.per_tree}: must be >= 1")
+        if not 0.0 <= self.checks <= 1.0:
+            raise ValueError(f"JourneyConfig.checks={self.checks}: a probability in [0, 1]")
 
 
 def count_tokens(tokenizer: Tokenizer | None, text: str) -> int:
@@ -148,6 +173,9 @@ def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
             path = failing_path(G, c, prefer, accept, solved)
             if path is not None:
                 trials.append(path)
+    # A sampled empty line (the model wrote only a newline) is an invalid step with nothing to
+    # show: a trial through it would be a blank line followed by a reflection.
+    trials = [t for t in trials if all((G.nodes[n].get("text") or "").strip() for n in t)]
     if cfg.select == "plausible":
         trials.sort(key=lambda t: _logprob_rank(G, t[0]))
     if cfg.distinct_endings:
@@ -172,17 +200,102 @@ def _choose(G: nx.DiGraph, trials: list[list[int]], n: int, cfg: JourneyConfig, 
     return trials[:n]
 
 
-def _render(G: nx.DiGraph, path: list[int], trials: list[_Trial]) -> tuple[list[str], list[int]]:
+def _render(G: nx.DiGraph, path: list[int], trials: list[_Trial],
+            checks: dict[int, str] | None = None) -> tuple[list[str], list[int], list[str]]:
+    """Lines, node ids in order, and each line's role: step | mistake | reflection | check."""
     lines: list[str] = []
     node_ids: list[int] = []
+    roles: list[str] = []
+    checks = checks or {}
     for i, nxt in enumerate(path[1:]):
         for t in (t for t in trials if t.at == i):
             lines += [step_line(G, n) for n in t.nodes]
+            roles += ["mistake"] * len(t.nodes)
             node_ids += t.nodes
             lines += [t.reflection, t.back]
+            roles += ["reflection", "reflection"]
         lines.append(step_line(G, nxt))
+        roles.append("step")
         node_ids.append(nxt)
-    return lines, node_ids
+        if nxt in checks:
+            lines.append(checks[nxt])
+            roles.append("check")
+    return lines, node_ids, roles
+
+
+def line_spans(text: str, lines: list[str], roles: list[str]) -> list[dict[str, Any]]:
+    """Character spans of `text` per role but `step`, merged where the same role continues: what
+    `train.mask_mistakes` masks. Lines are found in order, so a repeated line maps to its own place."""
+    spans: list[dict[str, Any]] = []
+    cursor = 0
+    for line, role in zip(lines, roles):
+        at = text.find(line, cursor) if line else -1
+        if at < 0:
+            continue
+        cursor = at + len(line)
+        if role == "step":
+            continue
+        if spans and spans[-1]["role"] == role and not text[spans[-1]["end"]:at].strip():
+            spans[-1]["end"] = cursor
+        else:
+            spans.append({"role": role, "start": at, "end": cursor})
+    return spans
+
+
+def _all_trials(G: nx.DiGraph, path: list[int], task: Task, cfg: JourneyConfig,
+                rng: random.Random) -> list[list[tuple[int, list[int]]]]:
+    """Per correct-path node (but the last), the wrong trials it offers: up to k-1 (at, nodes)."""
+    on_path, solved = set(path), solution_ancestry(G)
+    out = []
+    for i, node in enumerate(path[:-1]):
+        options = _wrong_trials(G, node, on_path, solved, cfg, task)
+        out.append([(i, nodes) for nodes in _choose(G, options, cfg.k - 1, cfg, rng)])
+    return out
+
+
+def _draw_count(weights: list[float], rng: random.Random) -> int:
+    return rng.choices(range(len(weights)), weights=weights)[0]
+
+
+def _one_journey(G: nx.DiGraph, task: Task, cfg: JourneyConfig, reflector: Reflector, path: list[int],
+                 answer: str, rng: random.Random, tokenizer: Tokenizer | None,
+                 idx: int) -> tuple[dict[str, Any] | None, str | None]:
+    problem = problem_of(G)
+    slots = _all_trials(G, path, task, cfg, rng)
+    if cfg.backtracks is None:
+        chosen: list[tuple[int, list[int]]] = []
+        for per_node in slots:  # nearest the root first, as many as allowed
+            chosen += per_node[: max(cfg.max_backtracks - len(chosen), 0)]
+    else:
+        pool = [slot for per_node in slots for slot in per_node]
+        want = min(_draw_count(list(cfg.backtracks), rng), cfg.max_backtracks, len(pool))
+        chosen = sorted(rng.sample(pool, want), key=lambda s: (s[0], seq_of(G, s[1][0])))
+    trials = []
+    for at, nodes in chosen:
+        reflection, back = reflector(dict(G.nodes[nodes[-1]]), G.nodes[path[at]].get("state"), rng)
+        trials.append(_Trial(at, nodes, reflection, back))
+    if not trials and cfg.backtracks is None:
+        return None, f"no wrong trial beside the solution path (select={cfg.select!r}, follow={cfg.follow!r})"
+    # Checks follow correct steps only; the last step is the answer's, which needs no check.
+    checks = {n: check_line(task, dict(G.nodes[n]), rng) for n in path[1:-1]
+              if cfg.checks > 0 and rng.random() < cfg.checks}
+
+    lines, node_ids, roles = _render(G, path, trials, checks)
+    if cfg.max_tokens is not None:
+        while trials and count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens:
+            trials.pop()  # the latest trial in the text goes first
+            lines, node_ids, roles = _render(G, path, trials, checks)
+        if not trials and (cfg.backtracks is None
+                           or count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens):
+            used = count_tokens(tokenizer, task.render_completion(lines, answer))
+            return None, (f"token budget max_tokens={cfg.max_tokens} leaves no room for a wrong trial "
+                          f"(the correct path and answer alone take {used})")
+
+    n_steps = sum(len(t.nodes) for t in trials) + len(path) - 1
+    traj = trajectory(G, task, problem, kind="journey", idx=idx, lines=lines, node_ids=node_ids,
+                      answer=answer, n_steps=n_steps, n_backtracks=len(trials))
+    traj["spans"] = line_spans(traj["text"], lines, roles) or None
+    return traj, None
 
 
 def journey_with_reason(
@@ -193,54 +306,42 @@ def journey_with_reason(
     tokenizer: Tokenizer | None = None,
     reflector: Reflector | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """The tree's journey (a list of at most one trajectory) and why there is none, if so.
+    """The tree's journeys (`per_tree` at most) and why there is none, if so.
 
-    Uses the best verified solution (fewest steps, highest value, earliest). `reflector`
-    overrides the `cfg.reflection` style (the hook for model-written reflections).
+    Uses the best verified solution (fewest steps, highest value, earliest); with `per_tree` > 1
+    the next journeys cycle through the other verified solutions. `reflector` overrides the
+    `cfg.reflection` style (the hook for model-written reflections).
     """
     cfg = as_config(JourneyConfig, cfg)
     reflector = reflector or make_reflector(cfg.reflection, task)
     problem = problem_of(G)
-    answer, solution = None, None
+    solutions: list[tuple[int, str]] = []
     for sol in best_solution_order(G):
         answer = verified_answer(G, task, problem, sol)
         if answer is not None:
-            solution = sol
-            break
-    if solution is None:
+            solutions.append((sol, answer))
+            if len(solutions) >= cfg.per_tree:
+                break
+    if not solutions:
         return [], "no verified solution in the tree"
 
-    # One rng per tree, seeded by (seed, tree), so a tree's journey does not depend on which
-    # other trees were linearized before it.
-    rng = random.Random(f"{cfg.seed}:{tree_id(G)}")
-    path = path_to(G, solution)
-    on_path, solved = set(path), solution_ancestry(G)
-    trials: list[_Trial] = []
-    for i, node in enumerate(path[:-1]):
-        room = cfg.max_backtracks - len(trials)
-        if room <= 0:
-            break
-        options = _wrong_trials(G, node, on_path, solved, cfg, task)
-        for nodes in _choose(G, options, min(cfg.k - 1, room), cfg, rng):
-            reflection, back = reflector(dict(G.nodes[nodes[-1]]), G.nodes[node].get("state"), rng)
-            trials.append(_Trial(i, nodes, reflection, back))
-    if not trials:
-        return [], f"no wrong trial beside the solution path (select={cfg.select!r}, follow={cfg.follow!r})"
-
-    lines, node_ids = _render(G, path, trials)
-    if cfg.max_tokens is not None:
-        while trials and count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens:
-            trials.pop()  # the latest trial in the text goes first
-            lines, node_ids = _render(G, path, trials)
-        if not trials:
-            used = count_tokens(tokenizer, task.render_completion(lines, answer))
-            return [], (f"token budget max_tokens={cfg.max_tokens} leaves no room for a wrong trial "
-                        f"(the correct path and answer alone take {used})")
-
-    n_steps = sum(len(t.nodes) for t in trials) + len(path) - 1
-    traj = trajectory(G, task, problem, kind="journey", idx=0, lines=lines, node_ids=node_ids,
-                      answer=answer, n_steps=n_steps, n_backtracks=len(trials))
-    return [traj], None
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    reason = None
+    for j in range(cfg.per_tree):
+        # One rng per (tree, journey), seeded by (seed, tree), so a tree's journeys do not depend on
+        # which other trees were linearized before it; the first keeps the single-journey seed.
+        rng = random.Random(f"{cfg.seed}:{tree_id(G)}" + (f":{j}" if j else ""))
+        solution, answer = solutions[j % len(solutions)]
+        traj, why = _one_journey(G, task, cfg, reflector, path_to(G, solution), answer, rng, tokenizer, len(out))
+        if traj is None:
+            reason = reason or why
+            continue
+        if traj["text"] in seen:
+            continue
+        seen.add(traj["text"])
+        out.append(traj)
+    return out, (None if out else reason)
 
 
 def linearize_journey(
@@ -251,8 +352,8 @@ def linearize_journey(
     tokenizer: Tokenizer | None = None,
     reflector: Reflector | None = None,
 ) -> list[dict[str, Any]]:
-    """The tree's journey as a list of at most one trajectory (see `journey_with_reason`)."""
+    """The tree's journeys, at most `per_tree` (see `journey_with_reason`)."""
     return journey_with_reason(G, task, cfg, tokenizer=tokenizer, reflector=reflector)[0]
 
 
-__all__ = ["JourneyConfig", "count_tokens", "journey_with_reason", "linearize_journey"]
+__all__ = ["JourneyConfig", "count_tokens", "journey_with_reason", "line_spans", "linearize_journey"]

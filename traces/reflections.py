@@ -99,6 +99,35 @@ GENERIC_RETURN_TEMPLATES = (
 )
 FALLBACK_STATE = "the last correct step"
 
+# Checks after a correct step (`journey.checks`): the task's true statement about the step, so that
+# a reflection does not always mean "go back" and the model learns to judge every step (ASTRO's
+# "our solution seems to be correct so far").
+CHECK_TEMPLATES = (
+    "Let me check: {fact}.",
+    "Checking that step: {fact}. Good.",
+    "So far so good: {fact}.",
+    "Quick check: {fact}, so I keep going.",
+    "Verifying: {fact}.",
+    "{fact_cap}, so this step is fine.",
+)
+
+# When the task has no words for the check: true of any step on a verified path.
+GENERIC_CHECK_TEMPLATES = (
+    "Let me check that step... it looks right, so I continue.",
+    "So far this looks correct.",
+    "Checking: this step is consistent with the problem. Continuing.",
+    "That step seems right; on to the next one.",
+)
+
+
+def check_line(task: Task, node: dict[str, Any], rng: random.Random) -> str:
+    """A check line after the correct step `node` (its attributes), in the task's words when it has them."""
+    fact = (task.describe_check(node) or "").strip().rstrip(".").strip()
+    if not fact:
+        return rng.choice(GENERIC_CHECK_TEMPLATES)
+    return rng.choice(CHECK_TEMPLATES).format(fact=fact, fact_cap=fact[0].upper() + fact[1:])
+
+
 
 class Reflector(Protocol):
     """Writes the (reflection, return) pair that closes one wrong trial."""

@@ -49,6 +49,11 @@ class SFTSettings:
     """Log the loss every this many steps (the returned first/last losses come from these logs)."""
     use_cpu: bool = True
     """Train on the CPU even when an accelerator is present."""
+    mask_mistakes: bool = False
+    """Take a journey's mistaken steps out of the loss (the exported `spans`): the model reads them
+    as context but is not taught to write them (format prompt_completion only)."""
+    mask_reflections: bool = False
+    """Also take the reflections that close the mistakes out of the loss (with `mask_mistakes`)."""
 
     def validate(self) -> None:
         """Raise ValueError naming the option when a setting cannot work."""
@@ -62,6 +67,9 @@ class SFTSettings:
             raise ValueError("train.max_steps <= 0 needs train.epochs > 0")
         if self.learning_rate <= 0:
             raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate!r}")
+        if (self.mask_mistakes or self.mask_reflections) and self.format != "prompt_completion":
+            raise ValueError("train.mask_mistakes / train.mask_reflections need train.format=prompt_completion "
+                             f"(spans are offsets into the completion), got train.format={self.format!r}")
 
 
 @dataclass

@@ -109,7 +109,8 @@ def evaluate_models(
     builds the backend (default: `HFPolicy`). One row per model and problem: `model, problem_id`
     (the problem's key), `prediction` (greedy text), `answer` (extracted), `is_correct`, `n_tokens`,
     `prompt_style`; with `samples > 1` also `samples`, `n_correct_samples`, `maj_correct`, `pass_correct`
-    from temperature sampling (k = samples).
+    from temperature sampling (k = samples), and `sample_rows` (each sample's prediction, answer,
+    is_correct, n_tokens: the `eval_samples` rows).
     """
     if max_tokens < 1:
         raise ValueError(f"eval.max_tokens must be >= 1, got {max_tokens}")
@@ -153,6 +154,8 @@ def evaluate_models(
                 scored = [score(task, problem, c) for c in sampled[i]]
                 voted = majority_answer([a for _, a, _ in scored], task.same_answer)
                 row.update({
+                    "sample_rows": [{"prediction": text, "answer": a, "is_correct": bool(ok),
+                                     "n_tokens": len(c.token_ids)} for (text, a, ok), c in zip(scored, sampled[i])],
                     "samples": samples,
                     "n_correct_samples": sum(ok for *_, ok in scored),
                     "maj_correct": voted is not None and bool(task.verify(problem, voted)),

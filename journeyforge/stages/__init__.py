@@ -1,7 +1,7 @@
 """One module per stage; each exposes `run(cfg) -> dict` that tests call without the CLI."""
 from __future__ import annotations
 
-from journeyforge.stages import evaluate, explore, export, linearize, pipeline, rl, train
+from journeyforge.stages import evaluate, experiment, explore, export, linearize, pipeline, rl, train
 
 STAGES = {
     "explore": explore.run,
@@ -10,5 +10,6 @@ STAGES = {
     "train": train.run,
     "eval": evaluate.run,
     "run": pipeline.run,
+    "experiment": experiment.run,
     "rl": rl.run,
 }

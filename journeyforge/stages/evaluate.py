@@ -43,8 +43,9 @@ def run(cfg: DictConfig) -> dict:
                               samples=ev.samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
     for label, *_ in models:
         mine = [dict(r, problem_id=key_to_id[r["problem_id"]]) for r in results if r["model"] == label]
-        store.replace_evals(run_id, label, [{k: r[k] for k in ("problem_id", "prediction", "answer",
-                                                              "is_correct", "n_tokens")} for r in mine])
+        store.replace_evals(run_id, label, [{**{k: r[k] for k in ("problem_id", "prediction", "answer",
+                                                                 "is_correct", "n_tokens")},
+                                             "samples": r.get("sample_rows")} for r in mine])
     # The table shows every model evaluated in this experiment (multirun jobs add theirs).
     stored = store.evals(run_id)
     text = accuracy_table(stored)

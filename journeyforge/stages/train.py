@@ -30,6 +30,24 @@ def data_digest(split_dir: Path) -> str:
     return digest.hexdigest()
 
 
+def train_adapter(store, cfg: DictConfig, data: Path, out: Path, sft: SFTSettings, force: bool,
+                  run_name: str) -> dict:
+    """Train one adapter on the dataset `data` into `out`, unless the adapter there was trained
+    with the same settings on the same data (then its recorded summary is returned)."""
+    digest = data_digest(data / "train")
+    record = read_sft_record(str(out))
+    if (not force and record and record.get("data_sha256") == digest
+            and record.get("settings") == asdict(sft)):
+        print(f"[train] {run_name}: adapter in {out} is up to date (same data and settings); train.force=true retrains")
+        return {**record["summary"], "output_dir": str(out), "reused": True}
+    run_id = start_run(store, cfg, "train", name=run_name)
+    res = train_sft(str(data), str(out), sft)
+    record = read_sft_record(str(out)) or {}
+    (out / SETTINGS_FILE).write_text(json.dumps({**record, "data_sha256": digest}, indent=2))
+    store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
+    return res
+
+
 def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     store = open_store(cfg)
@@ -43,20 +61,7 @@ def run(cfg: DictConfig) -> dict:
         data = Path(cfg.export.dir) / "sft" / kind
         if not data.exists():
             raise StageError(f"no exported dataset {data}; run `journeyforge export name={cfg.name}` first")
-        out = out_root / kind
-        digest = data_digest(data / "train")
-        record = read_sft_record(str(out))
-        if (not force and record and record.get("data_sha256") == digest
-                and record.get("settings") == asdict(sft)):
-            print(f"[train] {kind}: adapter in {out} is up to date (same data and settings); train.force=true retrains")
-            results[kind] = {**record["summary"], "output_dir": str(out)}
-            continue
-        run_id = start_run(store, cfg, "train", name=f"{cfg.name}/{kind}")
-        res = train_sft(str(data), str(out), sft)
-        record = read_sft_record(str(out)) or {}
-        (out / SETTINGS_FILE).write_text(json.dumps({**record, "data_sha256": digest}, indent=2))
-        store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
-        results[kind] = res
+        results[kind] = train_adapter(store, cfg, data, out_root / kind, sft, force, f"{cfg.name}/{kind}")
     print(table(["kind", "examples", "steps", "first loss", "last loss", "seconds", "adapter"],
                 [[k, r["examples"], r["steps"], r["first_loss"], r["last_loss"], round(r["seconds"], 1),
                   r["output_dir"]] for k, r in results.items()], title="[train] LoRA SFT"))

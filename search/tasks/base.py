@@ -229,6 +229,12 @@ class Task(ABC):
         reason = (node.get("reason") or "").strip().rstrip(".").strip()
         return reason or None
 
+    def describe_check(self, node: Mapping[str, Any]) -> str | None:
+        """A true statement confirming a correct step, for a check line after it ("4 * 3 = 12 checks
+        out; 6, 12 can still make 18"), as a clause; None: the check line says so generically. Called
+        only for steps on a verified path, so "still on track" is true of them."""
+        return None
+
     def kept_facts(self, text: str) -> list[str]:
         """Facts of a step that a rewrite must keep verbatim (default: its numbers)."""
         return _NUMBER.findall(text)

@@ -152,6 +152,16 @@ class CountdownTask(Task):
             return "the target can no longer be reached from here"
         return reason
 
+    def describe_check(self, node: Mapping[str, Any]) -> str | None:
+        """"4 * 3 = 12 checks out; 6, 12 can still make 18": the step's equation (exact, it was
+        verified) and, by the oracle, that the numbers left still reach the target."""
+        state = node.get("state") or {}
+        facts = equations(node.get("text") or "")
+        left = self.describe_state(state)
+        if not facts or left is None or "target" not in state or not self.is_solvable(state):
+            return None
+        return f"{facts[0]} checks out; {left} can still make {state['target']}"
+
     def kept_facts(self, text: str) -> list[str]:
         """The equations `a op b = c` of a text, canonical ("3 * 8 = 24"; unicode operators read)."""
         return equations(text)

@@ -1,0 +1,282 @@
+"""The experiment's report: `<experiment.dir>/report.md` and its figures, computed from the stored
+answers (`evals`, `eval_samples`) so that every number can be recomputed in SQL.
+
+Sections: accuracy per arm with 95% intervals (bootstrap over problems and seeds), the paired
+comparison with the baseline arm (difference with its interval, exact McNemar test), maj@k and
+pass@k, mean generated tokens, what the answers' backtracks were (analysis/backtracks.py), the
+compute-matched comparison (the baseline's maj@k at the k whose tokens match each arm's single
+answer: the "To Backtrack or Not" question), the data each arm trained on, training losses, and
+the exact configuration, versions, store and wall times.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from omegaconf import OmegaConf
+
+from analysis.backtracks import replay, replay_rates
+from analysis.stats import Interval, bootstrap_mean, mcnemar_exact, paired_difference, pass_at_k
+from db.engine import mask_url
+from journeyforge.provenance import git_sha, versions
+from journeyforge.report import table
+from training.evaluate import majority_answer
+
+
+def _pct(x: float) -> str:
+    return "-" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{100 * x:.1f}"
+
+
+def _md(headers: list[str], rows: list[list[Any]]) -> str:
+    out = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    out += ["| " + " | ".join(str(c) for c in r) + " |" for r in rows]
+    return "\n".join(out)
+
+
+def arm_labels(arm: str, kind: str, labels: set[str]) -> list[str]:
+    """The stored model labels of an arm: `base` alone, or `<arm>/s<seed>` sorted by seed."""
+    if kind == "base":
+        return [arm] if arm in labels else []
+    mine = [lab for lab in labels if lab.startswith(f"{arm}/s") and lab[len(arm) + 2:].lstrip("-").isdigit()]
+    return sorted(mine, key=lambda lab: int(lab[len(arm) + 2:]))
+
+
+def majority_correct(samples: list[dict], k: int, same) -> bool:
+    """Whether the majority answer of the first k samples is a verified one."""
+    first = samples[:k]
+    voted = majority_answer([s["answer"] for s in first], same)
+    if voted is None:
+        return False
+    return any(s["is_correct"] for s in first if s["answer"] is not None and same(s["answer"], voted))
+
+
+def collect(store, run_id: int, problem_ids: list[int]) -> tuple[dict, dict]:
+    """{model: {problem_id: eval row}}, {model: {problem_id: [sample rows]}} of an eval run."""
+    evals: dict[str, dict[int, dict]] = {}
+    for r in store.evals(run_id):
+        evals.setdefault(r["model"], {})[r["problem_id"]] = r
+    samples: dict[str, dict[int, list[dict]]] = {}
+    for r in store.eval_samples(run_id):
+        samples.setdefault(r["model"], {}).setdefault(r["problem_id"], []).append(r)
+    return evals, samples
+
+
+def arm_table(exp, task, problems, problem_ids, evals, samples) -> dict[str, dict[str, Any]]:
+    """Per arm: its labels, the (seeds x problems) correctness matrix, tokens, samples and replays."""
+    by_id = dict(zip(problem_ids, problems))
+    out = {}
+    for name, arm in exp.arms.items():
+        labels = [lab for lab in arm_labels(name, arm.kind, set(evals))
+                  if all(pid in evals[lab] for pid in problem_ids)]
+        if not labels:
+            continue
+        correct = np.array([[bool(evals[lab][pid]["is_correct"]) for pid in problem_ids] for lab in labels], float)
+        tokens = np.array([[evals[lab][pid]["n_tokens"] for pid in problem_ids] for lab in labels], float)
+        replays = [replay(task, by_id[pid], evals[lab][pid]["prediction"]) for lab in labels for pid in problem_ids]
+        sampled = [lab for lab in labels if lab in samples and all(pid in samples[lab] for pid in problem_ids)]
+        out[name] = {"kind": arm.kind, "labels": labels, "correct": correct, "tokens": tokens,
+                     "replays": replay_rates(replays), "sampled": sampled}
+    return out
+
+
+def sampled_curves(arm: dict, problem_ids: list[int], samples: dict, same) -> dict[str, Any] | None:
+    """maj@k and pass@k (k = 1..K) with the mean tokens k samples cost, over seeds and problems."""
+    if not arm["sampled"]:
+        return None
+    K = min(len(samples[lab][pid]) for lab in arm["sampled"] for pid in problem_ids)
+    if K < 1:
+        return None
+    per_sample = float(np.mean([s["n_tokens"] for lab in arm["sampled"] for pid in problem_ids
+                                for s in samples[lab][pid][:K]]))
+    maj, pas = [], []
+    for k in range(1, K + 1):
+        maj.append(float(np.mean([majority_correct(samples[lab][pid], k, same)
+                                  for lab in arm["sampled"] for pid in problem_ids])))
+        pas.append(float(np.mean([pass_at_k(K, sum(bool(s["is_correct"]) for s in samples[lab][pid][:K]), k)
+                                  for lab in arm["sampled"] for pid in problem_ids])))
+    return {"K": K, "tokens_per_sample": per_sample, "maj": maj, "pass": pas}
+
+
+def _paired(arm: dict, base: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seed pairs for McNemar: seed i of the arm with seed i of the baseline (cycling the shorter)."""
+    n = max(len(arm["labels"]), len(base["labels"]))
+    return [(arm["correct"][i % len(arm["labels"])], base["correct"][i % len(base["labels"])]) for i in range(n)]
+
+
+def _verdict(name: str, base_name: str, diff: Interval) -> str:
+    if diff.low > 0:
+        return f"**{name} beats {base_name}**: {_pct(diff.value)} points, interval {diff.percent()} excludes 0."
+    if diff.high < 0:
+        return f"**{name} is worse than {base_name}**: {_pct(diff.value)} points, interval {diff.percent()} excludes 0."
+    return (f"**{name} and {base_name} cannot be told apart at this scale**: {_pct(diff.value)} points, "
+            f"interval {diff.percent()} includes 0.")
+
+
+def _figures(out_dir: Path, arms: dict, base_name: str, curve: dict | None, acc: dict) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    names = list(arms)
+    fig, ax = plt.subplots(figsize=(max(4, 1.2 * len(names) + 2), 3.5))
+    vals = [100 * acc[n].value for n in names]
+    err = [[100 * (acc[n].value - acc[n].low) for n in names], [100 * (acc[n].high - acc[n].value) for n in names]]
+    ax.bar(names, vals, yerr=err, capsize=4, color=["#888" if arms[n]["kind"] == "base" else
+                                                     "#4a7" if arms[n]["kind"] == "shortcut" else "#c64"
+                                                     for n in names])
+    ax.set_ylabel("greedy accuracy (%), 95% CI")
+    ax.set_title("Held-out accuracy per arm")
+    plt.setp(ax.get_xticklabels(), rotation=20, ha="right")
+    fig.tight_layout()
+    paths.append(out_dir / "accuracy.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    if curve:
+        ks = range(1, curve["K"] + 1)
+        x = [k * curve["tokens_per_sample"] for k in ks]
+        ax.plot(x, [100 * v for v in curve["maj"]], "o-", color="#4a7", label=f"{base_name} maj@k")
+        ax.plot(x, [100 * v for v in curve["pass"]], "s--", color="#4a7", alpha=0.5, label=f"{base_name} pass@k")
+    for n in names:
+        a = arms[n]
+        ax.errorbar([a["tokens"].mean()], [100 * acc[n].value],
+                    yerr=[[100 * (acc[n].value - acc[n].low)], [100 * (acc[n].high - acc[n].value)]],
+                    fmt="D", capsize=3, label=f"{n} (greedy)")
+    ax.set_xlabel("generated tokens per problem")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title("Accuracy at equal inference tokens")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    paths.append(out_dir / "compute.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def _train_stats(store, name: str, label: str, trained: dict) -> dict:
+    if label in trained:
+        return trained[label]
+    arm, _, seed = label.rpartition("/s")
+    run = store.get_run(f"{name}/{arm}-s{seed}", "train")
+    return (run or {}).get("stats") or {}
+
+
+def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: dict, times: dict) -> dict[str, Any]:
+    out_dir = Path(exp.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems = evaluated["problems"]
+    problem_ids = [evaluated["key_to_id"][p.key] for p in problems]
+    evals, samples = collect(store, evaluated["run_id"], problem_ids)
+    arms = arm_table(exp, task, problems, problem_ids, evals, samples)
+    if not arms:
+        raise ValueError("no arm has answers to every held-out problem stored yet")
+    base_name = exp.baseline if exp.baseline in arms else next(iter(arms))
+    base = arms[base_name]
+    acc = {n: bootstrap_mean(a["correct"], exp.resamples, seed=cfg.seed) for n, a in arms.items()}
+    curves = {n: sampled_curves(a, problem_ids, samples, task.same_answer) for n, a in arms.items()}
+    base_curve = curves.get(base_name)
+
+    rows, md_rows, verdicts = [], [], []
+    for n, a in arms.items():
+        tok = float(a["tokens"].mean())
+        r = a["replays"]
+        if n == base_name:
+            diff_s, mc_s = "(baseline)", "-"
+        else:
+            diff = paired_difference(a["correct"], base["correct"], exp.resamples, seed=cfg.seed)
+            pairs = _paired(a, base)
+            b, c, p = mcnemar_exact(np.concatenate([x for x, _ in pairs]) > 0, np.concatenate([y for _, y in pairs]) > 0)
+            diff_s, mc_s = diff.percent(), f"{b}/{c}, p={p:.3g}"
+            if a["kind"] != "base":
+                verdicts.append(_verdict(n, base_name, diff))
+        curve = curves.get(n)
+        majk = f"{_pct(curve['maj'][-1])} / {_pct(curve['pass'][-1])} (k={curve['K']})" if curve else "-"
+        line = [n, a["kind"], len(a["labels"]), a["correct"].shape[1], acc[n].percent(), diff_s, mc_s, majk,
+                f"{tok:.1f}", _pct(r["backtrack_share"]), _pct(r["justified_rate"]), _pct(r["true_rate"]),
+                _pct(r["recovery_rate"])]
+        md_rows.append(line)
+        rows.append(line)
+    headers = ["arm", "kind", "seeds", "problems", "accuracy % [95% CI]", f"minus {base_name} (points) [95% CI]",
+               "McNemar only-arm/only-base, p", "maj@k / pass@k %", "mean tokens", "answers with backtrack %",
+               "justified %", "true %", "recovered %"]
+
+    compute_rows = []
+    if base_curve:
+        for n, a in arms.items():
+            tok = float(a["tokens"].mean())
+            k = max(1, min(base_curve["K"], round(tok / max(base_curve["tokens_per_sample"], 1e-9))))
+            compute_rows.append([n, acc[n].percent(), f"{tok:.1f}", k, f"{k * base_curve['tokens_per_sample']:.1f}",
+                                 _pct(base_curve["maj"][k - 1]), _pct(base_curve["pass"][k - 1])])
+    figures = _figures(out_dir, arms, base_name, base_curve, acc)
+
+    data_rows = []
+    for n, rows_ in data["rows"].items():
+        bt = Counter(r["n_backtracks"] for r in rows_)
+        checks = sum(1 for r in rows_ for sp in (r.get("spans") or []) if sp["role"] == "check")
+        data_rows.append([n, exp.arms[n].kind, len(rows_), len({r["tree_id"] for r in rows_}),
+                          sum(r["n_tokens"] for r in rows_),
+                          ", ".join(f"{k}: {v}" for k, v in sorted(bt.items())), checks,
+                          ", ".join(f"{k}={v}" for k, v in {**exp.arms[n].linearize, **exp.arms[n].train}.items()) or "-"])
+    train_rows = []
+    for n, a in arms.items():
+        for lab in a["labels"] if a["kind"] != "base" else []:
+            st = _train_stats(store, cfg.name, lab, trained)
+            train_rows.append([lab, st.get("examples", "-"), st.get("steps", "-"),
+                               f"{st.get('first_loss', float('nan')):.3f}", f"{st.get('last_loss', float('nan')):.3f}",
+                               st.get("seconds", "-"), st.get("loss_mode", "-")])
+
+    ev = OmegaConf.to_container(cfg.eval, resolve=True)
+    text = "\n\n".join(filter(None, [
+        f"# Experiment `{cfg.name}`: {', '.join(arms)}",
+        f"{len(problems)} held-out problems of `{task.dataset}` (the first {len(problems)} stored with split=test), "
+        f"greedy answers (max {ev['max_tokens']} tokens); sampled answers at temperature {ev['temperature']} for "
+        f"{', '.join(n for n in arms if curves.get(n)) or 'no arm'}. Intervals: 95% percentile bootstrap "
+        f"({exp.resamples} resamples) over problems and, where an arm has several, over training seeds. Paired "
+        f"differences resample the same problems for both arms. McNemar: exact binomial test on (problem, seed) "
+        f"pairs pooled over seeds (seed i with the baseline's seed i). Backtrack columns replay each greedy answer "
+        f"through the task (analysis/backtracks.py): share of answers with a backtrack; of the backtracks, how many "
+        f"abandoned a step that really was wrong (justified) and how many reflections stated only true things "
+        f"(true); of the answers with a backtrack, how many still ended correct (recovered).",
+        "## Verdict\n\n" + "\n".join(f"- {v}" for v in verdicts) if verdicts else "",
+        "## Accuracy\n\n" + _md(headers, md_rows) + "\n\n![accuracy](accuracy.png)",
+        ("## Compute-matched\n\nEach arm's greedy answer costs its mean tokens; the baseline "
+         f"(`{base_name}`) answers k times (k = those tokens / its {base_curve['tokens_per_sample']:.1f} tokens per "
+         "sample, rounded, within 1..K) and votes (maj@k) or is scored if any sample is right (pass@k, unbiased "
+         "estimator).\n\n" + _md(["arm", "greedy accuracy % [CI]", "mean tokens", f"{base_name} k",
+                                   f"{base_name} tokens at k", f"{base_name} maj@k %", f"{base_name} pass@k %"],
+                                  compute_rows) + "\n\n![compute](compute.png)") if compute_rows else
+        "## Compute-matched\n\nNo sampled answers of the baseline arm are stored (experiment.sample_arms).",
+        (f"## Data\n\nFrom {data['trees']} explored trees, {data['shared_trees']} give a trajectory to every arm "
+         f"(matched); budget: equal {data['budget']}" + (f" ({data['budget_value']})" if data["budget_value"] else "")
+         + ".\n\n" + _md(["arm", "kind", "examples", "problems", "completion tokens", "backtracks per example: count",
+                          "check lines", "arm options"], data_rows)) if data_rows else "",
+        ("## Training\n\n" + _md(["model", "examples", "steps", "first loss", "last loss", "seconds", "loss"],
+                                 train_rows)) if train_rows else "",
+        "## Run\n\n" + _md(["", ""], [
+            ["store", f"`{mask_url(cfg.store.url)}`"], ["eval run", f"`{cfg.name}/experiment` (id {evaluated['run_id']})"],
+            ["git", f"`{git_sha() or '-'}`"],
+            ["wall time (this job)", ", ".join(f"{k} {v:.0f} s" for k, v in times.items())],
+            ["versions", ", ".join(f"{k} {v}" for k, v in sorted(versions().items()))]]),
+        "## Configuration\n\n```yaml\n" + OmegaConf.to_yaml(cfg, resolve=True).strip() + "\n```",
+    ]))
+    path = out_dir / "report.md"
+    path.write_text(text + "\n")
+    summary = table(["arm", "seeds", "accuracy % [95% CI]", f"minus {base_name} [CI]", "McNemar", "tokens",
+                     "backtrack %", "justified %", "true %", "recovered %"],
+                    [[r[0], r[2], r[4], r[5], r[6], r[8], r[9], r[10], r[11], r[12]] for r in rows],
+                    title=f"[experiment] {len(problems)} held-out problems")
+    if compute_rows:
+        summary += "\n" + table(["arm", "accuracy", "tokens", "k", f"{base_name} maj@k", f"{base_name} pass@k"],
+                                [[r[0], r[1], r[2], r[3], r[5], r[6]] for r in compute_rows],
+                                title="[experiment] compute-matched")
+    if verdicts:
+        summary += "\n" + "\n".join(v.replace("**", "") for v in verdicts)
+    return {"path": path, "text": summary, "figures": figures, "arms": {n: {"accuracy": acc[n].value,
+                                                                             "low": acc[n].low, "high": acc[n].high}
+                                                                         for n in arms}}

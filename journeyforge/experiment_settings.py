@@ -1,0 +1,143 @@
+"""Settings of the experiment stage (Hydra group `experiment`): arms, seeds, data budget, report.
+
+An arm is one model to compare: the base model (few-shot), or an adapter tuned on one kind of
+trajectory with its own linearizer and training options. Every arm's data comes from the same trees
+and problems (matched), cut to the same budget, so the arms differ only in what the arm says.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+ARM_KINDS = ("base", "shortcut", "journey", "stream")
+BUDGETS = ("examples", "tokens", "none")
+
+
+@dataclass
+class ArmSettings:
+    """One arm of an experiment."""
+
+    kind: str = "journey"
+    """base (the untuned model, few-shot prompt) | shortcut | journey | stream."""
+    linearize: dict[str, Any] = field(default_factory=dict)
+    """Options of this arm's linearizer over `linearize.<kind>` (e.g. {backtracks: [1, 1, 1], checks: 0.5})."""
+    train: dict[str, Any] = field(default_factory=dict)
+    """Training options over `train` for this arm (e.g. {mask_mistakes: true})."""
+
+
+def _default_arms() -> dict[str, Any]:
+    return {"base": {"kind": "base"}, "shortcut": {"kind": "shortcut"}, "journey": {"kind": "journey"}}
+
+
+def as_arm(name: str, value: Any) -> ArmSettings:
+    """An arm from its config (a mapping of ArmSettings fields); unknown fields are an error."""
+    if isinstance(value, ArmSettings):
+        return value
+    if not isinstance(value, dict):
+        raise ValueError(f"experiment.arms.{name} must be a mapping such as {{kind: journey}}, got {value!r}")
+    known = [f.name for f in dataclasses.fields(ArmSettings)]
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ValueError(f"experiment.arms.{name}.{unknown[0]} is not an arm option; options: {known}")
+    for key in ("linearize", "train"):
+        if value.get(key) is not None and not isinstance(value[key], dict):
+            raise ValueError(f"experiment.arms.{name}.{key} must be a mapping of options, got {value[key]!r}")
+    return ArmSettings(**{k: v if v is not None else {} for k, v in value.items()})
+
+
+@dataclass
+class ExperimentSettings:
+    """The experiment stage: explore -> matched linearize per arm -> datasets -> train every arm with
+    every seed -> evaluate all on the same held-out problems -> report with intervals and tests."""
+
+    arms: dict[str, Any] = field(default_factory=_default_arms)
+    """Arm name -> ArmSettings. Add one by config: `+experiment.arms.masked={kind: journey, train:
+    {mask_mistakes: true}}`; drop one: `~experiment.arms.base`."""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """Training seeds: every tuned arm is trained once per seed (data order, adapter init)."""
+    select: list[str] | None = None
+    """Arms this job trains and evaluates (a multirun sweeps it: `experiment.select=[shortcut],[journey]`);
+    null: all. Linearizing and the report always cover every arm."""
+    baseline: str = "shortcut"
+    """The arm every other arm is compared with (paired difference, McNemar, compute-matched)."""
+    budget: str = "examples"
+    """Equal data per tuned arm: `examples` (each gets as many training examples as the smallest),
+    `tokens` (as many completion tokens), or `none` (whatever its linearizer made)."""
+    samples: int = 8
+    """Sampled answers per problem (temperature `eval.temperature`) for maj@k / pass@k of the
+    `sample_arms`; the compute-matched comparison reads the baseline's."""
+    sample_arms: list[str] = field(default_factory=lambda: ["shortcut"])
+    """Arms that get sampled answers besides the greedy one (sampling costs `samples` answers per problem)."""
+    resamples: int = 10_000
+    """Bootstrap resamples of every interval."""
+    dir: str = "${workdir}/experiment"
+    """Where the arms' datasets and the report (report.md, *.png) go (resolved against the run's
+    `workdir`); adapters go to `train.dir`."""
+    explore: bool = True
+    """Grow the run's unfinished trees first (the explore stage, which resumes); false: compare on
+    the trees finished so far (an explore run stopped early, or one still growing elsewhere)."""
+    force: bool = False
+    """Re-evaluate models whose answers are already stored (training resumes by its own digest)."""
+
+    def __post_init__(self) -> None:
+        # A plain dict in the config (Hydra cannot type a dict of dataclasses given on the command
+        # line); ArmSettings from here on.
+        self.arms = {str(name): as_arm(str(name), value) for name, value in dict(self.arms).items()}
+
+    def validate(self) -> None:
+        from dataclasses import fields
+
+        from traces.journey import JourneyConfig
+        from traces.shortcut import ShortcutConfig
+        from traces.stream import StreamConfig
+        from training.config import SFTSettings
+
+        if not self.arms:
+            raise ValueError("experiment.arms is empty: give at least one arm")
+        linearizers = {"shortcut": ShortcutConfig, "journey": JourneyConfig, "stream": StreamConfig}
+        train_fields = {f.name for f in fields(SFTSettings)}
+        for name, arm in self.arms.items():
+            if "/" in name or not name:
+                raise ValueError(f"experiment.arms.{name}: an arm name is a non-empty string without '/'")
+            if arm.kind not in ARM_KINDS:
+                raise ValueError(f"experiment.arms.{name}.kind={arm.kind!r}: choose one of {ARM_KINDS}")
+            if arm.kind == "base" and (arm.linearize or arm.train):
+                raise ValueError(f"experiment.arms.{name}: a base arm is not trained; drop its linearize/train options")
+            if arm.kind != "base":
+                known = {f.name for f in fields(linearizers[arm.kind])}
+                bad = sorted(set(arm.linearize) - known)
+                if bad:
+                    raise ValueError(f"experiment.arms.{name}.linearize.{bad[0]} is not an option of the {arm.kind} "
+                                     f"linearizer; its options are {sorted(known)}")
+                bad = sorted(set(arm.train) - train_fields)
+                if bad:
+                    raise ValueError(f"experiment.arms.{name}.train.{bad[0]} is not a train option; "
+                                     f"options: {sorted(train_fields)}")
+                if "seed" in arm.train:
+                    raise ValueError(f"experiment.arms.{name}.train.seed: seeds come from experiment.seeds")
+        for option, names in (("select", self.select or []), ("sample_arms", self.sample_arms)):
+            unknown = sorted(set(names) - set(self.arms))
+            if unknown:
+                raise ValueError(f"experiment.{option}: {unknown} are not arms; arms: {sorted(self.arms)}")
+        if self.baseline not in self.arms:
+            raise ValueError(f"experiment.baseline={self.baseline!r} is not an arm; arms: {sorted(self.arms)}")
+        if self.budget not in BUDGETS:
+            raise ValueError(f"experiment.budget={self.budget!r}: choose one of {BUDGETS}")
+        if not self.seeds or len(set(self.seeds)) != len(self.seeds):
+            raise ValueError(f"experiment.seeds={self.seeds!r}: give distinct seeds, at least one")
+        for name in ("samples", "resamples"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"experiment.{name} must be an integer >= 1, got {value!r}")
+        if not self.dir:
+            raise ValueError("experiment.dir must be a directory, got an empty string")
+
+    def tuned(self) -> list[str]:
+        """Names of the arms that are trained."""
+        return [n for n, a in self.arms.items() if a.kind != "base"]
+
+    def selected(self) -> list[str]:
+        """Arms this job trains and evaluates."""
+        return list(self.select) if self.select is not None else list(self.arms)
+

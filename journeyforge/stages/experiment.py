@@ -1,0 +1,268 @@
+"""experiment: does journey data beat shortcut data? Every step of the comparison, against one store.
+
+explore (resumes) -> linearize every arm from the same trees, keep only trees every arm can use,
+cut each arm to the same data budget -> one dataset per arm -> train every tuned arm with every
+seed -> answer the same held-out problems with every model (greedy, plus sampled answers for the
+arms that need maj@k / pass@k) -> report (analysis/report.py) from the stored answers.
+
+Rows: linearize runs `<name>/<arm>`, train runs `<name>/<arm>-s<seed>`, one eval run
+`<name>/experiment` whose `evals` (and `eval_samples`) hold every model's answers under the label
+`<arm>/s<seed>` (`base` for the untuned model). A multirun job that trains some arms or seeds
+(`experiment.select`, `experiment.seeds`) adds its rows to the same eval run, and each job's
+report covers everything stored so far.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from journeyforge.components import build_policy, build_task, eval_settings, open_store, settings, validate_config
+from journeyforge.experiment_settings import ExperimentSettings
+from journeyforge.report import table
+from journeyforge.stages import explore
+from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.train import train_adapter
+from journeyforge.tokens import token_counter
+from search.tasks.base import Problem
+from training.config import SFTSettings
+from training.evaluate import evaluate_models
+
+EVAL_RUN = "experiment"  # the eval run is `<name>/experiment`
+
+
+def experiment_settings(cfg: DictConfig) -> ExperimentSettings:
+    exp = settings(ExperimentSettings, cfg.experiment, "experiment")
+    exp.validate()
+    return exp
+
+
+def model_label(arm: str, seed: int | None) -> str:
+    return arm if seed is None else f"{arm}/s{seed}"
+
+
+@contextmanager
+def _timed(times: dict[str, float], name: str):
+    t0 = time.perf_counter()
+    print(f"\n=== experiment: {name} ===")
+    try:
+        yield
+    finally:
+        times[name] = times.get(name, 0.0) + time.perf_counter() - t0
+
+
+def _knobs(cfg: DictConfig, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
+    node = cfg.linearize.get(kind)
+    base = OmegaConf.to_container(node, resolve=True) if node is not None else {}
+    return {**base, **extra}
+
+
+def _budget_order(rows: list[dict], seed: int) -> list[dict]:
+    """Rows in the order a budget cut keeps them: every tree's first trajectory (trees in a seeded
+    order), then every tree's second, ...: a cut keeps as many problems as it can."""
+    trees = sorted({r["tree_id"] for r in rows})
+    random.Random(seed).shuffle(trees)
+    rank = {t: i for i, t in enumerate(trees)}
+    return sorted(rows, key=lambda r: (r["idx"], rank[r["tree_id"]]))
+
+
+def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict) -> dict[str, Any]:
+    """Each tuned arm's trajectories from the same trees, cut to the budget, stored per arm."""
+    from traces.linearize import linearize_tree
+
+    count = token_counter(cfg)
+    trees = store.trees(explore_run["id"], status="done")
+    graphs = store.tree_graphs([t["id"] for t in trees])
+    per_arm: dict[str, dict[int, list[dict]]] = {}
+    for name in exp.tuned():
+        arm = exp.arms[name]
+        knobs = _knobs(cfg, arm.kind, arm.linearize)
+        if knobs.get("reflection") == "llm":
+            raise StageError(f"experiment.arms.{name}: reflection=llm is not supported by the experiment yet; "
+                             "run linearize with it and compare by hand")
+        per_arm[name] = {}
+        for tid, graph in graphs.items():
+            rows, _ = linearize_tree(graph, task, arm.kind, knobs, tokenizer=count)
+            rows = [r for r in rows if r.get("is_correct")]
+            for r in rows:
+                r["n_tokens"] = count(r["text"])
+                r.pop("lines", None)
+            if rows:
+                per_arm[name][tid] = rows
+    # Matched: only trees every arm can use, so every arm trains on the same problems.
+    shared = set(graphs)
+    for rows in per_arm.values():
+        shared &= set(rows)
+    pooled = {name: [r for tid in sorted(shared) for r in rows[tid]] for name, rows in per_arm.items()}
+    if per_arm and not shared:
+        raise StageError(f"no tree gives a trajectory to every arm ({', '.join(per_arm)}): explore more problems "
+                         f"(task.n_train) or a bigger budget (search.max_expansions)")
+    budget = None
+    if exp.budget == "examples" and pooled:
+        budget = min(len(rows) for rows in pooled.values())
+    elif exp.budget == "tokens" and pooled:
+        budget = min(sum(r["n_tokens"] for r in rows) for rows in pooled.values())
+    kept: dict[str, list[dict]] = {}
+    for name, rows in pooled.items():
+        ordered = _budget_order(rows, cfg.seed)
+        if exp.budget == "examples":
+            ordered = ordered[:budget]
+        elif exp.budget == "tokens":
+            total, cut = 0, []
+            for r in ordered:
+                if total + r["n_tokens"] > budget:
+                    continue
+                cut.append(r)
+                total += r["n_tokens"]
+            ordered = cut
+        kept[name] = ordered
+        run_id = start_run(store, cfg, "linearize", name=f"{cfg.name}/{name}")
+        by_tree: dict[int, list[dict]] = {}
+        for r in ordered:
+            by_tree.setdefault(r["tree_id"], []).append(r)
+        for tid in graphs:
+            rows = by_tree.get(tid, [])
+            store.replace_trajectories(run_id, tid, exp.arms[name].kind,
+                                       [{k: v for k, v in dict(r, idx=i).items() if k not in ("tree_id", "kind")}
+                                        for i, r in enumerate(rows)])
+        store.finish_run(run_id, "done", {"trajectories": len(ordered), "trees": len(by_tree),
+                                          "tokens": sum(r["n_tokens"] for r in ordered),
+                                          "backtracks": sum(r["n_backtracks"] for r in ordered)})
+    return {"trees": len(graphs), "shared_trees": len(shared), "budget": exp.budget, "budget_value": budget,
+            "rows": kept, "graphs": graphs}
+
+
+def write_datasets(exp: ExperimentSettings, task, data: dict[str, Any]) -> dict[str, Path]:
+    """One SFT dataset per tuned arm under `<experiment.dir>/data/<arm>` (every row in `train`)."""
+    import datasets
+
+    from traces.export import build_sft
+
+    datasets.disable_progress_bars()
+    problems = {tid: g.graph["problem"] for tid, g in data["graphs"].items()}
+    out = {}
+    for name, rows in data["rows"].items():
+        dd = build_sft(rows, problems, task, test_fraction=0.0, correct_only=True)
+        path = Path(exp.dir) / "data" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Only `train`: an empty split saved to disk cannot be loaded back.
+        datasets.DatasetDict({"train": dd["train"]}).save_to_disk(str(path))
+        out[name] = path
+    return out
+
+
+def _train_settings(cfg: DictConfig, arm_train: dict[str, Any], seed: int) -> tuple[SFTSettings, Path, bool]:
+    node = OmegaConf.to_container(cfg.train, resolve=True)
+    node.pop("kinds", None)
+    out_root, force = Path(node.pop("dir")), node.pop("force", False)
+    node.update(arm_train)
+    node["seed"] = seed
+    sft = settings(SFTSettings, node, "train")
+    sft.validate()
+    return sft, out_root, force
+
+
+def train_arms(cfg: DictConfig, exp: ExperimentSettings, store, datasets: dict[str, Path]) -> dict[str, dict]:
+    results = {}
+    for name in (n for n in exp.selected() if n in datasets):
+        for seed in exp.seeds:
+            sft, out_root, force = _train_settings(cfg, exp.arms[name].train, seed)
+            out = out_root / f"{name}-s{seed}"
+            results[model_label(name, seed)] = train_adapter(store, cfg, datasets[name], out, sft, force,
+                                                             f"{cfg.name}/{name}-s{seed}")
+    return results
+
+
+def _fingerprint(adapter: str | None, samples: int, n_problems: int, max_tokens: int) -> str:
+    """What an eval row set depends on: the adapter's training record and the eval settings."""
+    record = (Path(adapter) / "journeyforge_sft.json").read_text() if adapter else ""
+    return hashlib.sha256(json.dumps([record, samples, n_problems, max_tokens]).encode()).hexdigest()[:16]
+
+
+def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict[str, Any]:
+    ev = eval_settings(cfg)
+    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
+    if not rows:
+        raise StageError(f"no held-out (split=test) problems of dataset {task.dataset!r} in the store")
+    problems = [Problem.from_row(r) for r in rows]
+    key_to_id = {r["key"]: r["id"] for r in rows}
+    models: list[tuple[str, str, str | None, int]] = []
+    for name in exp.selected():
+        arm = exp.arms[name]
+        k = exp.samples if name in exp.sample_arms else 1
+        if arm.kind == "base":
+            models.append((name, cfg.train.model, None, k))
+            continue
+        for seed in exp.seeds:
+            _, out_root, _ = _train_settings(cfg, arm.train, seed)
+            adapter = out_root / f"{name}-s{seed}"
+            if not (adapter / "adapter_config.json").exists() and not (adapter / "config.json").exists():
+                raise StageError(f"no adapter in {adapter}: the train step of arm {name!r} did not run")
+            models.append((model_label(name, seed), cfg.train.model, str(adapter), k))
+    run_id = start_run(store, cfg, "eval", name=f"{cfg.name}/{EVAL_RUN}")
+    previous = (store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval") or {}).get("stats") or {}
+    prints = dict(previous.get("fingerprints") or {})
+    seconds = dict(previous.get("seconds") or {})
+    for label, model, adapter, k in models:
+        mark = _fingerprint(adapter, k, len(problems), ev.max_tokens)
+        stored = store.evals(run_id, label)
+        if not exp.force and prints.get(label) == mark and len(stored) == len(problems):
+            print(f"[experiment] {label}: {len(stored)} answers already stored (experiment.force=true redoes them)")
+            continue
+        t0 = time.perf_counter()
+        results = evaluate_models([(label, model, adapter)], problems, task,
+                                  lambda m, a: build_policy(cfg, task, model=m, adapter=a),
+                                  max_tokens=ev.max_tokens, samples=k, temperature=ev.temperature,
+                                  top_p=ev.top_p, seed=ev.seed)
+        store.replace_evals(run_id, label, [
+            {**{f: r[f] for f in ("prediction", "answer", "is_correct", "n_tokens")},
+             "problem_id": key_to_id[r["problem_id"]], "samples": r.get("sample_rows")} for r in results])
+        prints[label] = mark
+        seconds[label] = round(time.perf_counter() - t0, 1)
+        # Recorded after every model, so a stopped experiment resumes with the next one.
+        store.finish_run(run_id, "running", {**previous, "fingerprints": prints, "seconds": seconds})
+    store.finish_run(run_id, "done", {**previous, "fingerprints": prints, "seconds": seconds,
+                                      "problems": len(problems)})
+    return {"run_id": run_id, "problems": problems, "key_to_id": key_to_id}
+
+
+def run(cfg: DictConfig) -> dict:
+    from analysis.report import write_report
+
+    validate_config(cfg)
+    exp = experiment_settings(cfg)
+    times: dict[str, float] = {}
+    t0 = time.perf_counter()
+    if exp.explore:
+        with _timed(times, "explore"):
+            explore.run(cfg)
+    store = open_store(cfg)
+    task = build_task(cfg)
+    explore_run = store.get_run(cfg.name, "explore")
+    if explore_run is None:
+        raise StageError(f"no explore run named {cfg.name!r} in this store; run with experiment.explore=true")
+    with _timed(times, "linearize"):
+        data = linearize_arms(cfg, exp, store, task, explore_run)
+        print(table(["arm", "kind", "examples", "trees", "tokens", "backtracks"],
+                    [[n, exp.arms[n].kind, len(r), len({x['tree_id'] for x in r}), sum(x["n_tokens"] for x in r),
+                      sum(x["n_backtracks"] for x in r)] for n, r in data["rows"].items()],
+                    title=f"[experiment] matched data: {data['shared_trees']} of {data['trees']} trees usable by "
+                          f"every arm; budget: equal {data['budget']}"))
+    with _timed(times, "datasets"):
+        datasets = write_datasets(exp, task, data)
+    with _timed(times, "train"):
+        trained = train_arms(cfg, exp, store, datasets)
+    with _timed(times, "eval"):
+        evaluated = evaluate_arms(cfg, exp, store, task)
+    with _timed(times, "report"):
+        times_so_far = {**times, "total": time.perf_counter() - t0}
+        report = write_report(cfg, exp, store, task, evaluated, data, trained, times_so_far)
+    print(report["text"])
+    print(f"\n[experiment] report {report['path']} (figures: {', '.join(str(p) for p in report['figures'])})")
+    return {"report": report, "trained": trained, "times": times}

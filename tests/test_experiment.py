@@ -1,0 +1,89 @@
+"""`journeyforge experiment` end to end on the smoke preset: real SQLite, real TRL steps on a tiny
+random model, a Hydra multirun over seeds into one store, a report whose numbers are the stored
+answers', and resume."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from hydra import compose, initialize_config_dir
+
+from analysis.stats import bootstrap_mean
+from db import TraceStore
+from journeyforge.cli import CONF_DIR
+from journeyforge.stages import experiment, explore
+
+MIXED = "+experiment.arms.mixed={kind: journey, linearize: {backtracks: [1, 1, 1], checks: 0.5}, train: {mask_mistakes: true}}"
+
+
+def _cfg(overrides: list[str]):
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        return compose(config_name="config", overrides=overrides)
+
+
+def _common(tmp_path: Path, model: str) -> list[str]:
+    return ["experiment=smoke", f"workdir={tmp_path / 'out'}", f"store.url=sqlite:///{tmp_path / 'traces.db'}",
+            f"policy.model={model}", "explore.progress=false", "task.n_train=10", "task.n_test=5",
+            "eval.n_problems=5", "eval.max_tokens=12", "train.per_device_train_batch_size=2",
+            "experiment.resamples=300"]
+
+
+def test_experiment_multirun_over_seeds_reports_the_stored_answers_and_resumes(tmp_path, tiny_model_dir):
+    common = _common(tmp_path, str(tiny_model_dir))
+    # Trees grown by the scripted policy (the tiny random model solves nothing) under the same name.
+    explore.run(_cfg([o for o in common if not o.startswith("policy.model=")] + ["policy=scripted"]))
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX512_CORE_BF16", HYDRA_FULL_ERROR="1")
+    proc = subprocess.run([sys.executable, "-m", "journeyforge.cli", "experiment", "-m", "experiment.seeds=[0],[1]",
+                           *common, MIXED, f"hydra.sweep.dir={tmp_path / 'sweep'}"],
+                          capture_output=True, text=True, env=env, timeout=900, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    store = TraceStore(f"sqlite:///{tmp_path / 'traces.db'}")
+    ev = store.get_run("experiment-smoke/experiment", "eval")
+    labels = {r["model"] for r in store.evals(ev["id"])}
+    assert labels == {"base", "shortcut/s0", "shortcut/s1", "journey/s0", "journey/s1", "mixed/s0", "mixed/s1"}
+    # Sampled answers of the baseline (experiment.samples=2 in the smoke preset), none for the others.
+    samples = store.eval_samples(ev["id"])
+    assert {r["model"] for r in samples} == {"shortcut/s0", "shortcut/s1"} and len(samples) == 2 * 2 * 5
+    # Matched data: every arm trained on the same problems, the same number of examples each.
+    arms = {name: store.trajectories(run_id=store.get_run(f"experiment-smoke/{name}", "linearize")["id"])
+            for name in ("shortcut", "journey", "mixed")}
+    trees = {name: {r["tree_id"] for r in rows} for name, rows in arms.items()}
+    assert trees["shortcut"] == trees["journey"] == trees["mixed"] and trees["shortcut"]
+    assert any(sp["role"] == "check" for r in arms["mixed"] for sp in r["spans"] or [])
+    # The report (of the second job) covers both seeds, and its accuracies are the stored answers'.
+    report = (tmp_path / "out" / "experiment" / "report.md").read_text()
+    for png in ("accuracy.png", "compute.png"):
+        assert (tmp_path / "out" / "experiment" / png).stat().st_size > 5000
+    test_ids = sorted(r["problem_id"] for r in store.evals(ev["id"], "base"))
+    rows = {(r["model"], r["problem_id"]): r["is_correct"] for r in store.evals(ev["id"])}
+    for arm in ("shortcut", "journey", "mixed"):
+        matrix = np.array([[rows[(f"{arm}/s{s}", p)] for p in test_ids] for s in (0, 1)], float)
+        line = next(line for line in report.splitlines() if line.startswith(f"| {arm} |"))
+        assert f"| {arm} | " in line and f"| 2 | {len(test_ids)} | {bootstrap_mean(matrix, 300, seed=0).percent()} |" in line
+    assert "## Compute-matched" in report and "## Verdict" in report and "mask_mistakes=True" in report
+    assert re.search(r"\| mixed/s1 \|.*mistakes masked", report) and not re.search(r"\| journey/s1 \|.*masked", report)
+    # Resume: the same command again trains and answers nothing new.
+    out = experiment.run(_cfg(common + [MIXED, "experiment.seeds=[0,1]"]))
+    assert all(r.get("reused") for r in out["trained"].values())
+    assert store.get_run("experiment-smoke/experiment", "eval")["stats"]["fingerprints"].keys() >= labels
+
+
+def test_a_bad_arm_is_one_line_naming_the_option(tmp_path):
+    env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX512_CORE_BF16")
+    for override, expected in [
+        ("+experiment.arms.x={kind: journy}", "experiment.arms.x.kind='journy'"),
+        ("+experiment.arms.x={kind: journey, linearize: {backtrack: [1]}}", "experiment.arms.x.linearize.backtrack"),
+        ("+experiment.arms.x={kind: journey, train: {mask_mistake: true}}", "experiment.arms.x.train.mask_mistake"),
+        ("experiment.baseline=nope", "experiment.baseline='nope'"),
+    ]:
+        proc = subprocess.run([sys.executable, "-m", "journeyforge.cli", "experiment", override,
+                               f"store.url=sqlite:///{tmp_path / 'never.db'}"],
+                              capture_output=True, text=True, env=env, timeout=120, cwd=tmp_path)
+        assert proc.returncode != 0
+        assert expected in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "never.db").exists()
