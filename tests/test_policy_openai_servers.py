@@ -71,20 +71,31 @@ def test_server_that_stops_answering_is_skipped_and_the_others_serve_everything(
     assert policy.servers[0].failures >= 1 and policy.servers[1].failures == 0
 
 
-def test_busy_server_is_skipped_for_a_while_then_rejoins(servers):
+def test_busy_server_is_skipped_while_it_rests(servers):
     busy = servers([(503, {"error": "overloaded"}), (200, VALID_BODY)])  # one 503, then answers
     ok = servers()
-    policy = OpenAIPolicy([busy.base_url, ok.base_url], "m", concurrency=1, backoff=0.2, down_seconds=5)
+    policy = OpenAIPolicy([busy.base_url, ok.base_url], "m", concurrency=1, backoff=30, down_seconds=60)
 
-    policy.generate(requests_(6))  # the first request fails over from `busy` to `ok`
-    resting = len(busy.bodies)
-    policy.generate(requests_(6))  # within 0.2 s: `busy` still rests
-    assert len(busy.bodies) == resting == 1
-    time.sleep(0.25)
-    policy.generate(requests_(6))  # its rest is over: it gets its share again
+    policy.generate(requests_(6))  # the first request fails over from `busy` to `ok` at once
+    policy.generate(requests_(6))  # `busy` rests for 30 s: everything goes to `ok`
     policy.close()
 
-    assert len(busy.bodies) == 1 + 3 and len(ok.bodies) == 6 + 6 + 3
+    assert len(busy.bodies) == 1 and len(ok.bodies) == 12
+    assert policy.servers[0].failures == 1
+
+
+def test_rested_server_rejoins(servers):
+    busy = servers([(503, {"error": "overloaded"}), (200, VALID_BODY)])
+    ok = servers()
+    policy = OpenAIPolicy([busy.base_url, ok.base_url], "m", concurrency=1, backoff=0.05, down_seconds=0.05)
+
+    policy.generate(requests_(1))  # 503 from `busy`, answered by `ok`
+    time.sleep(0.3)  # longer than its rest
+    policy.generate(requests_(6))
+    policy.close()
+
+    assert len(busy.bodies) >= 1 + 2  # it gets its share again
+    assert policy.servers[0].failures == 0  # and its success cleared the failure count
 
 
 def test_every_server_down_raises_policy_unavailable_naming_each(servers):
