@@ -76,7 +76,7 @@ def test_math_pages_carry_rollouts_and_the_question(viewer_store):
     with_rollouts = 0
     for tree in store.trees(run["id"]):
         page = _data(site / "data" / f"tree-{tree['id']}.js", "JF_TREE")
-        assert page["problem"]["text"] == tree["problem"]["payload"]["question"]
+        assert page["problem"]["text"].strip() == tree["problem"]["payload"]["question"].strip()
         stored = store.rollouts(tree_id=tree["id"])
         shown = [dict(r, node_id=int(k)) for k, rs in page["rollouts"].items() for r in rs]
         assert sorted((r["node_id"], r["idx"], r["answer"], r["is_correct"]) for r in shown) == sorted(
