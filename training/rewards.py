@@ -12,7 +12,7 @@ import them:
     from search.tasks import make_task
     from training.rewards import reward_functions
 
-    task = make_task({"name": "countdown"})
+    task = make_task({"name": "math"})  # any registered task
     trainer = GRPOTrainer(model, reward_funcs=reward_functions(task), train_dataset=load_from_disk(".../rl")["train"], ...)
 
 The dataset needs the columns journeyforge exports in its `rl` configuration: `payload` (the
@@ -72,7 +72,7 @@ def framed(text: str, prompt: str = "") -> str:
 
 def count_answers(task: Task, text: str, limit: int = 2) -> int:
     """How many final answers `text` states, up to `limit`: the last one is read, cut off, and the rest
-    read again. An empty answer (`<answer></answer>`) counts as none."""
+    read again. An empty answer frame counts as none."""
     n = 0
     while n < limit:
         answer = task.extract_answer(text)
