@@ -254,6 +254,7 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
         "## Compute-matched\n\nNo sampled answers of the baseline arm are stored (experiment.sample_arms).",
         (f"## Data\n\nFrom {data['trees']} explored trees, {data['shared_trees']} give a trajectory to every arm "
          f"(matched); budget: equal {data['budget']}" + (f" ({data['budget_value']})" if data["budget_value"] else "")
+         + (f", each arm first capped at {data['max_examples']} examples" if data.get("max_examples") else "")
          + ".\n\n" + _md(["arm", "kind", "examples", "problems", "completion tokens", "backtracks per example: count",
                           "check lines", "arm options"], data_rows)) if data_rows else "",
         ("## Training\n\n" + _md(["model", "examples", "steps", "first loss", "last loss", "seconds", "loss"],

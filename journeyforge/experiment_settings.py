@@ -64,6 +64,9 @@ class ExperimentSettings:
     budget: str = "examples"
     """Equal data per tuned arm: `examples` (each gets as many training examples as the smallest),
     `tokens` (as many completion tokens), or `none` (whatever its linearizer made)."""
+    max_examples: int | None = None
+    """Cap every tuned arm at this many training examples (in the budget's order: one per tree first)
+    before the budget is taken; null: no cap. Sizes a preset's training time."""
     samples: int = 8
     """Sampled answers per problem (temperature `eval.temperature`) for maj@k / pass@k of the
     `sample_arms`; the compute-matched comparison reads the baseline's."""
@@ -126,6 +129,9 @@ class ExperimentSettings:
             raise ValueError(f"experiment.budget={self.budget!r}: choose one of {BUDGETS}")
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"experiment.seeds={self.seeds!r}: give distinct seeds, at least one")
+        if self.max_examples is not None and (isinstance(self.max_examples, bool)
+                                              or not isinstance(self.max_examples, int) or self.max_examples < 1):
+            raise ValueError(f"experiment.max_examples must be an integer >= 1 or null, got {self.max_examples!r}")
         for name in ("samples", "resamples"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

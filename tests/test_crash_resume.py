@@ -162,7 +162,8 @@ def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path):
     import subprocess
 
     url = f"sqlite:///{tmp_path / 'traces.db'}"
-    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES))
+    # Many trees: on loaded cores the poll below can lag, and the run must still be going when it stops.
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=5 * N_TREES))
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")

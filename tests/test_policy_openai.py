@@ -120,7 +120,7 @@ def test_nobody_listening_raises_policy_unavailable_within_retry_budget():
         policy.generate([GenerationRequest(prompt="x", n=1) for _ in range(8)])
     policy.close()
 
-    assert time.monotonic() - started < 0.05 * (1 + 2 + 4) + 2
+    assert time.monotonic() - started < 0.05 * (1 + 2 + 4) + 10  # slack for loaded CI cores
 
 
 def test_client_error_is_not_retried_and_names_the_server_reply(scripted):
@@ -179,5 +179,5 @@ def test_vllm_serve_returns_token_ids_then_dead_server_raises_policy_unavailable
     started = time.monotonic()
     with pytest.raises(PolicyUnavailable, match=vllm_server.base_url):
         policy.generate(requests)
-    assert time.monotonic() - started < 0.2 * (1 + 2) + 5
+    assert time.monotonic() - started < 0.2 * (1 + 2) + 15  # slack for loaded CI cores
     policy.close()

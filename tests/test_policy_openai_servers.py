@@ -51,7 +51,7 @@ def test_requests_spread_over_every_server(servers):
 
 def test_server_that_stops_answering_is_skipped_and_the_others_serve_everything(servers):
     a, b = servers(), servers()
-    policy = OpenAIPolicy([a.base_url, b.base_url], "m", max_retries=4, backoff=5.0, down_seconds=30)
+    policy = OpenAIPolicy([a.base_url, b.base_url], "m", max_retries=4, backoff=60.0, down_seconds=300)
     policy.generate(requests_(10))
     before = len(b.bodies)
     assert len(a.bodies) >= 2 and before >= 2
@@ -66,8 +66,9 @@ def test_server_that_stops_answering_is_skipped_and_the_others_serve_everything(
     assert len(results) == 40 and len(again) == 10 and all(len(r) == 2 for r in results + again)
     assert len(b.bodies) == before + 50  # the live server answered everything
     assert policy.served[a.base_url + "/completions"] == 10 - before
-    # Refused connections send requests on at once: no backoff (5 s) was waited for.
-    assert elapsed < 5.0
+    # Refused connections send requests on at once: no backoff (60 s) was waited for. The bound is far
+    # from both sides (the waves take well under a second quiet, a few seconds on loaded CI cores).
+    assert elapsed < 30.0
     assert policy.servers[0].failures >= 1 and policy.servers[1].failures == 0
 
 

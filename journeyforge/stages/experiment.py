@@ -99,7 +99,8 @@ def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explor
     shared = set(graphs)
     for rows in per_arm.values():
         shared &= set(rows)
-    pooled = {name: [r for tid in sorted(shared) for r in rows[tid]] for name, rows in per_arm.items()}
+    pooled = {name: _budget_order([r for tid in sorted(shared) for r in rows[tid]], cfg.seed)[:exp.max_examples]
+              for name, rows in per_arm.items()}
     if per_arm and not shared:
         raise StageError(f"no tree gives a trajectory to every arm ({', '.join(per_arm)}): explore more problems "
                          f"(task.n_train) or a bigger budget (search.max_expansions)")
@@ -110,7 +111,7 @@ def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explor
         budget = min(sum(r["n_tokens"] for r in rows) for rows in pooled.values())
     kept: dict[str, list[dict]] = {}
     for name, rows in pooled.items():
-        ordered = _budget_order(rows, cfg.seed)
+        ordered = rows  # already in the budget's order
         if exp.budget == "examples":
             ordered = ordered[:budget]
         elif exp.budget == "tokens":
@@ -135,6 +136,7 @@ def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explor
                                           "tokens": sum(r["n_tokens"] for r in ordered),
                                           "backtracks": sum(r["n_backtracks"] for r in ordered)})
     return {"trees": len(graphs), "shared_trees": len(shared), "budget": exp.budget, "budget_value": budget,
+            "max_examples": exp.max_examples,
             "rows": kept, "graphs": graphs}
 
 
