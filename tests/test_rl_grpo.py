@@ -22,8 +22,10 @@ pytestmark = pytest.mark.slow
 
 TASK = make_task({"name": "countdown"})
 PROBLEM = Problem(key="1,2->3", payload={"nums": [1, 2], "target": 3}, answer="1 + 2")
-RIGHT = "<think>\n1 + 2 = 3. Left: 3\n</think>\n<answer>1 + 2</answer>"
-WRONG = "<think>\n1 * 2 = 2. Left: 2\n</think>\n<answer>1 * 2</answer>"
+# Answers alone, no reasoning: short enough that the tiny model learns both exactly in a few dozen
+# steps (with a <think> frame around them it samples garbled text that states neither).
+RIGHT = "<answer>1 + 2</answer>"
+WRONG = "<answer>1 * 2</answer>"
 
 
 def adapter_tensors(path: Path) -> dict:
@@ -42,14 +44,12 @@ def two_minded_model(tmp_path_factory, tiny_model_dir) -> Path:
     root = tmp_path_factory.mktemp("two-minded")
     rows = [{"prompt": TASK.question(PROBLEM), "completion": c} for c in (RIGHT, WRONG)] * 4
     DatasetDict({"train": Dataset.from_list(rows)}).save_to_disk(str(root / "data"))
-    settings = SFTSettings(model=str(tiny_model_dir), lora=False, max_steps=60, per_device_train_batch_size=8,
+    settings = SFTSettings(model=str(tiny_model_dir), lora=False, max_steps=80, per_device_train_batch_size=8,
                            learning_rate=3e-2, max_length=64, logging_steps=20)
     train_sft(str(root / "data"), str(root / "model"), settings)
     return root
 
 
-@pytest.mark.xfail(reason="issue 13, open: the tiny two-minded model samples no verified answer in 8 tries, so every "
-                          "advantage is zero and the step cannot change the adapter; needs a model that does", strict=False)
 def test_one_grpo_step_from_an_sft_adapter_changes_it_with_finite_reward_and_loss(two_minded_model, tmp_path):
     # The SFT adapter RL starts from: one LoRA step on the same rows, with its training record.
     sft = tmp_path / "sft"
@@ -59,7 +59,7 @@ def test_one_grpo_step_from_an_sft_adapter_changes_it_with_finite_reward_and_los
     before = adapter_tensors(sft)
     data = build_rl_prompts([PROBLEM], TASK, {PROBLEM.key: "train"})["train"]
     settings = RLSettings(init="shortcut", max_steps=1, num_generations=8, per_device_train_batch_size=8,
-                          max_completion_length=40, learning_rate=1e-2, beta=0.04)
+                          max_completion_length=16, temperature=0.7, learning_rate=1e-2, beta=0.04)
 
     out = tmp_path / "rl-shortcut"
     summary = train_grpo(data, TASK, out, settings, str(two_minded_model / "model"), str(sft), "prompt_completion")
