@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from search.tasks.base import Problem, Task
+from training.dataset_dirs import read_train_split
 from training.rewards import problems_from_columns, reward_functions
 from training.rl_config import RLSettings
 from training.sft import read_sft_record
@@ -37,23 +38,9 @@ CURVE_KEYS = {"reward": "reward", "accuracy": ("rewards/accuracy/mean", "accurac
 
 
 def load_prompt_set(dataset_dir: str | Path):
-    """The `train` split of an exported `rl` configuration, checked for the columns the rewards read."""
-    from datasets import DatasetDict, load_from_disk
-
-    path = Path(dataset_dir)
-    if not path.exists():
-        raise FileNotFoundError(f"RL prompt set {path} does not exist (run the export stage first)")
-    data = load_from_disk(str(path))
-    if isinstance(data, DatasetDict):
-        if "train" not in data:
-            raise ValueError(f"RL prompt set {path} has no 'train' split (splits: {sorted(data)})")
-        data = data["train"]
-    missing = [c for c in COLUMNS if c not in data.column_names]
-    if missing:
-        raise ValueError(f"RL prompt set {path} lacks column(s) {missing} (columns: {data.column_names})")
-    if len(data) == 0:
-        raise ValueError(f"RL prompt set {path} split 'train' has no problems")
-    return data
+    """The `train` split of an exported `rl` configuration, checked for the columns the rewards read
+    (and nothing else: TRL passes every column to the reward functions)."""
+    return read_train_split(dataset_dir, COLUMNS, what="RL prompt set")
 
 
 def prompt_for(task: Task, problem: Problem, style: str) -> str | list[dict[str, str]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from training.config import SFTSettings
+from training.dataset_dirs import read_train_split
 
 log = logging.getLogger(__name__)
 
@@ -25,29 +26,9 @@ SETTINGS_FILE = "journeyforge_sft.json"
 
 
 def load_train_split(dataset_dir: str, fmt: str, extra: tuple[str, ...] = ()):
-    """The `train` split of an exported dataset, reduced to the columns TRL reads for `fmt`."""
-    from datasets import Dataset, DatasetDict, load_from_disk
-
-    path = Path(dataset_dir)
-    if not path.exists():
-        raise FileNotFoundError(f"dataset directory {path} does not exist (run the export stage first)")
-    data = load_from_disk(str(path))
-    if isinstance(data, DatasetDict):
-        if "train" not in data:
-            raise ValueError(f"dataset {path} has no 'train' split (splits: {sorted(data)})")
-        data = data["train"]
-    if not isinstance(data, Dataset):
-        raise ValueError(f"{path} holds a {type(data).__name__}, expected a DatasetDict with a 'train' split")
-    wanted = COLUMNS[fmt] + [c for c in extra if c in data.column_names]
-    missing = [c for c in wanted if c not in data.column_names]
-    if missing:
-        raise ValueError(
-            f"dataset {path} split 'train' lacks column(s) {missing} needed by train.format={fmt!r} "
-            f"(columns: {data.column_names})"
-        )
-    if len(data) == 0:
-        raise ValueError(f"dataset {path} split 'train' is empty")
-    return data.select_columns(wanted)
+    """The `train` split of an exported dataset, reduced to the columns TRL reads for `fmt` (plus
+    whichever of `extra` it has)."""
+    return read_train_split(dataset_dir, COLUMNS[fmt], needed_by=f" needed by train.format={fmt!r}", optional=extra)
 
 
 def template_supports_assistant_mask(tokenizer) -> bool:
