@@ -25,7 +25,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,10 +210,12 @@ class OpenAIPolicy(Policy):
         errors: dict[str, str] = {}
         tried: set[int] = set()
         attempts = retries = 0
+        spent = False  # this request used up its retries (not just stopped because another one did)
         while not server_down.is_set():  # another request already spent its budget: fail fast
             server = self._pick(tried, probe=False)
             if server is None:  # every server failed this request, or is resting
                 if retries >= self.max_retries:
+                    spent = True
                     break
                 time.sleep(self.backoff * 2 ** retries)
                 retries += 1
@@ -232,15 +234,18 @@ class OpenAIPolicy(Policy):
             errors[server.url] = reply
         server_down.set()
         if len(self.servers) == 1:
-            raise PolicyUnavailable(
+            error = PolicyUnavailable(
                 f"model server {self.url} unavailable after {attempts} attempts "
                 f"({errors.get(self.url, 'no attempt made')}); start the server again and re-run to resume"
             )
-        raise PolicyUnavailable(
-            f"model servers {', '.join(s.url for s in self.servers)} unavailable after {attempts} attempts "
-            f"({'; '.join(f'{url}: {e}' for url, e in errors.items()) or 'no attempt made'}); "
-            "start a server again and re-run to resume"
-        )
+        else:
+            error = PolicyUnavailable(
+                f"model servers {', '.join(s.url for s in self.servers)} unavailable after {attempts} attempts "
+                f"({'; '.join(f'{url}: {e}' for url, e in errors.items()) or 'no attempt made'}); "
+                "start a server again and re-run to resume"
+            )
+        error.spent = spent
+        raise error
 
     def _one(self, request: GenerationRequest, server_down: threading.Event) -> list[Completion]:
         data = self._post(self._body(request), server_down)
@@ -277,6 +282,14 @@ class OpenAIPolicy(Policy):
         futures = [self._pool.submit(self._one, r, server_down) for r in requests]
         try:
             results = [f.result() for f in futures]
+        except PolicyUnavailable as first:
+            # Say why from the request that used up its retries: the others stopped early because of
+            # it and saw fewer servers fail. The one that failed first may still be raising: wait a
+            # moment, but not for a request stuck in a slow reply.
+            wait(futures, timeout=0.5)
+            spent = [e for f in futures if f.done() and not f.cancelled()
+                     and isinstance(e := f.exception(), PolicyUnavailable) and getattr(e, "spent", False)]
+            raise (spent[0] if spent else first) from None
         finally:
             for f in futures:
                 f.cancel()
