@@ -159,11 +159,15 @@ def _figures(out_dir: Path, arms: dict, base_name: str, curve: dict | None, acc:
     return paths
 
 
-def _train_stats(store, name: str, label: str, trained: dict) -> dict:
+def _num(value) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+
+
+def _train_stats(store, name: str, label: str, trained: dict, stage: str = "train") -> dict:
     if label in trained:
         return trained[label]
     arm, _, seed = label.rpartition("/s")
-    run = store.get_run(f"{name}/{arm}-s{seed}", "train")
+    run = store.get_run(f"{name}/{arm}-s{seed}", stage)
     return (run or {}).get("stats") or {}
 
 
@@ -223,9 +227,14 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
                           sum(r["n_tokens"] for r in rows_),
                           ", ".join(f"{k}: {v}" for k, v in sorted(bt.items())), checks,
                           ", ".join(f"{k}={v}" for k, v in {**exp.arms[n].linearize, **exp.arms[n].train}.items()) or "-"])
-    train_rows = []
+    train_rows, rl_rows = [], []
     for n, a in arms.items():
-        for lab in a["labels"] if a["kind"] != "base" else []:
+        for lab in a["labels"] if a["kind"] == "rl" else []:
+            st = _train_stats(store, cfg.name, lab, trained, "rl")
+            rl_rows.append([lab, exp.arms[n].init, st.get("problems", "-"), st.get("steps", "-"),
+                            _num(st.get("first_reward")), _num(st.get("last_reward")), _num(st.get("mean_accuracy")),
+                            _num(st.get("last_kl")), st.get("seconds", "-")])
+        for lab in a["labels"] if a["kind"] not in ("base", "rl") else []:
             st = _train_stats(store, cfg.name, lab, trained)
             train_rows.append([lab, st.get("examples", "-"), st.get("steps", "-"),
                                f"{st.get('first_loss', float('nan')):.3f}", f"{st.get('last_loss', float('nan')):.3f}",
@@ -259,6 +268,10 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
                           "check lines", "arm options"], data_rows)) if data_rows else "",
         ("## Training\n\n" + _md(["model", "examples", "steps", "first loss", "last loss", "seconds", "loss"],
                                  train_rows)) if train_rows else "",
+        ("## GRPO\n\nrl arms: GRPO on the training problems' verifier rewards from the named arm's adapter of "
+         "the same seed (curves.png beside each adapter).\n\n"
+         + _md(["model", "from", "problems", "steps", "first reward", "last reward", "mean accuracy", "last KL",
+                "seconds"], rl_rows)) if rl_rows else "",
         "## Run\n\n" + _md(["", ""], [
             ["store", f"`{mask_url(cfg.store.url)}`"], ["eval run", f"`{cfg.name}/experiment` (id {evaluated['run_id']})"],
             ["git", f"`{git_sha() or '-'}`"],

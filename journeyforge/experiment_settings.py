@@ -1,8 +1,9 @@
 """Settings of the experiment stage (Hydra group `experiment`): arms, seeds, data budget, report.
 
-An arm is one model to compare: the base model (few-shot), or an adapter tuned on one kind of
-trajectory with its own linearizer and training options. Every arm's data comes from the same trees
-and problems (matched), cut to the same budget, so the arms differ only in what the arm says.
+An arm is one model to compare: the base model (few-shot), an adapter tuned on one kind of
+trajectory with its own linearizer and training options, or GRPO (kind `rl`) started from another
+arm's adapters. Every arm's data comes from the same trees and problems (matched), cut to the same
+budget, so the arms differ only in what the arm says.
 """
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-ARM_KINDS = ("base", "shortcut", "journey", "stream")
+ARM_KINDS = ("base", "shortcut", "journey", "stream", "rl")
+SFT_KINDS = ("shortcut", "journey", "stream")
 BUDGETS = ("examples", "tokens", "none")
 
 
@@ -19,11 +21,16 @@ class ArmSettings:
     """One arm of an experiment."""
 
     kind: str = "journey"
-    """base (the untuned model, few-shot prompt) | shortcut | journey | stream."""
+    """base (the untuned model, few-shot prompt) | shortcut | journey | stream (SFT on that kind) |
+    rl (GRPO on the training problems, from the adapters of arm `init`)."""
     linearize: dict[str, Any] = field(default_factory=dict)
     """Options of this arm's linearizer over `linearize.<kind>` (e.g. {backtracks: [1, 1, 1], checks: 0.5})."""
     train: dict[str, Any] = field(default_factory=dict)
     """Training options over `train` for this arm (e.g. {mask_mistakes: true})."""
+    init: str | None = None
+    """rl arms: the SFT arm whose adapter (the same seed's) GRPO starts from."""
+    rl: dict[str, Any] = field(default_factory=dict)
+    """rl arms: options over `rl` (e.g. {max_steps: 20, num_generations: 8})."""
 
 
 def _default_arms() -> dict[str, Any]:
@@ -40,10 +47,10 @@ def as_arm(name: str, value: Any) -> ArmSettings:
     unknown = sorted(set(value) - set(known))
     if unknown:
         raise ValueError(f"experiment.arms.{name}.{unknown[0]} is not an arm option; options: {known}")
-    for key in ("linearize", "train"):
+    for key in ("linearize", "train", "rl"):
         if value.get(key) is not None and not isinstance(value[key], dict):
             raise ValueError(f"experiment.arms.{name}.{key} must be a mapping of options, got {value[key]!r}")
-    return ArmSettings(**{k: v if v is not None else {} for k, v in value.items()})
+    return ArmSettings(**{k: v if v is not None or k == "init" else {} for k, v in value.items()})
 
 
 @dataclass
@@ -107,7 +114,11 @@ class ExperimentSettings:
                 raise ValueError(f"experiment.arms.{name}.kind={arm.kind!r}: choose one of {ARM_KINDS}")
             if arm.kind == "base" and (arm.linearize or arm.train):
                 raise ValueError(f"experiment.arms.{name}: a base arm is not trained; drop its linearize/train options")
-            if arm.kind != "base":
+            if arm.kind != "rl" and (arm.init is not None or arm.rl):
+                raise ValueError(f"experiment.arms.{name}: init and rl are options of rl arms only (kind: rl)")
+            if arm.kind == "rl":
+                self._validate_rl_arm(name, arm)
+            elif arm.kind != "base":
                 known = {f.name for f in fields(linearizers[arm.kind])}
                 bad = sorted(set(arm.linearize) - known)
                 if bad:
@@ -139,9 +150,30 @@ class ExperimentSettings:
         if not self.dir:
             raise ValueError("experiment.dir must be a directory, got an empty string")
 
+    def _validate_rl_arm(self, name: str, arm: ArmSettings) -> None:
+        from dataclasses import fields
+
+        from training.rl_config import RLSettings
+
+        if arm.linearize or arm.train:
+            raise ValueError(f"experiment.arms.{name}: an rl arm trains no SFT data of its own; drop its "
+                             "linearize/train options (its start is arm `init`)")
+        starts = self.tuned()
+        if arm.init not in starts:
+            raise ValueError(f"experiment.arms.{name}.init={arm.init!r}: name the SFT arm GRPO starts from, one of {starts}")
+        owned = {"init", "seed", "dir", "force", "in_run"}  # set by the experiment, not per arm
+        known = {f.name for f in fields(RLSettings)} - owned
+        bad = sorted(set(arm.rl) - known)
+        if bad:
+            raise ValueError(f"experiment.arms.{name}.rl.{bad[0]} is not an rl option here; options: {sorted(known)}")
+
     def tuned(self) -> list[str]:
-        """Names of the arms that are trained."""
-        return [n for n, a in self.arms.items() if a.kind != "base"]
+        """Names of the arms tuned by SFT on their own trajectories (linearized, budgeted, trained)."""
+        return [n for n, a in self.arms.items() if a.kind in SFT_KINDS]
+
+    def rl_arms(self) -> list[str]:
+        """Names of the arms trained by GRPO from another arm's adapters."""
+        return [n for n, a in self.arms.items() if a.kind == "rl"]
 
     def selected(self) -> list[str]:
         """Arms this job trains and evaluates."""

@@ -166,7 +166,13 @@ def settings(cls, node: DictConfig | dict | None, group: str = "", **extra: Any)
     try:
         data = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig) else dict(node or {})
         data.update(extra)
-        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(cls), data))
+        base = OmegaConf.structured(cls)
+        for f in dataclasses.fields(cls):
+            # A plain mapping given in the config replaces its default instead of being merged into it:
+            # merging would bring back a key deleted with `~group.option.key` (an experiment arm).
+            if isinstance(data.get(f.name), dict) and OmegaConf.get_type(base, f.name) is dict:
+                base[f.name] = {}
+        return OmegaConf.to_object(OmegaConf.merge(base, data))
     except OmegaConfBaseException as err:
         group = group or cls.__name__
         key = getattr(err, "full_key", None) or getattr(err, "key", None)

@@ -3,6 +3,7 @@ random model, a Hydra multirun over seeds into one store, a report whose numbers
 answers', and resume."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from datasets import load_from_disk
 from hydra import compose, initialize_config_dir
 
 from analysis.stats import bootstrap_mean
@@ -72,6 +74,36 @@ def test_experiment_multirun_over_seeds_reports_the_stored_answers_and_resumes(t
     assert store.get_run("experiment-smoke/experiment", "eval")["stats"]["fingerprints"].keys() >= labels
 
 
+GRPO = ("+experiment.arms.grpo={kind: rl, init: shortcut, rl: {max_steps: 1, num_generations: 2, "
+        "per_device_train_batch_size: 2, max_completion_length: 8}}")
+
+
+def test_an_rl_arm_starts_grpo_from_its_init_arms_adapter_and_is_evaluated_beside_it(tmp_path, tiny_model_dir):
+    common = _common(tmp_path, str(tiny_model_dir)) + ["~experiment.arms.journey", "experiment.seeds=[0]",
+                                                        "experiment.sample_arms=[]"]
+    explore.run(_cfg([o for o in common if not o.startswith("policy.model=")] + ["policy=scripted"]))
+    out = experiment.run(_cfg(common + [GRPO]))
+
+    store = TraceStore(f"sqlite:///{tmp_path / 'traces.db'}")
+    run = store.get_run("experiment-smoke/grpo-s0", "rl")
+    assert run["status"] == "done" and run["stats"]["steps"] == 1
+    adapter = tmp_path / "out" / "models" / "grpo-s0"
+    record = json.loads((adapter / "journeyforge_rl.json").read_text())
+    assert record["init_adapter"] == str(tmp_path / "out" / "models" / "shortcut-s0")
+    # Every explored training problem is a prompt, solved or not; no held-out one.
+    prompts = load_from_disk(str(tmp_path / "out" / "experiment" / "rl-prompts"))["train"]
+    explore_run = store.get_run("experiment-smoke", "explore")
+    assert sorted(prompts["problem"]) == sorted(t["problem"]["key"] for t in store.trees(explore_run["id"]))
+    ev = store.get_run("experiment-smoke/experiment", "eval")
+    assert {r["model"] for r in store.evals(ev["id"])} == {"base", "shortcut/s0", "grpo/s0"}
+    report = (tmp_path / "out" / "experiment" / "report.md").read_text()
+    assert "## GRPO" in report and re.search(r"\| grpo/s0 \| shortcut \| 10 \| 1 \|", report)
+    assert re.search(r"^\| grpo \| rl \| 1 \| 5 \|", report, re.M)
+    # Resume: nothing is trained or answered again.
+    again = experiment.run(_cfg(common + [GRPO]))
+    assert all(r.get("reused") for r in again["trained"].values()) and "grpo/s0" in out["trained"]
+
+
 def test_a_bad_arm_is_one_line_naming_the_option(tmp_path):
     env = dict(os.environ, ONEDNN_MAX_CPU_ISA="AVX512_CORE_BF16")
     for override, expected in [
@@ -79,6 +111,9 @@ def test_a_bad_arm_is_one_line_naming_the_option(tmp_path):
         ("+experiment.arms.x={kind: journey, linearize: {backtrack: [1]}}", "experiment.arms.x.linearize.backtrack"),
         ("+experiment.arms.x={kind: journey, train: {mask_mistake: true}}", "experiment.arms.x.train.mask_mistake"),
         ("experiment.baseline=nope", "experiment.baseline='nope'"),
+        ("+experiment.arms.x={kind: rl, init: nope}", "experiment.arms.x.init='nope'"),
+        ("+experiment.arms.x={kind: rl, init: shortcut, rl: {max_step: 1}}", "experiment.arms.x.rl.max_step"),
+        ("+experiment.arms.x={kind: shortcut, init: journey}", "experiment.arms.x: init and rl are options of rl arms"),
     ]:
         proc = subprocess.run([sys.executable, "-m", "journeyforge.cli", "experiment", override,
                                f"store.url=sqlite:///{tmp_path / 'never.db'}"],

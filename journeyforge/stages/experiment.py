@@ -2,10 +2,10 @@
 
 explore (resumes) -> linearize every arm from the same trees, keep only trees every arm can use,
 cut each arm to the same data budget -> one dataset per arm -> train every tuned arm with every
-seed -> answer the same held-out problems with every model (greedy, plus sampled answers for the
+seed -> GRPO for the rl arms from their `init` arm's adapters -> answer the same held-out problems with every model (greedy, plus sampled answers for the
 arms that need maj@k / pass@k) -> report (analysis/report.py) from the stored answers.
 
-Rows: linearize runs `<name>/<arm>`, train runs `<name>/<arm>-s<seed>`, one eval run
+Rows: linearize runs `<name>/<arm>`, train runs `<name>/<arm>-s<seed>` (rl runs for rl arms), one eval run
 `<name>/experiment` whose `evals` (and `eval_samples`) hold every model's answers under the label
 `<arm>/s<seed>` (`base` for the untuned model). A multirun job that trains some arms or seeds
 (`experiment.select`, `experiment.seeds`) adds its rows to the same eval run, and each job's
@@ -159,6 +159,22 @@ def write_datasets(exp: ExperimentSettings, task, data: dict[str, Any]) -> dict[
     return out
 
 
+def write_rl_prompts(exp: ExperimentSettings, task, store, explore_run: dict) -> Path:
+    """The rl arms' prompt set, `<experiment.dir>/rl-prompts`: every explored training problem, solved
+    or not (GRPO can learn where SFT had no example); held-out problems never enter it."""
+    import datasets
+
+    from traces.export import as_problem
+    from traces.rl_prompts import build_rl_prompts
+
+    problems = [as_problem(t["problem"], "RL problem") for t in store.trees(explore_run["id"])]
+    prompts = build_rl_prompts(problems, task, {p.key: "train" for p in problems})
+    path = Path(exp.dir) / "rl-prompts"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    datasets.DatasetDict({"train": prompts["train"]}).save_to_disk(str(path))
+    return path
+
+
 def _train_settings(cfg: DictConfig, arm_train: dict[str, Any], seed: int) -> tuple[SFTSettings, Path, bool]:
     node = OmegaConf.to_container(cfg.train, resolve=True)
     node.pop("kinds", None)
@@ -181,9 +197,48 @@ def train_arms(cfg: DictConfig, exp: ExperimentSettings, store, datasets: dict[s
     return results
 
 
+def _rl_settings(cfg: DictConfig, arm, seed: int):
+    from training.rl_config import RLSettings
+
+    node = OmegaConf.to_container(cfg.rl, resolve=True)
+    node.update(arm.rl)
+    node.update(init=arm.init, seed=seed)
+    rl = settings(RLSettings, node, "rl")
+    rl.validate()
+    return rl
+
+
+def rl_adapter_dir(cfg: DictConfig, name: str, seed: int) -> Path:
+    return Path(cfg.rl.dir) / f"{name}-s{seed}"
+
+
+def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path) -> dict[str, dict]:
+    """GRPO for every selected rl arm and seed, from its `init` arm's adapter of the same seed."""
+    from journeyforge.stages.rl import train_rl_adapter
+    from training.grpo import load_prompt_set, starting_point
+
+    results = {}
+    for name in (n for n in exp.selected() if n in exp.rl_arms()):
+        arm = exp.arms[name]
+        for seed in exp.seeds:
+            _, out_root, _ = _train_settings(cfg, exp.arms[arm.init].train, seed)
+            sft_dir = out_root / f"{arm.init}-s{seed}"
+            if not (sft_dir / "adapter_config.json").exists():
+                raise StageError(f"experiment.arms.{name}: no adapter {sft_dir} of arm {arm.init!r} (seed {seed}) to "
+                                 f"start GRPO from; train that arm first (experiment.select includes it)")
+            rl = _rl_settings(cfg, arm, seed)
+            results[model_label(name, seed)] = train_rl_adapter(
+                store, cfg, task, data_dir, load_prompt_set(data_dir), rl_adapter_dir(cfg, name, seed), rl,
+                starting_point(rl, sft_dir), f"{cfg.name}/{name}-s{seed}")
+    return results
+
+
 def _fingerprint(adapter: str | None, samples: int, n_problems: int, max_tokens: int) -> str:
     """What an eval row set depends on: the adapter's training record and the eval settings."""
-    record = (Path(adapter) / "journeyforge_sft.json").read_text() if adapter else ""
+    from training.grpo import RECORD_FILE
+
+    records = [Path(adapter) / f for f in ("journeyforge_sft.json", RECORD_FILE)] if adapter else []
+    record = "".join(r.read_text() for r in records if r.exists())
     return hashlib.sha256(json.dumps([record, samples, n_problems, max_tokens]).encode()).hexdigest()[:16]
 
 
@@ -194,31 +249,41 @@ def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict
         raise StageError(f"no held-out (split=test) problems of dataset {task.dataset!r} in the store")
     problems = [Problem.from_row(r) for r in rows]
     key_to_id = {r["key"]: r["id"] for r in rows}
-    models: list[tuple[str, str, str | None, int]] = []
+    models: list[tuple[str, str, str | None, int, str | None]] = []
     for name in exp.selected():
         arm = exp.arms[name]
         k = exp.samples if name in exp.sample_arms else 1
         if arm.kind == "base":
-            models.append((name, cfg.train.model, None, k))
+            models.append((name, cfg.train.model, None, k, None))
+            continue
+        if arm.kind == "rl":
+            from training.grpo import read_rl_record
+
+            for seed in exp.seeds:
+                adapter = rl_adapter_dir(cfg, name, seed)
+                record = read_rl_record(adapter)
+                if record is None:
+                    raise StageError(f"no GRPO adapter in {adapter}: the rl step of arm {name!r} did not run")
+                models.append((model_label(name, seed), record["base_model"], str(adapter), k, record["prompt_style"]))
             continue
         for seed in exp.seeds:
             _, out_root, _ = _train_settings(cfg, arm.train, seed)
             adapter = out_root / f"{name}-s{seed}"
             if not (adapter / "adapter_config.json").exists() and not (adapter / "config.json").exists():
                 raise StageError(f"no adapter in {adapter}: the train step of arm {name!r} did not run")
-            models.append((model_label(name, seed), cfg.train.model, str(adapter), k))
+            models.append((model_label(name, seed), cfg.train.model, str(adapter), k, None))
     run_id = start_run(store, cfg, "eval", name=f"{cfg.name}/{EVAL_RUN}")
     previous = (store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval") or {}).get("stats") or {}
     prints = dict(previous.get("fingerprints") or {})
     seconds = dict(previous.get("seconds") or {})
-    for label, model, adapter, k in models:
+    for label, model, adapter, k, style in models:
         mark = _fingerprint(adapter, k, len(problems), ev.max_tokens)
         stored = store.evals(run_id, label)
         if not exp.force and prints.get(label) == mark and len(stored) == len(problems):
             print(f"[experiment] {label}: {len(stored)} answers already stored (experiment.force=true redoes them)")
             continue
         t0 = time.perf_counter()
-        results = evaluate_models([(label, model, adapter)], problems, task,
+        results = evaluate_models([(label, model, adapter, style)], problems, task,
                                   lambda m, a: build_policy(cfg, task, model=m, adapter=a),
                                   max_tokens=ev.max_tokens, samples=k, temperature=ev.temperature,
                                   top_p=ev.top_p, seed=ev.seed)
@@ -260,6 +325,10 @@ def run(cfg: DictConfig) -> dict:
         datasets = write_datasets(exp, task, data)
     with _timed(times, "train"):
         trained = train_arms(cfg, exp, store, datasets)
+    if exp.rl_arms():
+        with _timed(times, "rl"):
+            prompts = write_rl_prompts(exp, task, store, explore_run)
+            trained.update(train_rl_arms(cfg, exp, store, task, prompts))
     with _timed(times, "eval"):
         evaluated = evaluate_arms(cfg, exp, store, task)
     with _timed(times, "report"):

@@ -61,28 +61,41 @@ def run(cfg: DictConfig) -> dict:
     task = build_task(cfg)
     store = open_store(cfg)
     out = Path(rl.dir) / f"rl-{rl.init}"
-    stamp = {"data_sha256": data_digest(data_dir / "train"), "init_sha256": adapter_digest(adapter),
-             "settings": {k: v for k, v in asdict(rl).items() if k not in ("force", "in_run")}}
-    record = read_rl_record(out)
-    if not rl.force and record and all(record.get(k) == v for k, v in stamp.items()):
-        print(f"[rl] {out} is up to date (same start, prompts and settings); rl.force=true retrains")
-        return {**record["summary"], "output_dir": str(out)}
-    run_id = start_run(store, cfg, "rl", name=f"{cfg.name}/rl-{rl.init}")
-    try:
-        res = train_grpo(data, task, out, rl, base_model, adapter, style,
-                         title=f"{cfg.name}: GRPO from {rl.init} ({task.name})")
-    except BaseException:
-        store.finish_run(run_id, "failed")
-        raise
-    record = read_rl_record(out) or {}
-    (out / RECORD_FILE).write_text(json.dumps({**record, **stamp}, indent=2, default=str))
-    store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
+    res = train_rl_adapter(store, cfg, task, data_dir, data, out, rl, (base_model, adapter, style),
+                           f"{cfg.name}/rl-{rl.init}")
+    if res.get("reused"):
+        return res
     print(table(["init", "problems", "steps", "first reward", "last reward", "accuracy", "last KL", "seconds",
                  "adapter"],
                 [[rl.init, res["problems"], res["steps"], res["first_reward"], res["last_reward"],
                   res["mean_accuracy"], res["last_kl"], round(res["seconds"], 1), res["output_dir"]]],
                 title=f"[rl] GRPO ({res['generation']} generation, {style} prompts)"))
     print(f"[rl] curves {res['curves']}")
+    return res
+
+
+def train_rl_adapter(store, cfg: DictConfig, task, data_dir: Path, data, out: Path, rl: RLSettings,
+                     start: tuple[str, str | None, str], run_name: str) -> dict:
+    """GRPO from `start` (base model, SFT adapter or None, prompt style) on the prompt set `data` (read
+    from `data_dir`) into `out`, with a `runs` row `run_name` (stage rl); an adapter there trained from
+    the same start on the same prompts with the same settings is kept (its summary is returned)."""
+    base_model, adapter, style = start
+    stamp = {"data_sha256": data_digest(data_dir / "train"), "init_sha256": adapter_digest(adapter),
+             "settings": {k: v for k, v in asdict(rl).items() if k not in ("force", "in_run")}}
+    record = read_rl_record(out)
+    if not rl.force and record and all(record.get(k) == v for k, v in stamp.items()):
+        print(f"[rl] {out} is up to date (same start, prompts and settings); rl.force=true retrains")
+        return {**record["summary"], "output_dir": str(out), "reused": True}
+    run_id = start_run(store, cfg, "rl", name=run_name)
+    try:
+        res = train_grpo(data, task, out, rl, base_model, adapter, style,
+                         title=f"{run_name}: GRPO from {rl.init} ({task.name})")
+    except BaseException:
+        store.finish_run(run_id, "failed")
+        raise
+    record = read_rl_record(out) or {}
+    (out / RECORD_FILE).write_text(json.dumps({**record, **stamp}, indent=2, default=str))
+    store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
     return res
 
 
