@@ -89,7 +89,7 @@ def _kill_mid_run(cmd: list[str], url: str, tmp_path: Path):
     """Start `cmd`, kill -9 it once some trees are finished and some partly grown; the process."""
     proc = spawn(cmd, tmp_path / "killed.log")
     try:
-        wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
+        wait_until(lambda: _finished_and_partial(url), 180, "finished trees and partly grown ones")
     finally:
         kill9(proc)
     return proc
@@ -166,7 +166,7 @@ def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path):
     cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=5 * N_TREES))
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    wait_until(lambda: _finished_and_partial(url), 90, "finished trees and partly grown ones")
+    wait_until(lambda: _finished_and_partial(url), 180, "finished trees and partly grown ones")
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130

@@ -22,11 +22,11 @@ def test_three_workers_finish_every_tree_once_when_one_is_killed(fresh_pg_url, t
     # One worker first: it creates the schema, problems and trees, so the others only claim.
     procs = [spawn(cmd, tmp_path / "worker0.log")]
     try:
-        wait_until(lambda: _trees(url) == n_trees, 60, "the first worker to create the run's trees")
+        wait_until(lambda: _trees(url) == n_trees, 180, "the first worker to create the run's trees")
         procs += [spawn(cmd, tmp_path / f"worker{i}.log") for i in (1, 2)]
         victim = procs[1]
         victim_id = f"{socket.gethostname()}:{victim.pid}"
-        wait_until(lambda: _done(url) >= 4 and _held_by(url, victim_id), 60,
+        wait_until(lambda: _done(url) >= 4 and _held_by(url, victim_id), 180,
                    "some trees done while the second worker holds trees")
         kill9(victim)
         orphaned = _held_by(url, victim_id)  # running under the dead worker's lease
