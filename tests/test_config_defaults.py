@@ -109,7 +109,9 @@ def test_composed_demo_config_is_the_measured_configuration():
     assert eval_settings(cfg) == EvalSettings(seed=cfg.seed)
     assert (cfg.eval.n_problems, cfg.eval.max_tokens, cfg.eval.temperature) == (32, 160, 0.8)
     assert list(cfg.linearize.kinds) == ["shortcut", "journey", "stream"] and cfg.linearize.matched
-    assert JourneyConfig(**OmegaConf.to_container(cfg.linearize.journey, resolve=True)) == JourneyConfig()
+    # The pipeline's journey recipe (mixed counts, checks: issue 15's study), over the linearizer's defaults.
+    assert JourneyConfig(**OmegaConf.to_container(cfg.linearize.journey, resolve=True)) == \
+        JourneyConfig(backtracks=[1.0, 1.0, 1.0], checks=0.5)
     assert cfg.export.test_fraction == 0.2 and cfg.task.n_numbers == 3 and cfg.task.max_target == 50
 
 

@@ -68,7 +68,10 @@ def test_real_default_model_grows_solved_trees_and_the_chain_trains_and_evaluate
     store = TraceStore(_cfg(tiny).store.url)
     for row in store.trajectories(run_id=lin["run_id"]):
         assert row["is_correct"] and row["answer"] and row["text"].endswith("</answer>")
-        assert (row["n_backtracks"] == 0) == (row["kind"] == "shortcut") or row["kind"] == "stream"
+        if row["kind"] == "shortcut":
+            assert row["n_backtracks"] == 0
+        elif row["kind"] == "journey":  # the pipeline's recipe: 0, 1 or 2 backtracks (LinearizeSettings)
+            assert row["n_backtracks"] in (0, 1, 2)
 
     exp = export.run(_cfg(tiny + ["linearize=matched"]))
     assert Path(exp["dir"], "sft", "shortcut").exists() and Path(exp["dir"], "README.md").exists()
