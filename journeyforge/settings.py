@@ -189,8 +189,9 @@ def settings(cls, node: DictConfig | dict | None, group: str = "", **extra: Any)
     except ValueError as err:  # a nested dataclass's check names itself: JourneyConfig.k -> linearize.journey.k
         message = str(err)
         for f in dataclasses.fields(cls):
-            if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
-                message = message.replace(f"{f.default_factory.__name__}.", f"{group}.{f.name}.")
+            default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+            if dataclasses.is_dataclass(default):
+                message = message.replace(f"{type(default).__name__}.", f"{group}.{f.name}.")
         raise ValueError(message) from None
 
 
