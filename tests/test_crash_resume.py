@@ -163,12 +163,12 @@ def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'traces.db'}"
     # Many trees: on loaded cores the poll below can lag, and the run must still be going when it stops.
-    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=5 * N_TREES))
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=25 * N_TREES))
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     wait_until(lambda: _finished_and_partial(url), 180, "finished trees and partly grown ones")
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out[-2000:], err[-2000:], tree_status(url, "crash"))
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("journeyforge explore: interrupted")
     assert {status for _, status, _, _ in tree_status(url, "crash")} <= {"done", "pending"}

@@ -105,7 +105,9 @@ def _config(tmp_path, url, *overrides):
         return compose("config", overrides=[
             "name=t", f"workdir={tmp_path}", f"store.url={url}", "policy=scripted", "policy.error_rate=0.25",
             "task.n_train=8", "task.n_test=2", "search.max_expansions=6", "search.k=3",
-            "explore.progress=false", *overrides])
+            "explore.progress=false",
+            # O1-Journey's recipe (every journey backtracks, no checks), which these tests' drafts assume.
+            "linearize.journey.backtracks=null", "linearize.journey.checks=0", *overrides])
 
 
 def _trees_by_kind(store, run_id):

@@ -27,6 +27,13 @@ VALID_BODY = {
 }
 
 
+class _Listener(ThreadingHTTPServer):
+    # socketserver's default backlog is 5: with dozens of requests in flight on a loaded machine the
+    # kernel resets connections beyond it, and a live server would look down to the policy.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class ScriptedServer:
     """An HTTP server that answers POSTs with a fixed list of (status, body) and records the bodies."""
 
@@ -52,7 +59,7 @@ class ScriptedServer:
             def log_message(self, *args):
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Listener(("127.0.0.1", 0), Handler)
         self.base_url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
