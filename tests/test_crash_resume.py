@@ -164,8 +164,11 @@ def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path):
     url = f"sqlite:///{tmp_path / 'traces.db'}"
     # Many trees: on loaded cores the poll below can lag, and the run must still be going when it stops.
     cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=25 * N_TREES))
+    # A test run started in the background (`cmd &` in a script) inherits an ignored SIGINT, and
+    # Python keeps it ignored: give the child the default disposition, as a terminal would.
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_until(lambda: _finished_and_partial(url), 180, "finished trees and partly grown ones")
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
