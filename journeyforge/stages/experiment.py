@@ -2,11 +2,12 @@
 
 explore (resumes) -> linearize every arm from the same trees, keep only trees every arm can use,
 cut each arm to the same data budget -> one dataset per arm -> train every tuned arm with every
-seed -> GRPO for the rl arms from their `init` arm's adapters -> answer the same held-out problems with every model (greedy, plus sampled answers for the
-arms that need maj@k / pass@k) -> report (analysis/report.py) from the stored answers.
+seed -> GRPO for the rl arms from their `init` arm's adapters -> answer the same held-out problems
+with every model (greedy, plus sampled answers for the arms that need maj@k / pass@k) -> report
+(analysis/report.py) from the stored answers.
 
-Rows: linearize runs `<name>/<arm>`, train runs `<name>/<arm>-s<seed>` (rl runs for rl arms), one eval run
-`<name>/experiment` whose `evals` (and `eval_samples`) hold every model's answers under the label
+Rows: linearize runs `<name>/<arm>`, train runs `<name>/<arm>-s<seed>` (rl runs for rl arms), one eval
+run `<name>/experiment` whose `evals` (and `eval_samples`) hold every model's answers under the label
 `<arm>/s<seed>` (`base` for the untuned model). A multirun job that trains some arms or seeds
 (`experiment.select`, `experiment.seeds`) adds its rows to the same eval run, and each job's
 report covers everything stored so far.
@@ -159,15 +160,16 @@ def write_datasets(exp: ExperimentSettings, task, data: dict[str, Any]) -> dict[
     return out
 
 
-def write_rl_prompts(exp: ExperimentSettings, task, store, explore_run: dict) -> Path:
+def write_rl_prompts(cfg: DictConfig, exp: ExperimentSettings, task, store) -> Path:
     """The rl arms' prompt set, `<experiment.dir>/rl-prompts`: every explored training problem, solved
     or not (GRPO can learn where SFT had no example); held-out problems never enter it."""
     import datasets
 
+    from journeyforge.stages.export import rl_problems
     from traces.export import as_problem
     from traces.rl_prompts import build_rl_prompts
 
-    problems = [as_problem(t["problem"], "RL problem") for t in store.trees(explore_run["id"])]
+    problems = [as_problem(p, "RL problem") for p in rl_problems(store, cfg)]
     prompts = build_rl_prompts(problems, task, {p.key: "train" for p in problems})
     path = Path(exp.dir) / "rl-prompts"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -236,8 +238,9 @@ def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_di
 def _fingerprint(adapter: str | None, samples: int, n_problems: int, max_tokens: int) -> str:
     """What an eval row set depends on: the adapter's training record and the eval settings."""
     from training.grpo import RECORD_FILE
+    from training.sft import SETTINGS_FILE
 
-    records = [Path(adapter) / f for f in ("journeyforge_sft.json", RECORD_FILE)] if adapter else []
+    records = [Path(adapter) / f for f in (SETTINGS_FILE, RECORD_FILE)] if adapter else []
     record = "".join(r.read_text() for r in records if r.exists())
     return hashlib.sha256(json.dumps([record, samples, n_problems, max_tokens]).encode()).hexdigest()[:16]
 
@@ -327,7 +330,7 @@ def run(cfg: DictConfig) -> dict:
         trained = train_arms(cfg, exp, store, datasets)
     if exp.rl_arms():
         with _timed(times, "rl"):
-            prompts = write_rl_prompts(exp, task, store, explore_run)
+            prompts = write_rl_prompts(cfg, exp, task, store)
             trained.update(train_rl_arms(cfg, exp, store, task, prompts))
     with _timed(times, "eval"):
         evaluated = evaluate_arms(cfg, exp, store, task)
