@@ -66,7 +66,7 @@ class LinearizeSettings:
     journey: JourneyConfig = field(default_factory=lambda: JourneyConfig(backtracks=[1.0, 1.0, 1.0], checks=0.5))
     """Options of the journey linearizer (traces/journey.py JourneyConfig). The pipeline's recipe mixes
     0, 1 and 2 backtracks per journey and puts a check line after half the correct steps: in the
-    committed CPU study (docs/results/experiment-cpu/, 3 seeds) it scored 8 points above O1-Journey's
+    committed CPU study (docs/results/experiment-cpu/, 3 seeds) it scored 5.5 points above O1-Journey's
     constant count (`backtracks=null checks=0`, the linearizer's own default), which the model learns
     to copy into every answer."""
     stream: StreamConfig = field(default_factory=StreamConfig)
