@@ -49,7 +49,8 @@ def policy_for(args) -> Policy:
     if args.backend == "openai":
         from search.policies.openai_backend import OpenAIPolicy
 
-        return OpenAIPolicy(args.base_url, args.model, tokenizer=args.tokenizer, timeout=600)
+        # seeds=False: a vLLM server on CPU dies on batches of seeded requests (the explorer's waves)
+        return OpenAIPolicy(args.base_url, args.model, tokenizer=args.tokenizer, timeout=600, seeds=False)
     return make_backend(args.backend, args.seed)
 
 

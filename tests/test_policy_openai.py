@@ -154,6 +154,19 @@ def test_plain_openai_server_gets_no_vllm_fields_and_text_prompt(scripted):
     assert body["user"] == "journeyforge"
 
 
+def test_seeds_false_leaves_the_sampling_seed_out(scripted):
+    # a vLLM server on CPU dies on a batch of seeded requests; `seeds=False` is the way to use one
+    server = scripted([(200, VALID_BODY)])
+    policy = OpenAIPolicy(server.base_url, "m", seeds=False)
+
+    policy.generate([GenerationRequest(prompt="p", prompt_token_ids=[1, 2], n=2, max_tokens=5, seed=7),
+                     GenerationRequest(prompt="p", prompt_token_ids=[1, 2], n=2, max_tokens=5, seed=None)])
+    policy.close()
+
+    assert len(server.bodies) == 2 and all("seed" not in body for body in server.bodies)
+    assert all(body["return_token_ids"] is True for body in server.bodies)  # everything else as before
+
+
 @pytest.fixture(scope="module")
 def vllm_server(default_model_dir, tmp_path_factory):
     server = VLLMServer(default_model_dir, tmp_path_factory.mktemp("vllm-serve") / "server.log")

