@@ -118,6 +118,20 @@ def test_server_that_keeps_failing_raises_policy_unavailable_naming_url(scripted
     assert "HTTP 503" in str(info.value)
 
 
+def test_every_request_makes_its_first_attempt_even_while_the_server_rests(scripted):
+    # Requests that start after another one's failure find the server resting; that must not use up
+    # one of their retries before they have tried at all (the error said "after 1 attempts").
+    server = scripted([(503, {"error": "overloaded"})])
+    policy = OpenAIPolicy(server.base_url, "m", max_retries=1, backoff=0.2, concurrency=16)
+
+    with pytest.raises(PolicyUnavailable, match="after 2 attempts"):
+        policy.generate([GenerationRequest(prompt=f"x{i}", n=1) for i in range(16)])
+    policy.close()
+
+    first_tries = {body["prompt"] for body in server.bodies}
+    assert first_tries == {f"x{i}" for i in range(16)}  # none was given up before its first attempt
+
+
 def test_nobody_listening_raises_policy_unavailable_within_retry_budget():
     url = f"http://127.0.0.1:{free_port()}/v1"
     policy = OpenAIPolicy(url, "m", max_retries=3, backoff=0.05)

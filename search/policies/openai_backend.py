@@ -218,7 +218,12 @@ class OpenAIPolicy(Policy):
         spent = False  # this request used up its retries (not just stopped because another one did)
         while not server_down.is_set():  # another request already spent its budget: fail fast
             server = self._pick(tried, probe=False)
-            if server is None:  # every server failed this request, or is resting
+            if server is None and attempts == 0:
+                # Every server rests after other requests' failures: this request still makes its
+                # first attempt now; only its retries wait (otherwise it would fail after fewer
+                # attempts than `max_retries` promises, depending on which request failed first).
+                server = self._pick(tried, probe=True)
+            elif server is None:  # every server failed this request, or is resting
                 if retries >= self.max_retries:
                     spent = True
                     break
