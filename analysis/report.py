@@ -241,11 +241,13 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
                                st.get("seconds", "-"), st.get("loss_mode", "-")])
 
     ev = OmegaConf.to_container(cfg.eval, resolve=True)
+    sampled = ", ".join(n for n in arms if curves.get(n))
+    sampled_line = (f"sampled answers at temperature {ev['temperature']} for {sampled}" if sampled
+                    else "no sampled answers (experiment.sample_arms)")
     text = "\n\n".join(filter(None, [
         f"# Experiment `{cfg.name}`: {', '.join(arms)}",
         f"{len(problems)} held-out problems of `{task.dataset}` (the first {len(problems)} stored with split=test), "
-        f"greedy answers (max {ev['max_tokens']} tokens); sampled answers at temperature {ev['temperature']} for "
-        f"{', '.join(n for n in arms if curves.get(n)) or 'no arm'}. Intervals: 95% percentile bootstrap "
+        f"greedy answers (max {ev['max_tokens']} tokens); {sampled_line}. Intervals: 95% percentile bootstrap "
         f"({exp.resamples} resamples) over problems and, where an arm has several, over training seeds. Paired "
         f"differences resample the same problems for both arms. McNemar: exact binomial test on (problem, seed) "
         f"pairs pooled over seeds (seed i with the baseline's seed i). Backtrack columns replay each greedy answer "

@@ -115,6 +115,23 @@ def test_composed_demo_config_is_the_measured_configuration():
     assert cfg.export.test_fraction == 0.2 and cfg.task.n_numbers == 3 and cfg.task.max_target == 50
 
 
+def test_the_recipes_preset_is_the_cpu_study_with_issue_15s_arms():
+    """`experiment=cpu_recipes` reads the `cpu` study's trees (same name, no explore) and adds arms
+    that differ from journey_mixed in one thing each: no checks, or which spans the loss skips."""
+    from journeyforge.stages.experiment import experiment_settings
+
+    cpu, recipes = _compose(["experiment=cpu"]), _compose(["experiment=cpu_recipes"])
+    exp = experiment_settings(recipes)
+    assert recipes.name == cpu.name and recipes.task == cpu.task and not exp.explore
+    assert set(exp.selected()) == {"base", "shortcut", "journey_mixed", "mixed_nochecks", "mixed_masked",
+                                   "mixed_masked_all"}
+    mixed = exp.arms["journey_mixed"]
+    assert exp.arms["mixed_nochecks"].linearize == {**mixed.linearize, "checks": 0.0}
+    assert exp.arms["mixed_masked"].linearize == exp.arms["mixed_masked_all"].linearize == mixed.linearize
+    assert exp.arms["mixed_masked"].train == {"mask_mistakes": True}
+    assert exp.arms["mixed_masked_all"].train == {"mask_mistakes": True, "mask_reflections": True}
+
+
 @pytest.mark.parametrize("overrides,kinds", [
     (["linearize=shortcut"], ["shortcut"]),
     (["linearize=journey"], ["journey"]),
