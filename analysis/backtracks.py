@@ -11,6 +11,10 @@ answers with the task's own step checker tells whether each backtrack was
   state the answer really passed through;
 - **recovered**: the answer still ends with a verified final answer.
 
+A check line is **true** when the step it follows was not a mistake and the fact it states, if any,
+is the one the task's `describe_check` states of that step: a model that learned to judge its
+steps checks only good ones, and says of them what is so.
+
 Lines are recognised by the reflection, return and check templates of traces/reflections.py (what
 the model was trained on); any other line is replayed as a step.
 """
@@ -66,6 +70,7 @@ class Replay:
     justified: int = 0
     true_reflections: int = 0
     checks: int = 0
+    true_checks: int = 0
     correct: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -95,6 +100,9 @@ def replay(task: Task, problem: Problem, text: str) -> Replay:
         kind, fields = classify(line)
         if kind == "check":
             out.checks += 1
+            good = last is not None and last["label"] not in MISTAKE_LABELS
+            said = fields.get("fact") or fields.get("fact_cap")
+            out.true_checks += int(good and (said is None or _same(said, task.describe_check(last))))
             continue
         if kind == "reflection":
             out.backtracks += 1
@@ -134,7 +142,7 @@ def replay(task: Task, problem: Problem, text: str) -> Replay:
 def replay_rates(replays: list[Replay]) -> dict[str, float | int]:
     """The report's backtrack numbers over a model's answers: share of answers with a backtrack,
     backtracks per answer, and the justified / true / recovered rates (over backtracks, backtracks,
-    and answers with a backtrack)."""
+    and answers with a backtrack), and check lines per answer with the share of them that are true."""
     n = len(replays)
     backtracks = sum(r.backtracks for r in replays)
     with_bt = [r for r in replays if r.backtracks]
@@ -147,4 +155,7 @@ def replay_rates(replays: list[Replay]) -> dict[str, float | int]:
         "true_rate": sum(r.true_reflections for r in replays) / backtracks if backtracks else float("nan"),
         "recovery_rate": sum(r.recovered for r in with_bt) / len(with_bt) if with_bt else float("nan"),
         "checks": sum(r.checks for r in replays),
+        "checks_per_answer": sum(r.checks for r in replays) / n if n else 0.0,
+        "true_check_rate": (sum(r.true_checks for r in replays) / sum(r.checks for r in replays)
+                            if any(r.checks for r in replays) else float("nan")),
     }

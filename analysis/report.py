@@ -203,12 +203,12 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
         majk = f"{_pct(curve['maj'][-1])} / {_pct(curve['pass'][-1])} (k={curve['K']})" if curve else "-"
         line = [n, a["kind"], len(a["labels"]), a["correct"].shape[1], acc[n].percent(), diff_s, mc_s, majk,
                 f"{tok:.1f}", _pct(r["backtrack_share"]), _pct(r["justified_rate"]), _pct(r["true_rate"]),
-                _pct(r["recovery_rate"])]
+                _pct(r["recovery_rate"]), f"{r['checks_per_answer']:.2f}", _pct(r["true_check_rate"])]
         md_rows.append(line)
         rows.append(line)
     headers = ["arm", "kind", "seeds", "problems", "accuracy % [95% CI]", f"minus {base_name} (points) [95% CI]",
                "McNemar only-arm/only-base, p", "maj@k / pass@k %", "mean tokens", "answers with backtrack %",
-               "justified %", "true %", "recovered %"]
+               "justified %", "true %", "recovered %", "checks per answer", "true checks %"]
 
     compute_rows = []
     if base_curve:
@@ -253,7 +253,9 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
         f"pairs pooled over seeds (seed i with the baseline's seed i). Backtrack columns replay each greedy answer "
         f"through the task (analysis/backtracks.py): share of answers with a backtrack; of the backtracks, how many "
         f"abandoned a step that really was wrong (justified) and how many reflections stated only true things "
-        f"(true); of the answers with a backtrack, how many still ended correct (recovered).",
+        f"(true); of the answers with a backtrack, how many still ended correct (recovered). Check lines: how many "
+        f"an answer writes, and of them how many follow a step that was not a mistake and state what the task "
+        f"says of it (true checks).",
         "## Verdict\n\n" + "\n".join(f"- {v}" for v in verdicts) if verdicts else "",
         "## Accuracy\n\n" + _md(headers, md_rows) + "\n\n![accuracy](accuracy.png)",
         ("## Compute-matched\n\nEach arm's greedy answer costs its mean tokens; the baseline "
@@ -284,8 +286,8 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
     path = out_dir / "report.md"
     path.write_text(text + "\n")
     summary = table(["arm", "seeds", "accuracy % [95% CI]", f"minus {base_name} [CI]", "McNemar", "tokens",
-                     "backtrack %", "justified %", "true %", "recovered %"],
-                    [[r[0], r[2], r[4], r[5], r[6], r[8], r[9], r[10], r[11], r[12]] for r in rows],
+                     "backtrack %", "justified %", "true %", "recovered %", "checks", "true checks %"],
+                    [[r[0], r[2], r[4], r[5], r[6], r[8], r[9], r[10], r[11], r[12], r[13], r[14]] for r in rows],
                     title=f"[experiment] {len(problems)} held-out problems")
     if compute_rows:
         summary += "\n" + table(["arm", "accuracy", "tokens", "k", f"{base_name} maj@k", f"{base_name} pass@k"],

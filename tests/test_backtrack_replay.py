@@ -59,3 +59,21 @@ def test_rates_over_a_set_of_answers_and_lines_are_classified_by_the_templates()
     assert rates["justified_rate"] == 0.5 and rates["true_rate"] == 0.5 and rates["recovery_rate"] == 0.5
     assert rates["checks"] == 1
     assert classify("Back to 1, 2.")[0] == "return" and classify("3 * 5 = 15. Left: 1, 7, 15")[0] == "step"
+
+
+def test_a_check_is_true_only_after_a_good_step_and_with_the_tasks_own_fact():
+    true_check = "Let me check: 3 * 5 = 15 checks out; 1, 7, 15 can still make 22."
+    generic = "So far this looks correct."
+    good = answer(["3 * 5 = 15. Left: 1, 7, 15", true_check, "15 + 7 = 22. Left: 1, 22", generic], "(3 * 5) + 7")
+    r = replay(TASK, PROBLEM, good)
+    assert (r.checks, r.true_checks, r.backtracks) == (2, 2, 0)
+    # After a wrong step (3 + 5 is not 9), a check is false whatever it says.
+    after_mistake = answer(["3 + 5 = 9. Left: 1, 7, 9", "Verifying: 3 + 5 = 9 checks out; 1, 7, 9 can still make 22."],
+                           "3 + 5")
+    # A good step checked with numbers left that are not the ones it leaves.
+    wrong_fact = answer(["3 * 5 = 15. Left: 1, 7, 15", "Let me check: 3 * 5 = 15 checks out; 1, 7, 16 can still make 22."],
+                        "3 * 5")
+    replays = [replay(TASK, PROBLEM, t) for t in (good, after_mistake, wrong_fact)]
+    assert [(x.checks, x.true_checks) for x in replays[1:]] == [(1, 0), (1, 0)]
+    rates = replay_rates(replays)
+    assert rates["checks"] == 4 and rates["checks_per_answer"] == 4 / 3 and rates["true_check_rate"] == 0.5
