@@ -34,13 +34,22 @@ RETURN_POOLS = (pools.RETURN_TEMPLATES, pools.GENERIC_RETURN_TEMPLATES)
 CHECK_POOLS = (pools.CHECK_TEMPLATES, pools.GENERIC_CHECK_TEMPLATES)
 
 
+# A tuned model keeps a template's words but not always its punctuation ("That's not right. 4 + 8
+# is not 12." for "That's not right: {reason}."): any of these marks, or none, stands for any other.
+_PUNCT = re.compile(r"[:.,;!]")
+
+
+def _literal(text: str) -> str:
+    return "".join("[:.,;!]?" if _PUNCT.fullmatch(ch) else re.escape(ch) for ch in text)
+
+
 def _pattern(template: str) -> re.Pattern:
     out, last = [], 0
     for m in re.finditer(r"\{(\w+)\}", template):
-        out.append(re.escape(template[last:m.start()]))
+        out.append(_literal(template[last:m.start()]))
         out.append(f"(?P<{m.group(1)}>.+?)")
         last = m.end()
-    out.append(re.escape(template[last:]))
+    out.append(_literal(template[last:]))
     return re.compile("".join(out) + r"\s*$", re.IGNORECASE)
 
 

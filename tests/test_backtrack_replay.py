@@ -77,3 +77,14 @@ def test_a_check_is_true_only_after_a_good_step_and_with_the_tasks_own_fact():
     assert [(x.checks, x.true_checks) for x in replays[1:]] == [(1, 0), (1, 0)]
     rates = replay_rates(replays)
     assert rates["checks"] == 4 and rates["checks_per_answer"] == 4 / 3 and rates["true_check_rate"] == 0.5
+
+
+def test_a_reflection_with_the_templates_words_but_other_punctuation_is_still_a_backtrack():
+    # Tuned models write "That's not right. ..." for the template "That's not right: {reason}.";
+    # read as a step, such a line would hide the backtrack and its (here invented) reason.
+    text = answer(["3 + 5 = 9. Left: 1, 7, 9", "That's not right. 9 is not a multiple of 5.", "3 * 5 = 15. Left: 1, 7, 15"],
+                  "3 * 5")
+    assert classify("That's not right. 9 is not a multiple of 5.") == ("reflection", {"reason": "9 is not a multiple of 5"})
+    r = replay(TASK, PROBLEM, text)
+    assert (r.backtracks, r.justified, r.true_reflections, r.steps) == (1, 1, 0, 2)
+    assert classify("3 + 5 = 9. Left: 1, 7, 9")[0] == "step"
