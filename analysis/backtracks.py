@@ -36,11 +36,11 @@ CHECK_POOLS = (pools.CHECK_TEMPLATES, pools.GENERIC_CHECK_TEMPLATES)
 
 # A tuned model keeps a template's words but not always its punctuation ("That's not right. 4 + 8
 # is not 12." for "That's not right: {reason}."): any of these marks, or none, stands for any other.
-_PUNCT = re.compile(r"[:.,;!]")
+_MARKS = ":.,;!"
 
 
 def _literal(text: str) -> str:
-    return "".join("[:.,;!]?" if _PUNCT.fullmatch(ch) else re.escape(ch) for ch in text)
+    return "".join(f"[{re.escape(_MARKS)}]?" if ch in _MARKS else re.escape(ch) for ch in text)
 
 
 def _pattern(template: str) -> re.Pattern:
