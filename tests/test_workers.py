@@ -5,7 +5,9 @@ trees whole, and only processes exercise them the way a cluster does.
 """
 from __future__ import annotations
 
+import signal
 import socket
+import time
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -28,8 +30,8 @@ def test_three_workers_finish_every_tree_once_when_one_is_killed(fresh_pg_url, t
         victim_id = f"{socket.gethostname()}:{victim.pid}"
         wait_until(lambda: _done(url) >= 4 and _held_by(url, victim_id), 180,
                    "some trees done while the second worker holds trees")
+        orphaned = _freeze_while_holding(victim, url, victim_id)  # running under its lease
         kill9(victim)
-        orphaned = _held_by(url, victim_id)  # running under the dead worker's lease
         assert orphaned
         for proc in (procs[0], procs[2]):
             assert proc.wait(timeout=120) == 0, (tmp_path / "worker0.log").read_text()
@@ -43,6 +45,20 @@ def test_three_workers_finish_every_tree_once_when_one_is_killed(fresh_pg_url, t
     survivors = {f"{socket.gethostname()}:{p.pid}" for p in (procs[0], procs[2])}
     assert {finishers[t] for t in orphaned} <= survivors  # the killed worker's trees were taken over
     assert set(finishers.values()) & survivors == survivors  # both survivors did work
+
+
+def _freeze_while_holding(proc, url: str, worker: str, timeout: float = 60) -> list[int]:
+    """SIGSTOP the worker at a moment it holds trees, and return them: between a look at the store
+    and a SIGKILL a running worker may finish what it held, leaving nothing orphaned to test."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        proc.send_signal(signal.SIGSTOP)
+        held = _held_by(url, worker)
+        if held:
+            return held
+        proc.send_signal(signal.SIGCONT)
+        time.sleep(0.1)
+    raise AssertionError(f"worker {worker} held no tree in {timeout:.0f} s")
 
 
 def _trees(url: str) -> int:

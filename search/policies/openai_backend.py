@@ -45,6 +45,7 @@ class _Server:
     in_flight: int = 0
     failures: int = 0          # failures in a row; a success resets it
     resting_until: float = 0.0  # time.monotonic() before which it gets no requests
+    last_error: str = ""        # why its latest failed attempt failed, for the message when all fail
 
 
 class OpenAIPolicy(Policy):
@@ -241,8 +242,13 @@ class OpenAIPolicy(Policy):
                 self._done(server, ok)
             if ok:
                 return reply
-            errors[server.url] = reply
+            errors[server.url] = server.last_error = reply
         server_down.set()
+        # A request may have tried only some servers (others rested after other requests' failures):
+        # the message still says why each one failed, from what any request saw.
+        for s in self.servers:
+            if s.last_error and s.url not in errors:
+                errors[s.url] = s.last_error
         if len(self.servers) == 1:
             error = PolicyUnavailable(
                 f"model server {self.url} unavailable after {attempts} attempts "
