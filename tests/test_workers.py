@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import signal
 import socket
-import time
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -47,18 +46,20 @@ def test_three_workers_finish_every_tree_once_when_one_is_killed(fresh_pg_url, t
     assert set(finishers.values()) & survivors == survivors  # both survivors did work
 
 
-def _freeze_while_holding(proc, url: str, worker: str, timeout: float = 60) -> list[int]:
+def _freeze_while_holding(proc, url: str, worker: str) -> list[int]:
     """SIGSTOP the worker at a moment it holds trees, and return them: between a look at the store
     and a SIGKILL a running worker may finish what it held, leaving nothing orphaned to test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    held: list[int] = []
+
+    def frozen_holding() -> bool:
         proc.send_signal(signal.SIGSTOP)
-        held = _held_by(url, worker)
-        if held:
-            return held
-        proc.send_signal(signal.SIGCONT)
-        time.sleep(0.1)
-    raise AssertionError(f"worker {worker} held no tree in {timeout:.0f} s")
+        held[:] = _held_by(url, worker)
+        if not held:
+            proc.send_signal(signal.SIGCONT)
+        return bool(held)
+
+    wait_until(frozen_holding, 60, f"worker {worker} to be frozen while it holds trees", poll=0.1)
+    return held
 
 
 def _trees(url: str) -> int:
