@@ -36,6 +36,7 @@ class SumTask(Task):
     name = "sum"
     step_delimiter = "\n\n"
     answer_stop = ("]]",)
+    answer_markers = ("Total: [[", "[[", "]]")   # its answer frame's tags, not `<answer>`
     label_notes = "- **invalid**: a wrong sum or a step that does not add the next number.\n- **solution**: the last sum."
 
     def __init__(self, config: SumConfig | None = None):
@@ -66,7 +67,7 @@ class SumTask(Task):
         return example + "\n\n" + self.question(problem) + "<think>\n"
 
     def apply_step(self, state: dict[str, Any], text: str, problem: Problem | None = None) -> StepResult:
-        m = _STEP.match(text)
+        m = _STEP.match(self.quote(text))
         if not m or not state["rest"]:
             return StepResult(INVALID, None, reason="not a sum of the total and the next number", terminal=True,
                               reward=0.0)

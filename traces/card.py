@@ -77,6 +77,17 @@ def _data_files(name: str, relative: str, splits: Mapping[str, int], layout: str
     raise ValueError(f"card layout must be 'disk' or 'hub', got {layout!r}")
 
 
+def _dropped_lines(dropped: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """The card's account of rows left out: every SFT row is `<think>`, reasoning without frame
+    markers, one `</think>`, then one final answer (traces/frames.py)."""
+    total = sum(sum(why.values()) for why in dropped.values())
+    lines = [f"Every SFT row holds one reasoning frame (`<think>` ... `</think>`, no frame marker inside) "
+             f"and then one final answer; trajectories that did not were left out: {total}."]
+    for name, why in dropped.items():
+        lines.append(f"- `{name}`: " + ", ".join(f"{n} ({reason})" for reason, n in sorted(why.items())))
+    return [*lines, ""]
+
+
 def render_card(
     configs: Mapping[str, Mapping[str, int]],
     paths: Mapping[str, str],
@@ -85,10 +96,13 @@ def render_card(
     task_name: str,
     label_notes: str = "",
     layout: str = "disk",
+    dropped: Mapping[str, Mapping[str, int]] | None = None,
 ) -> str:
     """The README.md text: YAML header with one `configs:` entry per configuration, then counts
-    per configuration and split, length/mistake statistics, the run's resolved config, how labels
-    were decided (the task's `label_notes`, then what the configurations hold), and the citations.
+    per configuration and split, the trajectories left out for not being one well-formed trace
+    (`dropped`: {configuration: {why: rows}}), length/mistake statistics, the run's resolved
+    config, how labels were decided (the task's `label_notes`, then what the configurations hold),
+    and the citations.
 
     `configs` maps configuration name -> {split: rows}; `paths` maps it to its subdirectory.
     """
@@ -123,6 +137,7 @@ def render_card(
             "",
             *counts,
             "",
+            *_dropped_lines(dropped or {}),
             "## Length and mistakes of the SFT trajectories",
             "",
             stats_table,

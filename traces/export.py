@@ -2,7 +2,8 @@
 
 Configurations (one `DatasetDict` each, train/test split by problem):
 - `sft/<kind>/`: `messages` (chat) or `prompt`/`completion` (standard) SFT rows, one per
-  trajectory, with provenance columns;
+  trajectory, with provenance columns; a trajectory that is not one well-formed trace (one
+  reasoning frame, then one final answer: traces/frames.py) is left out and counted;
 - `stepwise/`: TRL's stepwise-supervision format, one row per root-to-leaf path of a tree;
 - `preference/`: TRL's preference format, a correct step against a sibling mistake.
 
@@ -15,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from datasets import Dataset, DatasetDict, Features, List, Value, load_from_disk
 
 from search.tasks.base import MISTAKE_LABELS, SOLUTION, VALID, Problem, Task
 from traces.card import render_card
+from traces.frames import frame_problem
 from traces.rl_prompts import VERL_DIR, build_rl_prompts, write_verl
 from traces.stats import format_stats_table, plot_histograms, trajectory_stats
 
@@ -134,6 +137,31 @@ def _dataset_dict(rows: list[dict], splits: Mapping[str, str], features: Feature
 # ------------------------------------------------------------------------------------------- SFT
 
 
+def row_frame_problem(row: Mapping[str, Any], task: Task) -> str | None:
+    """Why a trajectory row may not be exported (`frame_problem` of its text, then of its assistant
+    message when that differs), or None."""
+    problem = frame_problem(task, row.get("text"), row.get("answer"))
+    messages = row.get("messages") or []
+    content = messages[-1].get("content") if messages else None
+    if problem is None and content is not None and content != row.get("text"):
+        problem = frame_problem(task, content, row.get("answer"))
+    return problem
+
+
+def drop_malformed(rows: Iterable[Mapping[str, Any]], task: Task,
+                   dropped: Counter | None = None) -> list[Mapping[str, Any]]:
+    """The rows that are one well-formed trace each; the others are counted in `dropped` by
+    category (`frame_problem`'s), never written."""
+    kept = []
+    for row in rows:
+        problem = row_frame_problem(row, task)
+        if problem is None:
+            kept.append(row)
+        elif dropped is not None:
+            dropped[problem.split(":", 1)[0]] += 1
+    return kept
+
+
 def build_sft(
     rows: Iterable[Mapping[str, Any]],
     problems: Mapping[int, Problem | Mapping[str, Any]],
@@ -142,6 +170,7 @@ def build_sft(
     seed: int = 0,
     correct_only: bool = True,
     splits: Mapping[str, str] | None = None,
+    dropped: Counter | None = None,
 ) -> DatasetDict:
     """SFT rows from trajectory rows; `problems` maps each row's `tree_id` to its problem.
 
@@ -152,6 +181,8 @@ def build_sft(
     (the completion's mistake / reflection / check character spans, empty for shortcuts).
     `correct_only` drops trajectories whose final answer failed the verifier. `splits` (problem
     key -> "train"/"test", from `split_problems`) overrides the split computed from these rows.
+    A row whose text is not one well-formed trace (`row_frame_problem`) is left out, counted by
+    category in `dropped`.
     """
     out: list[dict] = []
     resolved: dict[int, Problem] = {}
@@ -166,6 +197,8 @@ def build_sft(
             continue
         if not row.get("text"):
             raise ValueError(f"{where} has an empty 'text'")
+        if not drop_malformed([row], task, dropped):
+            continue
         problem = resolved[tree_id]
         messages = row.get("messages") or [
             {"role": "user", "content": task.instructions(problem)},
@@ -261,7 +294,7 @@ def build_stepwise(
         problem = _graph_problem(tree_id, graph)
         prompt = task.question(problem)
         for path in _root_paths(graph, graph.graph["root"]):
-            steps = [graph.nodes[n].get("text") or "" for n in path]
+            steps = [task.quote(graph.nodes[n].get("text")) for n in path]
             labels = [graph.nodes[n].get("label") in (VALID, SOLUTION) for n in path]
             values = [step_value(graph.nodes[n]) for n in path]
             signature = (prompt, tuple(steps))
@@ -314,11 +347,11 @@ def build_preference(
             if not pairs:
                 continue
             prefix = nx.shortest_path(graph, root, parent)[1:]
-            prompt = _prompt_with_steps(question, [graph.nodes[n].get("text") or "" for n in prefix],
+            prompt = _prompt_with_steps(question, [task.quote(graph.nodes[n].get("text")) for n in prefix],
                                         task.step_delimiter)
             for g, b in pairs:
-                chosen, rejected = graph.nodes[g].get("text") or "", graph.nodes[b].get("text") or ""
-                if (prompt, chosen, rejected) in seen or chosen == rejected:
+                chosen, rejected = task.quote(graph.nodes[g].get("text")), task.quote(graph.nodes[b].get("text"))
+                if (prompt, chosen, rejected) in seen or chosen == rejected or not chosen or not rejected:
                     continue
                 seen.add((prompt, chosen, rejected))
                 rows.append(
@@ -374,7 +407,7 @@ def _prepare_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and any(out_dir.iterdir()) and not (out_dir / MARKER).exists():
         raise FileExistsError(
             f"export directory {out_dir} exists, is not empty and holds no {MARKER}: "
-            "refusing to replace it; choose another export.out_dir or remove it yourself"
+            "refusing to replace it; choose another export.dir or remove it yourself"
         )
 
 
@@ -404,7 +437,8 @@ def write_export(
     `graph["problem"]`). `cfg` is the resolved run config (export options read from
     `cfg.export`: `test_fraction`, `seed`, `correct_only`); `count_tokens` measures lengths
     (default: whitespace words). Returns a summary: `out_dir`, `configs` ({name: {split: rows}}),
-    `stats_table`, `stats_png`. With `rl_problems` (the run's training problems), also the `rl`
+    `stats_table`, `stats_png`, `dropped` ({configuration: {why: rows}}: trajectories that were not
+    one well-formed trace, left out). With `rl_problems` (the run's training problems), also the `rl`
     configuration and verl's Parquet files with their reward module (traces/rl_prompts.py).
     """
     out_dir = Path(out_dir)
@@ -416,9 +450,13 @@ def write_export(
     split_args = {"splits": split_problems(problems.values(), opts["test_fraction"], opts["seed"])}
 
     datasets: dict[str, DatasetDict] = {}
+    dropped: dict[str, Counter] = {}
     for kind in kinds:
         kind_rows = [r for r in rows if r["kind"] == kind]
-        datasets[f"sft/{kind}"] = build_sft(kind_rows, problems, task, correct_only=opts["correct_only"], **split_args)
+        dropped[f"sft/{kind}"] = Counter()
+        datasets[f"sft/{kind}"] = build_sft(kind_rows, problems, task, correct_only=opts["correct_only"],
+                                            dropped=dropped[f"sft/{kind}"], **split_args)
+    dropped_rows = {config_name(rel): dict(c) for rel, c in dropped.items() if c}
     datasets["stepwise"] = build_stepwise(graphs, task, **split_args)
     datasets["preference"] = build_preference(graphs, task, margin=opts["preference_margin"], **split_args)
     if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
@@ -427,7 +465,7 @@ def write_export(
         datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
 
     unit = token_unit or ("tokens" if count_tokens else "words")
-    exported_rows = [r for r in rows if r.get("is_correct") or not opts["correct_only"]]
+    exported_rows = drop_malformed([r for r in rows if r.get("is_correct") or not opts["correct_only"]], task)
     stats = trajectory_stats(exported_rows, count_tokens)
     table = format_stats_table(stats, unit)
 
@@ -456,17 +494,19 @@ def write_export(
             task_name=task.name,
             label_notes=task.label_notes,
             layout="disk",
+            dropped=dropped_rows,
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         summary = {"configs": configs, "paths": paths, "task": task.name, "label_notes": task.label_notes,
-                   "unit": unit,
+                   "unit": unit, "dropped": dropped_rows,
                    "stats_table": table, "run_config": _plain(cfg) or {}}
         (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
         _swap_in(tmp, out_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png"}
+    return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
+            "dropped": dropped_rows}
 
 
 def export_run(
@@ -531,6 +571,7 @@ def push_to_hub(out_dir: str | Path, repo: str, token: str | None = None, privat
             task_name=summary["task"],
             label_notes=summary.get("label_notes", ""),
             layout="hub",
+            dropped=summary.get("dropped"),
         )
         api = huggingface_hub.HfApi(token=token)
         api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo, repo_type="dataset")

@@ -22,6 +22,7 @@ from traces.tree_view import (
     best_solution_order,
     children,
     failing_path,
+    has_line,
     is_failure,
     label,
     path_to,
@@ -173,16 +174,17 @@ def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
             path = failing_path(G, c, prefer, accept, solved)
             if path is not None:
                 trials.append(path)
-    # A sampled empty line (the model wrote only a newline) is an invalid step with nothing to
-    # show: a trial through it would be a blank line followed by a reflection.
-    trials = [t for t in trials if all((G.nodes[n].get("text") or "").strip() for n in t)]
+    # A sampled empty line (the model wrote only a newline, or only `</think>`) is an invalid step
+    # with nothing to show: a trial through it would be a blank line followed by a reflection.
+    trials = [t for t in trials if all(has_line(G, n, task) for n in t)]
     if cfg.select == "plausible":
         trials.sort(key=lambda t: _logprob_rank(G, t[0]))
     if cfg.distinct_endings:
         seen: set[str] = set()
         kept = []
         for t in trials:
-            answer = task.extract_answer(step_line(G, t[-1])) if label(G, t[-1]) == WRONG_ANSWER else None
+            answer = (task.extract_answer(G.nodes[t[-1]].get("text") or "")  # as stated, markers or not
+                      if label(G, t[-1]) == WRONG_ANSWER else None)
             key = " ".join(answer.split()) if answer else None
             if key is not None and key in seen:
                 continue
@@ -200,7 +202,7 @@ def _choose(G: nx.DiGraph, trials: list[list[int]], n: int, cfg: JourneyConfig, 
     return trials[:n]
 
 
-def _render(G: nx.DiGraph, path: list[int], trials: list[_Trial],
+def _render(G: nx.DiGraph, task: Task, path: list[int], trials: list[_Trial],
             checks: dict[int, str] | None = None) -> tuple[list[str], list[int], list[str]]:
     """Lines, node ids in order, and each line's role: step | mistake | reflection | check."""
     lines: list[str] = []
@@ -209,12 +211,12 @@ def _render(G: nx.DiGraph, path: list[int], trials: list[_Trial],
     checks = checks or {}
     for i, nxt in enumerate(path[1:]):
         for t in (t for t in trials if t.at == i):
-            lines += [step_line(G, n) for n in t.nodes]
+            lines += [step_line(G, n, task) for n in t.nodes]
             roles += ["mistake"] * len(t.nodes)
             node_ids += t.nodes
             lines += [t.reflection, t.back]
             roles += ["reflection", "reflection"]
-        lines.append(step_line(G, nxt))
+        lines.append(step_line(G, nxt, task))
         roles.append("step")
         node_ids.append(nxt)
         if nxt in checks:
@@ -280,11 +282,11 @@ def _one_journey(G: nx.DiGraph, task: Task, cfg: JourneyConfig, reflector: Refle
     checks = {n: check_line(task, dict(G.nodes[n]), rng) for n in path[1:-1]
               if cfg.checks > 0 and rng.random() < cfg.checks}
 
-    lines, node_ids, roles = _render(G, path, trials, checks)
+    lines, node_ids, roles = _render(G, task, path, trials, checks)
     if cfg.max_tokens is not None:
         while trials and count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens:
             trials.pop()  # the latest trial in the text goes first
-            lines, node_ids, roles = _render(G, path, trials, checks)
+            lines, node_ids, roles = _render(G, task, path, trials, checks)
         if not trials and (cfg.backtracks is None
                            or count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens):
             used = count_tokens(tokenizer, task.render_completion(lines, answer))

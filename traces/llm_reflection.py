@@ -37,6 +37,7 @@ EQUATION_ADDED = "equation added"
 EQUATION_MISSING = "equation dropped, changed or reordered"
 OVER_BUDGET = "over the token budget"
 EMPTY = "empty rewrite"
+FRAME_MARKER = "frame marker in the rewrite"
 
 # Marks on the assistant message of a stored journey (export keeps only role/content).
 STYLE_KEY = "reflection"
@@ -101,13 +102,16 @@ def check_rewrite(task: Task, draft: str, rewrite: str) -> str | None:
     Both are whole completions (`<think>...</think>` + the task's answer). Accepted when the
     rewrite's think block holds the draft's facts (`task.kept_facts`) as an ordered subsequence,
     holds no fact the draft lacks when the task is strict (restating a draft fact is allowed), and
-    the answer is the same.
+    the answer is the same; a think block holding a frame marker (`Task.frame_markers`) is refused.
     """
     body = think_body(rewrite)
     if body is None:
         return f"{NO_THINK}: the rewrite has no {THINK_OPEN}...{THINK_CLOSE}"
     if not body:
         return f"{EMPTY}: the think block is empty"
+    marker = task.frame_markers.search(body)
+    if marker is not None:  # model output is untrusted: a second <think>, an <answer>, <|im_end|>
+        return f"{FRAME_MARKER}: {marker.group()!r} inside the think block"
     want, got = task.extract_answer(draft), task.extract_answer(rewrite)
     if got is None or " ".join(got.split()) != " ".join((want or "").split()):
         return f"{ANSWER_CHANGED}: {got!r} instead of {want!r}"

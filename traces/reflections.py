@@ -157,8 +157,9 @@ class TemplateReflector:
 
     def reason(self, failure: dict[str, Any]) -> str | None:
         """What went wrong as a clause without a trailing period, or None when the task can't say."""
-        reason = self.task.describe_failure(failure)
-        reason = (reason or "").strip().rstrip(".").strip()
+        # A reason may quote the model (math's wrong answer): shown without frame markers, like steps.
+        reason = self.task.quote(self.task.describe_failure(failure))
+        reason = reason.strip().rstrip(".").strip()
         return reason or None
 
     def __call__(self, failure: dict[str, Any], good_state: dict[str, Any] | None,

@@ -46,7 +46,7 @@ def linearize_shortcut(G: nx.DiGraph, task: Task, cfg: ShortcutConfig | dict | N
         if answer is None:
             continue
         steps = path_to(G, sol)[1:]
-        lines = [step_line(G, n) for n in steps]
+        lines = [step_line(G, n, task) for n in steps]
         # Two solution nodes with the same lines (e.g. merged later by another wave) are one
         # solution for training purposes.
         if task.join_steps(lines) in seen_texts:

@@ -1,5 +1,7 @@
 """Stream-of-search trajectories: the whole search, in visit order, up to the first solution.
 
+The grammar, line by line against Stream of Search's own generator and checker, is docs/stream.md.
+
 Renders a tree in the grammar of Stream of Search (Gandhi et al. 2024), with the task's own words
 for states and operations (`Task.stream_state`, ...); for Countdown:
 
@@ -15,7 +17,11 @@ Nodes are visited in `seq` (creation) order; a node is named by the indices of i
 (non-invalid) ancestors among their siblings ("#0,1,0"). Two additions to the paper's grammar
 cover what a model policy produces and a symbolic search does not: an illegal step renders as
 `Exploring Operation: 9*8=64, Invalid Operation: 9 * 8 is 72, not 64`, and an oracle dead end
-as `5, 64 cannot make 22: No Solution`.
+as `5, 64 cannot make 22: No Solution`. Steps are quoted as every trajectory quotes model text
+(`Task.quote`, via `step_line`): up to the first frame marker, so that a step the model ran on into
+`</think>` never closes the stream's reasoning early; an illegal step with nothing else in it is
+left out. With `failed=True` a tree without a verified solution yields the stream of its whole
+failed search (no goal line, no answer), as Stream of Search trained on.
 """
 from __future__ import annotations
 
@@ -33,6 +39,7 @@ from traces.tree_view import (
     path_to,
     problem_of,
     root_of,
+    has_line,
     seq_of,
     solution_nodes,
     step_line,
@@ -45,7 +52,14 @@ from traces.tree_view import (
 
 @dataclass
 class StreamConfig:
-    """Options of the stream linearizer (none yet; kept so every kind takes a config)."""
+    """Options of the stream linearizer."""
+
+    failed: bool = False
+    """Also write the stream of a search that found no verified solution: every node in visit
+    order, no goal line, and no answer after `</think>` (`is_correct` false). Stream of Search
+    trained on such streams too. Off by default, so that every stream is a solved search; the SFT
+    export keeps them only with `export.correct_only=false`, and a matched linearize run
+    (`linearize.matched`) drops a tree that only a failed stream covers."""
 
 
 def _state(G: nx.DiGraph, n: int) -> dict:
@@ -81,9 +95,15 @@ class _Names:
         return self.names[n]
 
 
+def _reason(G: nx.DiGraph, n: int, task: Task, default: str = "") -> str:
+    """The node's stored reason as a stream line shows it (a reason may quote the model)."""
+    return task.quote(G.nodes[n].get("reason")).rstrip(".").strip() or default
+
+
 def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None = None) -> list[dict[str, Any]]:
-    """The search up to its first verified solution (by `seq`), as one stream-of-search trajectory."""
-    as_config(StreamConfig, cfg)
+    """The search up to its first verified solution (by `seq`), as one stream-of-search trajectory;
+    with `cfg.failed`, a tree without one gives the stream of its whole search."""
+    cfg = as_config(StreamConfig, cfg)
     if not task.stream_grammar:
         raise ValueError(f"the stream linearizer needs a stream-of-search grammar, which task "
                          f"{task.name!r} does not have (it is Countdown-only); use shortcut or journey")
@@ -94,33 +114,35 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
         if answer is not None:
             solution = sol
             break
-    if solution is None:
+    if solution is None and not cfg.failed:
         return []
 
     root = root_of(G)
     name = _Names(G)
 
     def current_state(n: int) -> str:
-        ops = [f"'{task.stream_operation(step_line(G, a))}'" for a in path_to(G, n)[1:]]
+        ops = [f"'{task.stream_operation(step_line(G, a, task))}'" for a in path_to(G, n)[1:]]
         return f"Current State: {_render(G, n, task, task.stream_state)}, Operations: [{', '.join(ops)}]"
 
     lines = [current_state(root)]
     node_ids: list[int] = []
     focus, backtracks = root, 0
-    visit = sorted((n for n in G if n != root and seq_of(G, n) <= seq_of(G, solution)), key=lambda n: seq_of(G, n))
+    last = seq_of(G, solution) if solution is not None else None
+    visit = sorted((n for n in G if n != root and (last is None or seq_of(G, n) <= last)), key=lambda n: seq_of(G, n))
     for n in visit:
+        kind = label(G, n)
+        if kind == INVALID and not has_line(G, n, task):
+            continue  # the model wrote nothing but a newline or frame markers: no operation to show
         parent = parent_of(G, n)
         if parent != focus:
             # Moving anywhere but down to a child of the current node is a backtrack.
             backtracks += parent_of(G, parent) != focus
             lines += [f"Moving to Node {name(parent)}", current_state(parent)]
             focus = parent
-        op = task.stream_operation(step_line(G, n))
+        op = task.stream_operation(step_line(G, n, task))
         node_ids.append(n)
-        kind = label(G, n)
         if kind == INVALID:
-            reason = (G.nodes[n].get("reason") or "not a legal step").strip().rstrip(".")
-            lines.append(f"Exploring Operation: {op}, Invalid Operation: {reason}")
+            lines.append(f"Exploring Operation: {op}, Invalid Operation: {_reason(G, n, task, 'not a legal step')}")
             continue
         lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_render(G, n, task, task.stream_result)}")
         if kind == SOLUTION and n == solution:
@@ -128,8 +150,10 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
             break
         lines.append(f"Generated Node {name(n)}: {_render(G, n, task, task.stream_state)} Operation: {op}")
         if kind == DEAD_END:
-            reason = (G.nodes[n].get("reason") or "").strip().rstrip(".")
+            reason = _reason(G, n, task)
             lines.append(f"{reason}: No Solution" if reason else "No Solution")
 
+    if not node_ids:
+        return []  # a failed search that never took a step has nothing to show
     return [trajectory(G, task, problem, kind="stream", idx=0, lines=lines, node_ids=node_ids,
                        answer=answer, n_steps=len(node_ids), n_backtracks=backtracks)]

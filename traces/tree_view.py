@@ -11,7 +11,7 @@ from typing import Any, Callable, TypeVar
 
 import networkx as nx
 
-from search.tasks.base import MISTAKE_LABELS, SOLUTION, Problem, Task
+from search.tasks.base import MISTAKE_LABELS, SOLUTION, THINK_CLOSE, THINK_OPEN, Problem, Task
 
 _PROBLEM_FIELDS = ("key", "payload")
 C = TypeVar("C")
@@ -103,12 +103,20 @@ def solution_ancestry(G: nx.DiGraph) -> set[int]:
     return out
 
 
-def step_line(G: nx.DiGraph, n: int) -> str:
-    """The line the model wrote at `n`, without surrounding whitespace."""
-    text = G.nodes[n].get("text")
-    if not text or not text.strip():
-        raise ValueError(f"tree {tree_id(G)!r}: node {n} has empty `text`; a step needs its line")
-    return text.strip()
+def step_line(G: nx.DiGraph, n: int, task: Task) -> str:
+    """The line the model wrote at `n` as a trajectory shows it: without surrounding whitespace and
+    cut at the first frame marker (`Task.quote`: a step that ran on into `</think>` never closes the
+    trace's reasoning early)."""
+    line = task.quote(G.nodes[n].get("text"))
+    if not line:
+        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no `text` besides frame markers; a step needs its line")
+    return line
+
+
+def has_line(G: nx.DiGraph, n: int, task: Task) -> bool:
+    """Whether node `n` has a line to show (`step_line` would not raise): a sampled empty line or a
+    step of nothing but frame markers has none."""
+    return bool(task.quote(G.nodes[n].get("text")))
 
 
 def failing_path(
@@ -172,12 +180,17 @@ def trajectory(
     idx: int,
     lines: list[str],
     node_ids: list[int],
-    answer: str,
+    answer: str | None,
     n_steps: int,
     n_backtracks: int,
 ) -> dict[str, Any]:
-    """One trajectory dict in the shape every linearizer returns (and `trajectories` stores)."""
-    text = task.render_completion(lines, answer)
+    """One trajectory dict in the shape every linearizer returns (and `trajectories` stores).
+
+    `answer` None (a failed search's stream) closes the reasoning with no answer after it."""
+    if answer is None:
+        text = f"{THINK_OPEN}\n{task.join_steps(lines)}\n{THINK_CLOSE}"
+    else:
+        text = task.render_completion(lines, answer)
     return {
         "tree_id": tree_id(G),
         "kind": kind,
@@ -188,7 +201,7 @@ def trajectory(
         "answer": answer,
         "n_steps": n_steps,
         "n_backtracks": n_backtracks,
-        "is_correct": bool(task.verify(problem, answer)),
+        "is_correct": answer is not None and bool(task.verify(problem, answer)),
         "messages": [
             {"role": "user", "content": task.instructions(problem)},
             {"role": "assistant", "content": text},
@@ -201,6 +214,7 @@ __all__ = [
     "best_solution_order",
     "children",
     "failing_path",
+    "has_line",
     "is_failure",
     "label",
     "parent_of",

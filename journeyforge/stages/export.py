@@ -28,10 +28,13 @@ def run(cfg: DictConfig) -> dict:
     summary = export_run(store, lin["id"], list(cfg.linearize.kinds), cfg.export.dir, task,
                          config_dict(cfg), count_tokens=token_counter(cfg), rl_problems=rl_problems(store, cfg))
     configs = summary["configs"]
-    store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs})
+    dropped = summary.get("dropped") or {}
+    store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})
     print(f"[export] datasets in {summary['out_dir']}")
     for name, splits in configs.items():
         print(f"  {name:<20} " + ", ".join(f"{s}: {n}" for s, n in splits.items()))
+    for name, why in dropped.items():  # not one well-formed trace (traces/frames.py): never written
+        print(f"  {name:<20} left out: " + ", ".join(f"{n} {reason}" for reason, n in sorted(why.items())))
     print(summary["stats_table"])
     print(f"[export] card {summary['out_dir']}/README.md, histogram {summary['stats_png']}")
-    return {"run_id": run_id, "dir": str(summary["out_dir"]), "configs": configs}
+    return {"run_id": run_id, "dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped}

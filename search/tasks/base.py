@@ -9,6 +9,7 @@ one YAML file in `conf/task/`.
 """
 from __future__ import annotations
 
+import functools
 import random
 import re
 from abc import ABC, abstractmethod
@@ -29,6 +30,35 @@ MISTAKE_LABELS = (INVALID, DEAD_END, WRONG_ANSWER)
 # on exported data answers in the format the verifier reads. The answer after `</think>` is the
 # task's own (`Task.format_answer`).
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
+# Chat templates' special tokens written as text: ChatML's `<|im_start|>`, `<|im_end|>`,
+# `<|endoftext|>`, Llama 3's `<|eot_id|>`, DeepSeek's `<｜end▁of▁sentence｜>` (full-width bars). A
+# policy that runs past its stop strings writes them into a step, and a trace may never hold one.
+CHAT_TOKEN = r"<\|[^\s<>|]{1,64}\|>|<｜[^\s<>｜]{1,64}｜>"
+
+
+@functools.lru_cache(maxsize=64)
+def frame_pattern(answer_markers: tuple[str, ...] = ()) -> re.Pattern[str]:
+    """The regex of every frame marker: `<think>`, `</think>`, a task's `answer_markers` and any chat
+    special token (longest literal first, so `</answer>` is never read as a shorter marker)."""
+    literal = sorted({THINK_OPEN, THINK_CLOSE, *answer_markers}, key=lambda m: (-len(m), m))
+    return re.compile("|".join([*map(re.escape, literal), CHAT_TOKEN]))
+
+
+def quote_model_text(text: str | None, answer_markers: tuple[str, ...] = ()) -> str:
+    """Model-written text as a trajectory may show it: its first stretch that holds no frame marker,
+    stripped; "" when it holds nothing else.
+
+    `9+(5*2)</think>` -> `9+(5*2)`; `</think> The answer is 4.` -> `The answer is 4.`. The one rule
+    for every kind and task (steps, reasons that quote an answer, grafted rollouts): a step that ran
+    past the stop strings is stored as generated and shown without them, so that no trace closes its
+    reasoning, or states an answer, in the middle of a search (issue 27).
+    """
+    if not isinstance(text, str):
+        return ""
+    for piece in frame_pattern(tuple(answer_markers)).split(text):
+        if piece.strip():
+            return piece.strip()
+    return ""
 
 PROMPT_STYLES = ("fewshot", "chat", "question")
 
@@ -92,6 +122,10 @@ class Task(ABC):
     answer_stop: tuple[str, ...] = ()
     """Stop strings of a completion that runs to the final answer (rollouts, evaluation), besides
     EOS; `close_answer` puts a cut-off one back."""
+    answer_markers: tuple[str, ...] = ()
+    """Literal tags of the answer frame that reasoning never holds (Countdown's `<answer>`,
+    `</answer>`); with `<think>`, `</think>` and chat special tokens they are the task's frame
+    markers (`frame_markers`, `quote`)."""
     default_value: str = "label"
     """The value estimator used when `search.value` is not set: `label` (the task's own step
     labels, for tasks with an exact oracle) or `rollout` (Monte-Carlo completions)."""
@@ -217,6 +251,17 @@ class Task(ABC):
     def close_answer(self, text: str, finish_reason: str | None) -> str:
         """A completion with the answer stop string put back when the policy cut it off."""
         return text
+
+    # -- frame markers --------------------------------------------------------------------------
+    @property
+    def frame_markers(self) -> re.Pattern[str]:
+        """The regex of this task's frame markers (`frame_pattern` of its `answer_markers`)."""
+        return frame_pattern(tuple(self.answer_markers))
+
+    def quote(self, text: str | None) -> str:
+        """Model text (a step, a reason quoting an answer) as a trajectory shows it, without frame
+        markers (`quote_model_text`); "" when nothing else is left."""
+        return quote_model_text(text, tuple(self.answer_markers))
 
     # -- words for reflections ----------------------------------------------------------------
     def describe_state(self, state: dict[str, Any] | None) -> str | None:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
+# The answer frame's tags are frame markers: a step never shows them (`Task.answer_markers`).
+ANSWER_MARKERS = (ANSWER_OPEN, ANSWER_CLOSE)
 
 
 def format_answer(answer: str) -> str:

@@ -3,7 +3,9 @@
 The line format the few-shot examples show (and exported data teaches) is
 `28 - 18 = 10. Left: 5, 10`. Reading is tolerant of what small models actually write:
 unicode operators (`−`, `×`, `÷`), `x` for times, missing spaces, words around the equation
-(`Step 1: ...`) and a missing `Left:` list.
+(`Step 1: ...`) and a missing `Left:` list. A line that ran on past the step into a frame marker
+(`9 + 5 = 14</think>`, `<answer>`, a chat template's `<|im_end|>`) is read, and shown in every
+trajectory, up to the marker (`quote_model_text`); the node keeps the text as generated.
 """
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from search.tasks.base import DEAD_END, INVALID, SOLUTION, VALID, StepResult
+from search.tasks.base import DEAD_END, INVALID, SOLUTION, VALID, StepResult, quote_model_text
+from search.tasks.countdown.answer import ANSWER_MARKERS
 from search.tasks.countdown.solver import solvable, wrap
 
 # Error kinds in `StepResult.info["error"]` for invalid steps.
@@ -120,7 +123,7 @@ def next_state(state: dict[str, Any], a: int, op: str, b: int, c: int) -> dict[s
 
 def apply_step(state: dict[str, Any], text: str) -> StepResult:
     """Label one generated line against `state`; never raises on model text (see module doc)."""
-    parsed = parse_step(text)
+    parsed = parse_step(quote_model_text(text, ANSWER_MARKERS))
     if parsed is None:
         return _invalid(_UNPARSABLE_REASON, UNPARSABLE, None)
     a, op, b, c = parsed.a, parsed.op, parsed.b, parsed.c

@@ -47,6 +47,7 @@ class CountdownTask(Task):
     name = "countdown"
     step_delimiter = "\n"
     answer_stop = (frame.ANSWER_CLOSE,)
+    answer_markers = frame.ANSWER_MARKERS
     default_value = "label"
     stream_grammar = True
     label_notes = LABEL_NOTES
