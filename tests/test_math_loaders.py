@@ -117,11 +117,100 @@ def test_generic_layout_uses_the_configured_fields(tmp_path):
         ("x1", "2+2?", "4", "2+2=4"), ("7", "3+3?", "6", None)]
 
 
-def test_auto_layout_follows_the_first_row(tmp_path):
+def test_auto_layout_is_the_layout_of_the_rows(tmp_path):
     assert load_math_file(write_jsonl(tmp_path / "g.jsonl", GSM), "train", MathConfig())[0].answer == "7"
     assert load_math_file(write_jsonl(tmp_path / "m.jsonl", MATH), "train", MathConfig())[0].answer == "2"
     generic = load_math_file(write_jsonl(tmp_path / "x.jsonl", [{"question": "1+1?", "answer": "2"}]), "train", MathConfig())
     assert generic[0].answer == "2" and generic[0].solution is None
+
+
+def test_a_gsm8k_file_whose_first_row_lacks_hashes_is_not_read_as_generic(tmp_path):
+    # Decided by the first row, this file was the generic layout and kept '2+2=4 #### 4' as a gold.
+    path = write_jsonl(tmp_path / "g.jsonl", [{"question": "2+2?", "answer": "4"},
+                                              {"question": "2+2 again?", "answer": "2+2=4 #### 4"}, GSM[0]])
+    with pytest.raises(ProblemFileError) as err:
+        load_math_file(path, "train", MathConfig())
+    assert str(err.value) == (
+        f"{path} line 1: field 'answer' has no '#### <number>' final answer, got \"4\", but 2 of the file's 3 rows "
+        "are GSM8K rows (question, answer ending in '#### n'); fix the row, or set task.layout=<gsm8k|math|generic> "
+        "(task.skip_bad_rows=true skips the rows of other layouts)")
+    skipped: list[str] = []
+    rows = load_math_file(path, "train", MathConfig(skip_bad_rows=True), skipped)
+    assert [(r.key, r.answer) for r in rows] == [("train/1", "4"), ("train/2", "7")]
+    assert len(skipped) == 1 and skipped[0].startswith(f"{path} line 1: field 'answer'")
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([MATH[0], GSM[0]], "line 2: field 'answer' ends in a GSM8K '#### n' final answer, but 1 of the file's 2 rows "
+                        "are MATH rows"),
+    ([GSM[0], GSM[1], MATH[0]], "line 3: field 'problem' makes it a MATH row, but 2 of the file's 3 rows are GSM8K rows"),
+    ([{"question": "a?", "answer": "1"}, {"question": "b?", "answer": "2"}, GSM[0]],
+     "line 3: field 'answer' ends in a GSM8K '#### n' final answer, but 2 of the file's 3 rows are plain "
+     "question/answer rows"),
+    ([MATH[0], MATH[1], {"question": "a?", "answer": "1"}], "line 3: field 'problem' is missing, but 2 of the "
+                                                            "file's 3 rows are MATH rows"),
+])
+def test_a_file_that_mixes_layouts_names_the_first_row_that_does_not_fit(tmp_path, rows, message):
+    path = write_jsonl(tmp_path / "mixed.jsonl", rows)
+    with pytest.raises(ProblemFileError) as err:
+        load_math_file(path, "train", MathConfig())
+    assert str(err.value).startswith(f"{path} {message}")
+    assert "task.layout" in str(err.value)
+
+
+def test_an_explicit_layout_reads_every_row_in_it(tmp_path):
+    path = write_jsonl(tmp_path / "g.jsonl", [{"question": "2+2?", "answer": "4"}, GSM[0]])
+    rows = load_math_file(path, "train", MathConfig(layout="generic"))
+    assert [r.answer for r in rows] == ["4", GSM[0]["answer"]]      # what the user asked for: verbatim
+    with pytest.raises(ProblemFileError, match=r"g.jsonl line 1: field 'answer' has no '#### <number>'"):
+        load_math_file(path, "train", MathConfig(layout="gsm8k"))
+
+
+@pytest.mark.parametrize("row, field", [
+    ({"problem": "p?", "solution": "s", "answer": "\\frac{{{"}, "answer"),
+    ({"problem": "p?", "solution": "so \\boxed{)(}"}, "solution"),
+    ({"problem": "p?", "solution": "s", "answer": "\\input{/etc/passwd}"}, "answer"),
+])
+def test_a_gold_answer_math_verify_cannot_read_is_a_bad_row(tmp_path, row, field):
+    path = write_jsonl(tmp_path / "m.jsonl", [MATH[0], row, MATH[1]])
+    with pytest.raises(ProblemFileError) as err:
+        load_math_file(path, "test", MathConfig())
+    assert str(err.value).startswith(f"{path} line 2: field {field!r}: ")
+    assert "is not usable" in str(err.value)
+    task = make_task({"name": "math", "train_path": str(path), "test_path": None, "test_fraction": 0.0,
+                      "skip_bad_rows": True})
+    assert [p.answer for p in task.load_problems()] == ["2", "2\\sqrt{2}"]
+    assert len(task.last_skipped) == 1 and task.last_skipped[0].startswith(f"{path} line 2: field {field!r}")
+
+
+def test_a_generic_gold_answer_names_its_configured_field(tmp_path):
+    path = write_jsonl(tmp_path / "q.jsonl", [{"q": "a?", "a": "((("}])
+    with pytest.raises(ProblemFileError, match=r"q.jsonl line 1: field 'a': the gold answer \"\(\(\(\" is not usable: "
+                                               r"math-verify does not read it as math"):
+        load_math_file(path, "train", MathConfig(layout="generic", question_field="q", answer_field="a"))
+
+
+@pytest.mark.parametrize("text", ["", "\n\n  \n"])
+def test_an_empty_file_is_an_error(tmp_path, text):
+    path = tmp_path / "empty.jsonl"
+    path.write_text(text)
+    with pytest.raises(ProblemFileError) as err:
+        load_math_file(path, "train", MathConfig(skip_bad_rows=True))
+    assert str(err.value) == (f"{path}: no problems in the file (it is empty or holds only blank lines); "
+                              "a .jsonl problem file has one JSON object per line")
+
+
+def test_a_file_of_only_bad_rows_is_an_error_with_skip_bad_rows(tmp_path):
+    path = write_jsonl(tmp_path / "bad.jsonl", ["not json", {"question": "", "answer": "1"}])
+    with pytest.raises(ProblemFileError, match=r"bad.jsonl: no usable problem: all 2 rows are bad and were skipped "
+                                               r"\(task.skip_bad_rows\); the first: .*bad.jsonl line 1: not valid JSON"):
+        load_math_file(path, "train", MathConfig(skip_bad_rows=True))
+
+
+def test_a_train_file_that_is_the_test_file_is_an_error(tmp_path):
+    path = write_jsonl(tmp_path / "g.jsonl", GSM)
+    with pytest.raises(ProblemFileError, match=r"task.train_path: every one of its 2 questions is also in task.test_path"):
+        load_problems(MathConfig(train_path=str(path), test_path=str(path)))
 
 
 # -- bad rows -----------------------------------------------------------------------------------

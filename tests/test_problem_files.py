@@ -222,3 +222,71 @@ def test_bad_problem_file_through_the_cli_is_one_line_and_writes_nothing(tmp_pat
         f"journeyforge explore: {path} line 2: field 'nums' has 39 numbers; a problem has at most 6 "
         "(the exact solver takes seconds from 7 on)"]
     assert not (tmp_path / "traces.db").exists()
+
+
+# -- files with no usable problem ---------------------------------------------------------------
+
+@pytest.mark.parametrize("name, write", [
+    ("empty.jsonl", lambda p: p.write_text("")),
+    ("blank.jsonl", lambda p: p.write_text("\n   \n")),
+    ("empty.parquet", lambda p: pq.write_table(pa.table({"nums": pa.array([], pa.list_(pa.int64())),
+                                                         "target": pa.array([], pa.int64())}), p)),
+])
+def test_a_file_without_problems_is_an_error_not_a_run_of_0_trees(tmp_path, name, write):
+    path = tmp_path / name
+    write(path)
+    message = _fails_fast(path, f"{path}: no problems in the file")
+    assert ("Parquet table has no rows" in message) == name.endswith(".parquet")
+
+
+def test_a_file_whose_rows_are_all_bad_or_unsolvable_is_an_error(tmp_path):
+    path = write_jsonl(tmp_path / "bad.jsonl", ['{"nums": [1, -4], "target": 3}', "[1, 2]"])
+    with pytest.raises(ProblemFileError, match=r"bad.jsonl: no usable problem: all 2 rows are bad and were skipped"):
+        make_task({"name": "countdown", "source": "file", "path": str(path), "skip_bad_rows": True}).load_problems()
+    path = write_jsonl(tmp_path / "unsolvable.jsonl", [{"nums": [1, 1], "target": 50}, {"nums": [2], "target": 3}])
+    with pytest.raises(ProblemFileError, match=r"unsolvable.jsonl: no usable problem: all 2 rows are unsolvable "
+                                               r"\(task.only_solvable=true drops them"):
+        make_task({"name": "countdown", "source": "file", "path": str(path)}).load_problems()
+
+
+def _store_snapshot(path) -> tuple[str, dict[str, int]]:
+    """The SQLite file's sha256 and the row count of every table."""
+    import hashlib
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        counts = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+    conn.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), counts
+
+
+@pytest.mark.parametrize("case", ["gsm8k first row without ####", "empty countdown file"])
+def test_a_bad_problem_file_through_the_cli_leaves_an_existing_store_as_it_was(tmp_path, case):
+    from db import TraceStore
+    from tests.explore_processes import ENV, REPO, journeyforge
+
+    db = tmp_path / "traces.db"
+    store = TraceStore(f"sqlite:///{db}")     # a store with an earlier run in it
+    ids = store.add_problems([p.row() for p in make_task({"name": "countdown", "n_train": 2, "n_test": 0}).load_problems()])
+    store.create_trees(store.start_run("earlier", "explore", {}), ids)
+    store.close()
+    before = _store_snapshot(db)
+    assert before[1]["problems"] == 2 and before[1]["trees"] == 2
+    if case == "empty countdown file":
+        path, task = tmp_path / "problems.jsonl", ["task.source=file"]
+        path.write_text("")
+        expected = f"{path}: no problems in the file (it is empty or holds only blank lines)"
+    else:
+        rows = [{"question": "2+2?", "answer": "4"}, {"question": "3+3?", "answer": "3+3=6 #### 6"},
+                {"question": "4+4?", "answer": "4+4=8 #### 8"}]
+        path, task = write_jsonl(tmp_path / "problems.jsonl", rows), ["task=math", "task.test_path=null"]
+        expected = f"{path} line 1: field 'answer' has no '#### <number>' final answer, got \"4\", but 2 of the file's 3"
+    option = "task.path" if case.startswith("empty") else "task.train_path"
+    done = subprocess.run(journeyforge("explore", "name=x", f"store.url=sqlite:///{db}", f"workdir={tmp_path}",
+                                       "policy=scripted", *task, f"{option}={path}"),
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"journeyforge explore: {expected}"), done.stderr
+    assert _store_snapshot(db) == before

@@ -4,7 +4,8 @@ Every task's file loader reads through `read_records` and reports bad rows with 
 rules are the same for every domain: JSONL lines are counted from 1 (what an editor shows), Parquet
 rows from 0 (what pyarrow and pandas show); a binary or non-UTF-8 file, an over-long line, an
 integer too long to convert or an unreadable Parquet file is one clear error, never a traceback;
-`skip_bad_rows` skips and counts.
+`skip_bad_rows` skips and counts. A file with no usable row (empty, or every row skipped) is an error:
+it would otherwise make a run of 0 trees.
 
 Limits (a problem is a few hundred bytes; anything far past these is a wrong file, and reading it
 as a problem would take the time and memory a user does not expect):
@@ -20,7 +21,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Generic, Iterator, TypeVar
+from typing import Any, Callable, Generic, Iterable, Iterator, TypeVar
 
 log = logging.getLogger(__name__)
 
@@ -154,14 +155,16 @@ def read_records(path: str | Path) -> Iterator[tuple[str, Any]]:
     return _jsonl_records(path) if kind == "jsonl" else _parquet_records(path)
 
 
-def load_rows(path: str | Path, validate: Callable[[Any, str], R], skip_bad_rows: bool = False) -> LoadedRows[R]:
-    """`validate(record, where)` over every row of a problem file.
+def load_rows(path: str | Path, validate: Callable[[Any, str], R], skip_bad_rows: bool = False,
+              records: Iterable[tuple[str, Any]] | None = None) -> LoadedRows[R]:
+    """`validate(record, where)` over every row of a problem file (or over `records`, the file's
+    rows already read with `read_records`, for a loader that looks at the whole file first).
 
     A bad row raises ProblemFileError, or with `skip_bad_rows` is skipped, logged, and listed in
-    `LoadedRows.skipped`.
+    `LoadedRows.skipped`. A file without a usable row is an error (see `check_not_empty`).
     """
     result: LoadedRows[R] = LoadedRows(path=Path(path), rows=[])
-    for where, record in read_records(path):
+    for where, record in read_records(path) if records is None else records:
         try:
             if isinstance(record, ProblemFileError):
                 raise record
@@ -170,6 +173,21 @@ def load_rows(path: str | Path, validate: Callable[[Any, str], R], skip_bad_rows
             if not skip_bad_rows:
                 raise
             result.skipped.append(str(err))
+    check_not_empty(result)
     if result.skipped:
         log.warning("%s: skipped %d bad rows (first: %s)", path, len(result.skipped), result.skipped[0])
     return result
+
+
+def check_not_empty(loaded: LoadedRows) -> None:
+    """ProblemFileError when `loaded` kept no row: an empty file (or one of blank lines), or one whose
+    every row was skipped as bad. Either would otherwise make a run of 0 trees that looks finished."""
+    if loaded.rows:
+        return
+    if loaded.skipped:
+        raise ProblemFileError(f"{loaded.path}: no usable problem: all {len(loaded.skipped):,} rows are bad and "
+                               f"were skipped (task.skip_bad_rows); the first: {loaded.skipped[0]}")
+    if FORMATS.get(loaded.path.suffix.lower()) == "parquet":
+        raise ProblemFileError(f"{loaded.path}: no problems in the file (the Parquet table has no rows)")
+    raise ProblemFileError(f"{loaded.path}: no problems in the file (it is empty or holds only blank lines); "
+                           "a .jsonl problem file has one JSON object per line")

@@ -22,6 +22,7 @@ from search.tasks.countdown.generator import generate_problems, make_problem, sp
 from search.tasks.countdown.solver import after, legal_steps, solvable, strip_outer_parens
 from search.tasks.countdown.steps import apply_step, format_nums, format_step
 from search.tasks.countdown.problem_files import load_problem_file
+from search.tasks.rows import ProblemFileError
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,9 @@ class CountdownTask(Task):
                 unsolvable += 1
             else:
                 problems[problem.key] = problem
+        if not problems:   # every row unsolvable: a run of 0 trees that would look finished
+            raise ProblemFileError(f"{cfg.path}: no usable problem: all {len(loaded.rows):,} rows are unsolvable "
+                                   f"(task.only_solvable=true drops them; the exact solver finds no way to any target)")
         if duplicates or unsolvable or loaded.skipped:
             log.warning(
                 "%s: %d problems loaded; dropped %d duplicate, %d unsolvable, %d bad rows",

@@ -28,12 +28,14 @@ class MathConfig:
     layout: str = field(default="auto", metadata={
         "help": "Row layout: 'gsm8k' (question, answer ending in '#### n'), 'math' (problem, solution, "
                 "answer, subject, level, unique_id), 'generic' (the *_field names below) or 'auto' "
-                "(from the first row's fields)."})
+                "(the layout the file's rows fit, from every row; rows of mixed layouts are an error)."})
     question_field: str = field(default="question", metadata={"help": "Generic layout: field with the problem text."})
     answer_field: str = field(default="answer", metadata={"help": "Generic layout: field with the gold final answer."})
     solution_field: str | None = field(default=None, metadata={"help": "Generic layout: field with a worked solution (optional)."})
     id_field: str | None = field(default=None, metadata={"help": "Generic layout: field with a unique id (default: '<split>/<row index>')."})
-    skip_bad_rows: bool = field(default=False, metadata={"help": "Skip (and count) invalid file rows instead of failing."})
+    skip_bad_rows: bool = field(default=False, metadata={
+        "help": "Skip (and count) invalid file rows instead of failing: bad fields, rows of another layout "
+                "than most of the file's, gold answers math-verify cannot read."})
     n_train: int | None = field(default=64, metadata={"help": "Train problems to keep (null: all)."})
     n_test: int | None = field(default=32, metadata={"help": "Test problems to keep (null: all)."})
     select: str = field(default="first", metadata={

@@ -1,7 +1,10 @@
 """Math problems from JSONL or Parquet files: GSM8K, MATH / MATH-500, or any question/answer layout.
 
 Rows are read through `search.tasks.rows`, so a bad row is one error naming the file, line and
-field (or, with `skip_bad_rows`, is skipped and counted). Problems used for trees (split `train`)
+field (or, with `skip_bad_rows`, is skipped and counted). A file's layout is `task.layout`, or
+(`auto`) the one its rows fit, decided from every row: a file that mixes layouts is an error at the
+first row that does not fit the rest, since reading it by its first row alone kept GSM8K's
+`2+2=4 #### 4` as a gold answer. A gold answer math-verify cannot read as math is a bad row too. Problems used for trees (split `train`)
 never appear in the test split: with two files, train rows whose question (normalised) is also a
 test question are dropped; with one, a seeded hash of the question decides the split.
 """
@@ -11,6 +14,7 @@ import hashlib
 import logging
 import random
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -18,7 +22,8 @@ from typing import Any, Callable
 from search.tasks.base import Problem
 from search.tasks.math.answers import last_boxed
 from search.tasks.math.config import MathConfig
-from search.tasks.rows import ProblemFileError, is_int, load_rows, show
+from search.tasks.math.verifier import gold_problems
+from search.tasks.rows import LoadedRows, ProblemFileError, check_not_empty, is_int, load_rows, read_records, show
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +44,7 @@ class MathRow:
     solution: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)   # MATH's subject, level, unique_id
     where: str = ""
+    gold_field: str = "answer"    # the field the gold answer was read from, for messages
 
 
 def resolve_path(value: str, option: str) -> Path:
@@ -53,13 +59,46 @@ def resolve_path(value: str, option: str) -> Path:
 
 
 def detect_layout(record: Any) -> str:
-    """`math` (a `problem` field), `gsm8k` (`question` and an `answer` with `####`) or `generic`."""
+    """The layout one row's fields fit: `math` (a `problem` field), `gsm8k` (`question` and an
+    `answer` with `####`) or `generic`."""
     if isinstance(record, dict):
         if "problem" in record:
             return "math"
         if "question" in record and isinstance(record.get("answer"), str) and "####" in record["answer"]:
             return "gsm8k"
     return "generic"
+
+
+LAYOUT_NAMES = {"gsm8k": "GSM8K rows (question, answer ending in '#### n')",
+                "math": "MATH rows (problem, solution, answer)",
+                "generic": "plain question/answer rows"}
+
+
+def file_layout(records: list[tuple[str, Any]]) -> tuple[str, Counter]:
+    """The layout most rows of a file fit (ties: the first row's), and how many rows fit each."""
+    counts = Counter(detect_layout(r) for _, r in records if isinstance(r, dict))
+    return (counts.most_common(1)[0][0] if counts else "generic"), counts
+
+
+def _mixed(record: dict, where: str, layout: str, counts: Counter, split: str, cfg: MathConfig) -> ProblemFileError:
+    """The error of a row that does not fit `layout`, the layout of most of its file: which field
+    says so, how many rows are of each layout, and how to go on."""
+    own = detect_layout(record)
+    if own == "math":
+        what = "field 'problem' makes it a MATH row"
+    elif own == "gsm8k":
+        what = "field 'answer' ends in a GSM8K '#### n' final answer"
+    else:
+        try:
+            VALIDATORS[layout](record, where, split, cfg)
+            what = "it does not fit"   # not reached: a row that passes is of that layout
+        except ProblemFileError as err:
+            what = str(err).removeprefix(f"{where}: ")
+    total = sum(counts.values())
+    return ProblemFileError(
+        f"{where}: {what}, but {counts[layout]:,} of the file's {total:,} rows are {LAYOUT_NAMES[layout]}; "
+        f"fix the row, or set task.layout=<gsm8k|math|generic> (task.skip_bad_rows=true skips the rows "
+        f"of other layouts)")
 
 
 def normalize_question(text: str) -> str:
@@ -104,8 +143,9 @@ def _gsm8k(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
 def _math(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
     question, solution = _text(row, "problem", where), _text(row, "solution", where)
     answer = _text(row, "answer", where, required=False)
+    gold_field = "answer"
     if answer is None:   # the original MATH files have no `answer`: it is the solution's last box
-        answer = last_boxed(solution)
+        answer, gold_field = last_boxed(solution), "solution"
         if not answer:
             raise ProblemFileError(f"{where}: field 'answer' is missing and field 'solution' has no \\boxed{{}} answer")
     extra = {k: row[k] for k in MATH_EXTRAS if row.get(k) is not None}
@@ -114,7 +154,7 @@ def _math(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
         raise ProblemFileError(f"{where}: field 'unique_id' must be a string, got {show(ident)}")
     key = str(ident) if ident is not None else f"{split}/{_index(where)}"
     return MathRow(key=key, question=question.strip(), answer=answer.strip(), solution=solution.strip(),
-                   extra=extra, where=where)
+                   extra=extra, where=where, gold_field=gold_field)
 
 
 def _generic(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
@@ -128,7 +168,7 @@ def _generic(row: dict, where: str, split: str, cfg: MathConfig) -> MathRow:
             raise ProblemFileError(f"{where}: field {cfg.id_field!r} must be a non-empty string or an integer, got {show(ident)}")
         key = str(ident)
     return MathRow(key=key, question=question.strip(), answer=answer.strip(),
-                   solution=solution.strip() if solution else None, where=where)
+                   solution=solution.strip() if solution else None, where=where, gold_field=cfg.answer_field)
 
 
 VALIDATORS: dict[str, Callable[[dict, str, str, MathConfig], MathRow]] = {
@@ -136,18 +176,47 @@ VALIDATORS: dict[str, Callable[[dict, str, str, MathConfig], MathRow]] = {
 }
 
 
-def load_math_file(path: str | Path, split: str, cfg: MathConfig) -> list[MathRow]:
-    """Validated rows of one file in `cfg.layout` (`auto`: the first row's layout for every row)."""
-    layout = [None if cfg.layout == "auto" else cfg.layout]
+def load_math_file(path: str | Path, split: str, cfg: MathConfig, skipped: list[str] | None = None) -> list[MathRow]:
+    """Validated rows of one file in `cfg.layout` (`auto`: the layout the file's rows fit, see the
+    module docstring), each with a gold answer math-verify can read. Rows skipped as bad
+    (`cfg.skip_bad_rows`) are appended to `skipped`."""
+    path = Path(path)
+    records = list(read_records(path))
+    layout, counts = (cfg.layout, Counter()) if cfg.layout != "auto" else file_layout(records)
 
     def validate(record: Any, where: str) -> MathRow:
         if not isinstance(record, dict):
             raise ProblemFileError(f"{where}: expected an object with the problem's fields, got {show(record)}")
-        if layout[0] is None:
-            layout[0] = detect_layout(record)
-        return VALIDATORS[layout[0]](record, where, split, cfg)
+        if cfg.layout == "auto" and detect_layout(record) != layout:
+            raise _mixed(record, where, layout, counts, split, cfg)
+        return VALIDATORS[layout](record, where, split, cfg)
 
-    return load_rows(path, validate, cfg.skip_bad_rows).rows
+    loaded = load_rows(path, validate, cfg.skip_bad_rows, records)
+    loaded = _readable_golds(loaded, cfg)
+    if skipped is not None:
+        skipped.extend(loaded.skipped)
+    return loaded.rows
+
+
+def _readable_golds(loaded: LoadedRows[MathRow], cfg: MathConfig) -> LoadedRows[MathRow]:
+    """`loaded` without the rows whose gold answer math-verify cannot read; the first such row is an
+    error unless `cfg.skip_bad_rows`. Checked after every row's fields, in one batch to the pool."""
+    kept = LoadedRows(path=loaded.path, rows=[], skipped=list(loaded.skipped))
+    bad = []
+    for row, why in zip(loaded.rows, gold_problems([r.answer for r in loaded.rows])):
+        if why is None:
+            kept.rows.append(row)
+            continue
+        source = "its last \\boxed{} answer" if row.gold_field == "solution" else "the gold answer"
+        bad.append(f"{row.where}: field {row.gold_field!r}: {source} {show(row.answer)} is not usable: {why}")
+    if bad and not cfg.skip_bad_rows:
+        raise ProblemFileError(bad[0])
+    if bad:
+        log.warning("%s: skipped %d rows whose gold answer math-verify cannot read (first: %s)",
+                    loaded.path, len(bad), bad[0])
+    kept.skipped.extend(bad)
+    check_not_empty(kept)
+    return kept
 
 
 def _held_out(question: str, seed: int, test_fraction: float) -> bool:
@@ -169,17 +238,22 @@ def select_rows(rows: list[MathRow], n: int | None, how: str, seed: int) -> list
     return rows if n is None else rows[:n]
 
 
-def load_problems(cfg: MathConfig) -> list[Problem]:
-    """The configured train and test problems (train first), keys unique within the dataset."""
-    train = load_math_file(resolve_path(cfg.train_path, "train_path"), "train", cfg)
+def load_problems(cfg: MathConfig, skipped: list[str] | None = None) -> list[Problem]:
+    """The configured train and test problems (train first), keys unique within the dataset. Rows
+    skipped as bad (`cfg.skip_bad_rows`) are appended to `skipped`."""
+    train = load_math_file(resolve_path(cfg.train_path, "train_path"), "train", cfg, skipped)
     if cfg.test_path is None:
         test = [r for r in train if _held_out(r.question, cfg.seed, cfg.test_fraction)]
         held = {id(r) for r in test}
         train = [r for r in train if id(r) not in held]
     else:
-        test = load_math_file(resolve_path(cfg.test_path, "test_path"), "test", cfg)
+        test = load_math_file(resolve_path(cfg.test_path, "test_path"), "test", cfg, skipped)
         test_questions = {normalize_question(r.question) for r in test}
         kept = [r for r in train if normalize_question(r.question) not in test_questions]
+        if not kept and cfg.n_train != 0:   # e.g. the same file twice: a run of 0 trees
+            raise ProblemFileError(f"task.train_path: every one of its {len(train):,} questions is also in "
+                                   f"task.test_path ({cfg.test_path}), and test problems never grow trees; "
+                                   "give a different train file, or task.test_path=null to hold out a share of it")
         if len(kept) < len(train):
             log.warning("dropped %d train problems that are also test problems", len(train) - len(kept))
         train = kept

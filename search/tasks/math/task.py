@@ -45,6 +45,7 @@ class MathTask(Task):
 
     def __init__(self, config: MathConfig | None = None) -> None:
         self.config = config or MathConfig()
+        self.last_skipped: list[str] = []   # bad rows skipped by the last file load
         self.step_delimiter = self.config.step_delimiter
         # A few-shot completion would run on into the next example after its answer; examples are
         # separated by one newline more than a step delimiter, so that separator stops it. Chat
@@ -55,7 +56,8 @@ class MathTask(Task):
     # -- problems -----------------------------------------------------------------------------
     def load_problems(self) -> list[Problem]:
         """Train and test problems from `train_path` / `test_path` (see loaders.py)."""
-        return load_problems(self.config)
+        self.last_skipped = []
+        return load_problems(self.config, self.last_skipped)
 
     def initial_state(self, problem: Problem) -> dict[str, Any]:
         """`{"n": 0, "numbers": [], "answer": None}`."""

@@ -122,7 +122,7 @@ class _Worker:
         self.ready = False
         self.started = time.monotonic()
 
-    def send(self, gold: str, pred: str) -> None:
+    def send(self, gold: str, pred: str | None) -> None:
         self.proc.stdin.write((json.dumps({"gold": gold, "pred": pred}) + "\n").encode())
         self.proc.stdin.flush()
 
@@ -173,8 +173,9 @@ class VerifierPool:
         return RuntimeError(f"the math answer checker could not start ({detail}); run "
                             f"`{sys.executable} -m search.tasks.math.worker` to see why")
 
-    def run(self, jobs: Sequence[tuple[str, str]], timeout: float) -> list[bool]:
-        """math-verify's verdict on each (gold, answer); False for one that takes over `timeout` seconds."""
+    def run(self, jobs: Sequence[tuple[str, str | None]], timeout: float) -> list[bool]:
+        """math-verify's verdict on each (gold, answer) (answer None: whether it reads the gold as
+        math); False for one that takes over `timeout` seconds."""
         results = [False] * len(jobs)
         if not jobs:
             return results
@@ -191,7 +192,7 @@ class VerifierPool:
                 raise
         return results
 
-    def _run(self, jobs: Sequence[tuple[str, str]], timeout: float, results: list[bool]) -> None:
+    def _run(self, jobs: Sequence[tuple[str, str | None]], timeout: float, results: list[bool]) -> None:
         """Hand jobs to ready workers, collect verdicts, kill and replace workers past their deadline."""
         pending = deque(range(len(jobs)))
         busy: dict[int, tuple[int, float]] = {}          # worker slot -> (job, deadline)
@@ -319,3 +320,42 @@ def check_many(pairs: Sequence[tuple[str | None, str | None]], timeout: float,
 def check(gold: str | None, pred: str | None, timeout: float, max_chars: int | None) -> bool:
     """`check_many` of one pair."""
     return check_many([(gold, pred)], timeout, max_chars)[0]
+
+
+# -- gold answers of problem files ---------------------------------------------------------------
+_GOLD_CACHE: dict[str, str | None] = {}
+# A gold answer is parsed once per load and its verdict drops a row, so it gets far more time than
+# a model answer: MATH-500's `\\left[ \\frac{\\pi^2}{8}, ... \\right]` took 1.9 s on a loaded 2-core box.
+GOLD_SECONDS = 20.0
+
+
+def gold_problems(golds: Sequence[str], timeout: float = GOLD_SECONDS) -> list[str | None]:
+    """Why each gold answer of a problem file cannot be a gold answer, or None when it can.
+
+    A gold that math-verify cannot read as math (`\\frac{{{`) would judge every model answer wrong
+    but its own text, so the row is bad; the pre-checks apply too (a gold is text from a file, not
+    always from a trusted dataset). Plain numbers are settled here without a worker (all of GSM8K);
+    the rest are parsed in the worker pool, within `timeout` seconds each (`GOLD_SECONDS`).
+    """
+    reasons: list[str | None] = [None] * len(golds)
+    waiting: dict[str, list[int]] = {}
+    for i, gold in enumerate(golds):
+        if gold in _GOLD_CACHE:
+            reasons[i] = _GOLD_CACHE[gold]
+        elif plain_number(gold) is not None:
+            continue
+        elif (why := precheck(gold, None)) is not None:
+            reasons[i] = why
+        else:
+            waiting.setdefault(gold, []).append(i)
+    if waiting:
+        keys = list(waiting)
+        readable = shared_pool().run([(gold, None) for gold in keys], timeout)
+        for gold, ok in zip(keys, readable):
+            why = None if ok else f"math-verify does not read it as math (given {timeout:g} s)"
+            if len(_GOLD_CACHE) >= CACHE_SIZE:
+                _GOLD_CACHE.clear()
+            _GOLD_CACHE[gold] = why
+            for i in waiting[gold]:
+                reasons[i] = why
+    return reasons

@@ -1,7 +1,8 @@
 """One math-verify worker process: `python -m search.tasks.math.worker`.
 
 Reads one JSON request per line on stdin (`{"gold": ..., "pred": ...}`), writes one JSON line per
-request on stdout (`{"ok": true}`); its first line is `{"ready": true}` once math-verify is
+request on stdout (`{"ok": true}`); a request whose `pred` is null asks whether math-verify reads the
+gold as math at all (a problem file's gold answer is checked so as it is loaded); its first line is `{"ready": true}` once math-verify is
 imported, or `{"error": ...}` when it cannot be. `verifier.py` runs a few of these and kills one
 that takes too long, so nothing here needs a timeout of its own: math-verify's are turned off
 (they use `signal.alarm`, which only works on a process's main thread).
@@ -54,12 +55,18 @@ def main() -> int:
             return False
         return bool(verify(g, p, timeout_seconds=None))   # gold first: math-verify is not symmetric
 
+    def readable(gold: str) -> bool:
+        # math-verify keeps text it cannot parse as a bare string (`\frac{{{` -> ['{\frac{{{}']):
+        # a gold answer that no model answer could ever equal, except by the very same text.
+        return any(not isinstance(item, str) for item in parsed_gold(gold))
+
     check("\\frac{1}{2}", "x=0.5")   # sympy and the LaTeX grammar load lazily: not on a job's clock
     protocol.write('{"ready": true}\n')
     for line in sys.stdin:
         try:
             request = json.loads(line)
-            ok = check(request["gold"], request["pred"])
+            pred = request["pred"]
+            ok = readable(request["gold"]) if pred is None else check(request["gold"], pred)
         except Exception:  # noqa: BLE001 - MemoryError, RecursionError, sympy's own: a wrong answer
             ok = False
         protocol.write('{"ok": true}\n' if ok else '{"ok": false}\n')
