@@ -242,7 +242,8 @@ def _check(cfg: DictConfig, group: str) -> None:
     if group == "task":
         make_task(node)
     elif group == "policy":
-        validate_policy_config(node)
+        # With the task: a backend that only some tasks support (symbolic) is refused here.
+        validate_policy_config(node, task=make_task(cfg.task) if "task" in cfg else None)
     elif group == "search":
         make_algorithm(settings(SearchSettings, node, "search"))
     elif group == "explore":

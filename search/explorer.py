@@ -121,6 +121,7 @@ class Explorer:
         self.task = task
         self.policy = policy
         self.algo = algorithm
+        algorithm.bind(task)  # whether a state can be continued (search.expand_dead_ends)
         self.s = settings
         a = algorithm.s
         self.values = values or make_value_estimator(task, a.value, rollouts=a.rollouts, max_tokens=a.rollout_max_tokens,

@@ -4,11 +4,11 @@ from __future__ import annotations
 from search.algorithms.base import Algorithm, SearchSettings
 from search.algorithms.beam import BeamSearch
 from search.algorithms.best_of_n import BestOfN
-from search.algorithms.frontier import BFS, DFS
+from search.algorithms.frontier import BFS, DFS, Mixed
 from search.algorithms.mcts import MCTS
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
-    "mcts": MCTS, "beam": BeamSearch, "best_of_n": BestOfN, "bfs": BFS, "dfs": DFS,
+    "mcts": MCTS, "beam": BeamSearch, "best_of_n": BestOfN, "bfs": BFS, "dfs": DFS, "mixed": Mixed,
 }
 
 

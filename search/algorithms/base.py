@@ -19,7 +19,7 @@ class SearchSettings:
     only what an algorithm changes). `__post_init__` rejects values no algorithm can use."""
 
     algorithm: str = "mcts"
-    """Which algorithm grows the trees: mcts | beam | best_of_n | bfs | dfs."""
+    """Which algorithm grows the trees: mcts | beam | best_of_n | bfs | dfs | mixed (one of `mix` per tree)."""
     k: int = 4
     """Samples (children) drawn per expansion."""
     max_expansions: int = 16
@@ -58,6 +58,21 @@ class SearchSettings:
     own continuation from that node, so the tree gains the verified solution the estimate found
     (MCTS variants that keep the simulated path); with a weak policy this is where most solutions
     come from."""
+    best_first: bool = False
+    """BFS and DFS: expand the best-scored open nodes first, by the policy's score of each step (its
+    log-probability; the symbolic policy's is the negated heuristic, Stream of Search's order). BFS
+    then expands the `beam_width` best open nodes of the tree per wave (Stream of Search's BFS pops
+    `beam_size` nodes off one heap), DFS the best child of the deepest node."""
+    expand_dead_ends: bool = False
+    """BFS and DFS: search on below legal steps the task's oracle marked `dead_end` while the task
+    can continue them (Stream of Search's generator has no oracle: its searches walk into dead
+    branches and back out, and its streams show that)."""
+    mix: list[str] = field(default_factory=list)
+    """With `algorithm=mixed`: the strategies drawn per tree (by a hash of the problem's key and
+    `mix_seed`), each `bfs`, `dfs` or `bfs:<beam_width>`, e.g. [bfs:1, bfs:3, dfs] (Stream of Search
+    mixed BFS of several beam sizes and DFS across problems)."""
+    mix_seed: int = 0
+    """Seed of the per-tree draw of `mix`."""
     label_values: dict[str, float] = field(default_factory=lambda: {
         VALID: 0.5, INVALID: 0.0, DEAD_END: 0.0, SOLUTION: 1.0, WRONG_ANSWER: 0.0})
     """Value of a new node from its label; terminals get the verifier's reward instead."""
@@ -98,6 +113,10 @@ def backup(node: SearchNode, value: float) -> None:
         n = n.parent
 
 
+def _has_state(state) -> bool:
+    return state is not None
+
+
 def expandable(node: SearchNode, settings: SearchSettings) -> bool:
     return not node.terminal and not node.expanded and node.depth < settings.max_depth
 
@@ -107,6 +126,12 @@ class Algorithm(ABC):
 
     def __init__(self, settings: SearchSettings):
         self.s = settings
+        self.can_continue = _has_state
+
+    def bind(self, task) -> None:
+        """Learn from the task whether a state can still be continued (`Task.can_continue`); the
+        explorer calls this once. Algorithms still never call the model."""
+        self.can_continue = task.can_continue
 
     def budget_left(self, tree: SearchTree) -> bool:
         if tree.expansions >= self.s.max_expansions or len(tree.nodes) >= self.s.max_nodes:

@@ -17,9 +17,13 @@ BACKENDS: dict[str, str] = {
     "scripted": "search.policies.scripted:ScriptedPolicy",
     "vllm": "search.policies.vllm_backend:VLLMPolicy",
     "openai": "search.policies.openai_backend:OpenAIPolicy",
+    "symbolic": "search.policies.symbolic:SymbolicPolicy",
 }
 # Backends whose constructor takes the task as its first argument.
-NEEDS_TASK = {"scripted"}
+NEEDS_TASK = {"scripted", "symbolic"}
+# Backends that only work with some tasks: "module:function(task, **options)" raising ValueError,
+# run by `validate_policy_config` when it is given the task (before anything is written).
+TASK_CHECKS: dict[str, str] = {"symbolic": "search.policies.symbolic:check_task"}
 
 __all__ = ["BACKENDS", "Completion", "GenerationRequest", "Policy", "PolicyStats", "make_policy", "policy_class",
            "policy_options", "validate_policy_config"]
@@ -106,9 +110,10 @@ def _type_ok(value: Any, annotation: str | None) -> bool:
     return False
 
 
-def validate_policy_config(cfg: Mapping[str, Any] | Any) -> dict[str, Any]:
+def validate_policy_config(cfg: Mapping[str, Any] | Any, task=None) -> dict[str, Any]:
     """Check a `policy` config (backend, option names, value types and ranges) without importing the
-    backend or loading a model; ValueError naming `policy.<option>` otherwise. Returns its options."""
+    backend or loading a model; ValueError naming `policy.<option>` otherwise. With `task`, also
+    whether the backend works with that task (`TASK_CHECKS`). Returns its options."""
     if not isinstance(cfg, Mapping):
         from omegaconf import OmegaConf
 
@@ -136,6 +141,9 @@ def validate_policy_config(cfg: Mapping[str, Any] | Any) -> dict[str, Any]:
             accepts, what = checks[name]
             if not accepts(value):
                 raise ValueError(f"policy.{name} must be {what}, got {value!r}")
+    if task is not None and backend in TASK_CHECKS:
+        module, _, name = TASK_CHECKS[backend].partition(":")
+        getattr(importlib.import_module(module), name)(task, **options)
     return {"backend": backend, **options}
 
 
@@ -144,7 +152,7 @@ def make_policy(cfg: Mapping[str, Any] | Any, task=None) -> Policy:
 
     The config is checked first (`validate_policy_config`), so a bad option fails before a model loads.
     """
-    options = validate_policy_config(cfg)
+    options = validate_policy_config(cfg, task=task)
     backend = options.pop("backend")
     cls = policy_class(backend)
     if backend in NEEDS_TASK:

@@ -137,6 +137,11 @@ class Task(ABC):
     stream_grammar: bool = False
     """Whether the `stream` linearizer (Stream of Search's state grammar) has a rendering for this
     task (`stream_state`, `stream_operation`)."""
+    symbolic: bool = False
+    """Whether the task can enumerate its legal next steps (`legal_steps`), so that the `symbolic`
+    policy grows trees with no model (Stream of Search's generator)."""
+    heuristics: tuple[str, ...] = ()
+    """Names `heuristic` accepts (state scores for ordering symbolic searches; lower is closer)."""
 
     config: Any
 
@@ -294,6 +299,21 @@ class Task(ABC):
                        problem: Problem | None = None) -> str:
         """A plausible completion from `state` to a final answer, in the trajectory frame."""
         raise NotImplementedError(f"task {self.name!r} has no scripted rollouts")
+
+    # -- symbolic expansion (optional; only when `symbolic`) ------------------------------------
+    def legal_steps(self, state: dict[str, Any], problem: Problem | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Every legal next step of `state`, as (the step text `apply_step` reads back, the state it
+        leads to), in a fixed order; empty when no step is left."""
+        raise NotImplementedError(f"task {self.name!r} cannot enumerate its steps (no symbolic expansion)")
+
+    def can_continue(self, state: dict[str, Any] | None) -> bool:
+        """Whether a step can still follow `state` (a search may walk on below an oracle's dead end
+        while this holds; see `SearchSettings.expand_dead_ends`)."""
+        return state is not None
+
+    def heuristic(self, state: dict[str, Any], name: str) -> float:
+        """How far `state` looks from the goal by heuristic `name` (one of `heuristics`); lower is closer."""
+        raise NotImplementedError(f"task {self.name!r} has no heuristic {name!r}")
 
     # -- stream of search (optional) ----------------------------------------------------------
     def stream_state(self, state: dict[str, Any]) -> str:

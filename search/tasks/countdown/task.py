@@ -15,6 +15,7 @@ from typing import Any, Mapping
 from search.tasks.base import DEAD_END, THINK_CLOSE, Problem, StepResult, Task
 from search.tasks.countdown import answer as frame
 from search.tasks.countdown import prompts
+from search.tasks.countdown import symbolic as expansion
 from search.tasks.countdown.arithmetic import uses_exactly
 from search.tasks.countdown.config import CountdownConfig
 from search.tasks.countdown.equations import equations
@@ -51,6 +52,8 @@ class CountdownTask(Task):
     answer_markers = frame.ANSWER_MARKERS
     default_value = "label"
     stream_grammar = True
+    symbolic = True
+    heuristics = expansion.HEURISTICS
     label_notes = LABEL_NOTES
 
     def __init__(self, config: CountdownConfig | None = None) -> None:
@@ -117,6 +120,18 @@ class CountdownTask(Task):
     def is_solvable(self, state: dict[str, Any]) -> bool | None:
         """Oracle: can the state's numbers still make its target?"""
         return solvable(state["nums"], state["target"])
+
+    def legal_steps(self, state: dict[str, Any], problem: Problem | None = None) -> list[tuple[str, dict[str, Any]]]:
+        """Every legal step of `state` as (`a op b = c. Left: ...`, the state after it)."""
+        return expansion.legal_steps(state)
+
+    def can_continue(self, state: dict[str, Any] | None) -> bool:
+        """Two or more numbers left."""
+        return state is not None and len(state["nums"]) > 1
+
+    def heuristic(self, state: dict[str, Any], name: str) -> float:
+        """Stream of Search's `sum` or `mult` heuristic of `state` (lower is closer)."""
+        return expansion.heuristic(state, name)
 
     def final_answer(self, problem: Problem, states: list[dict[str, Any]]) -> str:
         """The last state's single expression, outer parentheses dropped: `(28 - 18) + 5`."""
