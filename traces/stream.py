@@ -25,6 +25,7 @@ failed search (no goal line, no answer), as Stream of Search trained on.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,7 +140,8 @@ def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None 
             backtracks += parent_of(G, parent) != focus
             lines += [f"Moving to Node {name(parent)}", current_state(parent)]
             focus = parent
-        op = task.stream_operation(step_line(G, n, task))
+        line = step_line(G, n, task)
+        op = task.stream_operation(line) or re.sub(r"\s+", "", line)  # a line that is all `Left: ...`
         node_ids.append(n)
         if kind == INVALID:
             lines.append(f"Exploring Operation: {op}, Invalid Operation: {_reason(G, n, task, 'not a legal step')}")

@@ -21,7 +21,7 @@ from search.tasks.countdown.config import CountdownConfig
 from search.tasks.countdown.equations import equations
 from search.tasks.countdown.generator import generate_problems, make_problem, split_of_target
 from search.tasks.countdown.solver import after, legal_steps, solvable, strip_outer_parens
-from search.tasks.countdown.steps import apply_step, format_nums, format_step
+from search.tasks.countdown.steps import apply_step, format_nums, format_step, parse_step
 from search.tasks.countdown.problem_files import load_problem_file
 from search.tasks.rows import ProblemFileError
 
@@ -196,7 +196,12 @@ class CountdownTask(Task):
         return "[" + ", ".join(str(x) for x in state["nums"]) + "]"
 
     def stream_operation(self, text: str) -> str:
-        """"9 * 8 = 64. Left: 3, 64" -> "9*8=64"."""
+        """"9 * 8 = 64. Left: 3, 64" -> "9*8=64": the equation a step parses to, so that words the
+        model wrote around it (`6 + 5 = 11<not>`) never break Stream of Search's `a?b=c` operation;
+        a line that does not parse, compacted."""
+        parsed = parse_step(text)
+        if parsed is not None:
+            return f"{parsed.a}{parsed.op}{parsed.b}={parsed.c}"
         return re.sub(r"\s+", "", _LEFT.sub("", text.strip())).rstrip(".")
 
     def stream_goal_reached(self, state: dict[str, Any]) -> str:
