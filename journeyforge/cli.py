@@ -25,7 +25,7 @@ stages:
   run        all of the above, in order
   experiment journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)
   view       a static site of the run and its trees in <workdir>/view; `serve=true` serves it
-  db         schema migrations: `journeyforge db upgrade|current [store.url=...]`
+  db         schema migrations and read-only checks: `journeyforge db upgrade|current|check [store.url=...]`
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints
 the resolved configuration without running.

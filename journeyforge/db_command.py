@@ -1,16 +1,19 @@
-"""`journeyforge db upgrade|current [store.url=URL]`: Alembic migrations of a trace store."""
+"""`journeyforge db upgrade|current|check [store.url=URL]`: Alembic migrations of a trace store, and
+read-only checks of its contents (journeyforge/db_check.py)."""
 from __future__ import annotations
 
 import sys
 
 from hydra import compose, initialize_config_dir
 
-USAGE = "usage: journeyforge db upgrade|current [store=postgres] [store.url=URL]"
+USAGE = "usage: journeyforge db upgrade|current|check [store=postgres] [store.url=URL]"
+ACTIONS = ("upgrade", "current", "check")
 
 
 def main(argv: list[str]) -> None:
-    """Upgrade the configured store to the newest schema, or print its revision and the head."""
-    if not argv or argv[0] not in ("upgrade", "current"):
+    """Upgrade the configured store to the newest schema, print its revision and the head, or
+    check its contents (read-only; exit status 1 when a check found something)."""
+    if not argv or argv[0] not in ACTIONS:
         sys.exit(USAGE)
     from journeyforge.cli import CONF_DIR, check_overrides
 
@@ -25,6 +28,9 @@ def main(argv: list[str]) -> None:
     from db.engine import StoreError, mask_url
 
     url = cfg.store.url
+    if argv[0] == "check":
+        _check(url)
+        return
     try:
         before = migrate.current(url)
         if argv[0] == "upgrade":
@@ -35,3 +41,16 @@ def main(argv: list[str]) -> None:
             print(f"store {mask_url(url)}: revision {before or '(none)'} (head {migrate.head()})")
     except StoreError as err:
         sys.exit(f"journeyforge db {argv[0]}: {' '.join(str(err).split())}")
+
+
+def _check(url: str) -> None:
+    from db.engine import StoreError
+    from journeyforge.db_check import run_checks
+
+    try:
+        lines, found = run_checks(url)
+    except StoreError as err:
+        sys.exit(f"journeyforge db check: {' '.join(str(err).split())}")
+    print("\n".join(lines))
+    if found:
+        sys.exit(1)

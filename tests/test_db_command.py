@@ -57,4 +57,4 @@ def test_db_command_with_an_unreachable_store_prints_one_line_and_fails():
 def test_db_command_without_an_action_prints_its_usage():
     done = _db("downgrade")
     assert done.returncode != 0
-    assert done.stderr.strip() == "usage: journeyforge db upgrade|current [store=postgres] [store.url=URL]"
+    assert done.stderr.strip() == "usage: journeyforge db upgrade|current|check [store=postgres] [store.url=URL]"

@@ -6,7 +6,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from journeyforge.components import build_policy, build_task, eval_settings, open_store, train_kinds, validate_config
-from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.rl import rl_models
 from search.tasks.base import Problem
 from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
@@ -16,6 +16,7 @@ def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     ev = eval_settings(cfg)
     store = open_store(cfg)
+    check_explore_task(store, cfg)  # the adapters of `name` were tuned on its explore run's task
     task = build_task(cfg)
     rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
     if not rows:

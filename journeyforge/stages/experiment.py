@@ -28,7 +28,7 @@ from journeyforge.components import build_policy, build_task, eval_settings, ope
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.report import table
 from journeyforge.stages import explore
-from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.common import StageError, check_task, check_trees_task, start_run
 from journeyforge.stages.train import train_adapter
 from journeyforge.tokens import token_counter
 from search.tasks.base import Problem
@@ -78,7 +78,9 @@ def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explor
     from traces.linearize import linearize_tree
 
     count = token_counter(cfg)
-    trees = store.trees(explore_run["id"], status="done")
+    trees = store.trees(explore_run["id"])
+    check_trees_task(explore_run, trees, task.dataset)
+    trees = [t for t in trees if t["status"] == "done"]
     graphs = store.tree_graphs([t["id"] for t in trees])
     per_arm: dict[str, dict[int, list[dict]]] = {}
     for name in exp.tuned():
@@ -317,6 +319,7 @@ def run(cfg: DictConfig) -> dict:
     explore_run = store.get_run(cfg.name, "explore")
     if explore_run is None:
         raise StageError(f"no explore run named {cfg.name!r} in this store; run with experiment.explore=true")
+    check_task(explore_run, cfg)
     with _timed(times, "linearize"):
         data = linearize_arms(cfg, exp, store, task, explore_run)
         print(table(["arm", "kind", "examples", "trees", "tokens", "backtracks"],

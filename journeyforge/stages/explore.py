@@ -6,7 +6,9 @@ from omegaconf import DictConfig
 from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
                                      load_problems, open_store, validate_config)
 from journeyforge.report import table
-from journeyforge.stages.common import start_run
+from journeyforge.fingerprint import FingerprintMismatch, check_resume, explore_fingerprint
+from journeyforge.provenance import config_dict
+from journeyforge.stages.common import StageError, start_run
 from search.explorer import Explorer
 
 
@@ -14,9 +16,19 @@ def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     task = build_task(cfg)
     problems = load_problems(task)  # a bad problem file or generator range, too
+    rows = [p.row() for p in problems]
+    fingerprint = explore_fingerprint(config_dict(cfg), rows)
     store = open_store(cfg)
-    ids = store.add_problems([p.row() for p in problems])
-    run_id = start_run(store, cfg, "explore")
+    # A name means one run: resume it only with the settings that grew its trees (before any write).
+    stored = store.get_run(cfg.name, "explore")
+    try:
+        note = check_resume(cfg.name, stored["config"], fingerprint) if stored else None
+    except FingerprintMismatch as err:
+        raise StageError(str(err)) from None
+    if note:
+        print(f"[explore] {note}")
+    ids = store.add_problems(rows)
+    run_id = start_run(store, cfg, "explore", extra={"fingerprint": fingerprint})
     train_ids = [i for p, i in zip(problems, ids) if p.split == "train"]
     store.create_trees(run_id, train_ids)
     n_test = sum(p.split == "test" for p in problems)

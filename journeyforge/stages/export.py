@@ -5,7 +5,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import build_task, open_store, validate_config
 from journeyforge.provenance import config_dict
-from journeyforge.stages.common import require_run, start_run
+from journeyforge.stages.common import check_task, check_trees_task, require_run, start_run
 from journeyforge.tokens import token_counter
 from traces.export import export_run
 
@@ -13,7 +13,12 @@ from traces.export import export_run
 def rl_problems(store, cfg: DictConfig) -> list[dict]:
     """The problems of the explore run's trees (training problems, solved or not): the RL prompt set."""
     explore = store.get_run(cfg.name, "explore")
-    return [tree["problem"] for tree in store.trees(explore["id"])] if explore else []
+    if explore is None:
+        return []
+    check_task(explore, cfg)
+    trees = store.trees(explore["id"])
+    check_trees_task(explore, trees, cfg.task.get("dataset"))
+    return [tree["problem"] for tree in trees]
 
 
 def run(cfg: DictConfig) -> dict:
@@ -23,10 +28,11 @@ def run(cfg: DictConfig) -> dict:
     datasets.disable_progress_bars()  # one line per configuration below says what was written
     store = open_store(cfg)
     task = build_task(cfg)
+    problems = rl_problems(store, cfg)  # checks the explore run's task first: the root of a mix-up
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
     run_id = start_run(store, cfg, "export")
     summary = export_run(store, lin["id"], list(cfg.linearize.kinds), cfg.export.dir, task,
-                         config_dict(cfg), count_tokens=token_counter(cfg), rl_problems=rl_problems(store, cfg))
+                         config_dict(cfg), count_tokens=token_counter(cfg), rl_problems=problems)
     configs = summary["configs"]
     dropped = summary.get("dropped") or {}
     store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})

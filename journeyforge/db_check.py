@@ -1,0 +1,130 @@
+"""`journeyforge db check [store.url=URL]`: read-only checks of a trace store, one report.
+
+Each check is a function `(conn) -> list[str]` on a read-only SQLAlchemy connection that returns
+its report lines (none: nothing to report) and is listed in `CHECKS`, e.g.
+
+    @register
+    def my_check(conn) -> list[str]:
+        \"\"\"what it looks for (its docstring's first line titles its section)\"\"\"
+        return [f"run {name!r}: ..." for name, ... in conn.execute(text("SELECT ..."))]
+
+The store is never written and never created: a SQLite file is opened with `mode=ro`, a PostgreSQL
+session is read-only. What a check finds is described with the command that would fix it; nothing
+is deleted by this module.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from sqlalchemy import Connection, Engine, create_engine, text
+
+from db.engine import StoreError, mask_url, parse_url
+
+Check = Callable[[Connection], list[str]]
+CHECKS: list[Check] = []
+
+
+def register(check: Check) -> Check:
+    """Add `check` to the checks `journeyforge db check` runs (in registration order)."""
+    CHECKS.append(check)
+    return check
+
+
+def open_read_only(url: str) -> Engine:
+    """An engine that can only read the store at `url`; StoreError (one line) for a SQLite file
+    that does not exist, so that checking a mistyped path never creates an empty store."""
+    parsed = parse_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if not database or database == ":memory:" or database.startswith("file:"):
+            raise StoreError(f"db check needs a store file, got {mask_url(parsed)}")
+        path = Path(database).resolve()
+        if not path.is_file():
+            raise StoreError(f"no trace store at {path} ({mask_url(parsed)}); nothing to check")
+        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
+    # Every transaction of this session is read-only: a check that tried to write would fail.
+    return create_engine(parsed, connect_args={"options": "-c default_transaction_read_only=on"})
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@register
+def mixed_runs(conn: Connection) -> list[str]:
+    """explore runs whose trees hold problems of several datasets (a name reused across tasks)"""
+    rows = conn.execute(text(
+        "SELECT r.id, r.name, p.dataset, COUNT(*) AS trees, "
+        "SUM(CASE WHEN t.status = 'done' THEN 1 ELSE 0 END) AS done "
+        "FROM runs r JOIN trees t ON t.run_id = r.id JOIN problems p ON p.id = t.problem_id "
+        "WHERE r.stage = 'explore' GROUP BY r.id, r.name, p.dataset ORDER BY r.id, p.dataset"
+    )).all()
+    per_run: dict[tuple[int, str], list[tuple[str, int, int]]] = {}
+    for run_id, name, dataset, trees, done in rows:
+        per_run.setdefault((run_id, name), []).append((dataset, trees, int(done or 0)))
+    configs = _run_tasks(conn)
+    # A dataset's task, from any explore run in the store that was grown on it alone.
+    task_of = {task["dataset"]: task["name"] for task in configs.values() if task.get("dataset")}
+    out = []
+    for (run_id, name), parts in per_run.items():
+        if len(parts) < 2:
+            continue
+        task = configs.get(run_id, {})
+        own = task.get("dataset")
+        inside = ", ".join(f"{d} {n} trees ({k} done)" for d, n, k in parts)
+        out.append(f"run {name!r} (explore, id {run_id}) mixes {len(parts)} datasets: {inside}; "
+                   f"its stored config says task {task.get('name', '?')} (dataset {own or '?'})")
+        for dataset, n, _ in parts:
+            if dataset == own:
+                continue
+            other = task_of.get(dataset)
+            out.append(f"  split: grow the {dataset} problems as a run of their own, `journeyforge explore "
+                       f"name=<new name> task={other or '<its task>'}`, then drop them from {name!r}")
+            first = "PRAGMA foreign_keys=ON; " if conn.dialect.name == "sqlite" else ""
+            out.append(f"  drop the {n} {dataset} trees of {name!r} with their nodes, rollouts and trajectories "
+                       f"(in {'sqlite3' if first else 'psql'}): {first}DELETE FROM trees WHERE run_id = {run_id} "
+                       f"AND problem_id IN (SELECT id FROM problems WHERE dataset = {_quoted(dataset)});")
+        out.append(f"  then re-run linearize/export/train/eval with name={name}: rows made from the mixed "
+                   f"run are stale")
+    return out
+
+
+def _run_tasks(conn: Connection) -> dict[int, dict]:
+    """The stored `task` settings of every explore run (its config's `task` node), by run id."""
+    import json
+
+    out = {}
+    for run_id, config in conn.execute(text("SELECT id, config FROM runs WHERE stage = 'explore'")):
+        if isinstance(config, str):  # SQLite hands JSON back as text on a plain connection
+            try:
+                config = json.loads(config)
+            except ValueError:
+                continue
+        task = (config or {}).get("task") if isinstance(config, dict) else None
+        if isinstance(task, dict):
+            out[run_id] = task
+    return out
+
+
+def run_checks(url: str, checks: list[Check] | None = None) -> tuple[list[str], int]:
+    """Every check on the store at `url`: (report lines, number of checks that found something)."""
+    engine = open_read_only(url)
+    lines, found = [f"store {mask_url(url)}: read-only checks"], 0
+    try:
+        with engine.connect() as conn:
+            for check in checks if checks is not None else CHECKS:
+                title = (check.__doc__ or check.__name__).strip().splitlines()[0]
+                try:
+                    report = check(conn)
+                except Exception as err:  # noqa: BLE001 - one broken check must not hide the others
+                    conn.rollback()
+                    report = [f"could not run: {' '.join(str(err).split())[:200]}"]
+                found += bool(report)
+                lines.append(f"[check] {check.__name__} ({title}): {'found' if report else 'none'}")
+                lines += [f"  {line}" for line in report]
+    except Exception as err:  # noqa: BLE001 - e.g. a file that is not a SQLite database, a server down
+        raise StoreError(f"cannot read trace store {mask_url(url)}: {' '.join(str(err).split())[:200]}") from None
+    finally:
+        engine.dispose()
+    return lines, found
