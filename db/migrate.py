@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from db.engine import SQLITE_BEGIN, StoreError, how_to_fix, make_engine, mask_url
+from db.engine import SQLITE_BEGIN, StoreError, explain_error, how_to_fix, make_engine, mask_url
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -58,7 +58,17 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     """Upgrade the store at `url` to `revision` (default: the newest) and return its revision then."""
     engine = _open(url)
     try:
-        upgrade_engine(engine, revision)
+        with engine.connect() as connection:
+            stored = current_revision(connection)
+        if stored is not None and stored not in known_revisions():
+            # Alembic would say "Can't locate revision identified by '0099'" with a traceback.
+            raise StoreError(f"trace store {mask_url(url)} has schema revision {stored}, newer than this release "
+                             f"knows (head {head()}): it was written by a newer journeyforge; upgrade journeyforge")
+        try:
+            upgrade_engine(engine, revision)
+        except DBAPIError as exc:
+            raise StoreError(explain_error(exc, url) or f"upgrading trace store {mask_url(url)} failed: "
+                             f"{' '.join(str(exc.orig).split())}") from None
         with engine.connect() as connection:
             return current_revision(connection)
     finally:
@@ -94,7 +104,7 @@ def _open(url: str) -> Engine:
     except DBAPIError as exc:
         engine.dispose()
         raise StoreError(
-            f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(engine.url)}"
+            explain_error(exc, url) or f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(engine.url)}"
         ) from None
     return engine
 

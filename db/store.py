@@ -39,8 +39,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db import migrate
-from db.engine import SQLITE_BEGIN, StoreError, compact_json, how_to_fix, make_engine, mask_url
+from db.engine import SQLITE_BEGIN, StoreError, compact_json, explain_error, how_to_fix, make_engine, mask_url
 from db.models import Eval, EvalSample, Node, Problem, Rollout, Run, Trajectory, Tree, utcnow
+from db.settings import BUSY_TIMEOUT
 
 RUNS: Table = Run.__table__
 PROBLEMS: Table = Problem.__table__
@@ -127,17 +128,23 @@ class TraceStore:
     (or newer) than this code. Use as a context manager or call `close()`.
     """
 
-    def __init__(self, url: str):
-        """Open (and if empty, create) the store at `url`; raises StoreError when that is impossible."""
+    def __init__(self, url: str, create: bool = True, busy_timeout: float = BUSY_TIMEOUT):
+        """Open (and if empty and `create`, create) the store at `url`; raises StoreError when that is
+        impossible. `create=False` is for commands that only read what earlier stages wrote: a missing
+        SQLite file or an empty database is an error, never a new store. `busy_timeout`: seconds a
+        SQLite write waits for another process's lock."""
         self.url = url
-        self.engine = make_engine(url)
+        self.create = create
+        self.busy_timeout = busy_timeout
+        self.engine = make_engine(url, busy_timeout=busy_timeout, create=create)
         self.dialect = self.engine.dialect.name
         try:
             self._ensure_schema()
         except DBAPIError as exc:
             self.engine.dispose()
             raise StoreError(
-                f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(self.engine.url)}"
+                explain_error(exc, url, busy_timeout)
+                or f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(self.engine.url)}"
             ) from None
         except BaseException:
             self.engine.dispose()
@@ -177,6 +184,9 @@ class TraceStore:
             revision = migrate.current_revision(conn)
             has_tables = inspect(conn).has_table("nodes")
         if revision is None and not has_tables:
+            if not self.create:
+                raise StoreError(f"trace store {mask_url(self.url)} is empty (no journeyforge tables): fix store.url, "
+                                 "or run `journeyforge explore` to fill it first")
             migrate.upgrade_engine(self.engine)
             return
         head = migrate.head()
@@ -252,6 +262,18 @@ class TraceStore:
         with self._write(f"finish_run({run_id})") as conn:
             if conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)).rowcount != 1:
                 raise StoreError(f"finish_run: no run with id {run_id}")
+
+    def fail_run(self, run_id: int, error: str) -> bool:
+        """Mark run `run_id` failed with `error` in its stats if it is still `running` (a stage that
+        stopped on an error); True when it was."""
+        with self._write(f"fail_run({run_id})") as conn:
+            row = conn.execute(select(RUNS.c.status, RUNS.c.stats).where(RUNS.c.id == run_id)).first()
+            if row is None or row.status != "running":
+                return False
+            stats = {**(row.stats or {}), "error": error}
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id)
+                         .values(status="failed", stats=stats, finished_at=utcnow()))
+            return True
 
     def get_run(self, name: str, stage: str) -> dict | None:
         """The run (name, stage) as a dict, or None."""

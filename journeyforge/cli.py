@@ -5,6 +5,8 @@ import os
 import sys
 from pathlib import Path
 
+from journeyforge.credentials import scrub_text
+
 # oneDNN's AMX kernels die with "Illegal instruction" on some CPUs (every training step and vLLM);
 # capping the ISA at AVX512_CORE_BF16 avoids them and changes nothing elsewhere.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
@@ -40,6 +42,49 @@ def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:
     from search.tasks.rows import ProblemFileError
 
     return (StageError, StoreError, PolicyUnavailable, ProblemFileError, ConfigError)
+
+
+def _DATABASE_ERRORS() -> tuple[type[BaseException], ...]:
+    from sqlalchemy.exc import DBAPIError
+
+    return (DBAPIError,)
+
+
+def error_line(err: BaseException, cfg) -> str:
+    """The one line a stage prints for an expected error: a store problem (corrupt, locked, read-only)
+    named with the store and what to do, a file system error with its path, else the error's text."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(err, DBAPIError):
+        from db.engine import explain_error, mask_url
+
+        url = str(cfg.store.url)
+        return explain_error(err, url, cfg.store.get("busy_timeout")) or (
+            f"trace store {mask_url(url)}: {' '.join(str(err.orig).split())}")
+    if isinstance(err, OSError) and not isinstance(err, EXPECTED_ERRORS()) and err.strerror:
+        where = f"{err.filename}: " if err.filename else ""
+        return f"{where}{err.strerror} (a folder the stage writes: check workdir, export.dir, view.dir, train.dir)"
+    return " ".join(str(err).split())
+
+
+def _scrub_hydra_files(cfg) -> set[str]:
+    """Mask the config's secrets (a store URL's password) in the files Hydra saved for this job
+    (`.hydra/*.yaml`, `multirun.yaml`), which hold the command line verbatim; returns the secrets."""
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import OmegaConf
+
+    from journeyforge.credentials import scrub_files, secrets_in
+
+    secrets = secrets_in(OmegaConf.to_container(cfg, resolve=True))
+    if not secrets or not HydraConfig.initialized():
+        return secrets
+    hc = HydraConfig.get()
+    files = []
+    if hc.output_subdir is not None:
+        files += list((Path(hc.runtime.output_dir) / hc.output_subdir).glob("*.yaml"))
+    files += [Path(hc.sweep.dir) / "multirun.yaml"]
+    scrub_files(files, secrets)
+    return secrets
 
 
 def _register_configs() -> None:
@@ -152,7 +197,14 @@ def check_overrides(overrides: list[str], validate: bool = True) -> str | None:
                 validate_config(cfg)
             except ConfigError as err:
                 return " ".join(str(err).split())
+            from journeyforge.folders import folder_problem
+
+            problem = folder_problem(str(cfg.workdir), "workdir")
+            if problem:
+                return problem
     return None
+
+
 
 
 def _preflight(stage: str, rest: list[str]) -> None:
@@ -209,14 +261,19 @@ def main(argv: list[str] | None = None) -> None:
     def _app(cfg):
         import logging
 
+        from journeyforge.stages.common import fail_started_runs
+
         # Alembic announces its migration context on every store open; keep stage output readable.
         logging.getLogger("alembic").setLevel(logging.WARNING)
+        secrets = _scrub_hydra_files(cfg)
         try:
             return stages[stage](cfg)
-        except EXPECTED_ERRORS() as err:
+        except (*EXPECTED_ERRORS(), OSError, *_DATABASE_ERRORS()) as err:
             # Input and environment problems get one clear message, not a traceback; one line even
             # when a driver's own text spans several (psycopg: "...refused\n\tIs the server running").
-            sys.exit(f"journeyforge {stage}: {' '.join(str(err).split())}")
+            line = scrub_text(error_line(err, cfg), secrets)
+            fail_started_runs(line)
+            sys.exit(f"journeyforge {stage}: {line}")
         except KeyboardInterrupt:
             # The explorer has already handed its trees back; every finished wave is stored.
             print(f"journeyforge {stage}: interrupted; what was finished is stored, the same command "

@@ -9,17 +9,22 @@ from omegaconf import DictConfig, OmegaConf
 
 import journeyforge.resolvers  # noqa: F401  (registers ${join:...})
 from db import TraceStore
+from db.settings import StoreSettings
 from journeyforge.settings import ConfigError, settings, train_kinds, validate_config  # noqa: F401
 from training.config import EvalSettings
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
-from search.policies import make_policy
+from search.policies import make_policy, policy_options
 from search.tasks import make_task
 from search.tasks.rows import ProblemFileError
 
 
-def open_store(cfg: DictConfig) -> TraceStore:
-    return TraceStore(cfg.store.url)
+def open_store(cfg: DictConfig, create: bool = False) -> TraceStore:
+    """The configured store. Only stages that grow trees (explore, and run/experiment through it) pass
+    `create=True`: the others read what explore wrote, so a mistyped store.url is an error there, not a
+    new empty store."""
+    opts = settings(StoreSettings, cfg.store, "store")
+    return TraceStore(opts.url, create=create, busy_timeout=opts.busy_timeout)
 
 
 def build_task(cfg: DictConfig):
@@ -39,6 +44,9 @@ def load_problems(task) -> list:
 
 def build_policy(cfg: DictConfig, task=None, **overrides: Any):
     node = OmegaConf.to_container(cfg.policy, resolve=True)
+    if "model" in overrides and "model" not in policy_options(node["backend"]):
+        # The trees were grown without a model (policy=symbolic): a trained model answers on transformers.
+        node = {"backend": "hf", "seed": node.get("seed", 0)}
     node.update(overrides)
     return make_policy(node, task=task)
 

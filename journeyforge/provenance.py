@@ -8,11 +8,15 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from journeyforge.credentials import mask_config
+
 PACKAGES = ("journeyforge", "torch", "transformers", "trl", "peft", "datasets", "sqlalchemy", "vllm")
 
 
 def config_dict(cfg: DictConfig) -> dict[str, Any]:
-    return OmegaConf.to_container(cfg, resolve=True)  # type: ignore[return-value]
+    """The resolved config as stored in `runs.config` and the dataset card: secrets masked (a store
+    URL's password, API keys), since a shared store and a published card are read by others."""
+    return mask_config(OmegaConf.to_container(cfg, resolve=True))  # type: ignore[return-value]
 
 
 def versions() -> dict[str, str]:

@@ -30,6 +30,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from db.settings import StoreSettings
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
 from search.policies import validate_policy_config
@@ -109,7 +110,7 @@ class ExportSettings:
 SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
-    "experiment": ExperimentSettings, "rl": RLSettings, "view": ViewSettings,
+    "experiment": ExperimentSettings, "rl": RLSettings, "view": ViewSettings, "store": StoreSettings,
 }
 
 
@@ -271,15 +272,39 @@ def _check(cfg: DictConfig, group: str) -> None:
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
 
+        from journeyforge.credentials import mask_text
+
+        settings(StoreSettings, node, "store")
         try:
             make_url(node.url)
         except (ArgumentError, ValueError, TypeError):
-            raise ValueError(f"store.url={node.url!r} is not a database URL; e.g. sqlite:///outputs/journeyforge.db "
-                             "or postgresql+psycopg://user@host/db") from None
+            raise ValueError(f"store.url={mask_text(str(node.url))!r} is not a database URL; e.g. "
+                             "sqlite:///outputs/journeyforge.db or postgresql+psycopg://user@host/db") from None
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "view",
           "store")
+
+
+# `runs.name` is VARCHAR(200) and stages add suffixes (`<name>/journey_mixed-s2`); the name is also
+# a folder under outputs/ (workdir), so it must be one path component that stays inside it.
+MAX_NAME = 120
+
+
+def check_run_name(name: Any) -> None:
+    """ConfigError unless `name` is a usable experiment name: 1-120 characters, no '/', '\\' or
+    control characters, not starting with '.' (so not '..': Hydra's and the viewer's files would land
+    outside outputs/)."""
+    text = "" if name is None else str(name)
+    shown = text if len(text) <= 40 else text[:37] + "..."
+    if not text:
+        raise ConfigError("name is empty: an experiment name is 1-120 characters, e.g. name=demo")
+    if len(text) > MAX_NAME:
+        raise ConfigError(f"name={shown!r} is {len(text)} characters; an experiment name has at most {MAX_NAME} "
+                          "(it names the run rows and the folder outputs/<name>)")
+    if "/" in text or "\\" in text or text.startswith(".") or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        raise ConfigError(f"name={shown!r}: an experiment name is one folder name under outputs/: no '/', '\\' or "
+                          "control characters, and it may not start with '.'")
 
 
 def validate_config(cfg: DictConfig) -> None:
@@ -297,8 +322,7 @@ def validate_config(cfg: DictConfig) -> None:
     missing = sorted(OmegaConf.missing_keys(cfg))
     if missing:
         raise ConfigError(f"{missing[0]} is not set (??? in the config): set {missing[0]}=...")
-    if not cfg.get("name") or "/" in str(cfg.name):
-        raise ConfigError(f"name={cfg.get('name')!r}: an experiment name is a non-empty string without '/'")
+    check_run_name(cfg.get("name"))
     for group in GROUPS:
         if group not in cfg or cfg[group] is None:
             continue

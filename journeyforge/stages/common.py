@@ -10,11 +10,36 @@ class StageError(RuntimeError):
     """A stage cannot start; the message says which input is missing and what to run."""
 
 
+# (store URL, lock wait, run id) of every run this process started: a stage that stops on an error
+# marks the ones it left `running` as `failed` (`fail_started_runs`), so `runs` never shows a dead
+# stage as still going.
+_STARTED: list[tuple[str, float, int]] = []
+
+
 def start_run(store, cfg: DictConfig, stage: str, name: str | None = None, extra: dict | None = None) -> int:
     """Get or create the run (`name` or cfg.name, stage), storing the resolved config plus `extra`
     (e.g. explore's fingerprint) in `runs.config`; returns its id."""
     config = {**config_dict(cfg), **(extra or {})}
-    return store.start_run(name or cfg.name, stage, config, versions=versions(), git_sha=git_sha())
+    run_id = store.start_run(name or cfg.name, stage, config, versions=versions(), git_sha=git_sha())
+    _STARTED.append((store.url, store.busy_timeout, run_id))
+    return run_id
+
+
+def fail_started_runs(error: str) -> list[int]:
+    """Mark every run this process started and left `running` as `failed` with `error`; returns their
+    ids. Best effort: a store that is locked or corrupt (often the error itself) is left as it is."""
+    from db import TraceStore
+
+    failed = []
+    for url, busy_timeout, run_id in reversed(_STARTED):
+        try:
+            with TraceStore(url, create=False, busy_timeout=min(busy_timeout, 2.0)) as store:
+                if store.fail_run(run_id, error):
+                    failed.append(run_id)
+        except Exception:  # noqa: BLE001 - the original error is what the user must see
+            continue
+    _STARTED.clear()
+    return failed
 
 
 def require_run(store, name: str, stage: str, hint: str) -> dict:

@@ -9,6 +9,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from journeyforge.components import open_store, settings, validate_config
+from journeyforge.folders import folder_problem
 from journeyforge.report import table
 from journeyforge.stages.common import StageError, require_run
 from search.tasks import make_task
@@ -35,6 +36,9 @@ def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened
     opts = settings(ViewSettings, cfg.view, "view")
     out_dir = Path(opts.dir or Path(cfg.workdir) / "view")
+    problem = folder_problem(str(out_dir), "view.dir")
+    if problem:
+        raise StageError(problem)
     store = open_store(cfg)
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
     try:
