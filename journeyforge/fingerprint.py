@@ -130,7 +130,12 @@ def differences(stored: dict, new: dict) -> list[str]:
 
 
 class FingerprintMismatch(Exception):
-    """The run exists with other tree-shaping settings; the message is the one line to show."""
+    """The run exists with other tree-shaping settings; the message is the one line to show, and
+    `differences` the settings that differ (`key: stored -> new`)."""
+
+    def __init__(self, message: str, differences: list[str]):
+        super().__init__(message)
+        self.differences = differences
 
 
 def check_resume(name: str, stored_config: dict | None, new: dict) -> str | None:
@@ -158,5 +163,5 @@ def check_resume(name: str, stored_config: dict | None, new: dict) -> str | None
         f"explore run {name!r} exists with other settings that shape its trees ({'; '.join(diffs[:SHOWN])}{more}), "
         f"and resuming it would mix trees grown differently; nothing was written. Give the new settings a run "
         f"of their own with name=<new name>, or resume {name!r} with its stored settings "
-        f"(runs.config of {name!r} holds them)"
+        f"(runs.config of {name!r} holds them)", diffs
     )

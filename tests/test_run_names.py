@@ -75,6 +75,24 @@ def test_resuming_with_settings_that_cannot_change_a_tree_continues_the_run(tmp_
     assert len(fingerprint["sha256"]) == len(fingerprint["problems"]) == 64
 
 
+def test_run_and_experiment_read_a_finished_run_grown_by_another_policy_as_it_is(tmp_path, capsys):
+    """`journeyforge run` / `experiment` after trees were grown elsewhere (the scripted policy here,
+    vLLM on a GPU machine in life): nothing would grow, so nothing is written and the run keeps its
+    own config; explore itself still refuses, and so does a finished run asked for more problems."""
+    explore.run(_cfg(*_small(tmp_path)))
+    before = _rows(tmp_path / "traces.db")
+    hf = _cfg(*_small(tmp_path), "policy=hf")
+    with pytest.raises(explore.ResumeRefused, match=r"policy: scripted -> hf"):
+        explore.run(hf)
+    capsys.readouterr()
+    out = explore.run(hf, reuse_finished=True)
+    assert out["reused"] and out["trees_done"] == 4
+    assert "is finished and holds every problem of this config" in capsys.readouterr().out
+    with pytest.raises(explore.ResumeRefused, match=r"task.n_train: 4 -> 5"):
+        explore.run(_cfg(*_small(tmp_path), "policy=hf", "task.n_train=5"), reuse_finished=True)
+    assert _rows(tmp_path / "traces.db") == before
+
+
 def test_a_problem_file_that_changed_under_a_run_stops_its_resume(tmp_path):
     path = tmp_path / "problems.jsonl"
     path.write_text("".join(json.dumps({"nums": [1, 2, 3], "target": t}) + "\n" for t in (6, 7, 9, 5, 4)))

@@ -313,7 +313,11 @@ def run(cfg: DictConfig) -> dict:
     t0 = time.perf_counter()
     if exp.explore:
         with _timed(times, "explore"):
-            explore.run(cfg)
+            try:
+                explore.run(cfg, reuse_finished=True)
+            except explore.ResumeRefused as err:  # e.g. unfinished trees of another policy than the evaluated one
+                raise StageError(f"{err}; or experiment.explore=false to compare on its stored trees as they "
+                                 "are") from None
     store = open_store(cfg)
     task = build_task(cfg)
     explore_run = store.get_run(cfg.name, "explore")

@@ -12,7 +12,15 @@ from journeyforge.stages.common import StageError, start_run
 from search.explorer import Explorer
 
 
-def run(cfg: DictConfig) -> dict:
+class ResumeRefused(StageError):
+    """The run exists with other settings that shape its trees (journeyforge/fingerprint.py)."""
+
+
+def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
+    """Grow (or resume) the explore run `cfg.name`. With `reuse_finished` (the `run` and `experiment`
+    commands, which go on to read the trees), a finished run that holds every problem of this config
+    is used as it is even when its trees were grown with other settings: nothing would grow, and
+    nothing is written (the run keeps its own config)."""
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     task = build_task(cfg)
     problems = load_problems(task)  # a bad problem file or generator range, too
@@ -24,7 +32,12 @@ def run(cfg: DictConfig) -> dict:
     try:
         note = check_resume(cfg.name, stored["config"], fingerprint) if stored else None
     except FingerprintMismatch as err:
-        raise StageError(str(err)) from None
+        if not (reuse_finished and _finished_with(store, stored, rows)):
+            raise ResumeRefused(str(err)) from None
+        print(f"[explore] run {cfg.name!r} is finished and holds every problem of this config; it was grown "
+              f"with other settings ({'; '.join(err.differences[:4])}), which grow nothing here: its stored "
+              "trees are read as they are")
+        return {"run_id": stored["id"], **run_stats(store, stored["id"]), "reused": True}
     if note:
         print(f"[explore] {note}")
     ids = store.add_problems(rows)
@@ -68,6 +81,20 @@ def run(cfg: DictConfig) -> dict:
             print(f"[explore] values by Monte-Carlo rollouts: {summary.rollouts} completions, "
                   f"{summary.rollout_tokens} of those tokens")
     return {"run_id": run_id, **stats}
+
+
+def _finished_with(store, run: dict, rows: list[dict]) -> bool:
+    """Whether explore run `run` is finished and re-running it with problem `rows` would write nothing:
+    every tree done (or failed), every training problem a tree of it, every problem already stored."""
+    trees = store.trees(run["id"])
+    if not trees or any(t["status"] not in ("done", "failed") for t in trees):
+        return False
+    grown = {(t["problem"]["dataset"], t["problem"]["key"]) for t in trees}
+    if any((r["dataset"], r["key"]) not in grown for r in rows if r["split"] == "train"):
+        return False
+    stored = {(p["dataset"], p["key"]) for dataset in {r["dataset"] for r in rows}
+              for p in store.problems(dataset=dataset)}
+    return all((r["dataset"], r["key"]) in stored for r in rows)
 
 
 def run_stats(store, run_id: int) -> dict:

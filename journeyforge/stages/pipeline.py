@@ -16,7 +16,8 @@ def run(cfg: DictConfig) -> dict:
     for name, stage in stages:
         print(f"\n=== {name} ===")
         t0 = time.perf_counter()
-        out[name] = stage.run(cfg)
+        # A finished explore run is read as it is, whatever policy grew it (e.g. on another machine).
+        out[name] = stage.run(cfg, reuse_finished=True) if stage is explore else stage.run(cfg)
         times[name] = time.perf_counter() - t0
     print("\n=== done === " + ", ".join(f"{k} {v:.0f} s" for k, v in times.items()))
     return out
