@@ -107,6 +107,54 @@ def _run_tasks(conn: Connection) -> dict[int, dict]:
     return out
 
 
+@register
+def frame_markers(conn: Connection) -> list[str]:
+    """stored model text that holds frame markers (<think>, </think>, answer tags, chat tokens), per run"""
+    from collections import Counter
+
+    from search.tasks import task_classes
+    from search.tasks.base import THINK_CLOSE, frame_pattern
+
+    def pattern(task: dict):
+        try:  # a run of a task this install does not have still gets the generic markers
+            return frame_pattern(tuple(task_classes(task.get("name"))[0].answer_markers))
+        except (ValueError, ImportError, AttributeError):
+            return frame_pattern()
+
+    tasks = _run_tasks(conn)
+    out = []
+    runs = conn.execute(text("SELECT id, name FROM runs WHERE stage = 'explore' ORDER BY id")).all()
+    for run_id, name in runs:
+        markers, seen = pattern(tasks.get(run_id, {})), Counter()
+        total = conn.execute(text("SELECT COUNT(*) FROM nodes n JOIN trees t ON t.id = n.tree_id "
+                                  "WHERE t.run_id = :r AND n.parent_id IS NOT NULL"), {"r": run_id}).scalar()
+        held = 0
+        for (node_text,) in conn.execute(text(
+                "SELECT n.text FROM nodes n JOIN trees t ON t.id = n.tree_id "
+                "WHERE t.run_id = :r AND n.text LIKE '%<%'"), {"r": run_id}):
+            found = markers.findall(node_text or "")
+            held += bool(found)
+            seen.update(found)
+        if held:
+            kinds = ", ".join(f"{m} {n}" for m, n in seen.most_common(6))
+            out.append(f"run {name!r} (explore, id {run_id}): {held} of {total} nodes hold frame markers in their "
+                       f"text ({kinds}); they keep the text as generated, and trajectories show those steps cut "
+                       f"at the first marker (Task.quote)")
+    # Trajectories stored before that rule, or by other code: a second `</think>` splits a trace early.
+    per_run: Counter = Counter()
+    names = {}
+    for run_id, name, body in conn.execute(text(
+            "SELECT r.id, r.name, tr.text FROM trajectories tr JOIN runs r ON r.id = tr.run_id "
+            f"WHERE tr.text LIKE '%{THINK_CLOSE}%{THINK_CLOSE}%' ORDER BY r.id")):
+        per_run[run_id] += 1
+        names[run_id] = name
+    for run_id, n in per_run.items():
+        out.append(f"run {names[run_id]!r} (linearize, id {run_id}): {n} trajectories close their reasoning twice; "
+                   f"re-run its linearize stage (`journeyforge linearize name=...`) to write them again "
+                   f"(the export leaves such rows out)")
+    return out
+
+
 def run_checks(url: str, checks: list[Check] | None = None) -> tuple[list[str], int]:
     """Every check on the store at `url`: (report lines, number of checks that found something)."""
     engine = open_read_only(url)
