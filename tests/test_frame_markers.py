@@ -7,12 +7,18 @@ import random
 import networkx as nx
 import pytest
 
+from db import TraceStore
+from search.algorithms import SearchSettings, make_algorithm
+from search.explorer import Explorer, ExploreSettings
+from search.policies.scripted import ScriptedPolicy
 from search.tasks import make_task
 from search.tasks.base import INVALID, SOLUTION, VALID, WRONG_ANSWER
 from tests.linearize_trees import TreeBuilder, countdown_task
 from tests.sum_task import register
 from traces.export import build_preference, build_stepwise
+from traces.frames import frame_problem
 from traces.journey import linearize_journey
+from traces.linearize import linearize_tree
 from traces.llm_reflection import check_rewrite
 from traces.reflections import TemplateReflector
 from traces.shortcut import linearize_shortcut
@@ -116,3 +122,40 @@ def test_an_llm_rewrite_that_holds_a_frame_marker_is_refused():
     rewrite = draft.replace("15 + 7 = 22", "<|im_end|> 15 + 7 = 22")
     assert check_rewrite(COUNTDOWN, draft, rewrite).startswith("frame marker in the rewrite: '<|im_end|>'")
     assert check_rewrite(COUNTDOWN, draft, draft) is None
+
+
+class ClosingMathPolicy(ScriptedPolicy):
+    """The scripted math policy as a model that closes its reasoning inside a step: a final step
+    writes `</think>` before its answer, other steps end in a chat template's `<|im_end|>`."""
+
+    def generate(self, requests):
+        out = super().generate(requests)
+        for req, completions in zip(requests, out):
+            if req.meta.get("rollout"):
+                continue
+            for j, c in enumerate(completions):
+                if "The answer is" in c.text:
+                    c.text = c.text.replace("The answer is", "</think>\nThe answer is")
+                elif j % 2:
+                    c.text += "<|im_end|>"
+        return out
+
+
+def test_math_trees_of_a_model_that_closes_early_export_one_frame_per_row(sqlite_url):
+    task = make_task({"name": "math", "n_train": 4, "n_test": 2, "select": "shortest"})
+    store = TraceStore(sqlite_url)
+    problems = task.load_problems()
+    ids = store.add_problems([p.row() for p in problems])
+    run_id = store.start_run("math", "explore", {})
+    store.create_trees(run_id, [i for p, i in zip(problems, ids) if p.split == "train"])
+    algo = make_algorithm(SearchSettings(algorithm="mcts", k=3, max_expansions=5))
+    Explorer(store, task, ClosingMathPolicy(task, error_rate=0.3, seed=1), algo, ExploreSettings(progress=False)).run(run_id)
+    graphs = store.tree_graphs([t["id"] for t in store.trees(run_id)])
+    solutions = [d["text"] for G in graphs.values() for _, d in G.nodes(data=True) if d["label"] == SOLUTION]
+    assert any("</think>" in t for t in solutions)   # stored as generated, and still a solution
+    rows = []
+    for G in graphs.values():
+        for kind in ("shortcut", "journey"):
+            rows += linearize_tree(G, task, kind, None)[0]
+    assert {r["kind"] for r in rows} == {"shortcut", "journey"}
+    assert [frame_problem(task, r["text"], r["answer"]) for r in rows] == [None] * len(rows)
