@@ -5,6 +5,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
                                      load_problems, open_store, validate_config)
+from db.engine import mask_url
 from journeyforge.report import table
 from journeyforge.fingerprint import FingerprintMismatch, check_resume, explore_fingerprint
 from journeyforge.provenance import config_dict
@@ -26,7 +27,7 @@ def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
     problems = load_problems(task)  # a bad problem file or generator range, too
     rows = [p.row() for p in problems]
     fingerprint = explore_fingerprint(config_dict(cfg), rows)
-    store = open_store(cfg)
+    store = open_store(cfg, create=True)
     # A name means one run: resume it only with the settings that grew its trees (before any write).
     stored = store.get_run(cfg.name, "explore")
     try:
@@ -46,7 +47,7 @@ def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
     store.create_trees(run_id, train_ids)
     n_test = sum(p.split == "test" for p in problems)
     print(f"[explore] run {cfg.name!r}: {len(train_ids)} training problems (+{n_test} held out), "
-          f"store {cfg.store.url}")
+          f"store {mask_url(cfg.store.url)}")
 
     pending = [t for t in store.trees(run_id) if t["status"] not in ("done", "failed")]
     summary = None
