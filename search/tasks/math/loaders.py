@@ -4,9 +4,10 @@ Rows are read through `search.tasks.rows`, so a bad row is one error naming the 
 field (or, with `skip_bad_rows`, is skipped and counted). A file's layout is `task.layout`, or
 (`auto`) the one its rows fit, decided from every row: a file that mixes layouts is an error at the
 first row that does not fit the rest, since reading it by its first row alone kept GSM8K's
-`2+2=4 #### 4` as a gold answer. A gold answer math-verify cannot read as math is a bad row too. Problems used for trees (split `train`)
-never appear in the test split: with two files, train rows whose question (normalised) is also a
-test question are dropped; with one, a seeded hash of the question decides the split.
+`2+2=4 #### 4` as a gold answer. A gold answer math-verify cannot read as math is a bad row too.
+Problems used for trees (split `train`) never appear in the test split: with two files, train rows
+whose question (normalised) is also a test question are dropped; with one, a seeded hash of the
+question decides the split.
 """
 from __future__ import annotations
 
