@@ -19,7 +19,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from search.algorithms.base import Algorithm
-from search.policies.base import GenerationRequest, Policy
+from search.policies.base import GenerationRequest, Policy, context_overflow
 from search.tasks.base import ROOT, SOLUTION, VALID, Problem, Task
 from search.tree import SearchNode, SearchTree
 from search.values import ValueEstimator, Valued, make_value_estimator, mark_first_error
@@ -79,6 +79,7 @@ class ExploreSettings:
 class ExploreSummary:
     trees: int = 0
     trees_done: int = 0
+    trees_failed: int = 0          # refused: a prompt that does not fit the policy's context
     solved: int = 0
     nodes: int = 0
     waves: int = 0
@@ -91,9 +92,9 @@ class ExploreSummary:
     store_seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
-        d = {k: getattr(self, k) for k in ("trees", "trees_done", "solved", "nodes", "waves", "generated_tokens",
-                                            "rollouts", "rollout_tokens", "seconds", "policy_seconds",
-                                            "store_seconds")}
+        d = {k: getattr(self, k) for k in ("trees", "trees_done", "trees_failed", "solved", "nodes", "waves",
+                                            "generated_tokens", "rollouts", "rollout_tokens", "seconds",
+                                            "policy_seconds", "store_seconds")}
         d["labels"] = dict(self.labels)
         return d
 
@@ -202,8 +203,16 @@ class Explorer:
                     continue
                 if self.s.max_waves is not None and summary.waves >= self.s.max_waves:
                     break
-                finished, lost = self._wave(active, summary)
+                finished, lost, failed = self._wave(active, summary)
                 summary.waves += 1
+                for tid, why in failed.items():
+                    tree = active.pop(tid)
+                    log.warning("tree %d (problem %s) %s: %s", tid, tree.problem.key,
+                                "is done (solved)" if tree.solved else "failed", why)
+                    summary.trees_done += tree.solved
+                    summary.solved += tree.solved
+                    summary.trees_failed += not tree.solved
+                    bar.update(1)
                 for tid in lost:
                     log.warning("lost the lease of tree %d to another worker; its last wave was not written", tid)
                     active.pop(tid)
@@ -235,27 +244,35 @@ class Explorer:
         summary.generated_tokens = self.policy.stats.generated_tokens
         return summary
 
-    def _wave(self, active: dict[int, SearchTree], summary: ExploreSummary) -> tuple[list[int], list[int]]:
-        """One wave over every active tree: (trees this worker finished, trees it lost to another worker)."""
+    def _wave(self, active: dict[int, SearchTree],
+              summary: ExploreSummary) -> tuple[list[int], list[int], dict[int, str]]:
+        """One wave over every active tree: (trees this worker finished, trees it lost to another
+        worker, trees it stopped because a prompt does not fit the policy's context -> why)."""
         jobs: list[tuple[SearchTree, SearchNode]] = []
         requests: list[GenerationRequest] = []
         finished: list[int] = []
+        refused: dict[int, str] = {}
         token_prompts = getattr(self.policy, "token_prompts", False)
         for tree in active.values():
             leaves = self.algo.select(tree)
             if not leaves:
                 finished.append(tree.tree_id)
                 continue
-            for leaf in leaves:
+            mine = [(leaf, GenerationRequest(
+                prompt=tree.prompt_for(leaf),
+                prompt_token_ids=tree.prompt_ids_for(leaf) if token_prompts else None,
+                n=self.algo.samples(tree, leaf), max_tokens=self.s.max_tokens,
+                stop=tuple(self.task.stop), temperature=self.s.temperature, top_p=self.s.top_p,
+                seed=hash((self.s.seed, tree.tree_id, leaf.seq, tree.expansions)) & 0x7FFFFFFF,
+                meta={"state": leaf.state, "problem": tree.problem},
+            )) for leaf in leaves]
+            why = next((w for leaf, r in mine if (w := self._refusal(tree, leaf, r, "step"))), None)
+            if why is not None:   # none of its requests is sent; the rest of the wave goes on
+                refused[tree.tree_id] = why
+                continue
+            for leaf, request in mine:
                 jobs.append((tree, leaf))
-                requests.append(GenerationRequest(
-                    prompt=tree.prompt_for(leaf),
-                    prompt_token_ids=tree.prompt_ids_for(leaf) if token_prompts else None,
-                    n=self.algo.samples(tree, leaf), max_tokens=self.s.max_tokens,
-                    stop=tuple(self.task.stop), temperature=self.s.temperature, top_p=self.s.top_p,
-                    seed=hash((self.s.seed, tree.tree_id, leaf.seq, tree.expansions)) & 0x7FFFFFFF,
-                    meta={"state": leaf.state, "problem": tree.problem},
-                ))
+                requests.append(request)
         t0 = time.perf_counter()
         outputs = self.policy.generate(requests) if requests else []
         summary.policy_seconds += time.perf_counter() - t0
@@ -276,7 +293,14 @@ class Explorer:
                 children.append(child)
             expanded.append((tree, leaf, children))
 
-        # The wave's rollouts: one more batched call, before any value is backed up.
+        # The wave's rollouts: one more batched call, before any value is backed up. A tree with a
+        # rollout prompt that does not fit stops here; its new steps are still stored.
+        for item in to_value:
+            if item.tree.tree_id not in refused:
+                why = self._refusal(item.tree, item.node, self._rollout_request(item.tree, item.node), "rollout")
+                if why is not None:
+                    refused[item.tree.tree_id] = why
+        to_value = [item for item in to_value if item.tree.tree_id not in refused]
         t0 = time.perf_counter()
         rollouts, rollout_tokens = self.values.estimate(to_value, self.policy, self.s.seed)
         summary.policy_seconds += time.perf_counter() - t0
@@ -309,6 +333,7 @@ class Explorer:
                     "expansions": n.times_expanded}
                    for tree, n in changed.values() if n.dirty]
         tree_updates = [self._tree_update(active[tid]) for tid in finished]
+        tree_updates += [self._tree_update(active[tid], why) for tid, why in refused.items()]
         t0 = time.perf_counter()
         # Fenced by this worker's leases: if a slow wave let a lease expire and another worker took
         # the tree over, none of this wave's rows for it are written (the store renews the others).
@@ -322,7 +347,24 @@ class Explorer:
         for _, n in new_nodes:
             n.dirty = False
         summary.nodes += sum(nid is not None for nid in ids)
-        return [tid for tid in finished if tid not in lost], sorted(lost)
+        return ([tid for tid in finished if tid not in lost], sorted(lost),
+                {tid: why for tid, why in refused.items() if tid not in lost})
+
+    def _rollout_request(self, tree: SearchTree, node: SearchNode) -> GenerationRequest:
+        """The prompt and token budget of `node`'s rollouts, as the value estimator sends them."""
+        token_prompts = getattr(self.policy, "token_prompts", False)
+        return GenerationRequest(prompt=tree.prompt_for(node), max_tokens=getattr(self.values, "max_tokens", 1),
+                                 prompt_token_ids=tree.prompt_ids_for(node) if token_prompts else None)
+
+    def _refusal(self, tree: SearchTree, node: SearchNode, request: GenerationRequest, what: str) -> str | None:
+        """Why `request` (a `what` request for `node`) is not sent: it does not fit the policy's
+        context (`context_overflow`); None when it fits. Checked per request, before any is sent."""
+        why = context_overflow(self.policy, request)
+        if why is None:
+            return None
+        where = "the problem's own prompt" if node.parent is None and what == "step" else \
+            f"the {what} prompt of node {node.id if node.id is not None else node.seq} (depth {node.depth})"
+        return f"{where}: {why}"
 
     def _graft(self, valued: list[Valued], rollouts: list[dict[str, Any]], new_nodes: list) -> None:
         """Add each valued node's first correct rollout to its tree as nodes (see
@@ -359,8 +401,13 @@ class Explorer:
                     child.expanded = True  # the graft is its continuation; MCTS may still widen it
                 parent = child
 
-    def _tree_update(self, tree: SearchTree) -> dict[str, Any]:
+    def _tree_update(self, tree: SearchTree, refused: str | None = None) -> dict[str, Any]:
+        """The tree's final row: `done`; with `refused` (a prompt that does not fit the policy's
+        context) `failed` with the reason in `stats.error`, or `done` with it in `stats.stopped`
+        when the tree already holds a solution (search stopped at the context, the solution stands)."""
         labels = Counter(n.label for n in tree.nodes)
-        return {"id": tree.tree_id, "status": "done",
-                "stats": {"nodes": len(tree.nodes), "expansions": tree.expansions,
-                          "solved": tree.solved, "labels": dict(labels)}}
+        stats = {"nodes": len(tree.nodes), "expansions": tree.expansions, "solved": tree.solved, "labels": dict(labels)}
+        if refused is not None:
+            stats["stopped" if tree.solved else "error"] = refused
+        return {"id": tree.tree_id, "status": "failed" if refused is not None and not tree.solved else "done",
+                "stats": stats}

@@ -68,7 +68,11 @@ def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
                      store_seconds=round(summary.store_seconds, 2),
                      tokens_per_s=round(summary.generated_tokens / max(summary.policy_seconds, 1e-9), 1),
                      rollouts=summary.rollouts, rollout_tokens=summary.rollout_tokens)
-    complete = stats["trees_done"] == stats["trees"]
+    skipped = getattr(task, "last_skipped", None) or []   # bad file rows, with task.skip_bad_rows
+    if skipped:
+        stats["rows_skipped"] = len(skipped)
+    # A failed tree is final too (its prompt does not fit the policy's context): re-running cannot grow it.
+    complete = stats["trees_done"] + stats["trees_failed"] == stats["trees"]
     store.finish_run(run_id, "done" if complete else "running", stats)
     print(table(["problems", "trees", "done", "solved", "nodes", *sorted(stats["labels"])],
                 [[len(problems), stats["trees"], stats["trees_done"], stats["solved"], stats["nodes"],
@@ -81,6 +85,12 @@ def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
         if summary.rollouts:
             print(f"[explore] values by Monte-Carlo rollouts: {summary.rollouts} completions, "
                   f"{summary.rollout_tokens} of those tokens")
+    if skipped:
+        print(f"[explore] {len(skipped)} bad problem-file rows skipped (task.skip_bad_rows); the first: {skipped[0]}")
+    failed = [t for t in store.trees(run_id) if t["status"] == "failed"]
+    if failed:
+        print(f"[explore] {len(failed)} trees failed, not grown (trees.stats.error says why); the first, problem "
+              f"{failed[0]['problem']['key']}: {(failed[0].get('stats') or {}).get('error')}")
     return {"run_id": run_id, **stats}
 
 
@@ -108,4 +118,5 @@ def run_stats(store, run_id: int) -> dict:
             labels[label] = labels.get(label, 0) + n
             nodes += n
     return {"trees": len(trees), "trees_done": sum(t["status"] == "done" for t in trees),
+            "trees_failed": sum(t["status"] == "failed" for t in trees),
             "solved": len(store.solved(run_id)), "nodes": nodes, "labels": labels}

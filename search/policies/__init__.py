@@ -37,6 +37,7 @@ VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "concurrency": _AT_LEAST_1,
     "tensor_parallel_size": _AT_LEAST_1,
     "max_model_len": _AT_LEAST_1,
+    "context_length": _AT_LEAST_1,
     "max_retries": (lambda v: v >= 0, "an integer >= 0"),
     "latency": (lambda v: v >= 0, "a number of seconds >= 0"),
     "backoff": (lambda v: v >= 0, "a number of seconds >= 0"),

@@ -55,6 +55,11 @@ class Policy(ABC):
     """A model backend. `generate` returns one list of `n` completions per request, in order."""
 
     name: str = "policy"
+    context_length: int | None = None
+    """Tokens the model attends to, prompt and generated together (hf: the model config's
+    `max_position_embeddings`; vllm: the engine's `max_model_len`; openai: `policy.context_length`
+    or the server's `max_model_len`); None: unbounded or unknown. The explorer never sends a request
+    whose prompt plus `max_tokens` exceeds it (see `context_overflow`)."""
 
     def __init__(self) -> None:
         self.stats = PolicyStats()
@@ -67,9 +72,30 @@ class Policy(ABC):
         """Token ids of `text` in this policy's tokenizer (empty when it has none)."""
         return []
 
+    def prompt_tokens(self, request: GenerationRequest) -> int:
+        """How many tokens `request`'s prompt takes: its ids, or its text as `generate` encodes it."""
+        if request.prompt_token_ids is not None:
+            return len(request.prompt_token_ids)
+        return len(self.encode(request.prompt))
+
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """A chat prompt rendered with the model's template, ready to continue."""
         raise NotImplementedError(f"policy {self.name!r} has no chat template")
 
     def close(self) -> None:
         """Free the engine (processes, GPU memory)."""
+
+
+def context_overflow(policy: Policy, request: GenerationRequest) -> str | None:
+    """Why `request` does not fit `policy`'s context (its prompt tokens + `max_tokens` over
+    `policy.context_length`), or None when it fits or the context is unbounded. Engines differ on
+    such a prompt (vLLM refuses the whole batch, a transformers model runs past the positions it
+    was trained on), so the explorer never sends one."""
+    limit = policy.context_length
+    if limit is None:
+        return None
+    prompt = policy.prompt_tokens(request)
+    if prompt + request.max_tokens <= limit:
+        return None
+    return (f"the prompt does not fit the policy's context: {prompt:,} prompt tokens + {request.max_tokens:,} "
+            f"max_tokens = {prompt + request.max_tokens:,} > {limit:,}, the context length of policy {policy.name!r}")

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, DynamicCache
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
 from search.policies.base import Completion, GenerationRequest, Policy
 from search.policies.default_model import DEFAULT_MODEL, resolve_model
@@ -54,6 +54,20 @@ def _check_request(i: int, req: GenerationRequest) -> None:
         raise ValueError(f"request {i}: top_p must be in (0, 1], got {req.top_p}")
 
 
+def _context_length(config, option: int | None) -> int | None:
+    """`option`, or the positions the model was trained for (None when its config does not say)."""
+    trained = next((getattr(config, name) for name in ("max_position_embeddings", "n_positions", "max_seq_len")
+                    if isinstance(getattr(config, name, None), int)), None)
+    if option is None:
+        return trained
+    if option < 1:
+        raise ValueError(f"policy.context_length must be >= 1 or null (the model's own), got {option}")
+    if trained is not None and option > trained:
+        raise ValueError(f"policy.context_length={option} is more than the {trained} positions the model "
+                         "was trained for (its config's max_position_embeddings)")
+    return option
+
+
 class HFPolicy(Policy):
     """A transformers model (plus an optional peft LoRA adapter) sampling one step per request.
 
@@ -73,7 +87,10 @@ class HFPolicy(Policy):
         batch_size: int = 64,
         seed: int = 0,
         prefix_cache: bool = True,
+        context_length: int | None = None,
     ) -> None:
+        """Load `model` (and `adapter`); `context_length` lowers the prompt + generated token limit
+        below the model's own (`max_position_embeddings`, the default)."""
         super().__init__()
         if dtype not in DTYPES:
             raise ValueError(f"policy.dtype: unknown dtype {dtype!r}; choose one of {sorted(DTYPES)}")
@@ -84,6 +101,8 @@ class HFPolicy(Policy):
         self.seed = seed
         self.prefix_cache = prefix_cache
         path = resolve_model(model)
+        # Checked on the config alone, before the weights load.
+        self.context_length = _context_length(AutoConfig.from_pretrained(path), context_length)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token

