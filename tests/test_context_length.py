@@ -201,3 +201,12 @@ def test_explore_through_the_cli_finishes_the_run_and_says_which_trees_failed(tm
         assert conn.execute("SELECT status FROM runs WHERE name = 'ctx'").fetchone() == ("done",)
         assert conn.execute("SELECT status, COUNT(*) FROM trees GROUP BY status").fetchall() == [("failed", 2)]
     conn.close()
+
+
+def test_openai_without_token_ids_asks_no_server_and_needs_the_option():
+    from search.policies.openai_backend import OpenAIPolicy
+
+    # Text prompts would need the model's tokenizer to be counted: only an explicit option limits them.
+    policy = OpenAIPolicy("http://127.0.0.1:9/v1", "remote-model", vllm_extras=False)
+    assert policy.context_length is None
+    policy.close()

@@ -145,7 +145,11 @@ class OpenAIPolicy(Policy):
     @property
     def context_length(self) -> int | None:
         """`policy.context_length`, else the `max_model_len` the first answering server reports for
-        the model at `GET /v1/models` (vLLM does; plain OpenAI servers do not: unbounded), asked once."""
+        the model at `GET /v1/models` (vLLM does; plain OpenAI servers do not: unbounded), asked once.
+        Without `vllm_extras` prompts go as text, and counting their tokens needs the model's
+        tokenizer here, which a remote model may not have: then only the option sets a limit."""
+        if not self._asked_context and not self.token_prompts:
+            self._asked_context = True
         if not self._asked_context:
             self._asked_context = True
             self._context_length = self._served_context_length()
