@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import socket
+import struct
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -23,11 +27,11 @@ from viewer.settings import expand_shorthands
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _data(path: Path, name: str) -> dict:
+def _data(path: Path) -> dict:
+    """A page's data: the JSON of its one `<script type="application/json" id="jf-data">` block."""
     text = path.read_text(encoding="utf-8")
-    prefix = f"window.{name} = "
-    assert text.startswith(prefix) and text.rstrip().endswith(";")
-    return json.loads(text[len(prefix):].rstrip().rstrip(";"))
+    [block] = re.findall(r'<script type="application/json" id="jf-data">(.*?)</script>', text, re.S)
+    return json.loads(block)
 
 
 def test_every_tree_gets_a_page_whose_data_is_the_stored_tree(viewer_store):
@@ -35,7 +39,7 @@ def test_every_tree_gets_a_page_whose_data_is_the_stored_tree(viewer_store):
     run = store.get_run("cd", "explore")
     lin = store.get_run("cd", "linearize")
     site = viewer_store["countdown_site"]
-    index = _data(site / "data" / "index.js", "JF_INDEX")
+    index = _data(site / "index.html")
     trees = store.trees(run["id"])
     assert [r["id"] for r in index["trees"]] == [t["id"] for t in trees]
     solved = set(store.solved(run["id"]))
@@ -43,7 +47,7 @@ def test_every_tree_gets_a_page_whose_data_is_the_stored_tree(viewer_store):
     assert index["summary"]["solved"] == len(solved)
     for row in index["trees"]:
         nodes = store.nodes(row["id"])
-        page = _data(site / "data" / f"tree-{row['id']}.js", "JF_TREE")
+        page = _data(site / "trees" / f"{row['id']}.html")
         assert (site / "trees" / f"{row['id']}.html").is_file()
         assert row["solved"] == (row["id"] in solved)
         assert row["nodes"] == len(nodes) == len(page["nodes"])
@@ -75,7 +79,7 @@ def test_math_pages_carry_rollouts_and_the_question(viewer_store):
     site = viewer_store["math_site"]
     with_rollouts = 0
     for tree in store.trees(run["id"]):
-        page = _data(site / "data" / f"tree-{tree['id']}.js", "JF_TREE")
+        page = _data(site / "trees" / f"{tree['id']}.html")
         assert page["problem"]["text"].strip() == tree["problem"]["payload"]["question"].strip()
         stored = store.rollouts(tree_id=tree["id"])
         shown = [dict(r, node_id=int(k)) for k, rs in page["rollouts"].items() for r in rs]
@@ -128,7 +132,7 @@ def test_serve_answers_on_localhost_only(viewer_store):
     try:
         assert host == "127.0.0.1"
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=10) as r:
-            assert r.status == 200 and b"data/index.js" in r.read()
+            assert r.status == 200 and b'id="jf-data"' in r.read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/assets/vendor/katex/katex.min.js", timeout=10) as r:
             assert r.status == 200
         with pytest.raises(OSError, match=f"view.port={port}: cannot listen on 127.0.0.1:{port}"):
@@ -136,6 +140,94 @@ def test_serve_answers_on_localhost_only(viewer_store):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _get(port: int, path: str, host: str | None = "", timeout: float = 10) -> tuple[int, dict, bytes]:
+    """(status, headers, body) of one raw GET: the path and Host header sent exactly as given
+    (host "" is the served 127.0.0.1:port, None sends no Host header)."""
+    host = f"127.0.0.1:{port}" if host == "" else host
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall((f"GET {path} HTTP/1.1\r\n" + (f"Host: {host}\r\n" if host is not None else "") +
+                   "Connection: close\r\n\r\n").encode("latin-1"))
+        chunks = []
+        while data := s.recv(65536):
+            chunks.append(data)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.fixture
+def served(viewer_store):
+    server = make_server(viewer_store["countdown_site"], 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+def test_serve_answers_only_to_local_host_names_on_its_port(served):
+    port = served
+    for host in (f"127.0.0.1:{port}", f"localhost:{port}", f"LOCALHOST:{port}", f"[::1]:{port}"):
+        status, headers, body = _get(port, "/index.html", host)
+        assert status == 200 and b'id="jf-data"' in body, host
+        assert "script-src 'self'" in headers["content-security-policy"] and headers["x-content-type-options"] == "nosniff"
+    # DNS rebinding: a page of attacker.example whose name now resolves to 127.0.0.1 sends its own Host.
+    for host in ("attacker.example", f"attacker.example:{port}", f"127.0.0.1:{port + 1}", "127.0.0.1", f"localhost.:{port}",
+                 f"127.0.0.1:{port}.attacker.example", None):
+        status, _, body = _get(port, "/index.html", host)
+        assert status == 403 and b"jf-data" not in body, host
+
+
+def test_serve_refuses_paths_outside_the_site(served, viewer_store):
+    port = served
+    secret = (viewer_store["root"] / "traces.db").read_bytes()[:16]  # beside the site: "SQLite format 3"
+    for path in ("/../traces.db", "/../../traces.db", "/%2e%2e/traces.db", "/%2E%2E%2Ftraces.db", "/assets/../../traces.db",
+                 "/..%2f..%2ftraces.db", "//../traces.db", "/trees/..%5c..%5ctraces.db", "/./../traces.db",
+                 f"/{viewer_store['root']}/traces.db", "/..;/traces.db", "/%252e%252e/traces.db", "/....//traces.db"):
+        status, _, body = _get(port, path)
+        assert status in (400, 403, 404) and secret not in body, (path, status)
+
+
+def test_serve_answers_a_burst_of_200_clients_in_full_and_prints_nothing_when_they_drop(served, viewer_store, capfd):
+    port = served
+    site = viewer_store["countdown_site"]
+    tree = sorted((site / "trees").glob("*.html"))[0]
+    files = {"/index.html": site / "index.html", f"/trees/{tree.name}": tree,
+             "/assets/vendor/katex/katex.min.js": site / "assets" / "vendor" / "katex" / "katex.min.js"}
+    paths = list(files)
+    barrier, results = threading.Barrier(200), []
+
+    def client(i: int) -> None:
+        barrier.wait()  # all 200 connect at once
+        try:
+            status, _, body = _get(port, paths[i % len(paths)], timeout=10)
+            results.append(status == 200 and body == files[paths[i % len(paths)]].read_bytes())
+        except OSError as err:
+            results.append(repr(err))
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(200)]
+    start = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    seconds = time.perf_counter() - start
+    assert results == [True] * 200 and seconds < 10, (seconds, [r for r in results if r is not True][:5])
+
+    # Clients that reset their connection mid-answer (a page left, a reload): no traceback, still serving.
+    for _ in range(30):
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.sendall(f"GET /assets/vendor/katex/katex.min.js HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode())
+        s.recv(10)
+        s.close()
+    time.sleep(0.5)
+    assert _get(port, "/index.html")[0] == 200
+    out, err = capfd.readouterr()
+    assert "Traceback" not in err + out and "Error" not in err + out, err[-2000:]
 
 
 def test_cli_view_serve_true_writes_the_site_and_serves_it(viewer_store, tmp_path):
@@ -167,3 +259,37 @@ def test_the_viewer_s_static_files_ship_with_the_package():
     shipped = {p for g in globs for p in package.glob(g) if p.is_file()}
     static = {p for p in (package / "static").rglob("*") if p.is_file()}
     assert static and static <= shipped, sorted(str(p) for p in static - shipped)
+
+
+def test_a_page_s_data_block_cannot_be_ended_or_broken_by_stored_text():
+    from viewer.site import _page, data_json
+
+    stored = {"text": "</script><!--<script>alert(1)</script>\u2028&amp;", "nan": float("nan"), "inf": float("-inf"),
+              "blob": b"\xff<b>", 3: ["{{TITLE}}"]}
+    block = data_json(stored)
+    assert block.isascii() and not set(block) & set("<>&")
+    assert json.loads(block) == {"text": stored["text"], "nan": None, "inf": None, "blob": "\ufffd<b>", "3": ["{{TITLE}}"]}
+    # Placeholders are filled in one pass: a title or data that reads "{{DATA}}" stays text.
+    page = _page("tree.html", "{{DATA}} <b>", {"x": "{{TITLE}}"})
+    assert "<title>{{DATA}} &lt;b&gt;</title>" in page and _data_text(page) == {"x": "{{TITLE}}"}
+    assert page.count("{{") == 2
+
+
+def _data_text(html: str) -> dict:
+    [block] = re.findall(r'<script type="application/json" id="jf-data">(.*?)</script>', html, re.S)
+    return json.loads(block)
+
+
+def test_number_columns_holding_text_are_read_as_missing_and_counted():
+    from viewer.clean import Cleaner
+
+    c = Cleaner()
+    assert [c.integer("nodes.visits", v) for v in (3, 2.0, True, None)] == [3, 2, 1, None]
+    assert c.integer("nodes.visits", "<img src=x onerror=alert(1)>") is None
+    assert c.integer("nodes.depth", 2.5) is None
+    assert c.real("nodes.value", 0.123456) == 0.1235 and c.real("nodes.value", "1e3") is None
+    assert c.real("nodes.value", float("inf")) is None and c.real("nodes.value", None) is None
+    assert c.flag("rollouts.is_correct", 1) is True and c.flag("rollouts.is_correct", "<b>") is False
+    assert c.ints("trajectories.node_ids", [1, "2", 3]) == [1, 3] and c.ints("trajectories.node_ids", "<b>") == []
+    assert Cleaner.text(b"\xff<b>") == "\ufffd<b>" and Cleaner.text(7) == "7" and Cleaner.text(None) is None
+    assert c.summary() == "nodes.value 2, trajectories.node_ids 2, nodes.visits 1, nodes.depth 1, rollouts.is_correct 1"

@@ -2,7 +2,9 @@
 
 One explore run (by experiment name) is read tree by tree in chunks, so a run of many thousand trees
 never holds more than one chunk of nodes in memory. The linearize, export and eval runs of the same
-name are optional: the pages show what exists.
+name are optional: the pages show what exists. Every stored value goes through `viewer.clean.Cleaner`
+first (a shared store is not trusted: a number column may hold text), so the pages get numbers where
+they do arithmetic and texts where they show text.
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import networkx as nx
 from db import TraceStore
 from db.engine import mask_url
 from traces.tree_view import best_solution_order, path_to, seq_of
+from viewer.clean import Cleaner
 
 # The `nodes` columns a page shows (token ids are left out: they are the bulk of a row and say
 # nothing to a reader; `state` is shown through the task's own description of it).
@@ -26,6 +29,10 @@ NODE_FIELDS = ("id", "parent_id", "seq", "depth", "label", "text", "reason", "va
 ROLLOUT_FIELDS = ("idx", "text", "answer", "is_correct", "n_tokens", "finish_reason")
 TRAJECTORY_FIELDS = ("kind", "idx", "text", "node_ids", "answer", "n_steps", "n_backtracks", "n_tokens",
                      "is_correct")
+# What the schema declares each shown column to be (db/models.py); `Cleaner` holds values to it.
+NODE_INTS = ("parent_id", "seq", "depth", "visits", "count", "expansions")
+NODE_REALS = ("value", "logprob", "reward", "mc_value", "mc_hard")
+NODE_TEXTS = ("label", "text", "reason", "finish_reason")
 # Label order in tables and charts: the search's story from root to verdict; others follow by name.
 LABEL_ORDER = ("root", "valid", "solution", "invalid", "dead_end", "wrong_answer")
 # Step text kept per tree for the index's text search: bounded, so an index of 50,000 trees stays a
@@ -49,6 +56,8 @@ class RunView:
     """The run's Task (from its stored config), used to word problems and states; None: generic."""
     trees: list[dict] = field(default_factory=list)
     """The `trees` rows to show, each with its `problem`."""
+    cleaner: Cleaner = field(default_factory=Cleaner)
+    """Coerces what is read; counts the stored values that were not numbers where numbers belong."""
 
 
 def select_trees(store: TraceStore, run_id: int, ids: list[int] | None, solved: bool | None,
@@ -81,10 +90,14 @@ def problem_text(task, problem: dict) -> str:
         try:
             from search.tasks.base import Problem
 
-            return task.question(Problem.from_row(problem))
+            text = task.question(Problem.from_row(problem))
+            if isinstance(text, str):
+                return text
         except Exception:  # noqa: BLE001 - a row the task cannot word is still shown, as data
             pass
-    payload = problem.get("payload") or {}
+    payload = problem.get("payload")
+    if not isinstance(payload, dict):
+        return json.dumps(payload, ensure_ascii=False, default=str)
     for key in ("question", "problem"):
         if isinstance(payload.get(key), str):
             return payload[key]
@@ -92,25 +105,79 @@ def problem_text(task, problem: dict) -> str:
 
 
 def _state_text(task, state) -> str | None:
-    if state is None:
-        return None
+    if state is None or isinstance(state, str):
+        return state
     if task is not None:
         try:
             text = task.describe_state(state)
-            if text:
+            if text and isinstance(text, str):
                 return text
         except Exception:  # noqa: BLE001 - fall back to the stored state itself
             pass
-    return json.dumps(state, ensure_ascii=False)
+    return json.dumps(state, ensure_ascii=False, default=str)
 
 
 def _number(value) -> float | None:
     return None if value is None else round(float(value), 4)
 
 
+def clean_graph(G: nx.DiGraph, cleaner: Cleaner) -> nx.DiGraph:
+    """`G`'s node attributes held to the schema, in place: numbers or None, texts as str. A parent
+    id no node of the tree has (text in `nodes.parent_id`, another tree's node) makes its node a
+    root, and depths that are not numbers are counted from the root again."""
+    G.remove_nodes_from([n for n in list(G) if "id" not in G.nodes[n]])  # ids only edges named
+    for n in G:
+        a = G.nodes[n]
+        for k in NODE_INTS:
+            a[k] = cleaner.integer(f"nodes.{k}", a.get(k))
+        for k in NODE_REALS:
+            a[k] = cleaner.real(f"nodes.{k}", a.get(k), digits=None)
+        for k in NODE_TEXTS:
+            a[k] = cleaner.text(a.get(k))
+        a["label"], a["text"] = a["label"] or "", a["text"] or ""
+        a["first_error"] = cleaner.flag("nodes.first_error", a.get("first_error"))
+        if a["parent_id"] is not None and a["parent_id"] not in G:
+            a["parent_id"] = None
+    if any(G.nodes[n]["depth"] is None for n in G):
+        root = G.graph.get("root")
+        lengths = nx.single_source_shortest_path_length(G, root) if root in G else {}
+        for n in G:
+            if G.nodes[n]["depth"] is None:
+                G.nodes[n]["depth"] = lengths.get(n, 0)
+    return G
+
+
+def clean_problem(problem: dict) -> dict:
+    """A `problems` row's shown texts as str; a payload that is not a JSON object is shown as text."""
+    text = Cleaner.text
+    return {**problem, "key": text(problem.get("key")) or "", "dataset": text(problem.get("dataset")) or "",
+            "answer": text(problem.get("answer"))}
+
+
+def clean_rollout(row: dict, cleaner: Cleaner) -> dict:
+    """A `rollouts` row's shown columns, held to the schema."""
+    return {"node_id": cleaner.integer("rollouts.node_id", row.get("node_id")),
+            "idx": cleaner.integer("rollouts.idx", row.get("idx")), "text": Cleaner.text(row.get("text")) or "",
+            "answer": Cleaner.text(row.get("answer")),
+            "is_correct": cleaner.flag("rollouts.is_correct", row.get("is_correct")),
+            "n_tokens": cleaner.integer("rollouts.n_tokens", row.get("n_tokens")),
+            "finish_reason": Cleaner.text(row.get("finish_reason"))}
+
+
+def clean_trajectory(row: dict, cleaner: Cleaner) -> dict:
+    """A `trajectories` row's shown columns (and its tree), held to the schema."""
+    out = {"tree_id": row.get("tree_id"), "kind": Cleaner.text(row.get("kind")) or "",
+           "text": Cleaner.text(row.get("text")) or "", "answer": Cleaner.text(row.get("answer")),
+           "node_ids": cleaner.ints("trajectories.node_ids", row.get("node_ids")),
+           "is_correct": cleaner.flag("trajectories.is_correct", row.get("is_correct"))}
+    for k in ("idx", "n_steps", "n_backtracks", "n_tokens"):
+        out[k] = cleaner.integer(f"trajectories.{k}", row.get(k))
+    return out
+
+
 def _node_row(attrs: dict, task) -> dict:
     row = {k: attrs.get(k) for k in NODE_FIELDS}
-    for k in ("value", "logprob", "reward", "mc_value", "mc_hard"):
+    for k in NODE_REALS:
         row[k] = _number(row[k])
     row["first_error"] = bool(row["first_error"])
     row["state"] = _state_text(task, attrs.get("state"))
@@ -123,9 +190,12 @@ def highlighted_path(G: nx.DiGraph, trajectories: list[dict]) -> dict:
     for t in trajectories:
         if t["kind"] == "shortcut":
             return {"node_ids": list(t["node_ids"]), "source": f"stored shortcut #{t['idx']}"}
-    order = best_solution_order(G) if G.graph.get("root") is not None else []
-    if order:
-        return {"node_ids": path_to(G, order[0])[1:], "source": "best solution (no stored shortcut)"}
+    try:
+        order = best_solution_order(G) if G.graph.get("root") in G else []
+        if order:
+            return {"node_ids": path_to(G, order[0])[1:], "source": "best solution (no stored shortcut)"}
+    except nx.NetworkXException:  # a solution cut off from the root (parent ids a store got wrong)
+        pass
     return {"node_ids": [], "source": "no solution in this tree"}
 
 
@@ -137,10 +207,10 @@ def tree_page(G: nx.DiGraph, info: dict, rollouts: list[dict], trajectories: lis
         by_node[r["node_id"]].append({k: r.get(k) for k in ROLLOUT_FIELDS})
     trajs = [{k: t.get(k) for k in TRAJECTORY_FIELDS} for t in trajectories]
     journey = next((t for t in trajs if t["kind"] == "journey"), None)
-    problem = info["problem"]
+    problem = clean_problem(info["problem"])
     return {
         "id": info["id"],
-        "status": info["status"],
+        "status": Cleaner.text(info["status"]),
         "problem": {"key": problem["key"], "dataset": problem["dataset"], "answer": problem.get("answer"),
                     "text": problem_text(task, problem)},
         "nodes": [_node_row(G.nodes[n], task) for n in nodes],
@@ -157,11 +227,12 @@ def index_row(G: nx.DiGraph, info: dict, trajectories: list[dict], task) -> dict
     steps = [G.nodes[n] for n in G if G.nodes[n].get("parent_id") is not None]
     values = [s["value"] for s in steps if s.get("value") is not None]
     text = "\n".join(dict.fromkeys((s.get("text") or "").strip() for s in steps))
+    problem = clean_problem(info["problem"])
     return {
         "id": info["id"],
-        "key": info["problem"]["key"],
-        "problem": problem_text(task, info["problem"]),
-        "status": info["status"],
+        "key": problem["key"],
+        "problem": problem_text(task, problem),
+        "status": Cleaner.text(info["status"]),
         "nodes": G.number_of_nodes(),
         "depth": max((s["depth"] for s in steps), default=0),
         "solved": labels.get("solution", 0) > 0,
@@ -182,38 +253,52 @@ def iter_trees(store: TraceStore, view: RunView) -> Iterator[tuple[dict, nx.DiGr
         trajs: dict[int, list[dict]] = defaultdict(list)
         if lin_id is not None:
             for t in store.trajectories(run_id=lin_id, tree_ids=ids):
-                trajs[t["tree_id"]].append(t)
+                trajs[t["tree_id"]].append(clean_trajectory(t, view.cleaner))
         for info in part:
-            G = graphs[info["id"]]
-            yield info, G, store.rollouts(tree_id=info["id"]), trajs[info["id"]]
+            G = clean_graph(graphs[info["id"]], view.cleaner)
+            rollouts = [clean_rollout(r, view.cleaner) for r in store.rollouts(tree_id=info["id"])]
+            yield info, G, rollouts, trajs[info["id"]]
 
 
-def evals_summary(store: TraceStore, run: dict | None) -> list[dict]:
+def evals_summary(store: TraceStore, run: dict | None, cleaner: Cleaner | None = None) -> list[dict]:
     """Accuracy per model of the eval run, or [] when there is none."""
     if run is None:
         return []
+    cleaner = cleaner or Cleaner()
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
     for r in store.evals(run["id"]):
-        c = per[r["model"]]
+        c = per[Cleaner.text(r["model"]) or ""]
         c[0] += 1
-        c[1] += int(bool(r["is_correct"]))
-        c[2] += int(r.get("n_tokens") or 0)
+        c[1] += int(cleaner.flag("evals.is_correct", r["is_correct"]))
+        c[2] += cleaner.integer("evals.n_tokens", r.get("n_tokens")) or 0
     return [{"model": m, "problems": n, "correct": k, "accuracy": round(100 * k / n, 1) if n else 0.0,
              "mean_tokens": round(tok / n, 1) if n else 0.0} for m, (n, k, tok) in sorted(per.items())]
 
 
-def export_summary(run: dict | None) -> dict | None:
+def _export_configs(configs, cleaner: Cleaner) -> dict[str, dict[str, int | None]]:
+    """{configuration: {split: rows}} from an export run's stats; other shapes are left out."""
+    if not isinstance(configs, dict):
+        return {}
+    return {Cleaner.text(name): {Cleaner.text(split): cleaner.integer("runs.stats.configs", rows)
+                                 for split, rows in splits.items()}
+            for name, splits in configs.items() if isinstance(splits, dict)}
+
+
+def export_summary(run: dict | None, cleaner: Cleaner | None = None) -> dict | None:
     """The export run's folder, its configurations and stats table (export.json), or None."""
-    if run is None or not (run.get("stats") or {}).get("dir"):
+    stats = (run or {}).get("stats")
+    if not isinstance(stats, dict) or not isinstance(stats.get("dir"), str) or not stats["dir"]:
         return None
-    out_dir = Path(run["stats"]["dir"])
+    cleaner = cleaner or Cleaner()
+    out_dir = Path(stats["dir"])
     marker = out_dir / "export.json"
-    summary = {"dir": str(out_dir), "configs": run["stats"].get("configs") or {}, "stats_table": None,
+    summary = {"dir": str(out_dir), "configs": _export_configs(stats.get("configs"), cleaner), "stats_table": None,
                "stats_png": str(out_dir / "stats.png") if (out_dir / "stats.png").is_file() else None}
     if marker.is_file():
         try:
-            summary["stats_table"] = json.loads(marker.read_text(encoding="utf-8")).get("stats_table")
-        except (OSError, ValueError):
+            table = json.loads(marker.read_text(encoding="utf-8")).get("stats_table")
+            summary["stats_table"] = table if isinstance(table, str) else None
+        except (OSError, ValueError, AttributeError):
             pass
     return summary
 

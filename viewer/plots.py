@@ -20,12 +20,20 @@ def _pyplot():
     return plt
 
 
+def _tick(label: str) -> str:
+    """A label as an axis tick: short, and with `$` escaped (matplotlib reads $..$ as TeX and stops
+    on TeX it cannot parse; labels are stored text)."""
+    label = label if len(label) <= 24 else label[:23] + "…"
+    return label.replace("$", r"\$")
+
+
 def plot_labels(counts: Mapping[str, int], order: list[str], path: Path) -> Path:
     """Bar chart of how many nodes of the run carry each label."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5.5, 3.2))
     values = [counts.get(lab, 0) for lab in order]
-    bars = ax.bar(order, values, color=[LABEL_COLOURS.get(lab, OTHER_COLOUR) for lab in order])
+    bars = ax.bar(range(len(order)), values, color=[LABEL_COLOURS.get(lab, OTHER_COLOUR) for lab in order])
+    ax.set_xticks(range(len(order)), [_tick(lab) for lab in order])
     ax.bar_label(bars, fontsize=8)
     ax.set_ylabel("nodes")
     ax.set_title("node labels", fontsize=10)

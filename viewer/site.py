@@ -2,24 +2,29 @@
 
     <dir>/index.html            the run: summary, charts, a sortable and filterable table of trees
     <dir>/trees/<id>.html       one tree: drawn, collapsible, with node details and trajectories
-    <dir>/data/index.js         the index's data;  <dir>/data/tree-<id>.js  one tree's data
     <dir>/assets/               our scripts and styles, vendored KaTeX
     <dir>/plots/                the charts (PNG)
 
-Data files are scripts that set a global (`window.JF_INDEX`, `window.JF_TREE`), not JSON fetched
-at run time: browsers refuse `fetch` from `file://` pages, and the site must open from the file
-system with no server and no network.
+Each page carries its data as JSON in a `<script type="application/json" id="jf-data">` block,
+which browsers never run, not as a script that sets a global and not as a file fetched at run time
+(browsers refuse `fetch` from `file://` pages, and the site must open from the file system with no
+server and no network). `<`, `>` and `&` in it are written as `\u003c`..., so no stored text can end
+the block. The pages' Content-Security-Policy (static/*.html) allows scripts, styles, fonts and
+images from the site only, and no inline script or handler.
 """
 from __future__ import annotations
 
+import html
 import json
 import os
+import re
 import shutil
 from collections import Counter, defaultdict
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from viewer.clean import plain
 from viewer.collect import (RunView, evals_summary, export_summary, index_row, iter_trees, label_order,
                             tree_page)
 from viewer.plots import plot_labels, plot_values_by_depth
@@ -32,18 +37,27 @@ class SiteError(ValueError):
     """The site cannot be written where asked; the message names the folder."""
 
 
-def _script(name: str, value) -> str:
-    # ensure_ascii keeps U+2028/U+2029 (legal in JSON, line ends in old JavaScript) out of the file.
-    return f"window.{name} = {json.dumps(value, ensure_ascii=True, separators=(',', ':'))};\n"
+# What a data block must not contain as such: `</script` or `<!--` would end or change it.
+_UNSAFE_IN_SCRIPT = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026"}
 
 
-def _tree_html(tree_id: int, title: str) -> str:
-    template = (STATIC / "tree.html").read_text(encoding="utf-8")
-    return template.replace("{{TREE_ID}}", str(tree_id)).replace("{{TITLE}}", _html_escape(title))
+def data_json(value) -> str:
+    """`value` as JSON for a `<script type="application/json">` block: strict (no NaN), ASCII-only
+    (U+2028/U+2029 included), with `<`, `>` and `&` escaped so that nothing in it ends the block."""
+    text = json.dumps(plain(value), ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+    return re.sub(r"[<>&]", lambda m: _UNSAFE_IN_SCRIPT[m.group(0)], text)
+
+
+def _page(template: str, title: str, data) -> str:
+    """A page from static/<template>: its title escaped, its data in the JSON block. One pass over
+    the placeholders, so text in the title or data is never taken for one."""
+    values = {"TITLE": _html_escape(title), "DATA": data_json(data)}
+    text = (STATIC / template).read_text(encoding="utf-8")
+    return re.sub(r"\{\{(TITLE|DATA)\}\}", lambda m: values[m.group(1)], text)
 
 
 def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    return html.escape(text, quote=True)
 
 
 def _prepare(out_dir: Path) -> Path:
@@ -54,7 +68,7 @@ def _prepare(out_dir: Path) -> Path:
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    for sub in ("trees", "data", "plots"):
+    for sub in ("trees", "plots"):
         (tmp / sub).mkdir(parents=True)
     shutil.copytree(STATIC, tmp / "assets", ignore=shutil.ignore_patterns("*.html"))
     (tmp / MARKER).write_text("written by `journeyforge view`; the next view replaces this folder\n")
@@ -98,9 +112,8 @@ def _write(store, view: RunView, root: Path, progress: bool) -> dict:
         page = tree_page(G, info, rollouts, trajectories, view.task)
         page["prev"], page["next"] = neighbours[info["id"]]
         page["run"] = view.name
-        (root / "data" / f"tree-{info['id']}.js").write_text(_script("JF_TREE", page), encoding="utf-8")
         (root / "trees" / f"{info['id']}.html").write_text(
-            _tree_html(info["id"], f"tree {info['id']} · {info['problem']['key']}"), encoding="utf-8")
+            _page("tree.html", f"tree {info['id']} · {page['problem']['key']}", page), encoding="utf-8")
         rows.append(index_row(G, info, trajectories, view.task))
         largest = max(largest, G.number_of_nodes())
         for n in page["nodes"]:
@@ -119,14 +132,14 @@ def _write(store, view: RunView, root: Path, progress: bool) -> dict:
     if values:
         plots.append({"title": "values by depth", "src": "plots/values_by_depth.png"})
         plot_values_by_depth(values, mc_values, root / "plots" / "values_by_depth.png")
-    export = export_summary(view.export)
+    export = export_summary(view.export, view.cleaner)
     if export and export["stats_png"]:
         shutil.copyfile(export["stats_png"], root / "plots" / "export_stats.png")
         plots.append({"title": "exported trajectories: length and mistakes", "src": "plots/export_stats.png"})
     kinds = sorted({k for r in rows for k in r["trajectories"]})
     index = {
         "run": {"name": view.name, "store": view.store_url, "explore_run_id": view.explore["id"],
-                "task": getattr(view.task, "name", None), "status": view.explore["status"],
+                "task": getattr(view.task, "name", None), "status": str(view.explore["status"]),
                 "created_at": str(view.explore.get("created_at") or ""),
                 "stats": _plain_stats(view.explore.get("stats") or {}),
                 "linearize": _plain_stats((view.linearize or {}).get("stats") or {}) or None},
@@ -138,15 +151,20 @@ def _write(store, view: RunView, root: Path, progress: bool) -> dict:
         "kinds": kinds,
         "plots": plots,
         "export": {k: v for k, v in export.items() if k != "stats_png"} if export else None,
-        "evals": evals_summary(store, view.eval),
+        "evals": evals_summary(store, view.eval, view.cleaner),
         "trees": rows,
     }
-    (root / "data" / "index.js").write_text(_script("JF_INDEX", index), encoding="utf-8")
-    shutil.copyfile(STATIC / "index.html", root / "index.html")
+    (root / "index.html").write_text(_page("index.html", f"journeyforge view · {view.name}", index), encoding="utf-8")
+    if view.cleaner.bad:
+        # Not an error: the rest of the store is still worth seeing; but a reader should know.
+        print(f"[view] {sum(view.cleaner.bad.values())} stored value(s) were not numbers where the schema "
+              f"has numbers ({view.cleaner.summary()}); the pages show them as missing (–)")
     return {"trees": len(rows), "nodes": index["summary"]["nodes"], "solved": index["summary"]["solved"],
-            "largest_tree": largest, "plots": [p["src"] for p in plots]}
+            "largest_tree": largest, "plots": [p["src"] for p in plots], "not_numbers": dict(view.cleaner.bad)}
 
 
-def _plain_stats(stats: dict) -> dict:
+def _plain_stats(stats) -> dict:
     """Run stats as shown on the index: numbers and short texts (nested label counts kept)."""
-    return {k: v for k, v in stats.items() if isinstance(v, (int, float, str, bool, dict)) and k != "labels"}
+    if not isinstance(stats, dict):
+        return {}
+    return {str(k): v for k, v in stats.items() if isinstance(v, (int, float, str, bool, dict)) and k != "labels"}

@@ -2,7 +2,7 @@
  * Filters and sort order live in the URL's #fragment, so the back button from a tree restores them. */
 "use strict";
 (function () {
-  const D = window.JF_INDEX, JF = window.JF;
+  const JF = window.JF, D = JF.data();
   const $ = (id) => document.getElementById(id);
   const MAX_ROWS = 1000; // rows drawn at once; a filter narrows a bigger run
   const state = { solved: "", journey: false, label: "invalid", min: 0, text: "", sort: "id", desc: false };
@@ -19,7 +19,7 @@
       r.created_at && "started " + r.created_at.slice(0, 19), "store " + r.store].filter(Boolean).join(" · ");
     let html = card("trees", s.trees) + card("finished", s.done) + card("solved", s.solved) + card("nodes", s.nodes) +
       card("largest tree", s.largest_tree + " nodes");
-    for (const lab of D.labels) html += '<div class="card ' + JF.labelClass(lab) + '"><div class="v">' + (s.labels[lab] || 0) +
+    for (const lab of D.labels) html += '<div class="card ' + JF.labelClass(lab) + '"><div class="v">' + JF.esc(s.labels[lab] || 0) +
       '</div><div class="k"><i class="dot"></i>' + JF.esc(lab) + "</div></div>";
     for (const k of D.kinds) html += card(k + " trajectories", s.trajectories[k] || 0);
     const st = r.stats || {};
@@ -33,12 +33,12 @@
     let extra = "";
     if (D.evals.length) {
       extra += "<h2>Evaluation</h2><table class=\"small\"><tr><th>model</th><th>problems</th><th>correct</th><th>accuracy %</th><th>mean tokens</th></tr>" +
-        D.evals.map((e) => "<tr><td>" + JF.esc(e.model) + "</td><td>" + e.problems + "</td><td>" + e.correct + "</td><td>" +
-          e.accuracy + "</td><td>" + e.mean_tokens + "</td></tr>").join("") + "</table>";
+        D.evals.map((e) => "<tr><td>" + JF.esc(e.model) + "</td><td>" + JF.esc(e.problems) + "</td><td>" + JF.esc(e.correct) + "</td><td>" +
+          JF.esc(e.accuracy) + "</td><td>" + JF.esc(e.mean_tokens) + "</td></tr>").join("") + "</table>";
     }
     if (D.export) {
       extra += "<h2>Export</h2><p class=\"meta\">" + JF.esc(D.export.dir) + "</p><p>" + Object.entries(D.export.configs)
-        .map(([name, splits]) => "<code>" + JF.esc(name) + "</code> " + Object.entries(splits).map(([k, v]) => k + ": " + v).join(", "))
+        .map(([name, splits]) => "<code>" + JF.esc(name) + "</code> " + Object.entries(splits).map(([k, v]) => JF.esc(k) + ": " + JF.esc(JF.fmt(v))).join(", "))
         .join(" · ") + "</p>" + (D.export.stats_table ? "<pre>" + JF.esc(D.export.stats_table) + "</pre>" : "");
     }
     $("extra").innerHTML = extra;
@@ -63,7 +63,7 @@
   function labelBar(labels) {
     const total = Object.values(labels).reduce((a, b) => a + b, 0) || 1;
     const parts = D.labels.filter((l) => labels[l]).map((l) => '<i class="' + JF.labelClass(l) + '" style="width:' +
-      (100 * labels[l] / total).toFixed(1) + '%"></i>').join("");
+      JF.esc((100 * labels[l] / total).toFixed(1)) + '%"></i>').join("");
     const text = D.labels.filter((l) => labels[l]).map((l) => l + " " + labels[l]).join(", ");
     return '<span class="bar" title="' + JF.esc(text) + '">' + parts + '</span> <span class="meta">' + JF.esc(text) + "</span>";
   }
@@ -86,11 +86,11 @@
     const rows = D.trees.filter(matches).sort((a, b) => { const x = key(a), y = key(b); return x < y ? -sign : x > y ? sign : a.id - b.id; });
     header();
     $("trees").tBodies[0].innerHTML = rows.slice(0, MAX_ROWS).map((t) =>
-      '<tr data-tree="' + t.id + '" class="' + (t.solved ? "solved" : "unsolved") + '"><td><a href="trees/' + t.id + '.html">' + t.id +
-      '</a></td><td class="problem-cell"><a href="trees/' + t.id + '.html">' + JF.esc(t.problem.length > 160 ? t.problem.slice(0, 157) + "..." : t.problem) +
-      '</a><div class="meta">' + JF.esc(t.key) + "</div></td><td>" + JF.esc(t.status) + "</td><td>" + t.nodes + "</td><td>" + t.depth +
+      '<tr data-tree="' + JF.esc(t.id) + '" class="' + (t.solved ? "solved" : "unsolved") + '"><td><a href="trees/' + JF.esc(t.id) + '.html">' + JF.esc(t.id) +
+      '</a></td><td class="problem-cell"><a href="trees/' + JF.esc(t.id) + '.html">' + JF.esc(t.problem.length > 160 ? t.problem.slice(0, 157) + "..." : t.problem) +
+      '</a><div class="meta">' + JF.esc(t.key) + "</div></td><td>" + JF.esc(t.status) + "</td><td>" + JF.esc(t.nodes) + "</td><td>" + JF.esc(t.depth) +
       "</td><td>" + (t.solved ? '<span class="yes">yes</span>' : '<span class="no">no</span>') + "</td><td>" + labelBar(t.labels) +
-      "</td><td>" + JF.fmt(t.best_value) + "</td>" + D.kinds.map((k) => "<td>" + (t.trajectories[k] || 0) + "</td>").join("") + "</tr>").join("");
+      "</td><td>" + JF.esc(JF.fmt(t.best_value)) + "</td>" + D.kinds.map((k) => "<td>" + JF.esc(t.trajectories[k] || 0) + "</td>").join("") + "</tr>").join("");
     $("f-count").textContent = rows.length + " of " + D.trees.length + " trees";
     $("more").textContent = rows.length > MAX_ROWS ? "showing the first " + MAX_ROWS + "; narrow the filters to see the rest" : "";
     history.replaceState(null, "", "#" + new URLSearchParams(Object.entries(state).map(([k, v]) => [k, String(v)])).toString());

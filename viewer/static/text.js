@@ -1,4 +1,6 @@
-/* Shared by both pages: HTML escaping, label colours, and math-aware text rendering.
+/* Shared by both pages: the page's data, HTML escaping, label colours, and math-aware text rendering.
+ * Every stored value reaches the page through JF.esc (or textContent), numbers included: a shared
+ * store is not trusted, and SQLite keeps text in a number column.
  * Math is rendered with the vendored KaTeX where it is delimited ($$..$$, \[..\], \(..\)), in a
  * bare \boxed{...} (how models state answers), and in $..$ only when the inside looks like TeX:
  * GSM8K text is full of dollar amounts ("$2 and $3") that must stay text. */
@@ -7,6 +9,8 @@ window.JF = window.JF || {};
 (function (JF) {
   const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
   JF.esc = (s) => String(s == null ? "" : s).replace(/[&<>"']/g, (c) => ESC[c]);
+  // The page's data: JSON in <script type="application/json" id="jf-data">, which the browser never runs.
+  JF.data = () => JSON.parse(document.getElementById("jf-data").textContent);
   JF.LABELS = ["root", "valid", "solution", "invalid", "dead_end", "wrong_answer"];
   JF.labelClass = (label) => "L-" + (JF.LABELS.includes(label) ? label : "other");
   JF.fmt = (v, digits) => (v == null ? "–" : typeof v === "number" && !Number.isInteger(v) ? v.toFixed(digits == null ? 3 : digits) : String(v));

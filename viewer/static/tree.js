@@ -9,7 +9,7 @@
 "use strict";
 (function () {
   const T0 = performance.now();
-  const T = window.JF_TREE, JF = window.JF;
+  const JF = window.JF, T = JF.data();
   const $ = (id) => document.getElementById(id);
   const COLW = 215, ROWH = 26, PAD = 28, TEXT_CHARS = 30;
 
@@ -103,10 +103,10 @@
       const cls = "n " + JF.labelClass(n.label) + (highlight.has(id) ? " hl" : "") + (id === selected ? " sel" : "") +
         (n.first_error ? " fe" : "");
       const num = numbering.get(id);
-      nodes.push('<g class="' + cls + '" data-id="' + id + '" transform="translate(' + p.x + "," + p.y + ')"><circle r="6"></circle>' +
-        '<text x="9" y="-7">' + (num ? '<tspan class="ord">' + num + "</tspan> " : "") +
+      nodes.push('<g class="' + cls + '" data-id="' + JF.esc(id) + '" transform="translate(' + JF.esc(p.x) + "," + JF.esc(p.y) + ')"><circle r="6"></circle>' +
+        '<text x="9" y="-7">' + (num ? '<tspan class="ord">' + JF.esc(num) + "</tspan> " : "") +
         JF.esc(n.parent_id == null ? "problem" : short(n.text)) + "</text>" +
-        (hidden ? '<text class="more" x="10" y="4">▸ +' + hidden + "</text>" : "") + "</g>");
+        (hidden ? '<text class="more" x="10" y="4">▸ +' + JF.esc(hidden) + "</text>" : "") + "</g>");
     }
     $("tree").innerHTML = '<path class="edge" d="' + edges.join("") + '"></path><path class="edge hl" d="' + hlEdges.join("") + '"></path>' + nodes.join("");
   }
@@ -125,7 +125,8 @@
 
   function pathTo(id) {
     const out = [];
-    for (let p = id; p != null && byId.has(p); p = byId.get(p).parent_id) out.push(p);
+    // bounded: parent ids that a store got wrong could form a cycle
+    for (let p = id; p != null && byId.has(p) && out.length <= T.nodes.length; p = byId.get(p).parent_id) out.push(p);
     return out.reverse();
   }
 
@@ -133,25 +134,25 @@
     const n = byId.get(id);
     const rollouts = T.rollouts[String(id)] || [];
     const right = rollouts.filter((r) => r.is_correct).length;
-    let html = '<h2>node <span id="node-id">' + id + '</span> <span id="node-label" class="badge ' + JF.labelClass(n.label) + '">' +
+    let html = '<h2>node <span id="node-id">' + JF.esc(id) + '</span> <span id="node-label" class="badge ' + JF.labelClass(n.label) + '">' +
       JF.esc(n.label) + "</span>" + (highlight.has(id) ? ' <span class="badge hlb">on the highlighted path</span>' : "") +
-      (numbering.has(id) ? ' <span class="badge ordb">' + JF.esc(numberedBy) + " step " + numbering.get(id) + "</span>" : "") + "</h2>" +
+      (numbering.has(id) ? ' <span class="badge ordb">' + JF.esc(numberedBy) + " step " + JF.esc(numbering.get(id)) + "</span>" : "") + "</h2>" +
       '<div id="node-text" class="step">' + (n.parent_id == null ? JF.mathHTML(T.problem.text) : JF.mathHTML(n.text)) + "</div>" +
       '<table class="kv">' + kv("reason", n.reason) + kv("depth", n.depth) + kv("seq (creation order)", n.seq) + kv("value", JF.fmt(n.value)) +
       kv("visits", n.visits) + kv("logprob", n.logprob == null ? null : JF.fmt(n.logprob)) + kv("reward", n.reward) +
       kv("Monte-Carlo value", n.mc_value) + kv("Monte-Carlo hard", n.mc_hard) + kv("identical samples", n.count > 1 ? n.count : null) +
       kv("expansions", n.expansions) + kv("finish reason", n.finish_reason) + kv("first error on its path", n.first_error ? "yes" : null) +
       kv("state after the step", n.state) + kv("children", kids.get(id).length) + "</table>";
-    if (kids.get(id).length) html += '<button id="toggle-node">' + (collapsed.has(id) ? "expand" : "collapse") + " this subtree (" + (size.get(id) - 1) + " nodes)</button>";
+    if (kids.get(id).length) html += '<button id="toggle-node">' + (collapsed.has(id) ? "expand" : "collapse") + " this subtree (" + JF.esc(size.get(id) - 1) + " nodes)</button>";
     const path = pathTo(id).slice(1);
     if (path.length) {
       html += "<h3>path from the root</h3><ol class=\"path\">" + path.map((p) => '<li class="' + JF.labelClass(byId.get(p).label) +
-        '"><a data-go="' + p + '">' + JF.mathHTML(byId.get(p).text) + "</a></li>").join("") + "</ol>";
+        '"><a data-go="' + JF.esc(p) + '">' + JF.mathHTML(byId.get(p).text) + "</a></li>").join("") + "</ol>";
     }
     if (rollouts.length) {
-      html += "<h3>rollouts: " + right + " of " + rollouts.length + " reached the answer</h3>" + rollouts.map((r) =>
-        '<details class="rollout ' + (r.is_correct ? "ok" : "bad") + '"><summary>#' + r.idx + " " + (r.is_correct ? "✓ correct" : "✗ wrong") +
-        ", answer <code>" + JF.esc(r.answer == null ? "none" : r.answer) + "</code>, " + r.n_tokens + " tokens" +
+      html += "<h3>rollouts: " + JF.esc(right) + " of " + JF.esc(rollouts.length) + " reached the answer</h3>" + rollouts.map((r) =>
+        '<details class="rollout ' + (r.is_correct ? "ok" : "bad") + '"><summary>#' + JF.esc(r.idx) + " " + (r.is_correct ? "✓ correct" : "✗ wrong") +
+        ", answer <code>" + JF.esc(r.answer == null ? "none" : r.answer) + "</code>, " + JF.esc(JF.fmt(r.n_tokens)) + " tokens" +
         (r.finish_reason ? ", " + JF.esc(r.finish_reason) : "") + '</summary><div class="step">' + JF.mathHTML(r.text) + "</div></details>").join("");
     }
     $("details").innerHTML = html;
@@ -191,10 +192,10 @@
     const list = T.trajectories;
     let html = "<h2>trajectories of this tree</h2>";
     if (!list.length) html += '<p class="meta">None stored (run <code>journeyforge linearize</code> for this run).</p>';
-    html += list.map((t, i) => '<div class="traj" data-kind="' + JF.esc(t.kind) + '"><div class="traj-head"><b>' + JF.esc(t.kind) + " #" + t.idx +
-      "</b> · " + t.n_steps + " steps · " + t.n_backtracks + " backtracks" + (t.n_tokens != null ? " · " + t.n_tokens + " tokens" : "") +
+    html += list.map((t, i) => '<div class="traj" data-kind="' + JF.esc(t.kind) + '"><div class="traj-head"><b>' + JF.esc(t.kind) + " #" + JF.esc(t.idx) +
+      "</b> · " + JF.esc(JF.fmt(t.n_steps)) + " steps · " + JF.esc(JF.fmt(t.n_backtracks)) + " backtracks" + (t.n_tokens != null ? " · " + JF.esc(t.n_tokens) + " tokens" : "") +
       " · " + (t.is_correct ? '<span class="yes">correct</span>' : '<span class="no">not verified</span>') +
-      ' <button data-number="' + i + '">number its steps on the tree</button></div><div class="step">' + JF.mathHTML(t.text) + "</div></div>").join("");
+      ' <button data-number="' + JF.esc(i) + '">number its steps on the tree</button></div><div class="step">' + JF.mathHTML(t.text) + "</div></div>").join("");
     $("trajectories").innerHTML = html;
   }
 
@@ -202,12 +203,12 @@
     $("title").textContent = "tree " + T.id + " · " + T.problem.key;
     $("problem").innerHTML = JF.mathHTML(T.problem.text) + (T.problem.answer != null ? ' <span class="meta">gold answer: <code>' + JF.esc(T.problem.answer) + "</code></span>" : "");
     const solved = T.nodes.some((n) => n.label === "solution");
-    $("tree-meta").innerHTML = [T.run && "run " + JF.esc(T.run), "status " + JF.esc(T.status), T.nodes.length + " nodes",
+    $("tree-meta").innerHTML = [T.run && "run " + JF.esc(T.run), "status " + JF.esc(T.status), JF.esc(T.nodes.length) + " nodes",
       solved ? '<span class="yes">solved</span>' : '<span class="no">unsolved</span>',
-      '<span class="hlkey"></span> highlighted: ' + JF.esc(T.shortcut.source) + (T.shortcut.node_ids.length ? " (" + T.shortcut.node_ids.length + " steps)" : ""),
+      '<span class="hlkey"></span> highlighted: ' + JF.esc(T.shortcut.source) + (T.shortcut.node_ids.length ? " (" + JF.esc(T.shortcut.node_ids.length) + " steps)" : ""),
       numberedBy ? '<span class="ord">1 2 3</span> numbered: visit order of ' + JF.esc(numberedBy) : "no journey stored"].filter(Boolean).join(" · ");
     for (const [el, id] of [["prev", T.prev], ["next", T.next]]) {
-      if (id != null) $(el).href = id + ".html"; else $(el).classList.add("off");
+      if (Number.isInteger(id)) $(el).href = id + ".html"; else $(el).classList.add("off");
     }
     const labels = [...new Set(T.nodes.map((n) => n.label))];
     $("legend").innerHTML = labels.map((l) => '<span class="' + JF.labelClass(l) + '"><i class="dot"></i>' + JF.esc(l) + "</span>").join(" ");
@@ -217,8 +218,8 @@
     const g = e.target.closest && e.target.closest("g.n"), box = $("tip");
     if (!g) { box.hidden = true; return; }
     const n = byId.get(Number(g.dataset.id));
-    box.innerHTML = "<b>" + JF.esc(n.label) + "</b> · value " + JF.fmt(n.value) + " · visits " + n.visits +
-      (n.logprob != null ? " · logprob " + JF.fmt(n.logprob) : "") + (n.mc_value != null ? " · MC value " + JF.fmt(n.mc_value) : "") +
+    box.innerHTML = "<b>" + JF.esc(n.label) + "</b> · value " + JF.esc(JF.fmt(n.value)) + " · visits " + JF.esc(JF.fmt(n.visits)) +
+      (n.logprob != null ? " · logprob " + JF.esc(JF.fmt(n.logprob)) : "") + (n.mc_value != null ? " · MC value " + JF.esc(JF.fmt(n.mc_value)) : "") +
       (n.reason ? "<br>" + JF.esc(n.reason) : "") + '<div class="tip-text">' + JF.esc((n.parent_id == null ? T.problem.text : n.text || "").slice(0, 300)) + "</div>";
     box.hidden = false;
     box.style.left = Math.min(e.clientX + 14, window.innerWidth - 380) + "px";
