@@ -104,3 +104,13 @@ def test_render_chat_uses_the_model_template(policy):
     text = policy.render_chat([{"role": "user", "content": "Reach 24 with 4 6 1 1"}])
     assert "Reach 24 with 4 6 1 1" in text
     assert text.rstrip().endswith("assistant")
+
+
+def test_context_length_is_the_engines_max_model_len(policy):
+    from search.policies.base import context_overflow
+
+    assert policy.context_length == 1024
+    fits = GenerationRequest(prompt="x", prompt_token_ids=[1] * 1000, max_tokens=24)
+    too_long = GenerationRequest(prompt="x", prompt_token_ids=[1] * 1000, max_tokens=25)
+    assert context_overflow(policy, fits) is None
+    assert "1,000 prompt tokens + 25 max_tokens = 1,025 > 1,024" in context_overflow(policy, too_long)
