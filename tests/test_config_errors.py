@@ -130,7 +130,7 @@ def test_every_stage_validates_before_it_opens_the_store(tmp_path, stage):
     (["policy=openai", "policy.model=m", "policy.concurrency=0"], r"policy\.concurrency must be an integer >= 1"),
     (["linearize.train_kinds=[stream]", "linearize.kinds=[shortcut]"], r"linearize\.train_kinds \['stream'\]"),
     (["store.url=traces.db"], r"store\.url='traces\.db' is not a database URL"),
-    (["name=a/b"], r"name='a/b': an experiment name is a non-empty string without '/'"),
+    (["name=a/b"], r"name='a/b': an experiment name is one folder name under outputs/: no '/'"),
 ])
 def test_validate_config_names_the_option(tmp_path, overrides, message):
     with pytest.raises(ConfigError, match=message):

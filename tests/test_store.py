@@ -1,12 +1,15 @@
 """TraceStore on a real SQLite file and a real PostgreSQL database."""
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 
 from db import StoreError, TraceStore
 from db.models import Node
+from db.settings import BUSY_TIMEOUT
 from tests.store_backends import build_demo_tree, make_run_with_trees, node, pg_database, pg_url, store, store_url  # noqa: F401
 
 
@@ -283,7 +286,21 @@ def test_sqlite_store_uses_wal_and_foreign_keys(tmp_path):
         with opened.engine.connect() as conn:
             assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == BUSY_TIMEOUT * 1000
+    with TraceStore(f"sqlite:///{tmp_path / 'sub' / 'traces.db'}", busy_timeout=2.5) as opened:
+        with opened.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+
+
+def test_opening_without_create_refuses_a_missing_file_or_an_empty_database(tmp_path):
+    missing = tmp_path / "typo" / "traces.db"
+    with pytest.raises(StoreError, match=r"no trace store at .*typo/traces\.db .*the file does not exist"):
+        TraceStore(f"sqlite:///{missing}", create=False)
+    assert not missing.parent.exists()
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(StoreError, match=r"is empty \(no journeyforge tables\)"):
+        TraceStore(f"sqlite:///{empty}", create=False)
 
 
 def test_reopening_a_store_keeps_its_rows(store_url):
