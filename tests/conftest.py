@@ -50,6 +50,16 @@ def tiny_model_dir(tmp_path_factory, default_model_dir) -> Path:
     return out
 
 
+@pytest.fixture(autouse=True)
+def _streams_keep_their_grammar(monkeypatch):
+    """Every stream a test makes through `linearize_tree` is read by the grammar of docs/stream.md
+    (issue 27): a stream that breaks it fails the test that made it."""
+    from tests.sos_grammar import checked_stream_linearizer
+    from traces import linearize
+
+    monkeypatch.setitem(linearize.LINEARIZERS, "stream", checked_stream_linearizer(linearize.LINEARIZERS["stream"]))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     """A fresh SQLite trace store file."""

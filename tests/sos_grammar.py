@@ -173,3 +173,18 @@ def check_stream(body: str, solved: bool) -> str | None:
     if expect_state is not None:
         return f"line {len(lines)}: the stream ends after moving, before the state"
     return "the stream ends without `Goal Reached`" if solved else None
+
+
+def checked_stream_linearizer(linearize):
+    """`linearize` (the stream linearizer) made to fail on any Countdown stream that breaks the
+    grammar: tests/conftest.py puts it in `traces.linearize.LINEARIZERS` for every test, so every
+    stream the suite makes through `linearize_tree` (the linearize stage included) is read."""
+
+    def stream(G, task, cfg=None):
+        out = linearize(G, task, cfg)
+        for traj in out if task.name == "countdown" else ():
+            problem = check_stream(stream_body(traj["text"]), traj["answer"] is not None)
+            assert problem is None, f"stream of tree {traj['tree_id']} breaks docs/stream.md: {problem}"
+        return out
+
+    return stream
