@@ -11,11 +11,13 @@ import subprocess
 
 import pytest
 from hydra import compose, initialize_config_dir
+from sqlalchemy import text as sqltext
+from sqlalchemy.exc import OperationalError
 
 from db import TraceStore
 from journeyforge.cli import CONF_DIR
 from journeyforge import db_command
-from journeyforge.db_check import CHECKS, run_checks
+from journeyforge.db_check import CHECKS, open_read_only, run_checks
 from journeyforge.stages import evaluate, explore, export, linearize
 from journeyforge.stages.common import StageError
 from search.tasks import make_task
@@ -215,3 +217,6 @@ def test_db_check_never_creates_a_store_and_says_so_in_one_line(tmp_path, capsys
     assert capsys.readouterr().out.splitlines() == [
         f"store sqlite:///{tmp_path / 'traces.db'}: read-only checks",
         *[f"[check] {c.__name__} ({c.__doc__.strip().splitlines()[0]}): none" for c in CHECKS]]
+    with open_read_only(f"sqlite:///{tmp_path / 'traces.db'}").connect() as conn:  # checks cannot write
+        with pytest.raises(OperationalError, match="readonly"):
+            conn.execute(sqltext("DELETE FROM trees"))
