@@ -6,7 +6,9 @@ hold only overrides. Real runs override them from Hydra (`train.max_steps=...`).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from training.student import StudentSettings
 
 FORMATS = ("prompt_completion", "messages")
 
@@ -54,6 +56,12 @@ class SFTSettings:
     as context but is not taught to write them (format prompt_completion only)."""
     mask_reflections: bool = False
     """Also take the reflections that close the mistakes out of the loss (with `mask_mistakes`)."""
+    scratch: bool = False
+    """Train a new small decoder from scratch (`student`: its size and tokenizer, made for the data)
+    on every parameter, instead of tuning `model`; needs `lora=false` and `format=prompt_completion`
+    (a from-scratch student has no chat template)."""
+    student: StudentSettings = field(default_factory=StudentSettings)
+    """The from-scratch student's family, size, context length and tokenizer (with `scratch`)."""
 
     def validate(self) -> None:
         """Raise ValueError naming the option when a setting cannot work."""
@@ -67,6 +75,13 @@ class SFTSettings:
             raise ValueError("train.max_steps <= 0 needs train.epochs > 0")
         if self.learning_rate <= 0:
             raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate!r}")
+        if self.scratch:
+            if self.lora:
+                raise ValueError("train.scratch=true trains every parameter of a new model: set train.lora=false")
+            if self.format != "prompt_completion":
+                raise ValueError("train.scratch=true needs train.format=prompt_completion (a from-scratch student has "
+                                 f"no chat template), got train.format={self.format!r}")
+            self.student.validate()
         if (self.mask_mistakes or self.mask_reflections) and self.format != "prompt_completion":
             raise ValueError("train.mask_mistakes / train.mask_reflections need train.format=prompt_completion "
                              f"(spans are offsets into the completion), got train.format={self.format!r}")

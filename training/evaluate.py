@@ -58,6 +58,23 @@ def build_prompt(task: Task, problem: Problem, style: str, policy: Policy) -> st
     raise ValueError(f"prompt style must be one of {PROMPT_STYLES}, got {style!r}")
 
 
+def check_student_prompts(label: str, model: str, policy: Policy, problems: Sequence[Problem],
+                          prompts: Sequence[str]) -> None:
+    """StudentError when a from-scratch student (`train.scratch`) cannot encode a problem's prompt: its
+    vocabulary was made from its training texts, and an unknown piece would be read as `[UNK]`."""
+    record = read_sft_record(model)
+    tokenizer = getattr(policy, "tokenizer", None)
+    if not (record and record["settings"].get("scratch")) or tokenizer is None:
+        return
+    from training.student import StudentError, unencodable
+
+    for problem, text in zip(problems, prompts):
+        piece = unencodable(tokenizer, text)
+        if piece is not None:
+            raise StudentError(f"model {label!r} ({model}) cannot encode the prompt of problem {problem.key}: "
+                               f"{piece!r} is not in its tokenizer's vocabulary (it was made from its training texts)")
+
+
 def score(task: Task, problem: Problem, completion: Completion) -> tuple[str, str | None, bool]:
     """(prediction text, extracted answer, verified) for one completion."""
     prediction = task.close_answer(completion.text, completion.finish_reason)
@@ -124,6 +141,7 @@ def evaluate_models(
         policy = factory(model, adapter)
         try:
             prompts = [build_prompt(task, p, style, policy) for p in problems]
+            check_student_prompts(label, model, policy, problems, prompts)
             greedy = policy.generate([
                 GenerationRequest(prompt=text, n=1, max_tokens=max_tokens, stop=tuple(task.answer_stop),
                                   temperature=0.0, seed=seed)

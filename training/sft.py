@@ -66,11 +66,23 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
 
     roles = masked_roles(settings.mask_mistakes, settings.mask_reflections)
     train = load_train_split(dataset_dir, settings.format, ("spans",) if roles else ())
-    model_ref = resolve_model(settings.model)
-    tokenizer = AutoTokenizer.from_pretrained(model_ref)
-    if roles:
-        train = masked_dataset(train, tokenizer, roles)
-    model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=torch.float32)
+    if settings.scratch:
+        from training.student import build_model, build_tokenizer, check_examples
+
+        model_ref = "a student from scratch"
+        tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]],
+                                    settings.student.tokenizer)
+        check_examples(zip(train["prompt"], train["completion"]), tokenizer, settings.student,
+                       f"the train split of {dataset_dir}")
+        if roles:
+            train = masked_dataset(train, tokenizer, roles)
+        model = build_model(tokenizer, settings.student)
+    else:
+        model_ref = resolve_model(settings.model)
+        tokenizer = AutoTokenizer.from_pretrained(model_ref)
+        if roles:
+            train = masked_dataset(train, tokenizer, roles)
+        model = AutoModelForCausalLM.from_pretrained(model_ref, dtype=torch.float32)
 
     assistant_only = settings.format == "messages" and template_supports_assistant_mask(tokenizer)
     if settings.format == "prompt_completion":
@@ -87,8 +99,9 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
         per_device_train_batch_size=settings.per_device_train_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
         learning_rate=settings.learning_rate,
-        max_length=settings.max_length,
+        max_length=settings.student.context_length if settings.scratch else settings.max_length,
         seed=settings.seed,
+        include_num_input_tokens_seen=True,   # tokens/s in the summary
         logging_steps=settings.logging_steps,
         use_cpu=settings.use_cpu,
         # Only meaningful for prompt/completion rows; a messages dataset has no completion mask.
@@ -120,11 +133,13 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
 
 
 def train_sft(dataset_dir: str, output_dir: str, settings: SFTSettings | None = None) -> dict[str, Any]:
-    """Fine-tune `settings.model` on the train split of an exported dataset; save the LoRA adapter (or the
-    full model) and tokenizer to `output_dir`.
+    """Fine-tune `settings.model` (or, with `settings.scratch`, a new student made for the data) on the
+    train split of an exported dataset; save the LoRA adapter (or the full model) and tokenizer to
+    `output_dir`, so that `policy=hf policy.model=<output_dir>` loads a full model like any other.
 
     Returns `{"output_dir", "train_loss" (mean over steps), "first_loss", "last_loss", "steps",
-    "seconds" (wall time including model loading), "examples", "loss_mode"}`.
+    "seconds" (wall time including model loading), "examples", "loss_mode", "tokens" (input tokens
+    trained on), "tokens_per_s" (of the training loop), "parameters" (trainable)}`.
     """
     settings = settings or SFTSettings()
     start = time.perf_counter()
@@ -136,6 +151,8 @@ def train_sft(dataset_dir: str, output_dir: str, settings: SFTSettings | None = 
     trainer.save_model(str(out))
     trainer.processing_class.save_pretrained(str(out))
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
+    tokens = int(trainer.state.num_input_tokens_seen or 0)
+    runtime = float(result.metrics.get("train_runtime") or 0.0)
     summary = {
         "output_dir": str(out),
         "train_loss": float(result.training_loss),
@@ -145,14 +162,18 @@ def train_sft(dataset_dir: str, output_dir: str, settings: SFTSettings | None = 
         "seconds": round(seconds, 2),
         "examples": len(trainer.train_dataset),
         "loss_mode": loss_mode,
+        "tokens": tokens,
+        "tokens_per_s": round(tokens / runtime, 1) if runtime > 0 else math.nan,
+        "parameters": sum(p.numel() for p in trainer.model.parameters() if p.requires_grad),
     }
-    record = {"settings": asdict(settings), "base_model": settings.model, "dataset_dir": str(dataset_dir),
+    base = "scratch" if settings.scratch else settings.model
+    record = {"settings": asdict(settings), "base_model": base, "dataset_dir": str(dataset_dir),
               "summary": summary}
     (out / SETTINGS_FILE).write_text(json.dumps(record, indent=2))
     print(
         f"sft: {summary['examples']} examples, {summary['steps']} steps in {summary['seconds']:.1f}s, "
         f"loss {summary['first_loss']:.3f} -> {summary['last_loss']:.3f} (mean {summary['train_loss']:.3f}, "
-        f"{loss_mode}), saved to {out}"
+        f"{loss_mode}), {summary['tokens_per_s']:.0f} tokens/s, saved to {out}"
     )
     return summary
 

@@ -10,6 +10,7 @@ from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.rl import rl_models
 from search.tasks.base import Problem
 from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
+from training.student import StudentError
 
 
 def run(cfg: DictConfig) -> dict:
@@ -29,8 +30,10 @@ def run(cfg: DictConfig) -> dict:
         models.append(("base", cfg.policy.model, None))
     for kind in train_kinds(cfg):
         adapter = Path(cfg.train.dir) / kind
-        if (adapter / "adapter_config.json").exists() or (adapter / "config.json").exists():
+        if (adapter / "adapter_config.json").exists():
             models.append((kind, cfg.train.model, str(adapter)))
+        elif (adapter / "config.json").exists():  # a full model (train.lora=false, train.scratch): no base
+            models.append((kind, str(adapter), None))
     models += rl_models(cfg)  # GRPO adapters (`<rl.dir>/rl-<init>`), with the prompt style they were trained on
     if not models:
         raise StageError("nothing to evaluate: eval.include_base=false and no trained adapters in "
@@ -40,8 +43,12 @@ def run(cfg: DictConfig) -> dict:
         return build_policy(cfg, task, model=model, adapter=adapter)
 
     run_id = start_run(store, cfg, "eval")
-    results = evaluate_models(models, problems, task, factory, max_tokens=ev.max_tokens,
-                              samples=ev.samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
+    try:
+        results = evaluate_models(models, problems, task, factory, max_tokens=ev.max_tokens,
+                                  samples=ev.samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
+    except StudentError as err:
+        store.finish_run(run_id, "failed", {"error": str(err)})
+        raise StageError(str(err)) from None
     for label, *_ in models:
         mine = [dict(r, problem_id=key_to_id[r["problem_id"]]) for r in results if r["model"] == label]
         store.replace_evals(run_id, label, [{**{k: r[k] for k in ("problem_id", "prediction", "answer",

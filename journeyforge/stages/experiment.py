@@ -274,15 +274,18 @@ def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict
         for seed in exp.seeds:
             _, out_root, _ = _train_settings(cfg, arm.train, seed)
             adapter = out_root / f"{name}-s{seed}"
-            if not (adapter / "adapter_config.json").exists() and not (adapter / "config.json").exists():
+            if (adapter / "adapter_config.json").exists():
+                models.append((model_label(name, seed), cfg.train.model, str(adapter), k, None))
+            elif (adapter / "config.json").exists():  # a full model (train.lora=false, train.scratch): no base
+                models.append((model_label(name, seed), str(adapter), None, k, None))
+            else:
                 raise StageError(f"no adapter in {adapter}: the train step of arm {name!r} did not run")
-            models.append((model_label(name, seed), cfg.train.model, str(adapter), k, None))
     run_id = start_run(store, cfg, "eval", name=f"{cfg.name}/{EVAL_RUN}")
     previous = (store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval") or {}).get("stats") or {}
     prints = dict(previous.get("fingerprints") or {})
     seconds = dict(previous.get("seconds") or {})
     for label, model, adapter, k, style in models:
-        mark = _fingerprint(adapter, k, len(problems), ev.max_tokens)
+        mark = _fingerprint(adapter or (model if Path(model).is_dir() else None), k, len(problems), ev.max_tokens)
         stored = store.evals(run_id, label)
         if not exp.force and prints.get(label) == mark and len(stored) == len(problems):
             print(f"[experiment] {label}: {len(stored)} answers already stored (experiment.force=true redoes them)")

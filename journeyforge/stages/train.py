@@ -17,6 +17,7 @@ from journeyforge.report import table
 from journeyforge.stages.common import StageError, check_explore_task, start_run
 from training.config import SFTSettings
 from training.sft import SETTINGS_FILE, read_sft_record, train_sft
+from training.student import StudentError, check_dataset
 
 
 def data_digest(split_dir: Path) -> str:
@@ -40,6 +41,11 @@ def train_adapter(store, cfg: DictConfig, data: Path, out: Path, sft: SFTSetting
             and record.get("settings") == asdict(sft)):
         print(f"[train] {run_name}: adapter in {out} is up to date (same data and settings); train.force=true retrains")
         return {**record["summary"], "output_dir": str(out), "reused": True}
+    if sft.scratch:  # a student that cannot hold the data stops here, before a run is recorded
+        try:
+            check_dataset(str(data), sft.student)
+        except StudentError as err:
+            raise StageError(str(err)) from None
     run_id = start_run(store, cfg, "train", name=run_name)
     res = train_sft(str(data), str(out), sft)
     record = read_sft_record(str(out)) or {}
@@ -63,7 +69,8 @@ def run(cfg: DictConfig) -> dict:
         if not data.exists():
             raise StageError(f"no exported dataset {data}; run `journeyforge export name={cfg.name}` first")
         results[kind] = train_adapter(store, cfg, data, out_root / kind, sft, force, f"{cfg.name}/{kind}")
-    print(table(["kind", "examples", "steps", "first loss", "last loss", "seconds", "adapter"],
+    print(table(["kind", "examples", "steps", "first loss", "last loss", "seconds", "tokens/s", "adapter"],
                 [[k, r["examples"], r["steps"], r["first_loss"], r["last_loss"], round(r["seconds"], 1),
-                  r["output_dir"]] for k, r in results.items()], title="[train] LoRA SFT"))
+                  r.get("tokens_per_s", ""), r["output_dir"]] for k, r in results.items()],
+                title="[train] SFT from scratch" if sft.scratch else "[train] LoRA SFT"))
     return results

@@ -1,0 +1,77 @@
+"""Students trained from scratch: a tokenizer made for the task's text, a decoder built from a
+transformers config, and the one-line refusals when a student cannot hold its data."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from training.config import SFTSettings
+from training.student import (StudentError, StudentSettings, _PIECES, build_model, build_tokenizer, check_examples,
+                              parameter_count, unencodable)
+
+STREAM = ("<think>\nCurrent State: 32:[2, 6, 8], Operations: []\n"
+          "Exploring Operation: 8*2=16, Resulting Numbers: [6, 16]\n16,32 unequal: No Solution\n</think>\n"
+          "<answer>(6 - 2) * 8</answer>")
+PROMPT = "Numbers: 2, 6, 8\nTarget: 32\n"
+
+
+def test_tokenizer_spells_numbers_digit_by_digit_and_keeps_the_grammar_words_whole():
+    tok = build_tokenizer([PROMPT, STREAM])
+    pieces = tok.convert_ids_to_tokens(tok(STREAM, add_special_tokens=False)["input_ids"])
+    assert pieces[:12] == ["<", "think", ">", "\n", "Current", " State", ":", " 3", "2", ":", "[", "2"]
+    assert " Operation" in pieces and "16" not in pieces
+    assert tok.decode(tok(STREAM, add_special_tokens=False)["input_ids"]) == STREAM   # exact round trip
+    # A held-out problem has other numbers: digits always encode.
+    assert unencodable(tok, "Numbers: 91, 7, 45\nTarget: 1234\n") is None
+    assert tok.chat_template is None and tok.eos_token == "[EOS]" and tok.pad_token_id != tok.eos_token_id
+
+
+def test_tokenizer_refuses_what_its_training_texts_never_held():
+    tok = build_tokenizer([PROMPT, STREAM])
+    assert unencodable(tok, "Numbers: 2 \u00d7 3") == " \u00d7"
+    assert unencodable(tok, "Backtracking to 3") == "Backtracking"
+
+
+def test_the_vocabulary_is_split_as_the_tokenizer_splits():
+    from tokenizers import Regex, pre_tokenizers
+
+    split = pre_tokenizers.Split(Regex(_PIECES["words"]), behavior="isolated")
+    assert [p for p, _ in split.pre_tokenize_str(STREAM)] == re.findall(_PIECES["words"], STREAM)
+
+
+def test_chars_tokenizer_has_one_token_per_character():
+    tok = build_tokenizer([PROMPT], kind="chars")
+    assert len(tok(PROMPT, add_special_tokens=False)["input_ids"]) == len(PROMPT)
+
+
+def test_a_student_that_does_not_fit_its_context_names_the_example_and_its_length():
+    tok = build_tokenizer([PROMPT, STREAM])
+    rows = [(PROMPT, "<answer>(6 - 2) * 8</answer>"), (PROMPT, STREAM)]
+    n = len(tok(PROMPT)["input_ids"]) + len(tok(STREAM)["input_ids"]) + 1
+    assert check_examples(rows, tok, StudentSettings(context_length=n), "sft/stream") == n
+    with pytest.raises(StudentError, match=rf"^train.student.context_length={n - 1} is shorter than sft/stream "
+                                           rf"example 1 \(prompt \+ completion = {n} tokens\)"):
+        check_examples(rows, tok, StudentSettings(context_length=n - 1), "sft/stream")
+    with pytest.raises(StudentError, match=r"^sft/stream example 0: the student's tokenizer cannot encode ' \u00f7'"):
+        check_examples([(PROMPT + "8 \u00f7 2", STREAM)], tok, StudentSettings(), "sft/stream")
+
+
+def test_student_model_is_built_from_its_config_for_the_tokenizer():
+    tok = build_tokenizer([PROMPT, STREAM])
+    for family in ("llama", "gpt2"):
+        model = build_model(tok, StudentSettings(family=family, layers=1, width=16, heads=2, context_length=64))
+        assert model.config.model_type == family and model.config.vocab_size == len(tok)
+        assert 1_000 < parameter_count(model) < 20_000
+
+
+@pytest.mark.parametrize("options,message", [
+    ({"scratch": True}, "train.scratch=true trains every parameter of a new model: set train.lora=false"),
+    ({"scratch": True, "lora": False, "format": "messages"}, "train.scratch=true needs train.format=prompt_completion"),
+    ({"scratch": True, "lora": False, "student": StudentSettings(width=30, heads=4)},
+     "train.student.width=30 must be a multiple of train.student.heads=4"),
+    ({"scratch": True, "lora": False, "student": StudentSettings(family="mamba")}, "train.student.family must be one of"),
+])
+def test_bad_student_settings_name_the_option(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        SFTSettings(**options).validate()

@@ -1,0 +1,162 @@
+"""Students trained from scratch: a small decoder from a transformers config and a tokenizer made
+for the task's text by the `tokenizers` library.
+
+Stream of Search (Gandhi et al. 2024) trained a 250M GPT-Neo from scratch on Countdown streams; this
+is the CPU-sized version of that setting, so that what the data teaches is not hidden behind what a
+pretrained model already knows. The tokenizer is a word-level vocabulary learned from the training
+texts, with every digit its own token (numbers are spelled digit by digit, so a student can write a
+number it never saw whole) and each run of letters one token (the grammar's words: `Exploring`,
+` Operation`, ...), each with the space before it, plus the digits and the arithmetic and bracket characters, so a held-out problem
+that only has other numbers always encodes. Anything else a text holds that the training texts did not
+is unknown, and is refused (`unencodable`) rather than silently mapped to `[UNK]`.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Iterable
+
+FAMILIES = ("llama", "gpt2")
+TOKENIZERS = ("words", "chars")
+PAD, EOS, UNK = "[PAD]", "[EOS]", "[UNK]"
+# Pieces: a run of letters (words tokenizer) or one letter (chars), one digit, one other character,
+# each with the space before it (a stream line is then about 23 tokens, not 29), or one whitespace
+# character.
+_PIECES = {"words": r" ?[A-Za-z]+| ?\d| ?[^A-Za-z\d\s]|\s", "chars": r"[\s\S]"}
+_ALWAYS = [*"0123456789", *(" " + d for d in "0123456789"), *"+-*/=()[],.:;<>", " ", "\n"]
+
+
+class StudentError(ValueError):
+    """A student cannot be trained or evaluated on this data (context too short, unknown text)."""
+
+
+@dataclass
+class StudentSettings:
+    """A decoder trained from scratch (`train.scratch=true`), nested as `train.student`."""
+
+    family: str = "llama"
+    """transformers model family of the decoder: llama (RoPE, SwiGLU, RMSNorm) or gpt2."""
+    layers: int = 4
+    """Decoder layers."""
+    width: int = 128
+    """Hidden size (the MLP is 4x wide)."""
+    heads: int = 4
+    """Attention heads (the width must divide by them)."""
+    context_length: int = 512
+    """Positions the model has; every training example (prompt + completion) must fit, or training
+    stops with the longest example named."""
+    tokenizer: str = "words"
+    """`words` (a run of letters is one token, each digit one) or `chars` (every character one token)."""
+
+    def validate(self) -> None:
+        """ValueError naming `train.student.<option>` when a setting cannot work."""
+        if self.family not in FAMILIES:
+            raise ValueError(f"train.student.family must be one of {FAMILIES}, got {self.family!r}")
+        if self.tokenizer not in TOKENIZERS:
+            raise ValueError(f"train.student.tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
+        for name in ("layers", "width", "heads", "context_length"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"train.student.{name} must be an integer >= 1, got {value!r}")
+        if self.width % self.heads:
+            raise ValueError(f"train.student.width={self.width} must be a multiple of train.student.heads={self.heads}")
+        if self.family == "llama" and (self.width // self.heads) % 2:
+            raise ValueError(f"train.student.width / heads = {self.width // self.heads} must be even for family=llama "
+                             "(rotary embeddings rotate pairs of dimensions)")
+
+
+def build_tokenizer(texts: Iterable[str], kind: str = "words"):
+    """A `PreTrainedTokenizerFast` whose vocabulary is every piece of `texts` (see the module doc),
+    the always-present characters and the special tokens; no chat template, no BOS, `[EOS]` ends
+    a completion (TRL appends it). Pieces are made by a regex split (`tokenizers`' Split
+    pre-tokenizer) and looked up whole (its WordLevel model)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    split = pre_tokenizers.Split(Regex(_PIECES[kind]), behavior="isolated")
+    # The vocabulary is collected with Python's `re` (the same pattern; ~50x faster than asking the
+    # pre-tokenizer text by text); a test checks both split alike.
+    pattern = re.compile(_PIECES[kind])
+    pieces: set[str] = set()
+    for text in texts:
+        pieces.update(pattern.findall(text))
+    # Ids in a fixed order (specials, the always-present characters, then sorted pieces), so the same
+    # texts give the same tokenizer whatever their order.
+    vocab: dict[str, int] = {}
+    for piece in [PAD, EOS, UNK, *_ALWAYS, *sorted(pieces)]:
+        vocab.setdefault(piece, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab, unk_token=UNK))
+    tok.pre_tokenizer = split
+    tok.decoder = decoders.Fuse()   # pieces keep their own whitespace: decoding is concatenation
+    return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS, unk_token=UNK,
+                                   clean_up_tokenization_spaces=False, model_max_length=1_000_000)
+
+
+def unencodable(tokenizer, text: str) -> str | None:
+    """The first piece of `text` that `tokenizer` has no token for, or None when all of it encodes."""
+    unk = tokenizer.unk_token_id
+    if unk is None:
+        return None
+    encoded = tokenizer.backend_tokenizer.encode(text, add_special_tokens=False)
+    for token_id, (start, end) in zip(encoded.ids, encoded.offsets):
+        if token_id == unk:
+            return text[start:end]
+    return None
+
+
+def build_model(tokenizer, student: StudentSettings):
+    """A randomly initialised causal LM of `student`'s family and size for `tokenizer`'s vocabulary."""
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    student.validate()
+    ids = {"vocab_size": len(tokenizer), "pad_token_id": tokenizer.pad_token_id,
+           "eos_token_id": tokenizer.eos_token_id, "bos_token_id": tokenizer.eos_token_id}
+    if student.family == "llama":
+        config = AutoConfig.for_model("llama", hidden_size=student.width, intermediate_size=4 * student.width,
+                                      num_hidden_layers=student.layers, num_attention_heads=student.heads,
+                                      num_key_value_heads=student.heads, max_position_embeddings=student.context_length,
+                                      tie_word_embeddings=True, **ids)
+    else:
+        config = AutoConfig.for_model("gpt2", n_embd=student.width, n_layer=student.layers, n_head=student.heads,
+                                      n_positions=student.context_length, **ids)
+    return AutoModelForCausalLM.from_config(config)
+
+
+def check_examples(rows: Iterable[tuple[str, str]], tokenizer, student: StudentSettings, where: str) -> int:
+    """StudentError unless every (prompt, completion) of `rows` encodes and fits the context (with the
+    EOS TRL appends); returns the longest example's tokens."""
+    rows = list(rows)
+    backend, unk = tokenizer.backend_tokenizer, tokenizer.unk_token_id
+    # One batched (Rust, parallel) pass over every text; the slow path only names a bad piece.
+    lengths = [0] * len(rows)
+    for part in (0, 1):
+        texts = [row[part] for row in rows]
+        for i, encoded in enumerate(backend.encode_batch(texts, add_special_tokens=False)):
+            if unk in encoded.ids:
+                raise StudentError(f"{where} example {i}: the student's tokenizer cannot encode "
+                                   f"{unencodable(tokenizer, texts[i])!r}")
+            lengths[i] += len(encoded.ids)
+    if not rows:
+        return 0
+    longest_at = max(range(len(rows)), key=lengths.__getitem__)
+    longest = lengths[longest_at] + 1
+    if longest > student.context_length:
+        raise StudentError(f"train.student.context_length={student.context_length} is shorter than {where} example "
+                           f"{longest_at} (prompt + completion = {longest} tokens): raise it, or export shorter traces")
+    return longest
+
+
+def parameter_count(model) -> int:
+    """Trainable parameters of `model`."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def check_dataset(dataset_dir: str, student: StudentSettings) -> int:
+    """`check_examples` on the train split of an exported dataset, with the tokenizer training would
+    build; the train stage runs it before it records a run. Returns the longest example's tokens."""
+    from training.sft import load_train_split
+
+    train = load_train_split(dataset_dir, "prompt_completion")
+    tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]], student.tokenizer)
+    return check_examples(zip(train["prompt"], train["completion"]), tokenizer, student,
+                          f"the train split of {dataset_dir}")
