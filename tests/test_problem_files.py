@@ -261,8 +261,7 @@ def _store_snapshot(path) -> tuple[str, dict[str, int]]:
     return hashlib.sha256(path.read_bytes()).hexdigest(), counts
 
 
-@pytest.mark.parametrize("case", ["gsm8k first row without ####", "empty countdown file"])
-def test_a_bad_problem_file_through_the_cli_leaves_an_existing_store_as_it_was(tmp_path, case):
+def test_a_bad_problem_file_through_the_cli_leaves_an_existing_store_as_it_was(tmp_path):
     from db import TraceStore
     from tests.explore_processes import ENV, REPO, journeyforge
 
@@ -273,20 +272,16 @@ def test_a_bad_problem_file_through_the_cli_leaves_an_existing_store_as_it_was(t
     store.close()
     before = _store_snapshot(db)
     assert before[1]["problems"] == 2 and before[1]["trees"] == 2
-    if case == "empty countdown file":
-        path, task = tmp_path / "problems.jsonl", ["task.source=file"]
-        path.write_text("")
-        expected = f"{path}: no problems in the file (it is empty or holds only blank lines)"
-    else:
-        rows = [{"question": "2+2?", "answer": "4"}, {"question": "3+3?", "answer": "3+3=6 #### 6"},
-                {"question": "4+4?", "answer": "4+4=8 #### 8"}]
-        path, task = write_jsonl(tmp_path / "problems.jsonl", rows), ["task=math", "task.test_path=null"]
-        expected = f"{path} line 1: field 'answer' has no '#### <number>' final answer, got \"4\", but 2 of the file's 3"
-    option = "task.path" if case.startswith("empty") else "task.train_path"
+    # A GSM8K file whose first row lacks '#### n' (read as the generic layout before, by that row).
+    path = write_jsonl(tmp_path / "problems.jsonl", [{"question": "2+2?", "answer": "4"},
+                                                     {"question": "3+3?", "answer": "3+3=6 #### 6"},
+                                                     {"question": "4+4?", "answer": "4+4=8 #### 8"}])
     done = subprocess.run(journeyforge("explore", "name=x", f"store.url=sqlite:///{db}", f"workdir={tmp_path}",
-                                       "policy=scripted", *task, f"{option}={path}"),
+                                       "policy=scripted", "task=math", "task.test_path=null", f"task.train_path={path}"),
                           cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
     assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
-    lines = done.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"journeyforge explore: {expected}"), done.stderr
-    assert _store_snapshot(db) == before
+    assert done.stderr.strip().splitlines() == [
+        f"journeyforge explore: {path} line 1: field 'answer' has no '#### <number>' final answer, got \"4\", but 2 "
+        "of the file's 3 rows are GSM8K rows (question, answer ending in '#### n'); fix the row, or set "
+        "task.layout=<gsm8k|math|generic> (task.skip_bad_rows=true skips the rows of other layouts)"]
+    assert _store_snapshot(db) == before           # byte for byte, and row for row

@@ -33,6 +33,7 @@ BUNDLED = {"gsm8k_train": "gsm8k_train.jsonl", "gsm8k_test": "gsm8k_test.jsonl",
 MATH_EXTRAS = ("subject", "level", "unique_id")
 _GSM8K_GOLD = re.compile(r"-?\d+(?:\.\d+)?")
 _WHERE_INDEX = re.compile(r"(line|row) (\d+)$")
+GOLD_CHUNK = 256   # gold answers sent to the verifier pool at once
 
 
 @dataclass
@@ -204,14 +205,17 @@ def _readable_golds(loaded: LoadedRows[MathRow], cfg: MathConfig) -> LoadedRows[
     error unless `cfg.skip_bad_rows`. Checked after every row's fields, in one batch to the pool."""
     kept = LoadedRows(path=loaded.path, rows=[], skipped=list(loaded.skipped))
     bad = []
-    for row, why in zip(loaded.rows, gold_problems([r.answer for r in loaded.rows])):
-        if why is None:
-            kept.rows.append(row)
-            continue
-        source = "its last \\boxed{} answer" if row.gold_field == "solution" else "the gold answer"
-        bad.append(f"{row.where}: field {row.gold_field!r}: {source} {show(row.answer)} is not usable: {why}")
-    if bad and not cfg.skip_bad_rows:
-        raise ProblemFileError(bad[0])
+    # In chunks, so that without `skip_bad_rows` a file of slow golds stops at its first bad one.
+    for start in range(0, len(loaded.rows), GOLD_CHUNK):
+        chunk = loaded.rows[start:start + GOLD_CHUNK]
+        for row, why in zip(chunk, gold_problems([r.answer for r in chunk])):
+            if why is None:
+                kept.rows.append(row)
+                continue
+            source = "its last \\boxed{} answer" if row.gold_field == "solution" else "the gold answer"
+            bad.append(f"{row.where}: field {row.gold_field!r}: {source} {show(row.answer)} is not usable: {why}")
+        if bad and not cfg.skip_bad_rows:
+            raise ProblemFileError(bad[0])
     if bad:
         log.warning("%s: skipped %d rows whose gold answer math-verify cannot read (first: %s)",
                     loaded.path, len(bad), bad[0])
