@@ -25,6 +25,7 @@ stages:
   eval       greedy accuracy of the base and tuned models on held-out problems
   rl         GRPO (TRL) on the task's verifier rewards, from the base model or an SFT adapter
   run        all of the above, in order
+  prm        a process reward model (step scorer) from the stepwise export, graded on held-out trees
   experiment journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)
   view       a static site of the run and its trees in <workdir>/view; `serve=true` serves it
   db         schema migrations and read-only checks: `journeyforge db upgrade|current|check [store.url=...]`

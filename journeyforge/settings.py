@@ -43,6 +43,7 @@ from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
 from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
+from training.prm_config import PRMSettings
 from training.rl_config import RLSettings
 from viewer.settings import ViewSettings
 
@@ -111,6 +112,7 @@ SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
     "experiment": ExperimentSettings, "rl": RLSettings, "view": ViewSettings, "store": StoreSettings,
+    "prm": PRMSettings,
 }
 
 
@@ -268,6 +270,8 @@ def _check(cfg: DictConfig, group: str) -> None:
         settings(RLSettings, node, "rl").validate()
     elif group == "view":
         settings(ViewSettings, node, "view")
+    elif group == "prm":
+        settings(PRMSettings, node, "prm")
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -283,7 +287,7 @@ def _check(cfg: DictConfig, group: str) -> None:
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "view",
-          "store")
+          "store", "prm")
 
 
 # `runs.name` is VARCHAR(200) and stages add suffixes (`<name>/journey_mixed-s2`); the name is also

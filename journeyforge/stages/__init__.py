@@ -1,7 +1,7 @@
 """One module per stage; each exposes `run(cfg) -> dict` that tests call without the CLI."""
 from __future__ import annotations
 
-from journeyforge.stages import evaluate, experiment, explore, export, linearize, pipeline, rl, train, view
+from journeyforge.stages import evaluate, experiment, explore, export, linearize, pipeline, prm, rl, train, view
 
 STAGES = {
     "explore": explore.run,
@@ -12,5 +12,6 @@ STAGES = {
     "run": pipeline.run,
     "experiment": experiment.run,
     "rl": rl.run,
+    "prm": prm.run,
     "view": view.run,
 }

@@ -22,7 +22,8 @@ from viewer.site import SiteError, write_site
 def _run_task(explore: dict, cfg: DictConfig):
     """The task the run was grown with (its stored config), so `view name=X` needs no `task=`;
     the command line's task when the stored one cannot be built."""
-    for node in ((explore.get("config") or {}).get("task"), cfg.get("task")):
+    stored = explore.get("config")  # a shared store is not trusted: its config may be any JSON
+    for node in ((stored.get("task") if isinstance(stored, dict) else None), cfg.get("task")):
         if node is None:
             continue
         try:

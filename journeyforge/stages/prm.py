@@ -1,0 +1,131 @@
+"""prm: train a step scorer on the run's stepwise export and grade it on the held-out trees.
+
+Graded against the stored step labels and, for a task with an exact oracle (Countdown's solver),
+against the oracle, beside the stored labels themselves scored against the oracle (with
+`search.value=rollout` those labels are Monte-Carlo estimates, so this says how noisy the PRM's own
+teacher was).
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from omegaconf import DictConfig
+
+from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.report import table
+from journeyforge.stages.common import StageError, check_explore_task, require_run, start_run
+from search.policies.default_model import resolve_model
+from training.prm_config import PRMSettings
+
+COLUMNS = ("steps", "mistakes", "precision", "recall", "f1", "auc", "first_error_acc_error_paths",
+           "first_error_acc_clean_paths", "first_error_f1")
+
+
+def _stepwise(export: dict) -> dict:
+    from datasets import load_from_disk
+
+    folder = Path((export.get("stats") or {}).get("dir") or "") / "stepwise"
+    if not folder.is_dir():
+        raise StageError(f"export run {export['name']!r} has no stepwise dataset at {folder}: run "
+                         f"`journeyforge export name={export['name']}` again")
+    data = load_from_disk(str(folder))
+    return {split: [dict(r) for r in data[split]] for split in data}
+
+
+def _oracle_truth(store, task, rows: list[dict]) -> list[list[bool | None]] | None:
+    """Per step of each row, the task's oracle: an invalid step is a mistake, a valid one is good when
+    the target is still reachable from its state (`Task.is_solvable`); read from the stored tree's
+    nodes. None when the task has no oracle."""
+    graphs = store.tree_graphs(sorted({r["tree_id"] for r in rows}))
+    truth, any_known = [], False
+    for row in rows:
+        graph = graphs.get(row["tree_id"])
+        nodes = _path_nodes(graph, task, row["completions"]) if graph is not None else None
+        steps: list[bool | None] = []
+        for node in nodes or [None] * len(row["completions"]):
+            if node is None:
+                steps.append(None)
+                continue
+            known = False if node.get("label") == "invalid" else task.is_solvable(node.get("state") or {})
+            any_known |= known is not None and node.get("label") != "invalid"
+            steps.append(known)
+        truth.append(steps)
+    return truth if any_known else None
+
+
+def _path_nodes(graph, task, steps: list[str]) -> list[dict] | None:
+    """The stored nodes along the root path whose quoted step texts are `steps` (the export keeps no
+    node ids; the first match in visit order is the path the row was made from)."""
+    node, out = graph.graph["root"], []
+    for step in steps:
+        kids = [k for k in graph.successors(node) if task.quote(graph.nodes[k].get("text")) == step]
+        if not kids:
+            return None
+        node = min(kids, key=lambda k: graph.nodes[k].get("seq", 0))
+        out.append(graph.nodes[node])
+    return out
+
+
+def _fmt(value) -> str:
+    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else (
+        f"{value:.3f}" if isinstance(value, float) else str(value))
+
+
+def run(cfg: DictConfig) -> dict:
+    from training.prm import grade, load_scorer, score_paths, train_prm
+
+    validate_config(cfg)
+    opts = settings(PRMSettings, cfg.prm, "prm")
+    model_ref = resolve_model(opts.model)
+    if opts.model.startswith(("/", ".", "~")) and not Path(model_ref).is_dir():
+        raise StageError(f"prm.model={opts.model}: no such model directory")
+    store = open_store(cfg)
+    task = build_task(cfg)
+    explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
+    check_explore_task(store, cfg)
+    export = require_run(store, cfg.name, "export", f"run `journeyforge export name={cfg.name}` first")
+    data = _stepwise(export)
+    train_rows, test_rows = data.get("train", []), data.get("test", [])
+    negatives = sum(not ok for r in train_rows for ok in r["labels"])
+    if not train_rows or not negatives:
+        raise StageError(f"the stepwise export of {cfg.name!r} has {len(train_rows)} training paths and "
+                         f"{negatives} mistaken steps: a step scorer needs both good and mistaken steps "
+                         "(grow more trees: task.n_train, search.max_expansions)")
+    if not test_rows:
+        raise StageError(f"the stepwise export of {cfg.name!r} has no test split to grade on: raise "
+                         "export.test_fraction")
+
+    run_id = start_run(store, cfg, "prm")
+    out = Path(opts.dir)
+    meta = out / "prm.json"
+    stamp = {"export_run": export["id"], "export_finished": str(export.get("finished_at")),
+             "settings": {k: getattr(opts, k) for k in ("model", "labels", "lora", "lora_r", "max_steps",
+                                                          "batch_size", "learning_rate", "max_length", "seed")}}
+    previous = json.loads(meta.read_text()) if meta.exists() else {}
+    if not opts.force and previous.get("stamp") == stamp:
+        print(f"[prm] scorer in {out} was trained with these settings on this export (prm.force=true retrains)")
+        trained = previous["train"]
+    else:
+        trained = train_prm(train_rows, out, opts, model_ref)
+        written = json.loads(meta.read_text())
+        meta.write_text(json.dumps({**written, "stamp": stamp}, indent=2))
+
+    model, tokenizer = load_scorer(out)
+    scores = score_paths(model, tokenizer, test_rows, max_length=max(opts.max_length, 1024))
+    stored = [[bool(x) for x in r["labels"]] for r in test_rows]
+    graded = {"prm vs stored labels": grade(scores, stored, opts.threshold)}
+    oracle = _oracle_truth(store, task, test_rows)
+    if oracle is not None:
+        graded["prm vs oracle"] = grade(scores, oracle, opts.threshold)
+        graded["stored labels vs oracle"] = grade([[1.0 if x else 0.0 for x in r] for r in stored], oracle, 0.5)
+    metrics = {"train": trained, "test_paths": len(test_rows), "threshold": opts.threshold, "graded": graded}
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+    store.finish_run(run_id, "done", {"dir": str(out), **metrics})
+    print(f"[prm] scorer {out}: {trained['paths']} training paths, {trained['scored_steps']} steps, "
+          f"{trained['steps']} optimizer steps, loss {trained['first_loss']:.3f} -> {trained['last_loss']:.3f}, "
+          f"{trained['seconds']} s")
+    print(table(["graded", *COLUMNS], [[name, *[_fmt(g[c]) for c in COLUMNS]] for name, g in graded.items()],
+                title=f"[prm] {len(test_rows)} held-out paths; a step is called a mistake below {opts.threshold}"))
+    return {"run_id": run_id, "dir": str(out), **metrics}

@@ -1,0 +1,231 @@
+"""A process reward model: a step scorer trained on stepwise rows, and how to grade one.
+
+TRL 1.16 no longer ships a PRM trainer, so this is transformers' Trainer with a one-logit
+token-classification head read at the last token of every step (see `PRMSettings`), trained with
+binary cross-entropy on the step targets (hard labels or Monte-Carlo values), LoRA through peft or
+every weight. Rows are TRL's stepwise format: `prompt`, `completions` (the steps), `labels` (bool per
+step), optionally `values` (float per step).
+"""
+from __future__ import annotations
+
+import bisect
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from training.prm_config import PRMSettings
+
+IGNORE = -100.0  # target of a token that is not a step's last token
+
+
+def path_text(prompt: str, steps: Sequence[str], delimiter: str = "\n") -> tuple[str, list[int]]:
+    """The scored text (question, then each step and the delimiter) and the character offset just
+    past each step, where its score is read."""
+    text = prompt + ("" if not prompt or prompt.endswith("\n") else "\n")
+    ends = []
+    for step in steps:
+        text += step
+        ends.append(len(text))
+        text += delimiter
+    return text, ends
+
+
+def encode_path(tokenizer, prompt: str, steps: Sequence[str], max_length: int) -> tuple[list[int], list[int | None]]:
+    """Token ids of the path (at most `max_length`) and, per step, the index of its last token (None
+    for a step cut off by `max_length`)."""
+    text, ends = path_text(prompt, steps)
+    enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False, truncation=True,
+                    max_length=max_length)
+    offsets = enc["offset_mapping"]
+    starts = [start for start, _ in offsets]
+    covered = offsets[-1][1] if offsets else 0  # text kept after truncation
+    positions: list[int | None] = []
+    for end in ends:
+        last = bisect.bisect_left(starts, end) - 1  # the last token that starts inside the step's text
+        positions.append(last if last >= 0 and covered >= end else None)
+    return list(enc["input_ids"]), positions
+
+
+def step_targets(row: dict, labels: str) -> list[float]:
+    """Per-step training targets: the hard label, or with `labels="soft"` the Monte-Carlo value."""
+    hard = [1.0 if ok else 0.0 for ok in row["labels"]]
+    if labels != "soft":
+        return hard
+    values = row.get("values") or []
+    return [float(v) if i < len(values) and v is not None and not math.isnan(v) else h
+            for i, (h, v) in enumerate(zip(hard, list(values) + [None] * len(hard)))]
+
+
+def _collate(batch: list[dict], pad_id: int) -> dict:
+    import torch
+
+    width = max(len(b["input_ids"]) for b in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    targets = torch.full((len(batch), width), IGNORE, dtype=torch.float32)
+    for i, b in enumerate(batch):
+        n = len(b["input_ids"])
+        ids[i, :n] = torch.tensor(b["input_ids"])
+        mask[i, :n] = 1
+        for pos, target in zip(b["positions"], b["targets"]):
+            if pos is not None:
+                targets[i, pos] = target
+    return {"input_ids": ids, "attention_mask": mask, "targets": targets}
+
+
+def load_scorer_base(model_ref: str):
+    """The base model with a fresh one-logit token-classification head, and its tokenizer."""
+    import torch
+    from transformers import AutoModelForTokenClassification, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_ref)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    model = AutoModelForTokenClassification.from_pretrained(model_ref, num_labels=1, dtype=torch.float32)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSettings, model_ref: str) -> dict[str, Any]:
+    """Train a step scorer on stepwise `rows` and save it (adapter or full model, tokenizer,
+    `prm.json`) to `output_dir`; returns steps, losses, seconds and the number of scored steps."""
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    start = time.perf_counter()
+    model, tokenizer = load_scorer_base(model_ref)
+    if settings.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(r=settings.lora_r, lora_alpha=settings.lora_alpha,
+                                                 target_modules="all-linear", task_type="TOKEN_CLS",
+                                                 modules_to_save=["score"]))
+    examples = []
+    for row in rows:
+        ids, positions = encode_path(tokenizer, row["prompt"], row["completions"], settings.max_length)
+        examples.append({"input_ids": ids, "positions": positions, "targets": step_targets(row, settings.labels)})
+    scored = sum(p is not None for e in examples for p in e["positions"])
+
+    class StepLossTrainer(Trainer):
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            targets = inputs.pop("targets")
+            logits = model(**inputs).logits.squeeze(-1)
+            keep = targets != IGNORE
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits[keep], targets[keep])
+            return (loss, logits) if return_outputs else loss
+
+    args = TrainingArguments(
+        output_dir=str(output_dir), max_steps=settings.max_steps, per_device_train_batch_size=settings.batch_size,
+        learning_rate=settings.learning_rate, seed=settings.seed, logging_steps=1, use_cpu=True, report_to=[],
+        save_strategy="no", remove_unused_columns=False, disable_tqdm=True,
+    )
+    trainer = StepLossTrainer(model=model, args=args, train_dataset=examples,
+                              data_collator=lambda batch: _collate(batch, tokenizer.pad_token_id))
+    trainer.train()
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(out))
+    tokenizer.save_pretrained(str(out))
+    losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
+    summary = {"steps": int(trainer.state.global_step), "paths": len(examples), "scored_steps": scored,
+               "first_loss": float(losses[0]) if losses else math.nan,
+               "last_loss": float(losses[-1]) if losses else math.nan,
+               "seconds": round(time.perf_counter() - start, 1)}
+    (out / "prm.json").write_text(json.dumps({"base_model": model_ref, "head": "token-classification, 1 logit at "
+                                              "each step's last token", "labels": settings.labels,
+                                              "lora": settings.lora, "train": summary}, indent=2))
+    return summary
+
+
+def load_scorer(scorer_dir: str | Path):
+    """A trained scorer (adapter over its base, or a full model) and its tokenizer, in eval mode."""
+    scorer_dir = Path(scorer_dir)
+    meta = json.loads((scorer_dir / "prm.json").read_text())
+    if (scorer_dir / "adapter_config.json").exists():
+        from peft import PeftModel
+
+        base, _ = load_scorer_base(meta["base_model"])
+        model = PeftModel.from_pretrained(base, str(scorer_dir))
+    else:
+        model, _ = load_scorer_base(str(scorer_dir))
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(str(scorer_dir))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    model.eval()
+    return model, tokenizer
+
+
+def score_paths(model, tokenizer, rows: Sequence[dict], max_length: int, batch_size: int = 16) -> list[list[float | None]]:
+    """Each row's step scores (sigmoid of the head at each step's last token; None past `max_length`),
+    one batched forward pass per `batch_size` rows."""
+    import torch
+
+    encoded = [encode_path(tokenizer, r["prompt"], r["completions"], max_length) for r in rows]
+    out: list[list[float | None]] = []
+    with torch.no_grad():
+        for i in range(0, len(encoded), batch_size):
+            chunk = encoded[i:i + batch_size]
+            batch = _collate([{"input_ids": ids, "positions": [], "targets": []} for ids, _ in chunk],
+                             tokenizer.pad_token_id)
+            batch.pop("targets")
+            probs = torch.sigmoid(model(**batch).logits.squeeze(-1))
+            for j, (_, positions) in enumerate(chunk):
+                out.append([float(probs[j, p]) if p is not None else None for p in positions])
+    return out
+
+
+def _auc(pos: list[float], neg: list[float]) -> float:
+    """P(a mistake scores below a good step), ties half: the Mann-Whitney form of ROC AUC."""
+    if not pos or not neg:
+        return math.nan
+    order = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
+    rank_sum, i = 0.0, 0
+    while i < len(order):
+        j = i
+        while j < len(order) and order[j][0] == order[i][0]:
+            j += 1
+        mean_rank = (i + j + 1) / 2
+        rank_sum += mean_rank * sum(1 for k in range(i, j) if order[k][1])
+        i = j
+    return (rank_sum - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))
+
+
+def grade(predicted: Sequence[Sequence[float | None]], truth: Sequence[Sequence[bool | None]],
+          threshold: float = 0.5) -> dict[str, float]:
+    """Step-level precision, recall and F1 of calling a step a mistake (score < threshold) against
+    `truth` (True = a good step), ROC AUC, and ProcessBench-style first-error accuracy: the index of
+    the first mistake (or none) of each path, predicted vs true, on paths with an error, on paths
+    without, and their harmonic mean. Steps with no score or no truth are left out."""
+    tp = fp = fn = tn = 0
+    mistake_scores, good_scores = [], []
+    first_hits = {"error": [0, 0], "clean": [0, 0]}
+    for scores, labels in zip(predicted, truth):
+        pairs = [(s, t) for s, t in zip(scores, labels) if s is not None and t is not None]
+        for s, t in pairs:
+            called = s < threshold
+            tp += called and not t
+            fp += called and t
+            fn += (not called) and not t
+            tn += (not called) and t
+            (good_scores if t else mistake_scores).append(-s)  # higher = more of a mistake
+        if not pairs:
+            continue
+        true_first = next((i for i, (_, t) in enumerate(pairs) if not t), None)
+        pred_first = next((i for i, (s, _) in enumerate(pairs) if s < threshold), None)
+        key = "error" if true_first is not None else "clean"
+        first_hits[key][0] += pred_first == true_first
+        first_hits[key][1] += 1
+    precision = tp / (tp + fp) if tp + fp else math.nan
+    recall = tp / (tp + fn) if tp + fn else math.nan
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else math.nan
+    err_acc = first_hits["error"][0] / first_hits["error"][1] if first_hits["error"][1] else math.nan
+    clean_acc = first_hits["clean"][0] / first_hits["clean"][1] if first_hits["clean"][1] else math.nan
+    both = 2 * err_acc * clean_acc / (err_acc + clean_acc) if err_acc + clean_acc > 0 else math.nan
+    return {"steps": tp + fp + fn + tn, "mistakes": tp + fn, "precision": precision, "recall": recall, "f1": f1,
+            "auc": _auc(mistake_scores, good_scores), "first_error_acc_error_paths": err_acc,
+            "first_error_acc_clean_paths": clean_acc, "first_error_f1": both,
+            "paths": first_hits["error"][1] + first_hits["clean"][1]}

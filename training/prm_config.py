@@ -1,0 +1,59 @@
+"""Settings of the `prm` stage: a process reward model (step scorer) trained on the stepwise export."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+LABELS = ("hard", "soft")
+
+
+@dataclass
+class PRMSettings:
+    """`prm.*`: which model scores steps, what it learns from, and how long it trains.
+
+    The scorer is the model with a one-logit token-classification head read at the last token of
+    each step (Math-Shepherd reads a tag token after each step; reading the step's own last token needs
+    no new token in the vocabulary, so the same head works for LoRA-tuned and from-scratch models).
+    The logit's sigmoid is the probability that the step is still on a way to a correct answer.
+    """
+
+    model: str = "smollm2-135m"
+    """Base model of the scorer: the bundled default, a local directory (a from-scratch student) or a
+    hub id."""
+    labels: str = "hard"
+    """What each step's target is: "hard" (the stored label: valid or solution = 1, a mistake = 0) or
+    "soft" (the Monte-Carlo value, the fraction of rollouts that reached the answer; steps without one
+    fall back to the hard label)."""
+    lora: bool = True
+    """Train a LoRA adapter plus the head (peft) instead of every weight (small students: false)."""
+    lora_r: int = 16
+    """LoRA rank."""
+    lora_alpha: int = 32
+    """LoRA scaling numerator."""
+    max_steps: int = 30
+    """Optimizer steps."""
+    batch_size: int = 8
+    """Paths per optimizer step."""
+    learning_rate: float = 5e-4
+    """Peak learning rate."""
+    max_length: int = 384
+    """Tokens per path (question plus steps); steps past it are not scored in training."""
+    threshold: float = 0.5
+    """A step whose score is below this is called a mistake when grading (precision, recall, F1,
+    first-error accuracy); AUC does not depend on it."""
+    seed: int = 0
+    """Seed of the trainer (data order, head and adapter initialisation)."""
+    dir: str = "outputs/demo/prm"
+    """Where the scorer, its tokenizer, settings and metrics go (`${workdir}/prm` in the config)."""
+    force: bool = False
+    """Train again even when `dir` holds a scorer trained with these settings on this export."""
+
+    def __post_init__(self) -> None:
+        if self.labels not in LABELS:
+            raise ValueError(f"prm.labels must be one of {LABELS}, got {self.labels!r}")
+        for name in ("max_steps", "batch_size", "max_length", "lora_r"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"prm.{name} must be >= 1, got {getattr(self, name)!r}")
+        if not 0.0 < self.threshold < 1.0:
+            raise ValueError(f"prm.threshold must be in (0, 1), got {self.threshold!r}")
+        if self.learning_rate <= 0:
+            raise ValueError(f"prm.learning_rate must be > 0, got {self.learning_rate!r}")
