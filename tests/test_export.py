@@ -219,7 +219,8 @@ def test_export_writes_every_configuration_card_and_stats(tmp_path):
     cfg = {"export": {"test_fraction": 0.3, "seed": 0}, "search": {"algorithm": "mcts"}}
     summary = write_export(rows, graphs, tmp_path / "out", TASK, cfg)
     out = tmp_path / "out"
-    assert set(summary["configs"]) == {"sft_journey", "sft_shortcut", "stepwise", "preference"}
+    assert set(summary["configs"]) == {"sft_journey", "sft_shortcut", "stepwise", "preference", "prm_shepherd",
+                                       "prm_openrlhf"}
 
     for relative in ("sft/shortcut", "sft/journey", "stepwise", "preference"):
         loaded = load_from_disk(str(out / relative))
@@ -227,7 +228,8 @@ def test_export_writes_every_configuration_card_and_stats(tmp_path):
         assert {s: len(d) for s, d in loaded.items()} == summary["configs"][relative.replace("/", "_")]
     # Every configuration splits the same problems the same way.
     test_problems = {
-        c: set(load_from_disk(str(out / c))["test"]["problem"]) for c in ("sft/journey", "stepwise", "preference")
+        c: set(load_from_disk(str(out / c))["test"]["problem"])
+        for c in ("sft/journey", "stepwise", "preference", "prm_shepherd", "prm_openrlhf")
     }
     assert len({frozenset(v) for v in test_problems.values()}) == 1 and test_problems["stepwise"]
 
@@ -323,7 +325,7 @@ def test_export_run_reads_trajectories_and_trees_from_the_store(sqlite_url, tmp_
         run_id = store_hand_trees(store, 4)
         summary = export_run(store, run_id, ["journey"], tmp_path / "out", TASK,
                              {"export": {"test_fraction": 0.25, "seed": 0}})
-    assert set(summary["configs"]) == {"sft_journey", "stepwise", "preference"}
+    assert set(summary["configs"]) == {"sft_journey", "stepwise", "preference", "prm_shepherd", "prm_openrlhf"}
     assert sum(summary["configs"]["sft_journey"].values()) == 4
     assert sum(summary["configs"]["stepwise"].values()) == 16
     assert sum(summary["configs"]["preference"].values()) == 12

@@ -31,12 +31,16 @@ mistake (`rejected`, with `rejected_label` and `rejected_reason`), plus, with Mo
 siblings whose values differ by at least the export's `preference_margin`. `sft/<kind>` rows are
 trajectories whose final answer passed the verifier: `shortcut` is the correct path only, `journey`
 adds explored mistakes with reflection and backtracking (O1 Replication Journey), `stream` is the
-whole search in visit order (Stream of Search)."""
+whole search in visit order (Stream of Search). `prm_shepherd` and `prm_openrlhf` are the `stepwise`
+rows (same split) as Math-Shepherd's step-tagged text and as OpenRLHF's PRM trainer reads them
+(`--input_key input --label_key value --placeholder_token ки --reward_tokens + -`)."""
 
 DESCRIPTIONS = {
     "sft": "SFT rows: `messages` (chat) or `prompt`/`completion`, plus provenance columns.",
     "stepwise": "TRL stepwise supervision: `prompt: str`, `completions: list[str]`, `labels: list[bool]`.",
     "preference": "TRL preference pairs: `prompt`, `chosen`, `rejected` (one step each).",
+    "prm_shepherd": "Math-Shepherd step tags: `input` (each step then ` ки`), `label` (the tag as `+`/`-`).",
+    "prm_openrlhf": "OpenRLHF PRM rows: `input` (each step then ` ки`), `value` (one `+`/`-` per tag).",
     "rl": "RL prompts: `prompt`, gold `answer`, `payload` (every training problem, for GRPO).",
 }
 

@@ -27,6 +27,7 @@ from datasets import Dataset, DatasetDict, Features, List, Value, load_from_disk
 from search.tasks.base import MISTAKE_LABELS, SOLUTION, VALID, Problem, Task
 from traces.card import render_card
 from traces.frames import frame_problem
+from traces.prm_formats import prm_formats
 from traces.rl_prompts import VERL_DIR, build_rl_prompts, write_verl
 from traces.stats import format_stats_table, plot_histograms, trajectory_stats
 
@@ -458,6 +459,7 @@ def write_export(
                                             dropped=dropped[f"sft/{kind}"], **split_args)
     dropped_rows = {config_name(rel): dict(c) for rel, c in dropped.items() if c}
     datasets["stepwise"] = build_stepwise(graphs, task, **split_args)
+    datasets.update(prm_formats(datasets["stepwise"]))  # Math-Shepherd's and OpenRLHF's PRM formats
     datasets["preference"] = build_preference(graphs, task, margin=opts["preference_margin"], **split_args)
     if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
         rl_list = [as_problem(p, "RL problem") for p in rl_problems]
