@@ -75,3 +75,20 @@ def test_student_model_is_built_from_its_config_for_the_tokenizer():
 def test_bad_student_settings_name_the_option(options, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         SFTSettings(**options).validate()
+
+
+def test_eval_refuses_a_prompt_the_student_cannot_encode(tmp_path):
+    import json
+    from types import SimpleNamespace
+
+    from search.tasks.base import Problem
+    from training.evaluate import check_student_prompts
+    from training.sft import SETTINGS_FILE
+
+    (tmp_path / SETTINGS_FILE).write_text(json.dumps({"settings": {"scratch": True, "format": "prompt_completion"}}))
+    policy = SimpleNamespace(tokenizer=build_tokenizer([PROMPT, STREAM]))   # what eval reads of the loaded model
+    problems = [Problem(key="2,6,8->32", payload={}), Problem(key="3,5->15", payload={})]
+    check_student_prompts("stream/s0", str(tmp_path), policy, problems[:1], [PROMPT])
+    with pytest.raises(StudentError, match=r"^model 'stream/s0' \(.*\) cannot encode the prompt of problem 3,5->15: "
+                                           r"' Zahlen' is not in its tokenizer's vocabulary"):
+        check_student_prompts("stream/s0", str(tmp_path), policy, problems, [PROMPT, "Numbers: 3, 5 Zahlen"])
