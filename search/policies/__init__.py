@@ -18,9 +18,10 @@ BACKENDS: dict[str, str] = {
     "vllm": "search.policies.vllm_backend:VLLMPolicy",
     "openai": "search.policies.openai_backend:OpenAIPolicy",
     "symbolic": "search.policies.symbolic:SymbolicPolicy",
+    "simulated": "search.policies.simulated:SimulatedPolicy",
 }
 # Backends whose constructor takes the task as its first argument.
-NEEDS_TASK = {"scripted", "symbolic"}
+NEEDS_TASK = {"scripted", "symbolic", "simulated"}
 # Backends that only work with some tasks: "module:function(task, **options)" raising ValueError,
 # run by `validate_policy_config` when it is given the task (before anything is written).
 TASK_CHECKS: dict[str, str] = {"symbolic": "search.policies.symbolic:check_task"}
@@ -49,6 +50,11 @@ VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
 # Per backend; `hf` dtypes are the keys of search/policies/hf.py DTYPES (a test keeps them equal).
 BACKEND_CHECKS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
     "hf": {"dtype": (lambda v: v in ("float32", "bfloat16", "float16"), "one of float32, bfloat16, float16")},
+    # an engine with no rate or no batch never answers: refused before anything is written
+    "simulated": {**{rate: (lambda v: v > 0, "a rate > 0") for rate in
+                     ("tokens_per_s", "sequence_tokens_per_s", "prefill_tokens_per_s", "chars_per_token")},
+                  "max_batch": _AT_LEAST_1,
+                  "prefix_cache_tokens": (lambda v: v >= 0, "an integer >= 0 (0: no prefix cache)")},
 }
 _TYPES: dict[str, Callable[[Any], bool]] = {
     "str": lambda v: isinstance(v, str),

@@ -68,7 +68,7 @@ class ScriptedPolicy(Policy):
             sample = self.task.sample_rollout if req.meta.get("rollout") else self.task.sample_step
             for _ in range(req.n):
                 text = sample(state, rng, self.error_rate, req.meta.get("problem"))
-                ids = fake_token_ids(text)
+                ids = self.encode(text)  # a subclass's tokenizer (the simulated engine's) applies here too
                 completions.append(Completion(text, ids, -0.1 * max(len(ids), 1), "stop"))
                 generated += len(ids)
             out.append(completions)
