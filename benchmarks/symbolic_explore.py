@@ -41,7 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
 
     task = make_task({"name": "countdown", "n_train": args.problems, "n_test": 1, "n_numbers": args.numbers,
-                      "max_number": 30, "max_target": 99, "seed": args.seed})
+                      "max_number": 30, "max_target": 99, "seed": args.seed,
+                      "prompt_format": "question"})   # as experiment=cpu_lab: the policy reads states, not prompts
     problems = [p for p in task.load_problems() if p.split == "train"][: args.problems]
     with tempfile.TemporaryDirectory() as tmp:
         store = TraceStore(f"sqlite:///{tmp}/symbolic.db")
