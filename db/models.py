@@ -122,6 +122,9 @@ class Node(Base):
     mc_value: Mapped[float | None] = mapped_column(Float, nullable=True)
     mc_hard: Mapped[float | None] = mapped_column(Float, nullable=True)
     first_error: Mapped[bool] = mapped_column(Boolean, default=False)  # first mistake on its path (OmegaPRM)
+    # Step scorer's probability that the step still leads to a correct answer (search.value=prm; the
+    # scorer is the explore run's config `search.prm`); NULL where none ran. Migration 0005.
+    prm_score: Mapped[float | None] = mapped_column(Float, nullable=True)
     expansions: Mapped[int] = mapped_column(Integer, default=0)  # times this node was expanded (search budget)
 
 

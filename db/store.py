@@ -59,7 +59,7 @@ RUN_STATUSES = ("running", "done", "failed")
 NODE_DEFAULTS: dict[str, Any] = {
     "parent_id": None, "text": "", "token_ids": None, "state": None, "reason": None, "reward": None,
     "value": 0.0, "visits": 0, "logprob": None, "finish_reason": None, "count": 1,
-    "mc_value": None, "mc_hard": None, "first_error": False, "expansions": 0,
+    "mc_value": None, "mc_hard": None, "first_error": False, "expansions": 0, "prm_score": None,
 }
 NODE_REQUIRED = ("tree_id", "seq", "depth", "label")
 # `parent_index` (write_wave only): the parent is the wave's row at that index, not yet stored.

@@ -248,7 +248,10 @@ def _check(cfg: DictConfig, group: str) -> None:
         # With the task: a backend that only some tasks support (symbolic) is refused here.
         validate_policy_config(node, task=make_task(cfg.task) if "task" in cfg else None)
     elif group == "search":
-        make_algorithm(settings(SearchSettings, node, "search"))
+        search = settings(SearchSettings, node, "search")
+        make_algorithm(search)
+        if search.value == "prm" and "task" in cfg:
+            _check_scorer_task(search.prm, cfg.task)
     elif group == "explore":
         settings(ExploreSettings, node, "explore")
     elif group == "linearize":
@@ -284,6 +287,19 @@ def _check(cfg: DictConfig, group: str) -> None:
         except (ArgumentError, ValueError, TypeError):
             raise ValueError(f"store.url={mask_text(str(node.url))!r} is not a database URL; e.g. "
                              "sqlite:///outputs/journeyforge.db or postgresql+psycopg://user@host/db") from None
+
+
+def _check_scorer_task(path: str, task: DictConfig) -> None:
+    """A step scorer trained on another task's (or dataset's) trees cannot value this one's steps."""
+    from search.algorithms.base import check_scorer_dir
+
+    trained = check_scorer_dir(path).get("task") or {}
+    mine = {"name": task.get("name"), "dataset": task.get("dataset")}
+    for key in ("name", "dataset"):
+        if trained.get(key) is not None and mine[key] is not None and trained[key] != mine[key]:
+            raise ValueError(f"search.prm={path} was trained on task {trained.get('name')} (dataset "
+                             f"{trained.get('dataset')}), not on this run's {mine['name']} (dataset {mine['dataset']}): "
+                             "train a scorer on this task's trees with `journeyforge prm`")
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "view",

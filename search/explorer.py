@@ -126,7 +126,8 @@ class Explorer:
         self.s = settings
         a = algorithm.s
         self.values = values or make_value_estimator(task, a.value, rollouts=a.rollouts, max_tokens=a.rollout_max_tokens,
-                                                     temperature=a.rollout_temperature, top_p=self.s.top_p)
+                                                     temperature=a.rollout_temperature, top_p=self.s.top_p,
+                                                     prm=a.prm, prm_batch_size=a.prm_batch_size)
         self.worker = settings.worker or f"{socket.gethostname()}:{os.getpid()}"
         self._prompts: dict[str, tuple[str, list[int] | None]] = {}
 
@@ -295,7 +296,7 @@ class Explorer:
 
         # The wave's rollouts: one more batched call, before any value is backed up. A tree with a
         # rollout prompt that does not fit stops here; its new steps are still stored.
-        for item in to_value:
+        for item in to_value if self.values.name == "rollout" else ():
             if item.tree.tree_id not in refused:
                 why = self._refusal(item.tree, item.node, self._rollout_request(item.tree, item.node), "rollout")
                 if why is not None:

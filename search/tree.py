@@ -31,6 +31,7 @@ class SearchNode:
     mc_value: float | None = None
     mc_hard: float | None = None
     first_error: bool = False
+    prm_score: float | None = None   # the step scorer's value of this node (search.value=prm)
     times_expanded: int = 0   # expansions of this node (MCTS samples a node again when its children all failed)
     visits: int = 0
     value_sum: float = 0.0
@@ -130,6 +131,7 @@ class SearchTree:
             "value": node.value, "visits": node.visits, "logprob": node.logprob,
             "finish_reason": node.finish_reason, "count": node.count, "mc_value": node.mc_value,
             "mc_hard": node.mc_hard, "first_error": node.first_error, "expansions": node.times_expanded,
+            "prm_score": node.prm_score,
         }
 
     @classmethod
@@ -155,7 +157,7 @@ class SearchTree:
                 count=r.get("count") or 1, visits=r["visits"] or 0,
                 value_sum=(r["value"] or 0.0) * (r["visits"] or 0), id=r["id"],
                 mc_value=r.get("mc_value"), mc_hard=r.get("mc_hard"), first_error=bool(r.get("first_error")),
-                times_expanded=r.get("expansions") or 0,
+                times_expanded=r.get("expansions") or 0, prm_score=r.get("prm_score"),
             )
             parent.children.append(node)
             parent.expanded = True

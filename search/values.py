@@ -20,7 +20,7 @@ from search.policies.base import GenerationRequest, Policy
 from search.tasks.base import DEAD_END, MISTAKE_LABELS, VALID, StepResult, Task
 from search.tree import SearchNode, SearchTree
 
-ESTIMATORS = ("label", "rollout")
+ESTIMATORS = ("label", "rollout", "prm")
 
 
 @dataclass
@@ -108,6 +108,39 @@ class RolloutValue(ValueEstimator):
         return rows, tokens
 
 
+class PRMValue(ValueEstimator):
+    """A trained step scorer's value of every new node (`journeyforge prm`; Math-Shepherd, rStar-Math's
+    process preference model): the question and the node's path of steps, scored at the last step, in
+    one batched forward pass per wave. Labels stay the task's; the score is the node's value
+    (`nodes.prm_score`)."""
+
+    name = "prm"
+
+    def __init__(self, task: Task, scorer_dir: str, batch_size: int = 32, max_length: int = 1024):
+        from search.prm_scorer import load_scorer
+
+        super().__init__(task)
+        self.scorer_dir, self.batch_size, self.max_length = scorer_dir, batch_size, max_length
+        self.model, self.tokenizer = load_scorer(scorer_dir)
+
+    def wants(self, node: SearchNode, result: StepResult) -> bool:
+        # As with rollouts: final steps are judged by the verifier and illegal ones by the rules.
+        return not result.final and node.state is not None and node.label in (VALID, DEAD_END)
+
+    def estimate(self, items: list[Valued], policy: Policy, seed: int) -> tuple[list[dict[str, Any]], int]:
+        from search.prm_scorer import score_paths
+
+        if not items:
+            return [], 0
+        rows = [{"prompt": self.task.question(it.tree.problem),
+                 "completions": [self.task.quote(n.text) for n in it.node.path() if n.parent is not None]}
+                for it in items]
+        scores = score_paths(self.model, self.tokenizer, rows, self.max_length, self.batch_size)
+        for it, path_scores in zip(items, scores):
+            it.node.prm_score = path_scores[-1] if path_scores and path_scores[-1] is not None else None
+        return [], 0
+
+
 def mark_first_error(node: SearchNode) -> None:
     """OmegaPRM's first error: a mistake none of whose ancestors is one."""
     if node.label in MISTAKE_LABELS:
@@ -120,11 +153,14 @@ def mark_first_error(node: SearchNode) -> None:
 
 
 def make_value_estimator(task: Task, name: str | None = None, *, rollouts: int = 8, max_tokens: int = 256,
-                         temperature: float = 0.8, top_p: float = 1.0) -> ValueEstimator:
+                         temperature: float = 0.8, top_p: float = 1.0, prm: str | None = None,
+                         prm_batch_size: int = 32) -> ValueEstimator:
     """The estimator called `name` (None: the task's `default_value`)."""
     name = name or task.default_value
     if name == "label":
         return ValueEstimator(task)
     if name == "rollout":
         return RolloutValue(task, rollouts, max_tokens, temperature, top_p)
+    if name == "prm":
+        return PRMValue(task, prm, prm_batch_size)
     raise ValueError(f"search.value={name!r} is unknown; choose one of {', '.join(ESTIMATORS)}")

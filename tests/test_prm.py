@@ -82,6 +82,33 @@ def test_prm_stage_trains_a_scorer_and_grades_it_against_labels_and_the_oracle(t
     again = prm.run(cfg)
     assert again["train"] == out["train"]
 
+    # search.value=prm: the scorer values every new non-final legal node of a wave, stored on the node.
+    grown = explore.run(_cfg(tmp_path, "name=q", "search.value=prm", f"search.prm={scorer}", "task.n_train=4"))
+    with TraceStore(cfg.store.url) as store:
+        nodes = [n for t in store.trees(grown["run_id"]) for n in store.nodes(t["id"]) if n["parent_id"]]
+    scored = [n for n in nodes if n["prm_score"] is not None]
+    assert scored and all(0.0 <= n["prm_score"] <= 1.0 for n in scored)
+    # Legal steps that leave numbers to combine are scored; illegal and final ones (the verifier's) never.
+    assert {n["label"] for n in scored} <= {"valid", "dead_end"}
+    assert all(n["prm_score"] is not None for n in nodes if n["depth"] == 1 and n["label"] in ("valid", "dead_end"))
+    with TraceStore(cfg.store.url) as store:
+        run = store.get_run("q", "explore")
+    assert run["config"]["search"]["prm"] == str(scorer)
+
+
+def test_search_value_prm_refuses_a_missing_scorer_or_one_of_another_task(tmp_path):
+    from journeyforge.settings import ConfigError, validate_config
+
+    with pytest.raises(ConfigError, match=r"search.prm=/nowhere: no step scorer there \(no prm.json\)"):
+        validate_config(_cfg(tmp_path, "search.value=prm", "search.prm=/nowhere"))
+    with pytest.raises(ConfigError, match=r"search.value=prm needs search.prm="):
+        validate_config(_cfg(tmp_path, "search.value=prm"))
+    scorer = tmp_path / "scorer"
+    scorer.mkdir()
+    (scorer / "prm.json").write_text(json.dumps({"task": {"name": "math", "dataset": "gsm8k"}}))
+    with pytest.raises(ConfigError, match=r"was trained on task math \(dataset gsm8k\), not on this run's countdown"):
+        validate_config(_cfg(tmp_path, "search.value=prm", f"search.prm={scorer}"))
+
 
 def test_prm_stage_refuses_an_export_without_mistakes_and_a_missing_model(tmp_path, tiny_model_dir):
     cfg = _cfg(tmp_path, "policy.error_rate=0.0", f"prm.model={tiny_model_dir}")

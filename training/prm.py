@@ -8,44 +8,15 @@ step), optionally `values` (float per step).
 """
 from __future__ import annotations
 
-import bisect
 import json
 import math
 import time
 from pathlib import Path
 from typing import Any, Sequence
 
+from search.prm_scorer import IGNORE, SCORER_FILE, collate, encode_path, load_scorer, load_scorer_base, path_text, score_paths  # noqa: F401
 from training.prm_config import PRMSettings
 
-IGNORE = -100.0  # target of a token that is not a step's last token
-
-
-def path_text(prompt: str, steps: Sequence[str], delimiter: str = "\n") -> tuple[str, list[int]]:
-    """The scored text (question, then each step and the delimiter) and the character offset just
-    past each step, where its score is read."""
-    text = prompt + ("" if not prompt or prompt.endswith("\n") else "\n")
-    ends = []
-    for step in steps:
-        text += step
-        ends.append(len(text))
-        text += delimiter
-    return text, ends
-
-
-def encode_path(tokenizer, prompt: str, steps: Sequence[str], max_length: int) -> tuple[list[int], list[int | None]]:
-    """Token ids of the path (at most `max_length`) and, per step, the index of its last token (None
-    for a step cut off by `max_length`)."""
-    text, ends = path_text(prompt, steps)
-    enc = tokenizer(text, return_offsets_mapping=True, add_special_tokens=False, truncation=True,
-                    max_length=max_length)
-    offsets = enc["offset_mapping"]
-    starts = [start for start, _ in offsets]
-    covered = offsets[-1][1] if offsets else 0  # text kept after truncation
-    positions: list[int | None] = []
-    for end in ends:
-        last = bisect.bisect_left(starts, end) - 1  # the last token that starts inside the step's text
-        positions.append(last if last >= 0 and covered >= end else None)
-    return list(enc["input_ids"]), positions
 
 
 def step_targets(row: dict, labels: str) -> list[float]:
@@ -58,39 +29,11 @@ def step_targets(row: dict, labels: str) -> list[float]:
             for i, (h, v) in enumerate(zip(hard, list(values) + [None] * len(hard)))]
 
 
-def _collate(batch: list[dict], pad_id: int) -> dict:
-    import torch
-
-    width = max(len(b["input_ids"]) for b in batch)
-    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(batch), width), dtype=torch.long)
-    targets = torch.full((len(batch), width), IGNORE, dtype=torch.float32)
-    for i, b in enumerate(batch):
-        n = len(b["input_ids"])
-        ids[i, :n] = torch.tensor(b["input_ids"])
-        mask[i, :n] = 1
-        for pos, target in zip(b["positions"], b["targets"]):
-            if pos is not None:
-                targets[i, pos] = target
-    return {"input_ids": ids, "attention_mask": mask, "targets": targets}
-
-
-def load_scorer_base(model_ref: str):
-    """The base model with a fresh one-logit token-classification head, and its tokenizer."""
-    import torch
-    from transformers import AutoModelForTokenClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_ref)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    model = AutoModelForTokenClassification.from_pretrained(model_ref, num_labels=1, dtype=torch.float32)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
-
-
-def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSettings, model_ref: str) -> dict[str, Any]:
+def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSettings, model_ref: str,
+              task: dict | None = None) -> dict[str, Any]:
     """Train a step scorer on stepwise `rows` and save it (adapter or full model, tokenizer,
-    `prm.json`) to `output_dir`; returns steps, losses, seconds and the number of scored steps."""
+    `prm.json`, which names `task` so that a search of another task refuses it) to `output_dir`;
+    returns steps, losses, seconds and the number of scored steps."""
     import torch
     from transformers import Trainer, TrainingArguments
 
@@ -122,7 +65,7 @@ def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSetting
         save_strategy="no", remove_unused_columns=False, disable_tqdm=True,
     )
     trainer = StepLossTrainer(model=model, args=args, train_dataset=examples,
-                              data_collator=lambda batch: _collate(batch, tokenizer.pad_token_id))
+                              data_collator=lambda batch: collate(batch, tokenizer.pad_token_id))
     trainer.train()
     out = Path(output_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -133,49 +76,10 @@ def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSetting
                "first_loss": float(losses[0]) if losses else math.nan,
                "last_loss": float(losses[-1]) if losses else math.nan,
                "seconds": round(time.perf_counter() - start, 1)}
-    (out / "prm.json").write_text(json.dumps({"base_model": model_ref, "head": "token-classification, 1 logit at "
+    (out / SCORER_FILE).write_text(json.dumps({"base_model": model_ref, "task": task or {}, "head": "token-classification, 1 logit at "
                                               "each step's last token", "labels": settings.labels,
                                               "lora": settings.lora, "train": summary}, indent=2))
     return summary
-
-
-def load_scorer(scorer_dir: str | Path):
-    """A trained scorer (adapter over its base, or a full model) and its tokenizer, in eval mode."""
-    scorer_dir = Path(scorer_dir)
-    meta = json.loads((scorer_dir / "prm.json").read_text())
-    if (scorer_dir / "adapter_config.json").exists():
-        from peft import PeftModel
-
-        base, _ = load_scorer_base(meta["base_model"])
-        model = PeftModel.from_pretrained(base, str(scorer_dir))
-    else:
-        model, _ = load_scorer_base(str(scorer_dir))
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(str(scorer_dir))
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    model.eval()
-    return model, tokenizer
-
-
-def score_paths(model, tokenizer, rows: Sequence[dict], max_length: int, batch_size: int = 16) -> list[list[float | None]]:
-    """Each row's step scores (sigmoid of the head at each step's last token; None past `max_length`),
-    one batched forward pass per `batch_size` rows."""
-    import torch
-
-    encoded = [encode_path(tokenizer, r["prompt"], r["completions"], max_length) for r in rows]
-    out: list[list[float | None]] = []
-    with torch.no_grad():
-        for i in range(0, len(encoded), batch_size):
-            chunk = encoded[i:i + batch_size]
-            batch = _collate([{"input_ids": ids, "positions": [], "targets": []} for ids, _ in chunk],
-                             tokenizer.pad_token_id)
-            batch.pop("targets")
-            probs = torch.sigmoid(model(**batch).logits.squeeze(-1))
-            for j, (_, positions) in enumerate(chunk):
-                out.append([float(probs[j, p]) if p is not None else None for p in positions])
-    return out
 
 
 def _auc(pos: list[float], neg: list[float]) -> float:

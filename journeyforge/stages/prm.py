@@ -108,7 +108,8 @@ def run(cfg: DictConfig) -> dict:
         print(f"[prm] scorer in {out} was trained with these settings on this export (prm.force=true retrains)")
         trained = previous["train"]
     else:
-        trained = train_prm(train_rows, out, opts, model_ref)
+        trained = train_prm(train_rows, out, opts, model_ref,
+                            task={"name": cfg.task.name, "dataset": cfg.task.get("dataset")})
         written = json.loads(meta.read_text())
         meta.write_text(json.dumps({**written, "stamp": stamp}, indent=2))
 

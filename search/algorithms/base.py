@@ -44,8 +44,12 @@ class SearchSettings:
     """Best-of-N: independent chains sampled from the root."""
     value: str | None = None
     """The value estimator beside the algorithm (search/values.py): `label` (the task's own step
-    labels), `rollout` (Monte-Carlo completions, Math-Shepherd / OmegaPRM), or null for the task's
-    default."""
+    labels), `rollout` (Monte-Carlo completions, Math-Shepherd / OmegaPRM), `prm` (a step scorer
+    trained by `journeyforge prm`, `search.prm`), or null for the task's default."""
+    prm: str | None = None
+    """With `value=prm`: the scorer's directory (`<workdir>/prm` of the run that trained it)."""
+    prm_batch_size: int = 32
+    """With `value=prm`: paths per forward pass of the scorer (every new node of a wave is scored)."""
     rollouts: int = 8
     """With `value=rollout`: completions (M) sampled from each new non-terminal node."""
     rollout_max_tokens: int = 256
@@ -89,9 +93,32 @@ class SearchSettings:
             if getattr(self, name) < 0:
                 raise ValueError(f"search.{name} must be >= 0, got {getattr(self, name)!r}")
         # The estimators of search/values.py (ESTIMATORS); null picks the task's default.
-        if self.value not in (None, "label", "rollout"):
-            raise ValueError(f"search.value={self.value!r} is unknown; choose label, rollout or null "
+        if self.value not in (None, "label", "rollout", "prm"):
+            raise ValueError(f"search.value={self.value!r} is unknown; choose label, rollout, prm or null "
                              "(the task's default)")
+        if self.value == "prm":
+            check_scorer_dir(self.prm)
+        if isinstance(self.prm_batch_size, bool) or not isinstance(self.prm_batch_size, int) or self.prm_batch_size < 1:
+            raise ValueError(f"search.prm_batch_size must be an integer >= 1, got {self.prm_batch_size!r}")
+
+def check_scorer_dir(path: str | None) -> dict:
+    """The `prm.json` of the scorer directory `path`; ValueError naming search.prm when there is none."""
+    import json
+    from pathlib import Path
+
+    from search.prm_scorer import SCORER_FILE
+
+    if not path:
+        raise ValueError("search.value=prm needs search.prm=<the scorer directory `journeyforge prm` wrote>")
+    meta = Path(path) / SCORER_FILE
+    if not meta.is_file():
+        raise ValueError(f"search.prm={path}: no step scorer there (no {SCORER_FILE}); train one with "
+                         "`journeyforge prm` (it writes <workdir>/prm)")
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"search.prm={path}: {meta} cannot be read ({err})") from None
+
 
 def node_value(node: SearchNode, settings: SearchSettings) -> float:
     """Verifier reward at terminals, the Monte-Carlo estimate where rollouts gave one (the MCTS
@@ -100,6 +127,8 @@ def node_value(node: SearchNode, settings: SearchSettings) -> float:
         return float(node.reward)
     if node.mc_value is not None:
         return float(node.mc_value)
+    if node.prm_score is not None:
+        return float(node.prm_score)
     return float(settings.label_values.get(node.label, 0.0))
 
 
