@@ -29,7 +29,11 @@ NOT_SHAPING = {
                 "max_active_trees"},
     "policy": {"batch_size", "prefix_cache", "device", "base_url", "api_key", "concurrency", "timeout",
                "max_retries", "backoff", "vllm_extras", "gpu_memory_utilization", "tensor_parallel_size",
-               "enable_prefix_caching", "enforce_eager", "latency"},
+               "enable_prefix_caching", "enforce_eager", "latency",
+               # policy=simulated's engine pacing: how long a wave takes, not what it writes
+               "tokens_per_s", "sequence_tokens_per_s", "prefill_tokens_per_s", "max_batch",
+               "prefix_cache_tokens", "pace"},
+    "search": {"prm_batch_size"},
 }
 
 # Whatever a key like these holds never goes into a fingerprint (the stored config is the
