@@ -10,7 +10,7 @@ from hydra import compose, initialize_config_dir
 
 from db import TraceStore
 from journeyforge.cli import CONF_DIR
-from journeyforge.stages import explore, export, linearize, prm
+from journeyforge.stages import evaluate, explore, export, linearize, prm
 from journeyforge.stages.common import StageError
 from training.prm import encode_path, grade, path_text, step_targets
 
@@ -94,6 +94,34 @@ def test_prm_stage_trains_a_scorer_and_grades_it_against_labels_and_the_oracle(t
     with TraceStore(cfg.store.url) as store:
         run = store.get_run("q", "explore")
     assert run["config"]["search"]["prm"] == str(scorer)
+
+
+    # eval.scaling: N samples per held-out problem, strategies on the first N, with the scorer ranking them.
+    scaled = evaluate.run(_cfg(tmp_path, "policy=hf", f"policy.model={tiny_model_dir}", "eval.n_problems=2",
+                               "eval.max_tokens=6", "eval.scaling=[1,2]", f"eval.prm={scorer}", "train.kinds=[]"))
+    with TraceStore(cfg.store.url) as store:
+        stats = store.get_run("p", "eval")["stats"]["scaling"]
+    assert {(r["strategy"], r["n"]) for r in stats["results"]} == {
+        (s, n) for s in ("majority", "prm_best", "prm_weighted", "pass") for n in (1, 2)}
+    assert Path(stats["plot"]).exists() and scaled["run_id"]
+
+
+def test_strategies_pick_by_vote_by_the_scorer_and_by_weighted_vote():
+    from search.tasks import make_task
+    from search.tasks.base import Problem
+    from training.scaling import strategy_correct
+
+    task = make_task({"name": "countdown"})
+    problem = Problem(key="p", payload={"nums": [2, 3, 4], "target": 24}, split="test")
+    samples = [{"answer": "2+3+4", "is_correct": False}, {"answer": "2+3+4", "is_correct": False},
+               {"answer": "(2+4)*4", "is_correct": False}, {"answer": "2*3*4", "is_correct": True}]
+    scores = [0.2, 0.3, 0.1, 0.9]
+    # 2 votes for a wrong answer; the scorer's best is the right one; weighted: 0.5 wrong vs 0.9 right.
+    assert strategy_correct(task, problem, samples, scores, 4) == {
+        "majority": False, "pass": True, "prm_best": True, "prm_weighted": True}
+    assert strategy_correct(task, problem, samples, scores, 2) == {
+        "majority": False, "pass": False, "prm_best": False, "prm_weighted": False}
+    assert "prm_best" not in strategy_correct(task, problem, samples, None, 4)
 
 
 def test_search_value_prm_refuses_a_missing_scorer_or_one_of_another_task(tmp_path):

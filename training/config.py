@@ -122,6 +122,14 @@ class EvalSettings:
     """Seed of the sampled answers (the run's `seed` in the Hydra config)."""
     include_base: bool = True
     """Evaluate the base model too, not only the tuned adapters."""
+    scaling: list[int] = field(default_factory=list)
+    """Inference-time scaling, e.g. [1, 4, 16]: each problem is answered with max(N) samples (at least
+    `samples`) and, on the first N of them, majority vote, pass@N and, with `prm`, PRM best-of-N and
+    PRM-weighted vote are scored (training/scaling.py); a table with intervals and two plots."""
+    prm: str | None = None
+    """Step scorer (`journeyforge prm`'s directory) that ranks the sampled answers for `scaling`."""
+    prm_aggregate: str = "last"
+    """An answer's PRM score from its step scores: "last" (search-and-learn's default), "min" or "prod"."""
 
     def validate(self) -> None:
         """Raise ValueError naming the option when a setting cannot work."""
@@ -131,5 +139,16 @@ class EvalSettings:
                 raise ValueError(f"eval.{name} must be an integer >= 1, got {value!r}")
         if self.temperature < 0:
             raise ValueError(f"eval.temperature must be >= 0, got {self.temperature!r}")
+        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.scaling):
+            raise ValueError(f"eval.scaling must be a list of integers >= 1, got {list(self.scaling)!r}")
+        if self.prm_aggregate not in ("last", "min", "prod"):
+            raise ValueError(f"eval.prm_aggregate must be one of last, min, prod, got {self.prm_aggregate!r}")
+        if self.prm is not None:
+            from search.algorithms.base import check_scorer_dir
+
+            try:
+                check_scorer_dir(self.prm)
+            except ValueError as err:
+                raise ValueError(str(err).replace("search.prm", "eval.prm")) from None
         if not 0 < self.top_p <= 1:
             raise ValueError(f"eval.top_p must be in (0, 1], got {self.top_p!r}")

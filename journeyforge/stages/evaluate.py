@@ -13,6 +13,32 @@ from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
 from training.student import StudentError
 
 
+def scaling_report(cfg: DictConfig, ev, task, problems: list[Problem], results: list[dict]) -> dict:
+    """Accuracy by strategy and N (95% bootstrap intervals over problems), its table and plots."""
+    from analysis.stats import bootstrap_mean
+    from journeyforge.report import table
+    from training.scaling import plot_scaling, scaling_results, score_samples
+
+    by_key = {p.key: p for p in problems}
+    scores = score_samples(ev.prm, task, by_key, results, ev.prm_aggregate) if ev.prm else None
+    ns = sorted(set(ev.scaling))
+    found = scaling_results(task, by_key, results, ns, scores)
+    lines, stored = [], []
+    for r in found:
+        ci = bootstrap_mean([float(x) for x in r["correct"]])
+        lines.append([r["model"], r["strategy"], str(r["n"]), f"{100 * ci.value:.1f}",
+                      f"[{100 * ci.low:.1f}, {100 * ci.high:.1f}]", f"{r['tokens']:.0f}"])
+        stored.append({k: r[k] for k in ("model", "strategy", "n", "tokens")}
+                      | {"accuracy": ci.value, "low": ci.low, "high": ci.high})
+    plot = Path(cfg.workdir) / "eval" / "scaling.png"
+    plot.parent.mkdir(parents=True, exist_ok=True)
+    plot_scaling(found, plot)
+    title = (f"[eval] inference-time scaling on {len(problems)} problems (the first N of {max(ns)} samples; "
+             + (f"PRM {ev.prm}, {ev.prm_aggregate} step score)" if ev.prm else "no eval.prm: vote and pass@N only)"))
+    return {"results": stored, "plot": str(plot),
+            "table": table(["model", "strategy", "N", "accuracy%", "95% CI", "tokens/problem"], lines, title=title)}
+
+
 def run(cfg: DictConfig) -> dict:
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     ev = eval_settings(cfg)
@@ -44,8 +70,9 @@ def run(cfg: DictConfig) -> dict:
 
     run_id = start_run(store, cfg, "eval")
     try:
+        samples = max([ev.samples, *ev.scaling])  # scaling scores the first N of max(N) samples
         results = evaluate_models(models, problems, task, factory, max_tokens=ev.max_tokens,
-                                  samples=ev.samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
+                                  samples=samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
     except StudentError as err:
         store.finish_run(run_id, "failed", {"error": str(err)})
         raise StageError(str(err)) from None
@@ -57,8 +84,13 @@ def run(cfg: DictConfig) -> dict:
     # The table shows every model evaluated in this experiment (multirun jobs add theirs).
     stored = store.evals(run_id)
     text = accuracy_table(stored)
-    store.finish_run(run_id, "done", {"models": sorted({r["model"] for r in stored})})
+    scaling = scaling_report(cfg, ev, task, problems, results) if ev.scaling else None
+    store.finish_run(run_id, "done", {"models": sorted({r["model"] for r in stored}),
+                                      **({"scaling": scaling} if scaling else {})})
     print(f"[eval] {len(problems)} held-out problems\n{text}")
+    if scaling:
+        print(scaling["table"])
+        print(f"[eval] accuracy against N and against generated tokens: {scaling['plot']}")
     id_to_key = {v: k for k, v in key_to_id.items()}
     for field, table_text in breakdown_tables([dict(r, problem_key=id_to_key.get(r["problem_id"])) for r in stored],
                                               problems).items():
