@@ -50,6 +50,15 @@ class Run(Base):
     stats: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Lineage of self-evolution rounds (`journeyforge evolve`), NULL for runs outside one. Migration 0006.
+    # An explore run of round k >= 1 came from round k-1's explore run (its trees trained the model that
+    # grew these); a round's other runs came from its explore run. `model` is the model that grew the
+    # trees (explore) or that training produced (train): a base name or a directory, with the sha256
+    # of its files so that a directory overwritten later is told apart.
+    round: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parent_run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id"), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    model_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class Problem(Base):

@@ -235,9 +235,14 @@ class TraceStore:
     # -- runs -----------------------------------------------------------------------------------
 
     def start_run(
-        self, name: str, stage: str, config: dict, versions: dict | None = None, git_sha: str | None = None
+        self, name: str, stage: str, config: dict, versions: dict | None = None, git_sha: str | None = None,
+        *, round: int | None = None, parent_run_id: int | None = None, model: str | None = None,
+        model_sha256: str | None = None,
     ) -> int:
-        """Get or create the run (name, stage), mark it running with this config; returns its id."""
+        """Get or create the run (name, stage), mark it running with this config; returns its id.
+
+        The keyword arguments record a self-evolution round's lineage (`set_lineage`); the ones left
+        None keep what the run has (NULL for a new run)."""
         if not isinstance(config, dict):
             raise StoreError(f"start_run({name!r}, {stage!r}): config must be a dict, got {type(config).__name__}")
         values = {"status": "running", "config": config, "finished_at": None}
@@ -245,6 +250,7 @@ class TraceStore:
             values["versions"] = versions
         if git_sha is not None:
             values["git_sha"] = git_sha
+        values.update(_lineage(round=round, parent_run_id=parent_run_id, model=model, model_sha256=model_sha256))
         with self._write(f"start_run({name!r}, {stage!r})") as conn:
             conn.execute(
                 self._insert_ignore(RUNS, ["name", "stage"]),
@@ -254,6 +260,17 @@ class TraceStore:
             where = and_(RUNS.c.name == name, RUNS.c.stage == stage)
             conn.execute(update(RUNS).where(where).values(**values))
             return conn.scalar(select(RUNS.c.id).where(where))
+
+    def set_lineage(self, run_id: int, *, round: int | None = None, parent_run_id: int | None = None,
+                    model: str | None = None, model_sha256: str | None = None) -> None:
+        """Record run `run_id`'s place in a self-evolution round (db/models.py Run): its round, the run
+        it came from, the model that grew or came out of it and that model's sha256. None keeps a value."""
+        values = _lineage(round=round, parent_run_id=parent_run_id, model=model, model_sha256=model_sha256)
+        if not values:
+            return
+        with self._write(f"set_lineage({run_id})") as conn:
+            if conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)).rowcount != 1:
+                raise StoreError(f"set_lineage: no run with id {run_id}")
 
     def finish_run(self, run_id: int, status: str = "done", stats: dict | None = None) -> None:
         """Mark run `run_id` finished with `status` (done | failed), storing `stats` when given."""
@@ -1008,6 +1025,15 @@ def _existing(conn: Connection, table: Table, ids: list[int]) -> set[int]:
 def _chunks(items: list, size: int = _CHUNK) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start:start + size]
+
+
+def _lineage(**values: Any) -> dict[str, Any]:
+    """The lineage columns given (not None) of a runs row, checked: a round is an integer >= 0."""
+    given = {k: v for k, v in values.items() if v is not None}
+    rnd = given.get("round")
+    if rnd is not None and (isinstance(rnd, bool) or not isinstance(rnd, int) or rnd < 0):
+        raise StoreError(f"runs.round must be an integer >= 0, got {rnd!r}")
+    return given
 
 
 def _as_dict(row) -> dict:

@@ -5,7 +5,7 @@ COUNT/GROUP BY), so researchers can use whichever client they like.
 
 Views are created by migrations, which must not change once released: migration 0002 creates
 `VIEWS_0002`. To change a view, add `VIEWS_0003` (or one entry) and a migration that drops and
-re-creates it, and point `VIEWS` at the new set.
+re-creates it, and point `VIEWS` at the new set. Migration 0006 adds `VIEWS_0006` (rounds).
 """
 from __future__ import annotations
 
@@ -49,8 +49,50 @@ FROM runs r
 """,
 }
 
+# A mistake, as the round views read it: a step labelled invalid or a dead end, or one the value
+# estimator marked the first error on its path (Monte-Carlo rollouts: no rollout rescued it).
+_MISTAKE = "({n}.label IN ('invalid', 'dead_end') OR {n}.first_error)"
+
+VIEWS_0006: dict[str, str] = {
+    # One row per tree of a self-evolution round (explore runs with a round): the run, its round, the
+    # run it came from and the model that grew it; whether the tree is solved, its nodes, and its
+    # first mistake in search order (depth and step text; NULL when it made none).
+    "round_trees": f"""
+SELECT r.id AS run_id, r.name, r.round, r.parent_run_id, r.model, r.model_sha256,
+       t.id AS tree_id, t.problem_id, t.status,
+       CASE WHEN EXISTS (SELECT 1 FROM nodes s WHERE s.tree_id = t.id AND s.label = 'solution')
+            THEN 1 ELSE 0 END AS solved,
+       (SELECT COUNT(*) FROM nodes a WHERE a.tree_id = t.id) AS nodes,
+       (SELECT m.depth FROM nodes m WHERE m.tree_id = t.id AND {_MISTAKE.format(n="m")}
+        ORDER BY m.seq LIMIT 1) AS first_error_depth,
+       (SELECT m.text FROM nodes m WHERE m.tree_id = t.id AND {_MISTAKE.format(n="m")}
+        ORDER BY m.seq LIMIT 1) AS first_error_text
+FROM runs r JOIN trees t ON t.run_id = r.id
+WHERE r.stage = 'explore' AND r.round IS NOT NULL
+""",
+    # One row per mistake of round k on a problem that round k+1 grew again (the explore run whose
+    # parent_run_id is round k's): `repeated` is 1 when round k+1's tree of the same problem has a
+    # mistake with the same step text, or the same task state (compared as JSON text).
+    "repeated_mistakes": f"""
+SELECT r1.id AS run_id, r1.round, r2.id AS next_run_id, r2.round AS next_round,
+       t1.problem_id, m1.id AS node_id, m1.depth, m1.label, m1.text,
+       CASE WHEN EXISTS (
+           SELECT 1 FROM trees t2 JOIN nodes m2 ON m2.tree_id = t2.id
+           WHERE t2.run_id = r2.id AND t2.problem_id = t1.problem_id AND {_MISTAKE.format(n="m2")}
+             AND (m2.text = m1.text
+                  OR (m1.state IS NOT NULL AND CAST(m2.state AS TEXT) = CAST(m1.state AS TEXT))))
+            THEN 1 ELSE 0 END AS repeated
+FROM runs r1
+JOIN runs r2 ON r2.parent_run_id = r1.id AND r2.stage = 'explore'
+JOIN trees t1 ON t1.run_id = r1.id
+JOIN nodes m1 ON m1.tree_id = t1.id
+WHERE r1.stage = 'explore' AND {_MISTAKE.format(n="m1")}
+  AND EXISTS (SELECT 1 FROM trees t3 WHERE t3.run_id = r2.id AND t3.problem_id = t1.problem_id)
+""",
+}
+
 # The views of the newest schema revision.
-VIEWS: dict[str, str] = VIEWS_0002
+VIEWS: dict[str, str] = {**VIEWS_0002, **VIEWS_0006}
 
 
 def create_view_statements(views: dict[str, str]) -> list[str]:
@@ -95,4 +137,26 @@ DOC_QUERIES: dict[str, str] = {
     "solved trees of a run": SOLVED_TREES_QUERY,
     "root-to-node path": NODE_PATH_QUERY,
     "mistakes per tree by label": MISTAKES_QUERY,
+}
+
+# Queries over self-evolution rounds, quoted verbatim in docs/evolve.md and the README (tested on an
+# evolve store in tests/test_evolve.py). The evolve run is `evolve-demo`, the problem's key '1,2,7->21'.
+ROUND_TREES_QUERY = """\
+SELECT rt.round, rt.name, rt.tree_id, rt.solved, rt.nodes, rt.first_error_depth,
+       rt.model, rt.model_sha256
+FROM round_trees rt
+JOIN problems p ON p.id = rt.problem_id
+WHERE rt.name LIKE 'evolve-demo/round-%' AND p.key = '1,2,7->21'
+ORDER BY rt.round;"""
+
+REPEATED_RATE_QUERY = """\
+SELECT round, next_round, COUNT(*) AS mistakes, SUM(repeated) AS repeated,
+       ROUND(1.0 * SUM(repeated) / COUNT(*), 3) AS rate
+FROM repeated_mistakes
+GROUP BY round, next_round
+ORDER BY round;"""
+
+ROUND_QUERIES: dict[str, str] = {
+    "trees of one problem in every round": ROUND_TREES_QUERY,
+    "repeated-mistake rate between rounds": REPEATED_RATE_QUERY,
 }

@@ -28,8 +28,8 @@ REVISION_1_ROWS = [
 
 
 def test_head_is_the_newest_revision():
-    assert migrate.head() == "0004"
-    assert migrate.known_revisions() == {"0001", "0002", "0003", "0004"}
+    assert migrate.head() == "0006"
+    assert migrate.known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006"}
 
 
 def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
@@ -39,7 +39,7 @@ def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
         for statement in REVISION_1_ROWS:
             conn.execute(text(statement))
     engine.dispose()
-    with pytest.raises(StoreError, match=r"revision 0001, older than this code's 0004; run `journeyforge db upgrade --store.url="):
+    with pytest.raises(StoreError, match=r"revision 0001, older than this code's 0006; run `journeyforge db upgrade --store.url="):
         TraceStore(store_url)
 
     assert migrate.upgrade(store_url) == migrate.head() == migrate.current(store_url)
@@ -89,7 +89,7 @@ def test_tables_without_a_revision_are_refused(tmp_path):
 def test_upgrade_is_idempotent_and_downgrade_removes_the_views(store_url):
     assert migrate.current(store_url) is None
     migrate.upgrade(store_url)
-    assert migrate.upgrade(store_url) == "0004"
+    assert migrate.upgrade(store_url) == migrate.head()
     assert migrate.downgrade(store_url, "0003") == "0003"
     assert migrate.downgrade(store_url, "0002") == "0002"
     assert migrate.downgrade(store_url, "0001") == "0001"
