@@ -51,7 +51,7 @@ def test_decode_is_paced_by_the_aggregate_rate(task, states):
 
 
 def test_the_longest_completion_bounds_a_batch_however_fast_the_engine(task, states):
-    policy = SimulatedPolicy(task, tokens_per_s=1e9, sequence_tokens_per_s=500, prefill_tokens_per_s=1e9)
+    policy = SimulatedPolicy(task, tokens_per_s=1e9, sequence_tokens_per_s=500, prefill_tokens_per_s=1e9, pace=False)
     out = policy.generate(_requests(states, n=8, rollout=True))
     longest = max(len(c.token_ids) for cs in out for c in cs)
     assert policy.decode_seconds == pytest.approx(longest / 500)
@@ -59,10 +59,12 @@ def test_the_longest_completion_bounds_a_batch_however_fast_the_engine(task, sta
 
 def test_max_batch_caps_the_aggregate_rate(task, states):
     policy = SimulatedPolicy(task, tokens_per_s=1e9, sequence_tokens_per_s=100, max_batch=2,
-                             prefill_tokens_per_s=1e9)
+                             prefill_tokens_per_s=1e9, pace=False)   # a virtual clock: accounted, not waited
+    start = time.perf_counter()
     out = policy.generate(_requests(states, n=8, rollout=True))
     generated = sum(len(c.token_ids) for cs in out for c in cs)
     assert policy.decode_seconds == pytest.approx(generated / 200)   # 2 sequences x 100 tokens/s
+    assert policy.simulated_seconds > 1 > time.perf_counter() - start
 
 
 def test_prefix_cache_serves_a_repeated_prompt_and_a_shared_header(task, states):

@@ -38,7 +38,9 @@ everything before them, as vLLM's block hashes do; least recently used blocks ar
 `stats.seconds` is the simulated engine time (the time the engine had work): the busy share of a
 run is that over its wall time. The time spent here making the texts is part of it (the call never
 returns sooner than the simulated time), and `busy_cpu_seconds` says how much of it was this
-process's own CPU.
+process's own CPU. `pace=False` returns at once and only accounts `simulated_seconds`: a virtual
+clock for benchmarks whose waves would take minutes of an H100 (a sequential explorer's wall time
+on the GPU is then its wall time here minus `stats.seconds` plus `simulated_seconds`).
 """
 from __future__ import annotations
 
@@ -63,7 +65,7 @@ class SimulatedPolicy(ScriptedPolicy):
     def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0, tokens_per_s: float = 12_500.0,
                  sequence_tokens_per_s: float = 40.0, prefill_tokens_per_s: float = 40_000.0, max_batch: int = 1024,
                  prefix_cache_tokens: int = 1_000_000, chars_per_token: float = 4.0,
-                 context_length: int | None = None) -> None:
+                 context_length: int | None = None, pace: bool = True) -> None:
         super().__init__(task, error_rate=error_rate, seed=seed, context_length=context_length)
         for option, value in (("tokens_per_s", tokens_per_s), ("sequence_tokens_per_s", sequence_tokens_per_s),
                               ("prefill_tokens_per_s", prefill_tokens_per_s), ("chars_per_token", chars_per_token)):
@@ -74,6 +76,7 @@ class SimulatedPolicy(ScriptedPolicy):
                              "an engine that runs no sequence never answers")
         if prefix_cache_tokens < 0:
             raise ValueError(f"policy.prefix_cache_tokens must be >= 0 (0: no prefix cache), got {prefix_cache_tokens!r}")
+        self.pace = pace   # False: account the engine's time without waiting it out (a virtual clock)
         self.tokens_per_s = float(tokens_per_s)
         self.sequence_tokens_per_s = float(sequence_tokens_per_s)
         self.prefill_tokens_per_s = float(prefill_tokens_per_s)
@@ -86,6 +89,13 @@ class SimulatedPolicy(ScriptedPolicy):
         self.busy_cpu_seconds = 0.0   # of `stats.seconds`, this process's own CPU (making texts, hashing)
         self.prefill_seconds = 0.0
         self.decode_seconds = 0.0
+        self.simulated_seconds = 0.0  # what the GPU engine would have taken: prefill + decode
+        # Of decode time, what the batch spent waiting for its longest completion with fewer sequences
+        # running than the engine can take (the wave barrier inside the engine).
+        self.straggler_seconds = 0.0
+        # Calls that took longer here than on the engine (making the texts on this CPU was slower):
+        # time a GPU run would not spend, kept apart so that busy shares can leave it out.
+        self.overrun_seconds = 0.0
 
     def encode(self, text: str) -> list[int]:
         """Simulated token ids: one per `chars_per_token` characters, a stable hash of them."""
@@ -125,15 +135,19 @@ class SimulatedPolicy(ScriptedPolicy):
         lengths = [len(c.token_ids) for cs in out for c in cs]
         generated = sum(lengths)
         rate = min(self.tokens_per_s, self.max_batch * self.sequence_tokens_per_s)
-        decode = max(generated / rate, max(lengths, default=0) / self.sequence_tokens_per_s)
+        throughput = generated / rate
+        decode = max(throughput, max(lengths, default=0) / self.sequence_tokens_per_s)
         simulated = prefill / self.prefill_tokens_per_s + decode
         prompt_total = sum(self.prompt_tokens(r) for r in requests)
         self.busy_cpu_seconds += time.thread_time() - cpu_start
         left = simulated - (time.perf_counter() - start)
-        if left > 0:
+        if left > 0 and self.pace:
             time.sleep(left)
         self.prefill_seconds += prefill / self.prefill_tokens_per_s
         self.decode_seconds += decode
+        self.simulated_seconds += simulated
+        self.straggler_seconds += decode - throughput
+        self.overrun_seconds += max(0.0, -left)
         self.stats.prompt_tokens += prompt_total
         self.stats.cached_tokens += prompt_total - prefill
         self.stats.seconds += time.perf_counter() - start
