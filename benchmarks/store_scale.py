@@ -4,6 +4,7 @@ then store N trajectories and time exporting them to a dataset.
     python benchmarks/store_scale.py                   # 1,000,000 nodes + 100,000 trajectories, SQLite (+ PostgreSQL if reachable)
     python benchmarks/store_scale.py --nodes 100000 --no-postgres
     python benchmarks/store_scale.py --nodes 0 --trajectories 100000 --no-postgres   # the export part only
+    python benchmarks/store_scale.py --nodes 20000 --rollouts 16 --trajectories 0   # 16 rollouts per node in the same waves
 
 Nodes: each wave adds `--wave` nodes spread over `--trees` trees (the explorer's pattern: every
 active tree grows a little per wave) and backs up visits/values of their parents, all in one
@@ -46,6 +47,9 @@ from search.tasks.countdown.solver import after, combine, render_solution  # noq
 LABELS = ["valid", "invalid", "dead_end", "solution"]
 LABEL_WEIGHTS = [0.6, 0.2, 0.15, 0.05]
 MAX_DEPTH = 12
+# a GSM8K-length completion (~160 characters, 40 token ids) for `--rollouts`
+ROLLOUT_TEXT = "She sells 16 - 3 - 4 = 9 eggs.\nShe makes 9 * 2 = $18 every day.\n</think>\nThe answer is \\boxed{18}."
+ROLLOUT_IDS = [(7919 * i) % 151_936 for i in range(40)]
 
 
 def run_backend(url: str, args: argparse.Namespace) -> dict:
@@ -53,15 +57,16 @@ def run_backend(url: str, args: argparse.Namespace) -> dict:
     returns {"nodes": numbers or None, "export": numbers or None}."""
     store = TraceStore(url)
     try:
-        nodes = run_nodes(store, args.nodes, args.wave, args.trees, args.seed) if args.nodes > 0 else None
+        nodes = run_nodes(store, args.nodes, args.wave, args.trees, args.seed, args.rollouts) if args.nodes > 0 else None
         export = run_export(store, args.trajectories, args.seed, args.profile) if args.trajectories > 0 else None
         return {"nodes": nodes, "export": export}
     finally:
         store.close()
 
 
-def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: int) -> dict:
-    """Fill `store` with `n_nodes` nodes and time inserts and queries; returns the numbers."""
+def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: int, rollouts: int = 0) -> dict:
+    """Fill `store` with `n_nodes` nodes (and `rollouts` Monte-Carlo completions per new node, in the
+    same waves) and time inserts and queries; returns the numbers."""
     rng = random.Random(seed)
     run = store.start_run("bench", "explore", config={"nodes": n_nodes})
     problems = store.add_problems(
@@ -76,6 +81,7 @@ def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: in
     next_seq = dict.fromkeys(tree_ids, 1)
     visits: dict[int, int] = {}
     written, store_s, store_cpu_s, server_cpu_s = len(roots), 0.0, 0.0, 0.0
+    rollouts_written = 0
     server_cpu = server_cpu_reader(store)
     per_tree = max(1, wave // n_trees)
     while written < n_nodes:
@@ -98,13 +104,17 @@ def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: in
         for parent in dict.fromkeys(parents):
             visits[parent] = visits.get(parent, 0) + 1
             updates.append({"id": parent, "visits": visits[parent], "value": rng.random()})
+        completions = [{"node_index": i, "tree_id": row["tree_id"], "idx": j, "text": ROLLOUT_TEXT, "answer": "24",
+                        "is_correct": j % 4 == 0, "n_tokens": 40, "token_ids": ROLLOUT_IDS, "finish_reason": "stop"}
+                       for i, row in enumerate(rows) for j in range(rollouts)]
         start_server = server_cpu()
         start, start_cpu = time.perf_counter(), time.process_time()
-        ids = store.write_wave(rows, updates, [])
+        ids = store.write_wave(rows, updates, [], rollouts=completions)
         store_s += time.perf_counter() - start
         store_cpu_s += time.process_time() - start_cpu
         server_cpu_s += server_cpu() - start_server
         written += len(ids)
+        rollouts_written += len(completions)
         for row, node_id in zip(rows, ids):
             if row["label"] == "valid" and row["depth"] < MAX_DEPTH:
                 frontier[row["tree_id"]].append((node_id, row["depth"]))
@@ -123,6 +133,7 @@ def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: in
     solved_s = time.perf_counter() - start
     return {
         "nodes": written, "nodes_per_s": inserted / store_s, "store_s": store_s,
+        "rollouts": rollouts_written, "rows_per_s": (inserted + rollouts_written) / store_s,
         "nodes_per_cpu_s": inserted / store_cpu_s,
         # client + server CPU (PostgreSQL's backends on this machine): the rate on idle cores, which on a
         # loaded shared machine says more than wall-clock time
@@ -165,6 +176,9 @@ def print_result(backend: str, result: dict) -> None:
     if result["server_cpu_s"]:
         print(f"[{backend}] with the server's CPU ({result['server_cpu_s']:.1f} s): "
               f"{result['nodes_per_total_cpu_s']:,.0f} nodes per CPU-second (client + server)")
+    if result["rollouts"]:
+        print(f"[{backend}] with {result['rollouts']:,} rollouts in the same waves: "
+              f"{result['rows_per_s']:,.0f} rows/s (nodes + rollouts)")
     print(f"[{backend}] path() root->leaf (depth {result['path_depth']}): median {result['path_ms_median']:.2f} ms, "
           f"max {result['path_ms_max']:.2f} ms")
     print(f"[{backend}] solved(run): {result['solved_ms']:.1f} ms ({result['solved_trees']} trees)")
@@ -390,6 +404,7 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1_000_000, help="nodes to insert in waves (0: skip that part)")
     parser.add_argument("--wave", type=int, default=2000, help="nodes per write_wave call")
     parser.add_argument("--trees", type=int, default=1000)
+    parser.add_argument("--rollouts", type=int, default=0, help="Monte-Carlo rollouts per new node, written in its wave")
     parser.add_argument("--trajectories", type=int, default=100_000,
                         help="trajectories to store and export with export_run (0: skip that part)")
     parser.add_argument("--profile", action="store_true", help="print a pyinstrument profile of export_run")

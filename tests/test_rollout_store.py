@@ -65,3 +65,26 @@ def test_a_rollout_without_its_node_is_refused_and_nothing_is_written(store):
     with pytest.raises(StoreError, match="node_id"):
         store.write_wave([node(t0, 0, "root")], rollouts=[{"tree_id": t0, "text": "x"}])
     assert store.count("nodes") == 0 and store.count("rollouts") == 0
+
+
+def test_a_wave_of_many_rollouts_goes_in_one_bulk_write_with_json_token_ids_and_nulls(store):
+    # Thousands of rollouts per wave go through the driver's executemany (SQLite) or COPY (PostgreSQL):
+    # every column arrives as a plain row would, token ids as JSON lists, None as SQL NULL.
+    run, (t0, t1) = make_run_with_trees(store, 2)
+    roots = store.add_nodes([node(t0, 0, "root"), node(t1, 0, "root")])
+    new = [node(t, 1 + i, "valid", r, 1, f"step {i}") for t, r in zip((t0, t1), roots) for i in range(4)]
+    rollouts = [{**_rollout(i, new[i]["tree_id"], j, j % 3 == 0), "token_ids": list(range(j)) or None,
+                 "answer": None if j == 5 else f"{j}", "text": f"completion {i}/{j} with 'quotes' and \\ tabs\t"}
+                for i in range(len(new)) for j in range(16)]
+    ids = store.write_wave(new, rollouts=rollouts)
+    stored = store.rollouts()
+    assert len(stored) == 8 * 16 == store.count("rollouts")
+    by_key = {(r["node_id"], r["idx"]): r for r in stored}
+    for i, nid in enumerate(ids):
+        for j in range(16):
+            r = by_key[(nid, j)]
+            assert r["tree_id"] == new[i]["tree_id"] and r["is_correct"] is (j % 3 == 0)
+            assert r["token_ids"] == (list(range(j)) or None)
+            assert r["answer"] == (None if j == 5 else f"{j}")
+            assert r["text"] == f"completion {i}/{j} with 'quotes' and \\ tabs\t"
+            assert r["n_tokens"] == 3 and r["finish_reason"] == "stop"
