@@ -11,6 +11,8 @@ only caps it at one active tree and hands the policy one request at a time. Prin
 tokens/s of each and `ratio=<explorer / per-node>`.
 
     .venv/bin/python benchmarks/per_node_baseline.py --backend hf --problems 4
+    # against the simulated H100-class engine (policy=simulated: batching is worth what it is on a GPU)
+    .venv/bin/python benchmarks/per_node_baseline.py --backend simulated --problems 64
     # against a local vLLM server (CPU: float32, eager mode, KV cache in GiB), prefix caching off, then on:
     VLLM_CPU_KVCACHE_SPACE=2 .venv/bin/python -m vllm.entrypoints.openai.api_server --model DIR \\
         --served-model-name smollm2 --dtype float32 --enforce-eager --no-enable-prefix-caching --port 8000 &
@@ -51,13 +53,20 @@ def policy_for(args) -> Policy:
 
         # seeds=False: a vLLM server on CPU dies on batches of seeded requests (the explorer's waves)
         return OpenAIPolicy(args.base_url, args.model, tokenizer=args.tokenizer, timeout=600, seeds=False)
+    if args.backend == "simulated":
+        from search.policies.simulated import SimulatedPolicy
+        from search.tasks import make_task
+
+        # the task run_explorer grows (same config): the engine answers with its scripted steps
+        return SimulatedPolicy(make_task({"name": "countdown", "n_train": args.problems, "n_test": 1,
+                                          "seed": args.seed}), seed=args.seed)
     return make_backend(args.backend, args.seed)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Parse arguments, warm up, run the per-node loop and the explorer, print the comparison."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--backend", choices=("hf", "vllm", "openai"), default="hf")
+    ap.add_argument("--backend", choices=("hf", "vllm", "openai", "simulated"), default="hf")
     ap.add_argument("--base-url", default="http://127.0.0.1:8000/v1", help="openai: the server")
     ap.add_argument("--model", default="smollm2", help="openai: the served model name")
     ap.add_argument("--tokenizer", default="smollm2-135m", help="openai: tokenizer for token-id prompts")
@@ -72,8 +81,9 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     policy = policy_for(args)
     print(f"backend={args.backend} ready in {time.perf_counter() - started:.1f}s")
-    policy.generate([GenerationRequest(prompt="Numbers: 3, 5, 7\nTarget: 22\n", prompt_token_ids=None, n=2,
-                                       max_tokens=4, stop=("\n",))])  # untimed warm-up
+    if args.backend != "simulated":   # a model warms up; the simulated engine has nothing to warm
+        policy.generate([GenerationRequest(prompt="Numbers: 3, 5, 7\nTarget: 22\n", prompt_token_ids=None, n=2,
+                                           max_tokens=4, stop=("\n",))])  # untimed warm-up
 
     clear_prefix_cache(policy)
     loop_args = argparse.Namespace(**{**vars(args), "max_active_trees": 1})
