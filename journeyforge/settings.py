@@ -14,6 +14,7 @@ dataclasses:
   eval       training/config.py EvalSettings
   experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
   rl         training/rl_config.py RLSettings
+  evolve     journeyforge/evolve_settings.py EvolveSettings (rounds, problem selection, next round's policy)
   policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
   view       viewer/settings.py ViewSettings
 """
@@ -41,6 +42,7 @@ from traces.llm_reflection import RewriteConfig
 from traces.reflections import STYLES
 from traces.shortcut import ShortcutConfig
 from traces.stream import StreamConfig
+from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
 from training.prm_config import PRMSettings
@@ -112,7 +114,7 @@ SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
     "experiment": ExperimentSettings, "rl": RLSettings, "view": ViewSettings, "store": StoreSettings,
-    "prm": PRMSettings,
+    "prm": PRMSettings, "evolve": EvolveSettings,
 }
 
 
@@ -275,6 +277,8 @@ def _check(cfg: DictConfig, group: str) -> None:
         settings(ViewSettings, node, "view")
     elif group == "prm":
         settings(PRMSettings, node, "prm")
+    elif group == "evolve":
+        settings(EvolveSettings, node, "evolve").validate()
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -303,7 +307,7 @@ def _check_scorer_task(path: str, task: DictConfig) -> None:
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "view",
-          "store", "prm")
+          "store", "prm", "evolve")
 
 
 # `runs.name` is VARCHAR(200) and stages add suffixes (`<name>/journey_mixed-s2`); the name is also
@@ -314,8 +318,11 @@ MAX_NAME = 120
 def check_run_name(name: Any) -> None:
     """ConfigError unless `name` is a usable experiment name: 1-120 characters, no '/', '\\' or
     control characters, not starting with '.' (so not '..': Hydra's and the viewer's files would land
-    outside outputs/)."""
+    outside outputs/). `<name>/round-<k>`, the runs of an evolve round, is checked as `<name>`."""
     text = "" if name is None else str(name)
+    base, _, rnd = text.rpartition("/round-")
+    if base and rnd.isascii() and rnd.isdigit():  # a round of `journeyforge evolve`: outputs/<name>/round-<k>
+        text = base
     shown = text if len(text) <= 40 else text[:37] + "..."
     if not text:
         raise ConfigError("name is empty: an experiment name is 1-120 characters, e.g. name=demo")

@@ -1,7 +1,7 @@
 """One module per stage; each exposes `run(cfg) -> dict` that tests call without the CLI."""
 from __future__ import annotations
 
-from journeyforge.stages import evaluate, experiment, explore, export, linearize, pipeline, prm, rl, train, view
+from journeyforge.stages import evaluate, evolve, experiment, explore, export, linearize, pipeline, prm, rl, train, view
 
 STAGES = {
     "explore": explore.run,
@@ -13,5 +13,6 @@ STAGES = {
     "experiment": experiment.run,
     "rl": rl.run,
     "prm": prm.run,
+    "evolve": evolve.run,
     "view": view.run,
 }

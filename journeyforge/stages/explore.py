@@ -17,11 +17,12 @@ class ResumeRefused(StageError):
     """The run exists with other settings that shape its trees (journeyforge/fingerprint.py)."""
 
 
-def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
+def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | None = None) -> dict:
     """Grow (or resume) the explore run `cfg.name`. With `reuse_finished` (the `run` and `experiment`
     commands, which go on to read the trees), a finished run that holds every problem of this config
     is used as it is even when its trees were grown with other settings: nothing would grow, and
-    nothing is written (the run keeps its own config)."""
+    nothing is written (the run keeps its own config). `train_keys` (evolve's problem selection)
+    grows trees for only those training problems; every problem is still stored."""
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     task = build_task(cfg)
     problems = load_problems(task)  # a bad problem file or generator range, too
@@ -43,7 +44,8 @@ def run(cfg: DictConfig, reuse_finished: bool = False) -> dict:
         print(f"[explore] {note}")
     ids = store.add_problems(rows)
     run_id = start_run(store, cfg, "explore", extra={"fingerprint": fingerprint})
-    train_ids = [i for p, i in zip(problems, ids) if p.split == "train"]
+    train_ids = [i for p, i in zip(problems, ids)
+                 if p.split == "train" and (train_keys is None or p.key in train_keys)]
     store.create_trees(run_id, train_ids)
     n_test = sum(p.split == "test" for p in problems)
     print(f"[explore] run {cfg.name!r}: {len(train_ids)} training problems (+{n_test} held out), "

@@ -1,0 +1,155 @@
+"""The report of an evolve run: per round trees solved, nodes per solved tree, tokens, held-out accuracy
+with 95% intervals, PRM figures, the repeated-mistake rate between rounds, and a plot of accuracy by round.
+
+Everything is read back from the store (the round views of db/views.py and the runs' stats), so a
+report rewritten after a resume covers every round, whichever process ran it.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import bindparam, text
+
+from analysis.stats import bootstrap_mean
+
+RESAMPLES = 2000   # bootstrap resamples of the held-out problems per interval
+PRM_FIGURES = ("f1", "auc", "first_error_f1")
+
+
+def _round_names(store, name: str) -> list[tuple[int, str]]:
+    """(round, run name) of every explore run of evolve run `name`, by round."""
+    prefix = f"{name}/round-"
+    out = []
+    for run in store.runs():
+        tail = run["name"][len(prefix):] if run["name"].startswith(prefix) else ""
+        if run["stage"] == "explore" and tail.isdigit() and run.get("round") == int(tail):
+            out.append((int(tail), run["name"]))
+    return sorted(out)
+
+
+def round_rows(store, name: str, kind: str, rl: bool = False) -> list[dict]:
+    """One dict per round of evolve run `name`: its figures as the report shows them."""
+    names = _round_names(store, name)
+    if not names:
+        return []
+    with store.engine.connect() as conn:
+        trees = conn.execute(text(
+            "SELECT name, COUNT(*) AS trees, SUM(solved) AS solved, "
+            "AVG(CASE WHEN solved = 1 THEN 1.0 * nodes END) AS nodes_per_solved "
+            "FROM round_trees WHERE name IN :names GROUP BY name").bindparams(
+                bindparam("names", expanding=True)), {"names": [n for _, n in names]}).mappings().all()
+        repeats = conn.execute(text(
+            "SELECT next_round, COUNT(*) AS mistakes, SUM(repeated) AS repeated FROM repeated_mistakes "
+            "WHERE run_id IN (SELECT run_id FROM round_trees WHERE name IN :names) GROUP BY next_round").bindparams(
+                bindparam("names", expanding=True)), {"names": [n for _, n in names]}).mappings().all()
+    per_tree = {r["name"]: r for r in trees}
+    per_next = {r["next_round"]: r for r in repeats}
+    label = f"rl-{kind}" if rl else kind
+    out = []
+    for k, run_name in names:
+        explore = store.get_run(run_name, "explore")
+        t = per_tree.get(run_name) or {}
+        row = {"round": k, "name": run_name, "model": explore.get("model"), "model_sha256": explore.get("model_sha256"),
+               "trees": int(t.get("trees") or 0), "solved": int(t.get("solved") or 0),
+               "nodes_per_solved": None if t.get("nodes_per_solved") is None else float(t["nodes_per_solved"]),
+               "tokens": (explore.get("stats") or {}).get("generated_tokens")}
+        ev = store.get_run(run_name, "eval")
+        evals = [r for r in store.evals(ev["id"]) if r["model"] == label] if ev else []
+        if evals:
+            interval = bootstrap_mean([bool(r["is_correct"]) for r in evals], resamples=RESAMPLES, seed=k)
+            row.update(eval_model=label, n_heldout=len(evals), accuracy=interval.value, low=interval.low,
+                       high=interval.high)
+        prm = store.get_run(run_name, "prm")
+        if prm and prm["status"] == "done":
+            row["prm"] = _prm_figures(prm.get("stats") or {})
+        rep = per_next.get(k)
+        if rep is not None and rep["mistakes"]:
+            row.update(mistakes_before=int(rep["mistakes"]), repeated=int(rep["repeated"] or 0),
+                       repeat_rate=int(rep["repeated"] or 0) / int(rep["mistakes"]))
+        out.append(row)
+    return out
+
+
+def _prm_figures(stats: dict) -> dict:
+    """The first grading figures found in a prm run's stats (held-out trees against labels / oracle)."""
+    found: dict = {}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in PRM_FIGURES and isinstance(value, (int, float)) and key not in found:
+                    found[key] = value
+                else:
+                    walk(value, path + [key])
+    walk(stats, [])
+    return found
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def write_report(store, name: str, kind: str, out_dir: Path, rl: bool = False) -> dict:
+    """Write `<out_dir>/report.md` and `accuracy_by_round.png` for evolve run `name`; returns paths, text and rows."""
+    rows = round_rows(store, name, kind, rl)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plot = out_dir / "accuracy_by_round.png"
+    _plot(rows, plot, name)
+    lines = [f"# evolve run `{name}`", "",
+             f"Round 0 grew its trees with the configured policy; round k >= 1 with round k-1's tuned `{kind}` "
+             f"model{' after GRPO' if rl else ''}. Held-out accuracy is greedy, on the same held-out problems every "
+             "round, with a 95% percentile-bootstrap interval over problems "
+             f"({RESAMPLES} resamples). A repeated mistake is a step of round k-1 marked a mistake (invalid, "
+             "dead end or first error) whose text or task state round k's tree of the same problem marks a "
+             "mistake again (view `repeated_mistakes`), over the problems both rounds grew.", "",
+             "| round | grown by | trees | solved | nodes per solved tree | tokens | held-out accuracy (95% CI) | n | "
+             "mistakes of round k-1 made again |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        acc = (f"{100 * r['accuracy']:.1f}% [{100 * r['low']:.1f}, {100 * r['high']:.1f}]"
+               if "accuracy" in r else "-")
+        rep = (f"{r['repeated']} of {r['mistakes_before']} ({100 * r['repeat_rate']:.1f}%)"
+               if "repeat_rate" in r else "-")
+        model = r["model"] or "-"
+        if r.get("model_sha256"):
+            model += f" (sha256 {r['model_sha256'][:12]})"
+        lines.append(f"| {r['round']} | {model} | {r['trees']} | {r['solved']} | {_fmt(r['nodes_per_solved'])} | "
+                     f"{_fmt(r['tokens'])} | {acc} | {r.get('n_heldout', '-')} | {rep} |")
+    prm_rows = [r for r in rows if r.get("prm")]
+    if prm_rows:
+        lines += ["", "Step scorer (PRM) of each round, graded on held-out trees:", "",
+                  "| round | " + " | ".join(PRM_FIGURES) + " |", "|---|" + "---|" * len(PRM_FIGURES)]
+        for r in prm_rows:
+            lines.append(f"| {r['round']} | " + " | ".join(_fmt(r["prm"].get(f), 3) for f in PRM_FIGURES) + " |")
+    lines += ["", f"![held-out accuracy by round]({plot.name})", "",
+              "The same figures in SQL: docs/evolve.md (views `round_trees`, `repeated_mistakes`).", ""]
+    report = out_dir / "report.md"
+    report.write_text("\n".join(lines))
+    return {"path": str(report), "plot": str(plot), "text": "\n".join(lines), "report_rows": rows}
+
+
+def _plot(rows: list[dict], path: Path, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scored = [r for r in rows if "accuracy" in r]
+    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    if scored:
+        xs = [r["round"] for r in scored]
+        ys = [100 * r["accuracy"] for r in scored]
+        err = [[100 * (r["accuracy"] - r["low"]) for r in scored], [100 * (r["high"] - r["accuracy"]) for r in scored]]
+        ax.errorbar(xs, ys, yerr=err, marker="o", capsize=4)
+        ax.set_xticks(xs)
+    ax.set_xlabel("round")
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_title(f"{name}: accuracy by round (95% CI)", fontsize=9)
+    ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
