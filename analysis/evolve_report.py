@@ -140,16 +140,24 @@ def _plot(rows: list[dict], path: Path, name: str) -> None:
 
     scored = [r for r in rows if "accuracy" in r]
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    top = 10.0  # percent: an axis of all-zero accuracies still reads as percent, not as 0.05
     if scored:
         xs = [r["round"] for r in scored]
         ys = [100 * r["accuracy"] for r in scored]
         err = [[100 * (r["accuracy"] - r["low"]) for r in scored], [100 * (r["high"] - r["accuracy"]) for r in scored]]
         ax.errorbar(xs, ys, yerr=err, marker="o", capsize=4)
-        ax.set_xticks(xs)
+        top = max(top, 1.2 * max(100 * r["high"] for r in scored))
+    for r in rows:  # a round that grew trees but trained nothing (it solved none) has no accuracy
+        if "accuracy" not in r:
+            ax.annotate("not trained", (r["round"], 0), textcoords="offset points", xytext=(0, 8),
+                        ha="center", fontsize=8, color="gray")
+    ax.set_xticks([r["round"] for r in rows] or [0])
+    if rows:
+        ax.set_xlim(min(r["round"] for r in rows) - 0.5, max(r["round"] for r in rows) + 0.5)
     ax.set_xlabel("round")
     ax.set_ylabel("held-out accuracy (%)")
     ax.set_title(f"{name}: accuracy by round (95% CI)", fontsize=9)
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, min(100.0, top))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
