@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import queue
 import resource
 import sys
 import tempfile
@@ -64,14 +65,16 @@ def _settings(args, active: int, worker: str) -> tuple[SearchSettings, ExploreSe
     search = SearchSettings(algorithm="mcts", k=args.k, max_expansions=args.waves + 2, max_depth=12,
                             value="rollout", rollouts=args.rollouts, rollout_max_tokens=args.rollout_max_tokens)
     explore = ExploreSettings(max_active_trees=active, max_tokens=64, progress=False, worker=worker,
-                              max_waves=args.waves, seed=0)
+                              max_waves=args.waves, seed=0, overlap_writes=args.overlap_writes)
     return search, explore
 
 
 def worker_main(url: str, run_id: int, index: int, active: int, args, out) -> None:
     """One explorer process: its own engine, `active` trees, `args.waves` timed waves; puts its numbers on `out`."""
     task = _task(args.trees)
-    store = TraceStore(url)
+    # Four SQLite writers whose wave transactions take tens of seconds each wait longer for the write
+    # lock than the 20 s default (measured: "database is locked" at 2,500 trees x 16 rollouts).
+    store = TraceStore(url, busy_timeout=args.busy_timeout)
     policy = SimulatedPolicy(task, seed=0, error_rate=args.error_rate, pace=args.paced)
     search, explore = _settings(args, active, f"bench-{index}")
     explorer = Explorer(store, task, policy, make_algorithm(search), explore)
@@ -122,7 +125,16 @@ def run_case(url: str, workers: int, args) -> dict:
     procs = [ctx.Process(target=worker_main, args=(url, run_id, i, active, args, out)) for i in range(workers)]
     for p in procs:
         p.start()
-    results = [out.get() for _ in procs]
+    results = []
+    while len(results) < len(procs):   # a worker that dies ends the case instead of hanging it
+        try:
+            results.append(out.get(timeout=5))
+        except queue.Empty:
+            dead = [p.exitcode for p in procs if p.exitcode]
+            if dead:
+                for p in procs:
+                    p.kill()
+                raise SystemExit(f"explore_scale: a worker exited with {dead[0]} (its error is above)")
     for p in procs:
         p.join()
         if p.exitcode:
@@ -176,6 +188,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--error-rate", type=float, default=0.75, help="share of corrupted scripted steps")
     ap.add_argument("--paced", action="store_true",
                     help="wait out the engine's time (default: a virtual clock; a wave of 2,500 trees is minutes of H100)")
+    ap.add_argument("--busy-timeout", type=float, default=600.0, help="store.busy_timeout of each worker (seconds)")
+    ap.add_argument("--overlap-writes", action="store_true", help="explore.overlap_writes: write waves in the background")
     ap.add_argument("--stores", default="sqlite,postgres")
     ap.add_argument("--workers", default="1,4")
     ap.add_argument("--postgres", default=os.environ.get("JOURNEYFORGE_TEST_PG",
