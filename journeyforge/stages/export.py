@@ -1,13 +1,16 @@
 """export: trajectories of the linearize run -> Hugging Face datasets on disk + dataset card."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from omegaconf import DictConfig
 
 from journeyforge.components import build_task, open_store, validate_config
 from journeyforge.provenance import config_dict
-from journeyforge.stages.common import check_task, check_trees_task, require_run, start_run
+from journeyforge.folders import folder_problem
+from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
 from journeyforge.tokens import token_counter
-from traces.export import export_run
+from traces.export import MARKER, export_run
 
 
 def rl_problems(store, cfg: DictConfig) -> list[dict]:
@@ -21,6 +24,20 @@ def rl_problems(store, cfg: DictConfig) -> list[dict]:
     return [tree["problem"] for tree in trees]
 
 
+def check_export_dir(path: str) -> None:
+    """StageError when export.dir cannot take this export: a file, a folder that is not writable, or a
+    non-empty folder that no export wrote (the export replaces its folder, and must not delete data)."""
+    out = Path(path)
+    if out.exists() and not out.is_dir():
+        raise StageError(f"export.dir={path} is a file, not a folder; choose another export.dir")
+    if out.is_dir() and any(out.iterdir()) and not (out / MARKER).exists():
+        raise StageError(f"export.dir={path} exists, is not empty and holds no {MARKER} (no export wrote it): "
+                         "refusing to replace it; choose another export.dir or remove the folder yourself")
+    problem = folder_problem(path, "export.dir")
+    if problem:
+        raise StageError(problem)
+
+
 def run(cfg: DictConfig) -> dict:
     import datasets
 
@@ -30,6 +47,7 @@ def run(cfg: DictConfig) -> dict:
     task = build_task(cfg)
     problems = rl_problems(store, cfg)  # checks the explore run's task first: the root of a mix-up
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
+    check_export_dir(str(cfg.export.dir))  # and the folder: a bad one writes nothing
     run_id = start_run(store, cfg, "export")
     summary = export_run(store, lin["id"], list(cfg.linearize.kinds), cfg.export.dir, task,
                          config_dict(cfg), count_tokens=token_counter(cfg), rl_problems=problems)
