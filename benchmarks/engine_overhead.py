@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,6 +22,7 @@ from search.algorithms import SearchSettings, make_algorithm  # noqa: E402
 from search.explorer import Explorer, ExploreSettings  # noqa: E402
 from search.policies.scripted import ScriptedPolicy  # noqa: E402
 from search.tasks import make_task  # noqa: E402
+from benchmarks.timed_explore import print_split, timed_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -52,26 +52,10 @@ def main(argv: list[str] | None = None) -> None:
         explorer = Explorer(store, task, policy, algo,
                             ExploreSettings(max_active_trees=args.max_active_trees, progress=False))
 
-        profiler = None
-        if args.profile:
-            from pyinstrument import Profiler
+        t = timed_run(explorer, run_id, store, args.profile)
 
-            profiler = Profiler(interval=0.0005)
-            profiler.start()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        summary = explorer.run(run_id)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-        if profiler is not None:
-            profiler.stop()
-        stored = store.count("nodes")
-        store.close()
-
-    other = seconds - summary.policy_seconds - summary.store_seconds
-    print(f"{len(problems)} trees ({summary.trees_done} done, {summary.solved} solved), {summary.nodes} nodes "
-          f"({stored} rows with roots), {summary.waves} waves in {seconds:.2f}s wall, {cpu:.2f}s CPU")
-    print(f"  policy stand-in {summary.policy_seconds:6.2f}s  ({summary.policy_seconds / seconds:4.0%})")
-    print(f"  store writes    {summary.store_seconds:6.2f}s  ({summary.store_seconds / seconds:4.0%})")
-    print(f"  search + rest   {other:6.2f}s  ({other / seconds:4.0%})")
+    print_split(len(problems), t, "policy stand-in")
+    summary, seconds, cpu, profiler = t.summary, t.seconds, t.cpu, t.profiler
     print(f"  without the policy stand-in: {summary.nodes / (seconds - summary.policy_seconds):.0f} nodes/s")
     # On a shared box wall time includes waiting for a core; CPU time is what one free core would take.
     print(f"  per CPU second: {summary.nodes / cpu:.0f} nodes/s")

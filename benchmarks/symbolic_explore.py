@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,6 +24,7 @@ from search.algorithms import SearchSettings, make_algorithm  # noqa: E402
 from search.explorer import Explorer, ExploreSettings  # noqa: E402
 from search.policies import make_policy  # noqa: E402
 from search.tasks import make_task  # noqa: E402
+from benchmarks.timed_explore import print_split, timed_run  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -58,26 +58,10 @@ def main(argv: list[str] | None = None) -> None:
         explorer = Explorer(store, task, policy, algo,
                             ExploreSettings(max_active_trees=args.max_active_trees, progress=False))
 
-        profiler = None
-        if args.profile:
-            from pyinstrument import Profiler
+        t = timed_run(explorer, run_id, store, args.profile)
 
-            profiler = Profiler(interval=0.0005)
-            profiler.start()
-        start, cpu_start = time.perf_counter(), time.process_time()
-        summary = explorer.run(run_id)
-        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
-        if profiler is not None:
-            profiler.stop()
-        stored = store.count("nodes")
-        store.close()
-
-    other = seconds - summary.policy_seconds - summary.store_seconds
-    print(f"{len(problems)} trees ({summary.trees_done} done, {summary.solved} solved), {summary.nodes} nodes "
-          f"({stored} rows with roots), {summary.waves} waves in {seconds:.2f}s wall, {cpu:.2f}s CPU")
-    print(f"  symbolic policy {summary.policy_seconds:6.2f}s  ({summary.policy_seconds / seconds:4.0%})")
-    print(f"  store writes    {summary.store_seconds:6.2f}s  ({summary.store_seconds / seconds:4.0%})")
-    print(f"  search + rest   {other:6.2f}s  ({other / seconds:4.0%})")
+    print_split(len(problems), t, "symbolic policy")
+    summary, seconds, cpu, profiler = t.summary, t.seconds, t.cpu, t.profiler
     print(f"  per wall second: {summary.nodes / seconds:.0f} nodes/s")
     if profiler is not None:
         from pyinstrument.renderers import ConsoleRenderer
