@@ -81,7 +81,10 @@ def load_scorer(scorer_dir: str | Path):
     if (scorer_dir / "adapter_config.json").exists():
         from peft import PeftModel
 
-        base, _ = load_scorer_base(meta["base_model"])
+        from search.policies.default_model import resolve_model
+
+        # The base by name ("smollm2-135m"), resolved here: a scorer copied to another machine still loads.
+        base, _ = load_scorer_base(resolve_model(meta["base_model"]))
         model = PeftModel.from_pretrained(base, str(scorer_dir))
     else:
         model, _ = load_scorer_base(str(scorer_dir))

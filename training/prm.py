@@ -76,7 +76,7 @@ def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSetting
                "first_loss": float(losses[0]) if losses else math.nan,
                "last_loss": float(losses[-1]) if losses else math.nan,
                "seconds": round(time.perf_counter() - start, 1)}
-    (out / SCORER_FILE).write_text(json.dumps({"base_model": model_ref, "task": task or {}, "head": "token-classification, 1 logit at "
+    (out / SCORER_FILE).write_text(json.dumps({"base_model": settings.model, "task": task or {}, "head": "token-classification, 1 logit at "
                                               "each step's last token", "labels": settings.labels,
                                               "lora": settings.lora, "train": summary}, indent=2))
     return summary
