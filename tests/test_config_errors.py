@@ -82,7 +82,7 @@ def _fails_with_one_line(stage: str, tmp_path: Path, *overrides: str) -> str:
     ("explore", ["task.prompt_format=poem"], "task.prompt_format must be one of"),
     ("explore", ["task.source=file"], "task.path is required when task.source='file'"),
     ("explore", ["task.max_target=5000000"], "task.max_target must be at most 1,000,000, got 5000000"),
-    ("explore", ["search.value=oracle"], "search.value='oracle' is unknown; choose label, rollout or null"),
+    ("explore", ["search.value=oracle"], "search.value='oracle' is unknown; choose label, rollout, prm or null"),
     ("explore", ["search.rollouts=0"], "search.rollouts must be an integer >= 1, got 0"),
     ("explore", ["explore.max_tokens=0"], "explore.max_tokens must be an integer >= 1, got 0"),
     ("explore", ["+search.k=3"], "search.k is already an option: set it without the leading +"),
