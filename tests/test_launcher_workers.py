@@ -79,8 +79,19 @@ def test_submitit_local_sweep_runs_three_workers_on_one_run_and_covers_a_killed_
 
         wait_until(victim_chosen, 120, "some trees done while a worker holds trees")
         [victim_id] = victim
+        orphaned: list[int] = []
+
+        def frozen_holding() -> bool:
+            # Frozen first, then read: between a look at the store and a SIGKILL a running worker may
+            # finish what it held, leaving nothing orphaned to test.
+            os.kill(_pid(victim_id), signal.SIGSTOP)
+            orphaned[:] = holders().get(victim_id, [])
+            if not orphaned:
+                os.kill(_pid(victim_id), signal.SIGCONT)
+            return bool(orphaned)
+
+        wait_until(frozen_holding, 60, f"worker {victim_id} to be frozen while it holds trees", poll=0.1)
         os.kill(_pid(victim_id), signal.SIGKILL)
-        orphaned = holders().get(victim_id, [])
         assert orphaned, "the killed worker held no tree"
         wait_until(lambda: done() == n_trees, 180, "the surviving workers to finish every tree")
         survivors = seen - {victim_id}
