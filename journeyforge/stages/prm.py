@@ -1,6 +1,6 @@
 """prm: train a step scorer on the run's stepwise export and grade it on the held-out trees.
 
-Graded against the stored step labels and, for a task with an exact oracle (Countdown's solver),
+Graded against the stored step labels and, for a task with an exact oracle (`Task.is_solvable`),
 against the oracle, beside the stored labels themselves scored against the oracle (with
 `search.value=rollout` those labels are Monte-Carlo estimates, so this says how noisy the PRM's own
 teacher was).

@@ -2,7 +2,7 @@
 
 Without `best_first` these are uninformed (BFS whole layers, DFS a stack). With it they order by
 the policy's score of each step, which is how Stream of Search's generator (Gandhi et al. 2024,
-`countdown_bfs.py` / `countdown_dfs.py`) orders its symbolic searches by a heuristic: BFS pops the
+its BFS and DFS scripts) orders its symbolic searches by a heuristic: BFS pops the
 `beam_width` best open nodes per round, DFS always continues the best child of the deepest node.
 """
 from __future__ import annotations

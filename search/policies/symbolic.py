@@ -1,7 +1,7 @@
 """The `symbolic` backend: a node's children are the task's legal steps, no model involved.
 
 Stream of Search (Gandhi et al. 2024) built its training streams this way: a symbolic BFS or DFS
-over Countdown's legal operations, ordered by a heuristic. Here the search is the usual explorer
+over a puzzle's legal operations, ordered by a heuristic. Here the search is the usual explorer
 and algorithm; this backend only answers each request with the legal steps of the request's state
 (`request.meta["state"]`, which the explorer sends with every request), rendered as the step text
 the task's own parser reads back, so the tree is labelled and stored exactly like a model's.
