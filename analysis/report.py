@@ -21,8 +21,8 @@ from omegaconf import OmegaConf
 from analysis.backtracks import replay, replay_rates
 from analysis.stats import Interval, bootstrap_mean, mcnemar_exact, paired_difference, pass_at_k
 from db.engine import mask_url
-from journeyforge.provenance import git_sha, versions
-from journeyforge.report import table
+from analysis.provenance import git_sha, versions
+from analysis.tables import table
 from training.evaluate import majority_answer
 
 

@@ -15,7 +15,7 @@ def main(argv: list[str]) -> None:
     check its contents (read-only; exit status 1 when a check found something)."""
     if not argv or argv[0] not in ACTIONS:
         sys.exit(USAGE)
-    from journeyforge.cli import CONF_DIR, check_overrides
+    from journeyforge.overrides import CONF_DIR, check_overrides
 
     # `--store.url=...` (as the "upgrade your store" message writes it) and `store.url=...` both work.
     overrides = [a.lstrip("-") for a in argv[1:]]

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
-from journeyforge.provenance import config_dict, git_sha, versions
+from analysis.provenance import git_sha, versions
+from journeyforge.provenance import config_dict
 
 
 class StageError(RuntimeError):

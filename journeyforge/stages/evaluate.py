@@ -16,7 +16,7 @@ from training.student import StudentError
 def scaling_report(cfg: DictConfig, ev, task, problems: list[Problem], results: list[dict]) -> dict:
     """Accuracy by strategy and N (95% bootstrap intervals over problems), its table and plots."""
     from analysis.stats import bootstrap_mean
-    from journeyforge.report import table
+    from analysis.tables import table
     from training.scaling import plot_scaling, scaling_results, score_samples
 
     by_key = {p.key: p for p in problems}

@@ -15,7 +15,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from journeyforge.components import build_task, open_store, settings, validate_config
-from journeyforge.report import table
+from analysis.tables import table
 from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.train import data_digest
 from training.grpo import RECORD_FILE, load_prompt_set, read_rl_record, starting_point, train_grpo

@@ -13,7 +13,7 @@ from pathlib import Path
 from omegaconf import DictConfig, OmegaConf
 
 from journeyforge.components import open_store, settings, train_kinds, validate_config
-from journeyforge.report import table
+from analysis.tables import table
 from journeyforge.stages.common import StageError, check_explore_task, start_run
 from training.config import SFTSettings
 from training.sft import SETTINGS_FILE, read_sft_record, train_sft

@@ -10,7 +10,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import open_store, settings, validate_config
 from journeyforge.folders import folder_problem
-from journeyforge.report import table
+from analysis.tables import table
 from journeyforge.stages.common import StageError, require_run
 from search.tasks import make_task
 from viewer.collect import RunView, select_trees, store_label

@@ -1,0 +1,131 @@
+"""The command line's overrides, checked before any stage runs: compose the packaged config with them
+(every value of every sweep once), validate every setting, and say what is wrong in one line.
+
+Shared by `journeyforge <stage>` (journeyforge/cli.py) and `journeyforge db` (journeyforge/db_command.py),
+which both sit above this module. Importing it registers the settings dataclasses as Hydra's
+`schema/<group>` configs.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+# The configs ship inside the package (package-data), so the CLI works outside a checkout.
+CONF_DIR = str(Path(__file__).resolve().parent / "conf")
+
+
+def _register_configs() -> None:
+    # The settings dataclasses are the `schema/<group>` configs every YAML file extends; tests and
+    # `journeyforge db` compose CONF_DIR themselves, so they (and the configs' resolvers) are
+    # registered on import.
+    import journeyforge.resolvers  # noqa: F401
+    from journeyforge.settings import register_configs
+
+    register_configs()
+
+
+_register_configs()
+
+
+def _variants(overrides: list[str]) -> list[list[str]]:
+    """Single-job override lists that together use every value of every sweep (`-m key=a,b`)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed = []
+    for text in overrides:
+        try:
+            parsed += parser.parse_overrides([text])
+        except (ValueError, RecursionError) as err:  # e.g. an integer of more than 4,300 digits
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise ValueError(f"{shown}: cannot be read ({' '.join(str(err).split())[:120]})") from None
+    first = [o.input_line if not o.is_sweep_override() else
+             f"{o.get_key_element()}={next(iter(o.sweep_string_iterator()))}" for o in parsed]
+    out = [first]
+    for i, o in enumerate(parsed):
+        if o.is_sweep_override():
+            for value in list(o.sweep_string_iterator())[1:]:
+                out.append(first[:i] + [f"{o.get_key_element()}={value}"] + first[i + 1:])
+    return out
+
+
+def _options_near(key: str, overrides: list[str]) -> str:
+    """' (did you mean x.y?)' from the options beside `key` in the config, or ''."""
+    import difflib
+
+    from hydra import compose, initialize_config_dir
+    from omegaconf import DictConfig, OmegaConf
+
+    parent, _, leaf = key.rpartition(".")
+    choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"]
+    try:
+        with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+            cfg = compose(config_name="config", overrides=choices)
+        node = OmegaConf.select(cfg, parent) if parent else cfg
+    except Exception:  # noqa: BLE001 - a suggestion is optional
+        return ""
+    if not isinstance(node, DictConfig):
+        return ""
+    close = difflib.get_close_matches(leaf, [str(k) for k in node.keys()], n=1)
+    return f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
+
+
+def config_error_line(err: BaseException, overrides: list[str]) -> str:
+    """One line that names the option of a Hydra composition error and says what to do."""
+    import re
+
+    text = str(err)
+    cause = err.__cause__
+    if m := re.match(r"Could not override '([^']+)'", text):
+        key = m.group(1)
+        return (f"{key} is not an option{_options_near(key, overrides)}: fix the name (`--cfg job` prints "
+                f"every option), or write +{key}=... to add a key where a config allows new ones")
+    if m := re.match(r"Could not append to config\. An item is already at '([^']+)'", text):
+        return f"{m.group(1)} is already an option: set it without the leading +, e.g. {m.group(1)}=..."
+    if m := re.search(r"Could not find '([^']+)/([^']+)'", text):
+        group, option = m.groups()
+        options = re.findall(r"^\t(\S+)$", text, re.M)
+        return f"{group}={option} is not a {group} config; choose one of {', '.join(options) or '(none)'}"
+    if m := re.match(r"Error merging override (\S+)", text):
+        reason = " ".join(str(cause).split("\n", 1)[0].split()) if cause else "invalid value"
+        return f"{m.group(1)}: {reason}"
+    return " ".join(text.split("\n", 1)[0].split())
+
+
+def check_overrides(overrides: list[str], validate: bool = True) -> str | None:
+    """Compose the config with `overrides` (each sweep value once) and, with `validate`, check every
+    setting (`validate_config`); the first error as one line, or None."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from journeyforge.settings import ConfigError, validate_config
+
+    try:
+        variants = _variants(overrides)
+    except HydraException as err:  # an override that does not parse
+        return " ".join(str(err).split("\n", 1)[0].split()) + " (overrides are key=value, see --help)"
+    except ValueError as err:
+        return str(err)
+    for variant in variants:
+        try:
+            with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+                cfg = compose(config_name="config", overrides=variant)
+        except (HydraException, OmegaConfBaseException) as err:
+            return config_error_line(err, variant)
+        try:  # Hydra resolves its run directory from `workdir`/`name` before any stage runs
+            OmegaConf.to_container(cfg, resolve=True)
+        except OmegaConfBaseException as err:
+            key = getattr(err, "full_key", None)
+            return f"{key + ': ' if key else ''}{' '.join(str(err).split(chr(10), 1)[0].split())}"
+        if validate:
+            try:
+                validate_config(cfg)
+            except ConfigError as err:
+                return " ".join(str(err).split())
+            from journeyforge.folders import folder_problem
+
+            problem = folder_problem(str(cfg.workdir), "workdir")
+            if problem:
+                return problem
+    return None
