@@ -15,12 +15,13 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # After the environment above (registering the schemas imports the settings of every stage). CONF_DIR
 # and check_overrides are read from here by tests and benchmarks.
 from journeyforge.overrides import CONF_DIR, check_overrides  # noqa: E402,F401
+from traces.linearize import kind_names  # noqa: E402
 
 USAGE = """usage: journeyforge <stage> [key=value ...] [-m key=a,b ...]
 
 stages:
   explore    grow search trees with the policy model; every node goes into the store
-  linearize  turn stored trees into shortcut / journey / stream trajectories
+  linearize  turn stored trees into {kinds} trajectories
   export     write Hugging Face datasets (sft, stepwise, preference) and a dataset card
   train      LoRA SFT (TRL) on the exported dataset of each kind
   eval       greedy accuracy of the base and tuned models on held-out problems
@@ -33,7 +34,7 @@ stages:
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints
 the resolved configuration without running.
-"""
+""".format(kinds=" / ".join(kind_names()))  # the trajectory kinds of traces/linearize.py KINDS
 
 
 def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:

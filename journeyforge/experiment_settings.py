@@ -11,9 +11,14 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-ARM_KINDS = ("base", "shortcut", "journey", "stream", "rl")
-SFT_KINDS = ("shortcut", "journey", "stream")
+from traces.linearize import sft_kinds
+
 BUDGETS = ("examples", "tokens", "none")
+
+
+def arm_kinds() -> tuple[str, ...]:
+    """What an arm can be: `base`, SFT on any trajectory kind of traces/linearize.py KINDS, or `rl`."""
+    return ("base", *sft_kinds(), "rl")
 
 
 @dataclass
@@ -21,8 +26,9 @@ class ArmSettings:
     """One arm of an experiment."""
 
     kind: str = "journey"
-    """base (the untuned model, few-shot prompt) | shortcut | journey | stream (SFT on that kind) |
-    rl (GRPO on the training problems, from the adapters of arm `init`)."""
+    """base (the untuned model, few-shot prompt) | a trajectory kind (traces/linearize.py KINDS: shortcut,
+    journey, stream, ...; SFT on that kind) | rl (GRPO on the training problems, from the adapters of arm
+    `init`)."""
     linearize: dict[str, Any] = field(default_factory=dict)
     """Options of this arm's linearizer over `linearize.<kind>` (e.g. {backtracks: [1, 1, 1], checks: 0.5})."""
     train: dict[str, Any] = field(default_factory=dict)
@@ -98,20 +104,17 @@ class ExperimentSettings:
     def validate(self) -> None:
         from dataclasses import fields
 
-        from traces.journey import JourneyConfig
-        from traces.shortcut import ShortcutConfig
-        from traces.stream import StreamConfig
+        from traces.linearize import kind_config
         from training.config import SFTSettings
 
         if not self.arms:
             raise ValueError("experiment.arms is empty: give at least one arm")
-        linearizers = {"shortcut": ShortcutConfig, "journey": JourneyConfig, "stream": StreamConfig}
         train_fields = {f.name for f in fields(SFTSettings)}
         for name, arm in self.arms.items():
             if "/" in name or not name:
                 raise ValueError(f"experiment.arms.{name}: an arm name is a non-empty string without '/'")
-            if arm.kind not in ARM_KINDS:
-                raise ValueError(f"experiment.arms.{name}.kind={arm.kind!r}: choose one of {ARM_KINDS}")
+            if arm.kind not in arm_kinds():
+                raise ValueError(f"experiment.arms.{name}.kind={arm.kind!r}: choose one of {arm_kinds()}")
             if arm.kind == "base" and (arm.linearize or arm.train):
                 raise ValueError(f"experiment.arms.{name}: a base arm is not trained; drop its linearize/train options")
             if arm.kind != "rl" and (arm.init is not None or arm.rl):
@@ -119,7 +122,7 @@ class ExperimentSettings:
             if arm.kind == "rl":
                 self._validate_rl_arm(name, arm)
             elif arm.kind != "base":
-                known = {f.name for f in fields(linearizers[arm.kind])}
+                known = {f.name for f in fields(kind_config(arm.kind))}
                 bad = sorted(set(arm.linearize) - known)
                 if bad:
                     raise ValueError(f"experiment.arms.{name}.linearize.{bad[0]} is not an option of the {arm.kind} "
@@ -169,7 +172,7 @@ class ExperimentSettings:
 
     def tuned(self) -> list[str]:
         """Names of the arms tuned by SFT on their own trajectories (linearized, budgeted, trained)."""
-        return [n for n, a in self.arms.items() if a.kind in SFT_KINDS]
+        return [n for n, a in self.arms.items() if a.kind in sft_kinds()]
 
     def rl_arms(self) -> list[str]:
         """Names of the arms trained by GRPO from another arm's adapters."""

@@ -37,7 +37,7 @@ from search.explorer import ExploreSettings
 from search.policies import validate_policy_config
 from search.tasks import TASKS, make_task
 from traces.journey import JourneyConfig
-from traces.linearize import CONFIGS as LINEARIZER_CONFIGS
+from traces.linearize import kind_names
 from traces.llm_reflection import RewriteConfig
 from traces.reflections import STYLES
 from traces.shortcut import ShortcutConfig
@@ -223,10 +223,10 @@ def rewrite_options(node: Any) -> tuple[dict[str, Any], RewriteConfig]:
 def _check_linearize(cfg: DictConfig) -> LinearizeSettings:
     lin = settings(LinearizeSettings, cfg.linearize, "linearize")
     if not lin.kinds:
-        raise ValueError("linearize.kinds is empty; choose from " + ", ".join(LINEARIZER_CONFIGS))
+        raise ValueError("linearize.kinds is empty; choose from " + ", ".join(kind_names()))
     for kind in lin.kinds:
-        if kind not in LINEARIZER_CONFIGS:
-            raise ValueError(f"linearize.kinds: unknown kind {kind!r}; choose from {', '.join(LINEARIZER_CONFIGS)}")
+        if kind not in kind_names():  # the registry of traces/linearize.py, so a new kind needs no edit here
+            raise ValueError(f"linearize.kinds: unknown kind {kind!r}; choose from {', '.join(kind_names())}")
     extra = sorted(set(_names(lin.train_kinds)) - set(lin.kinds))
     if extra:
         raise ValueError(f"linearize.train_kinds {extra} are not among linearize.kinds {lin.kinds}")
