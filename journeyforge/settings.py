@@ -6,7 +6,7 @@ defined): `conf/<group>/*.yaml` extend `schema/<group>` and hold only overrides.
 dataclasses:
 
   task       search/tasks/<name>/config.py (CountdownConfig, ...), as `schema/task/<name>`
-  search     search/algorithms/base.py SearchSettings
+  search     search/algorithms/__init__.py SearchSettings (shared options, each algorithm's, each value estimator's)
   explore    search/explorer.py ExploreSettings
   linearize  LinearizeSettings (below; its kinds' options are traces/ configs)
   export     ExportSettings (below)
@@ -295,7 +295,7 @@ def _check(cfg: DictConfig, group: str) -> None:
 
 def _check_scorer_task(path: str, task: DictConfig) -> None:
     """A step scorer trained on another task's (or dataset's) trees cannot value this one's steps."""
-    from search.algorithms.base import check_scorer_dir
+    from search.values import check_scorer_dir
 
     trained = check_scorer_dir(path).get("task") or {}
     mine = {"name": task.get("name"), "dataset": task.get("dataset")}

@@ -13,14 +13,102 @@ are written in the wave's transaction, so they are neither lost nor duplicated b
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from search.policies.base import GenerationRequest, Policy
-from search.tasks.base import DEAD_END, MISTAKE_LABELS, VALID, StepResult, Task
+from search.tasks.base import DEAD_END, INVALID, MISTAKE_LABELS, SOLUTION, VALID, WRONG_ANSWER, StepResult, Task
 from search.tree import SearchNode, SearchTree
 
-ESTIMATORS = ("label", "rollout", "prm")
+
+# -- the options each estimator owns (fields of the Hydra group `search`) ----------------------------
+
+@dataclass
+class ValueChoiceSettings:
+    """Which estimator values the new nodes (`search.value`)."""
+
+    value: str | None = None
+    """The value estimator beside the algorithm (search/values.py ESTIMATORS): `label` (the task's
+    own step labels), `rollout` (Monte-Carlo completions, Math-Shepherd / OmegaPRM), `prm` (a step
+    scorer trained by `journeyforge prm`, `search.prm`), or null for the task's default."""
+
+    def check(self) -> None:
+        """ValueError naming search.value unless it names a registered estimator or is null."""
+        if self.value is not None and self.value not in ESTIMATORS:
+            raise ValueError(f"search.value={self.value!r} is unknown; choose {', '.join(ESTIMATORS)} or null "
+                             "(the task's default)")
+
+
+@dataclass
+class LabelValueSettings:
+    """The `label` estimator's option; every value falls back on it where no other estimate exists."""
+
+    label_values: dict[str, float] = field(default_factory=lambda: {
+        VALID: 0.5, INVALID: 0.0, DEAD_END: 0.0, SOLUTION: 1.0, WRONG_ANSWER: 0.0})
+    """Value of a new node from its label; terminals get the verifier's reward instead."""
+
+
+@dataclass
+class RolloutValueSettings:
+    """The `rollout` estimator's options (`search.rollouts`, ...)."""
+
+    rollouts: int = 8
+    """With `value=rollout`: completions (M) sampled from each new non-terminal node."""
+    rollout_max_tokens: int = 256
+    """With `value=rollout`: token cap of one rollout (it runs to the final answer)."""
+    rollout_temperature: float = 0.8
+    """With `value=rollout`: sampling temperature of the rollouts."""
+    graft_rollouts: bool = True
+    """With `value=rollout`: add the first correct rollout of a node to the tree as nodes (its
+    steps, then its final answer), marked `finish_reason='rollout'`. The rollout is the policy's
+    own continuation from that node, so the tree gains the verified solution the estimate found
+    (MCTS variants that keep the simulated path); with a weak policy this is where most solutions
+    come from."""
+
+    def check(self) -> None:
+        """ValueError naming the option for a count below 1 or a negative temperature."""
+        for name in ("rollouts", "rollout_max_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"search.{name} must be an integer >= 1, got {value!r}")
+        if self.rollout_temperature < 0:
+            raise ValueError(f"search.rollout_temperature must be >= 0, got {self.rollout_temperature!r}")
+
+
+@dataclass
+class PRMValueSettings:
+    """The `prm` estimator's options (`search.prm`, `search.prm_batch_size`)."""
+
+    prm: str | None = None
+    """With `value=prm`: the scorer's directory (`<workdir>/prm` of the run that trained it)."""
+    prm_batch_size: int = 32
+    """With `value=prm`: paths per forward pass of the scorer (every new node of a wave is scored)."""
+
+    def check(self) -> None:
+        """ValueError naming the option: no scorer where `value=prm` needs one, or a batch below 1."""
+        if getattr(self, "value", None) == "prm":
+            check_scorer_dir(self.prm)
+        if isinstance(self.prm_batch_size, bool) or not isinstance(self.prm_batch_size, int) or self.prm_batch_size < 1:
+            raise ValueError(f"search.prm_batch_size must be an integer >= 1, got {self.prm_batch_size!r}")
+
+
+def check_scorer_dir(path: str | None) -> dict:
+    """The `prm.json` of the scorer directory `path`; ValueError naming search.prm when there is none."""
+    import json
+    from pathlib import Path
+
+    from search.prm_scorer import SCORER_FILE
+
+    if not path:
+        raise ValueError("search.value=prm needs search.prm=<the scorer directory `journeyforge prm` wrote>")
+    meta = Path(path) / SCORER_FILE
+    if not meta.is_file():
+        raise ValueError(f"search.prm={path}: no step scorer there (no {SCORER_FILE}); train one with "
+                         "`journeyforge prm` (it writes <workdir>/prm)")
+    try:
+        return json.loads(meta.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"search.prm={path}: {meta} cannot be read ({err})") from None
 
 
 @dataclass
@@ -36,6 +124,12 @@ class ValueEstimator:
     """`label`: the task's labels are the values; nothing to sample."""
 
     name = "label"
+    settings_class: type = LabelValueSettings
+
+    @classmethod
+    def from_options(cls, task: Task, options: dict[str, Any]) -> "ValueEstimator":
+        """The estimator from `make_value_estimator`'s keyword options (each takes the ones it owns)."""
+        return cls(task)
 
     def __init__(self, task: Task):
         self.task = task
@@ -54,6 +148,11 @@ class RolloutValue(ValueEstimator):
     """Monte-Carlo values from `m` completions per node (one batched call per wave)."""
 
     name = "rollout"
+    settings_class = RolloutValueSettings
+
+    @classmethod
+    def from_options(cls, task: Task, options: dict[str, Any]) -> "RolloutValue":
+        return cls(task, options["rollouts"], options["max_tokens"], options["temperature"], options["top_p"])
 
     def __init__(self, task: Task, m: int = 8, max_tokens: int = 256, temperature: float = 0.8, top_p: float = 1.0):
         super().__init__(task)
@@ -115,6 +214,11 @@ class PRMValue(ValueEstimator):
     (`nodes.prm_score`)."""
 
     name = "prm"
+    settings_class = PRMValueSettings
+
+    @classmethod
+    def from_options(cls, task: Task, options: dict[str, Any]) -> "PRMValue":
+        return cls(task, options["prm"], options["prm_batch_size"])
 
     def __init__(self, task: Task, scorer_dir: str, batch_size: int = 32, max_length: int = 1024):
         from search.prm_scorer import load_scorer
@@ -152,15 +256,18 @@ def mark_first_error(node: SearchNode) -> None:
         node.first_error = True
 
 
+# The one registry of value estimators: `search.value` accepts these names, and each estimator's
+# `settings_class` joins the Hydra group `search` (search/algorithms/__init__.py SearchSettings).
+ESTIMATORS: dict[str, type[ValueEstimator]] = {"label": ValueEstimator, "rollout": RolloutValue, "prm": PRMValue}
+
+
 def make_value_estimator(task: Task, name: str | None = None, *, rollouts: int = 8, max_tokens: int = 256,
                          temperature: float = 0.8, top_p: float = 1.0, prm: str | None = None,
                          prm_batch_size: int = 32) -> ValueEstimator:
     """The estimator called `name` (None: the task's `default_value`)."""
     name = name or task.default_value
-    if name == "label":
-        return ValueEstimator(task)
-    if name == "rollout":
-        return RolloutValue(task, rollouts, max_tokens, temperature, top_p)
-    if name == "prm":
-        return PRMValue(task, prm, prm_batch_size)
-    raise ValueError(f"search.value={name!r} is unknown; choose one of {', '.join(ESTIMATORS)}")
+    if name not in ESTIMATORS:
+        raise ValueError(f"search.value={name!r} is unknown; choose one of {', '.join(ESTIMATORS)}")
+    return ESTIMATORS[name].from_options(task, {
+        "rollouts": rollouts, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "prm": prm,
+        "prm_batch_size": prm_batch_size})

@@ -144,7 +144,7 @@ class EvalSettings:
         if self.prm_aggregate not in ("last", "min", "prod"):
             raise ValueError(f"eval.prm_aggregate must be one of last, min, prod, got {self.prm_aggregate!r}")
         if self.prm is not None:
-            from search.algorithms.base import check_scorer_dir
+            from search.values import check_scorer_dir
 
             try:
                 check_scorer_dir(self.prm)

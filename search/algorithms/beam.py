@@ -1,11 +1,27 @@
 """Step-level beam search: expand every beam node, keep the best `beam_width` live children."""
 from __future__ import annotations
 
-from search.algorithms.base import Algorithm, expandable, node_value
+from dataclasses import dataclass
+
+from search.algorithms.base import Algorithm, check_positive_ints, expandable, node_value
 from search.tree import SearchNode, SearchTree
 
 
+@dataclass
+class BeamSettings:
+    """Beam search's own option (`search.beam_width`; best-first BFS reads it too)."""
+
+    beam_width: int = 2
+    """Beam search: nodes kept per depth."""
+
+    def check(self) -> None:
+        """ValueError naming the option unless the width is an integer >= 1."""
+        check_positive_ints(self, "beam_width")
+
+
 class BeamSearch(Algorithm):
+    settings_class = BeamSettings
+
     def _select(self, tree: SearchTree) -> list[SearchNode]:
         beam = tree.algo.get("beam")
         if beam is None:  # first wave, or resumed: restart from the deepest live layer

@@ -5,11 +5,27 @@ prefixes merge. The verifier then picks the best (any solution leaf).
 """
 from __future__ import annotations
 
-from search.algorithms.base import Algorithm, expandable
+from dataclasses import dataclass
+
+from search.algorithms.base import Algorithm, check_positive_ints, expandable
 from search.tree import SearchNode, SearchTree
 
 
+@dataclass
+class BestOfNSettings:
+    """Best-of-N's own option (`search.n_chains`)."""
+
+    n_chains: int = 8
+    """Best-of-N: independent chains sampled from the root."""
+
+    def check(self) -> None:
+        """ValueError naming the option unless it is an integer >= 1."""
+        check_positive_ints(self, "n_chains")
+
+
 class BestOfN(Algorithm):
+    settings_class = BestOfNSettings
+
     def _select(self, tree: SearchTree) -> list[SearchNode]:
         chains = tree.algo.get("chains")
         if chains is None:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import zlib
+from dataclasses import dataclass, field
 
 from search.algorithms.base import Algorithm
+from search.algorithms.beam import BeamSettings
 from search.tasks.base import DEAD_END
 from search.tree import SearchNode, SearchTree
 
@@ -19,7 +21,37 @@ def _score(node: SearchNode) -> float:
     return node.logprob if node.logprob is not None else 0.0
 
 
+@dataclass
+class FrontierSettings(BeamSettings):
+    """BFS's and DFS's own options (`search.best_first`, `search.expand_dead_ends`; best-first BFS
+    also reads `beam_width`)."""
+
+    best_first: bool = False
+    """BFS and DFS: expand the best-scored open nodes first, by the policy's score of each step (its
+    log-probability; the symbolic policy's is the negated heuristic, Stream of Search's order). BFS
+    then expands the `beam_width` best open nodes of the tree per wave (Stream of Search's BFS pops
+    `beam_size` nodes off one heap), DFS the best child of the deepest node."""
+    expand_dead_ends: bool = False
+    """BFS and DFS: search on below legal steps the task's oracle marked `dead_end` while the task
+    can continue them (Stream of Search's generator has no oracle: its searches walk into dead
+    branches and back out, and its streams show that)."""
+
+
+@dataclass
+class MixedSettings(FrontierSettings):
+    """The mixed strategy's own options (`search.mix`, `search.mix_seed`), over BFS's and DFS's."""
+
+    mix: list[str] = field(default_factory=list)
+    """With `algorithm=mixed`: the strategies drawn per tree (by a hash of the problem's key and
+    `mix_seed`), each `bfs`, `dfs` or `bfs:<beam_width>`, e.g. [bfs:1, bfs:3, dfs] (Stream of Search
+    mixed BFS of several beam sizes and DFS across problems)."""
+    mix_seed: int = 0
+    """Seed of the per-tree draw of `mix`."""
+
+
 class _Frontier(Algorithm):
+    settings_class = FrontierSettings
+
     def _open(self, node: SearchNode) -> bool:
         """Not yet expanded and within depth; a dead end only with `expand_dead_ends` and while the
         task can continue its state."""
@@ -78,6 +110,8 @@ def parse_mix(entries: list[str]) -> list[tuple[str, int | None]]:
 class Mixed(Algorithm):
     """One of `search.mix` per tree, drawn by a hash of the problem's key and `mix_seed` (stable
     across waves, workers and resumes), with the shared settings otherwise."""
+
+    settings_class = MixedSettings
 
     def __init__(self, settings):
         super().__init__(settings)

@@ -9,12 +9,34 @@ per wave, a virtual loss keeps selections apart.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from search.algorithms.base import Algorithm, expandable
 from search.tree import SearchNode, SearchTree
 
 
+@dataclass
+class MCTSSettings:
+    """MCTS's own options (`search.c_uct`, `search.max_children`)."""
+
+    c_uct: float = 1.4
+    """UCT exploration constant of MCTS (0: pure exploitation)."""
+    max_children: int = 16
+    """MCTS samples again from a node whose children all failed (progressive widening) until this
+    many samples were drawn from it: small models often need several tries for one legal step
+    (0: never re-sample)."""
+
+    def check(self) -> None:
+        """ValueError naming the option for a value MCTS cannot use."""
+        if self.max_children < 0:
+            raise ValueError(f"search.max_children must be >= 0 (0: never re-sample), got {self.max_children!r}")
+        if self.c_uct < 0:
+            raise ValueError(f"search.c_uct must be >= 0, got {self.c_uct!r}")
+
+
 class MCTS(Algorithm):
+    settings_class = MCTSSettings
+
     def _uct(self, parent: SearchNode, child: SearchNode, virtual: dict[int, int]) -> float:
         extra = virtual.get(id(child), 0)
         visits = child.visits + extra
