@@ -66,3 +66,22 @@ def test_cpu_lab_smoke_from_symbolic_trees_to_stored_eval_rows(tmp_path):
     run = store.get_run("lab-student-explores", "explore")
     assert sum(len(store.nodes(t["id"])) for t in store.trees(run["id"])) >= 4   # 2 roots + their samples
     print("cpu lab smoke times:", {k: round(v, 1) for k, v in result["times"].items()})
+
+
+def test_cpu_lab_grpo_arms_train_whole_students_and_are_evaluated_beside_their_starts(tmp_path):
+    """GRPO from a from-scratch student: no LoRA, every parameter trains, the result is a whole model
+    with the start's tokenizer and record, evaluated like its start."""
+    rl = "rl:{max_steps:1,num_generations:2,per_device_train_batch_size:2,max_completion_length:24}"
+    result = experiment.run(_cfg(
+        tmp_path, "experiment.select=[shortcut,stream,grpo_stream,grpo_shortcut]",
+        f"+experiment.arms.grpo_stream={{kind:rl,init:stream,{rl}}}",
+        f"+experiment.arms.grpo_shortcut={{kind:rl,init:shortcut,{rl}}}"))
+    store = TraceStore(f"sqlite:///{tmp_path / 'lab.db'}")
+    for name, start in (("grpo_stream", "stream"), ("grpo_shortcut", "shortcut")):
+        out = tmp_path / "out" / "models" / f"{name}-s0"
+        assert (out / "config.json").exists() and not (out / "adapter_config.json").exists()
+        assert (out / "tokenizer.json").exists() and (out / "journeyforge_sft.json").exists()
+        assert result["trained"][f"{name}/s0"]["steps"] == 1
+    ev = store.get_run("experiment-cpu-lab/experiment", "eval")
+    models = {r["model"] for r in store.evals(ev["id"])}
+    assert models == {"shortcut/s0", "stream/s0", "grpo_stream/s0", "grpo_shortcut/s0"}

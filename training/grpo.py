@@ -7,6 +7,9 @@ The prompt set is the exported `rl` configuration (one row per training problem:
 question, the chat template) or, for an untuned model, with the task's few-shot examples, and
 evaluation later prompts the RL model the same way. An SFT adapter is trained further (TRL keeps a
 frozen copy of it as the KL reference), so the result is again one adapter on the base model.
+A full model (a student trained from scratch, or `train.lora=false`) is trained whole instead: no
+adapter, every parameter (the KL reference is TRL's frozen copy of the start), saved as a full model
+with the start's SFT record beside it, so evaluation loads and prompts it as it did the start.
 """
 from __future__ import annotations
 
@@ -76,7 +79,20 @@ def starting_point(settings: RLSettings, sft_dir: str | Path | None) -> tuple[st
         raise FileNotFoundError(
             f"rl.init={settings.init}: no SFT adapter in {sft_dir} (no journeyforge_sft.json); run the train "
             f"stage with that kind first, or use rl.init=base")
-    return record["base_model"], str(sft_dir), settings.prompt_style or record["settings"]["format"]
+    style = settings.prompt_style or record["settings"]["format"]
+    if is_full_model(sft_dir):
+        return str(sft_dir), None, style
+    return record["base_model"], str(sft_dir), style
+
+
+def is_full_model(directory: str | Path | None) -> bool:
+    """Whether `directory` holds a whole tuned model the train stage wrote (a from-scratch student, or
+    `train.lora=false`) rather than a LoRA adapter: GRPO then trains every parameter of it."""
+    if not directory or not Path(directory).is_dir():
+        return False
+    path = Path(directory)
+    return read_sft_record(str(path)) is not None and (path / "config.json").exists() \
+        and not (path / "adapter_config.json").exists()
 
 
 def load_policy(base_model: str, adapter: str | None, settings: RLSettings):
@@ -93,6 +109,8 @@ def load_policy(base_model: str, adapter: str | None, settings: RLSettings):
     model = AutoModelForCausalLM.from_pretrained(ref, dtype=torch.float32)
     if adapter is not None:
         return PeftModel.from_pretrained(model, adapter, is_trainable=True), tokenizer, None
+    if is_full_model(base_model):
+        return model, tokenizer, None   # a small full model: every parameter trains, no LoRA
     targets = settings.target_modules
     if targets != "all-linear":
         targets = [t.strip() for t in targets.split(",") if t.strip()]
@@ -197,7 +215,7 @@ def _mean(values: Sequence[float | None]) -> float:
 def train_grpo(data, task: Task, output_dir: str | Path, settings: RLSettings | None = None,
                base_model: str | None = None, adapter: str | None = None, style: str | None = None,
                extra_rewards: Sequence[Any] = (), title: str | None = None) -> dict[str, Any]:
-    """GRPO on `data` (an `rl` train split); save the adapter, tokenizer, per-step metrics
+    """GRPO on `data` (an `rl` train split); save the adapter (or the full model), tokenizer, per-step metrics
     (`metrics.jsonl`), curves (`curves.png`) and the record evaluation reads (`journeyforge_rl.json`)
     to `output_dir`.
 
@@ -217,8 +235,16 @@ def train_grpo(data, task: Task, output_dir: str | Path, settings: RLSettings | 
     seconds = time.perf_counter() - start
 
     model = trainer.accelerator.unwrap_model(trainer.model)
-    # Only the trained adapter: TRL's frozen "ref" copy of an SFT adapter stays behind.
-    model.save_pretrained(str(out), selected_adapters=["default"])
+    full = adapter is None and is_full_model(base_model)
+    if full:
+        model.save_pretrained(str(out))
+        # The start's record: evaluation reads the prompt style and the student's vocabulary check from it.
+        from training.sft import SETTINGS_FILE
+
+        (out / SETTINGS_FILE).write_text((Path(base_model) / SETTINGS_FILE).read_text())
+    else:
+        # Only the trained adapter: TRL's frozen "ref" copy of an SFT adapter stays behind.
+        model.save_pretrained(str(out), selected_adapters=["default"])
     trainer.processing_class.save_pretrained(str(out))
     rows = curves(trainer.state.log_history)
     (out / METRICS_FILE).write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -240,7 +266,7 @@ def train_grpo(data, task: Task, output_dir: str | Path, settings: RLSettings | 
         "curves": str(out / CURVES_FILE),
     }
     record = {"settings": asdict(settings), "base_model": base_model, "init_adapter": adapter,
-              "prompt_style": style, "task": task.name, "summary": summary}
+              "full_model": full, "prompt_style": style, "task": task.name, "summary": summary}
     (out / RECORD_FILE).write_text(json.dumps(record, indent=2, default=str))
     print(f"rl: {summary['steps']} GRPO steps on {summary['problems']} problems in {seconds:.1f}s, reward "
           f"{summary['first_reward']:.3f} -> {summary['last_reward']:.3f}, accuracy {summary['mean_accuracy']:.3f}, "

@@ -219,7 +219,7 @@ def rl_adapter_dir(cfg: DictConfig, name: str, seed: int) -> Path:
 def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path) -> dict[str, dict]:
     """GRPO for every selected rl arm and seed, from its `init` arm's adapter of the same seed."""
     from journeyforge.stages.rl import train_rl_adapter
-    from training.grpo import load_prompt_set, starting_point
+    from training.grpo import is_full_model, load_prompt_set, starting_point
 
     results = {}
     for name in (n for n in exp.selected() if n in exp.rl_arms()):
@@ -227,7 +227,7 @@ def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_di
         for seed in exp.seeds:
             _, out_root, _ = _train_settings(cfg, exp.arms[arm.init].train, seed)
             sft_dir = out_root / f"{arm.init}-s{seed}"
-            if not (sft_dir / "adapter_config.json").exists():
+            if not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
                 raise StageError(f"experiment.arms.{name}: no adapter {sft_dir} of arm {arm.init!r} (seed {seed}) to "
                                  f"start GRPO from; train that arm first (experiment.select includes it)")
             rl = _rl_settings(cfg, arm, seed)
@@ -269,7 +269,10 @@ def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict
                 record = read_rl_record(adapter)
                 if record is None:
                     raise StageError(f"no GRPO adapter in {adapter}: the rl step of arm {name!r} did not run")
-                models.append((model_label(name, seed), record["base_model"], str(adapter), k, record["prompt_style"]))
+                if record.get("full_model"):  # GRPO trained a whole student: it is the model, no adapter
+                    models.append((model_label(name, seed), str(adapter), None, k, record["prompt_style"]))
+                else:
+                    models.append((model_label(name, seed), record["base_model"], str(adapter), k, record["prompt_style"]))
             continue
         for seed in exp.seeds:
             _, out_root, _ = _train_settings(cfg, arm.train, seed)

@@ -18,7 +18,7 @@ from journeyforge.components import build_task, open_store, settings, validate_c
 from analysis.tables import table
 from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.train import data_digest
-from training.grpo import RECORD_FILE, load_prompt_set, read_rl_record, starting_point, train_grpo
+from training.grpo import RECORD_FILE, is_full_model, load_prompt_set, read_rl_record, starting_point, train_grpo
 from training.rl_config import RLSettings
 
 
@@ -44,7 +44,7 @@ def run(cfg: DictConfig) -> dict:
     if not data_dir.exists():
         raise StageError(f"no RL prompt set {data_dir}; run `journeyforge export name={cfg.name}` first")
     sft_dir = None if rl.init == "base" else Path(cfg.train.dir) / rl.init
-    if sft_dir is not None and not (sft_dir / "adapter_config.json").exists():
+    if sft_dir is not None and not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
         raise StageError(f"rl.init={rl.init}: no SFT adapter in {sft_dir}; run `journeyforge train name={cfg.name}` "
                          f"with that kind first, or use rl.init=base")
     try:
@@ -81,7 +81,9 @@ def train_rl_adapter(store, cfg: DictConfig, task, data_dir: Path, data, out: Pa
     from `data_dir`) into `out`, with a `runs` row `run_name` (stage rl); an adapter there trained from
     the same start on the same prompts with the same settings is kept (its summary is returned)."""
     base_model, adapter, style = start
-    stamp = {"data_sha256": data_digest(data_dir / "train"), "init_sha256": adapter_digest(adapter),
+    # A whole student as the start (no adapter): its weights are the start to fingerprint.
+    init = adapter or (base_model if is_full_model(base_model) else None)
+    stamp = {"data_sha256": data_digest(data_dir / "train"), "init_sha256": adapter_digest(init),
              "settings": {k: v for k, v in asdict(rl).items() if k not in ("force", "in_run")}}
     record = read_rl_record(out)
     if not rl.force and record and all(record.get(k) == v for k, v in stamp.items()):
@@ -108,7 +110,9 @@ def rl_models(cfg: DictConfig) -> list[tuple[str, str, str, str]]:
     found = []
     for path in sorted(root.glob("rl-*")):
         record = read_rl_record(path)
-        if record is not None and (path / "adapter_config.json").exists():
+        if record is not None and record.get("full_model") and (path / "config.json").exists():
+            found.append((path.name, str(path), None, record["prompt_style"]))   # a whole student, no adapter
+        elif record is not None and (path / "adapter_config.json").exists():
             found.append((path.name, record["base_model"], str(path), record["prompt_style"]))
     return found
 
