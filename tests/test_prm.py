@@ -102,7 +102,7 @@ def test_prm_stage_trains_a_scorer_and_grades_it_against_labels_and_the_oracle(t
     with TraceStore(cfg.store.url) as store:
         stats = store.get_run("p", "eval")["stats"]["scaling"]
     assert {(r["strategy"], r["n"]) for r in stats["results"]} == {
-        (s, n) for s in ("majority", "prm_best", "prm_weighted", "pass") for n in (1, 2)}
+        (s, n) for s in ("majority", "prm_best", "prm_weighted", "pass", "prm_beam") for n in (1, 2)}
     assert Path(stats["plot"]).exists() and scaled["run_id"]
 
 

@@ -130,10 +130,19 @@ class EvalSettings:
     """Step scorer (`journeyforge prm`'s directory) that ranks the sampled answers for `scaling`."""
     prm_aggregate: str = "last"
     """An answer's PRM score from its step scores: "last" (search-and-learn's default), "min" or "prod"."""
+    prm_beam: bool = True
+    """With `prm` and `scaling`: also step-level beam search guided by the PRM at each N
+    (training/prm_beam.py, search-and-learn's beam search), one more strategy in the table (`prm_beam`)."""
+    prm_beam_width: int = 4
+    """Beam width M of `prm_beam`: N/M beams kept per round, each continued M times (search-and-learn: 4)."""
+    prm_beam_steps: int = 40
+    """Rounds (steps) of `prm_beam` before the best partial answer is taken."""
+    prm_beam_step_tokens: int = 64
+    """Cap on one step's tokens in `prm_beam` (a beam's whole answer stays under `max_tokens`)."""
 
     def validate(self) -> None:
         """Raise ValueError naming the option when a setting cannot work."""
-        for name in ("n_problems", "max_tokens", "samples"):
+        for name in ("n_problems", "max_tokens", "samples", "prm_beam_width", "prm_beam_steps", "prm_beam_step_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"eval.{name} must be an integer >= 1, got {value!r}")

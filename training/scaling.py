@@ -5,6 +5,7 @@ sample of N): majority vote (self-consistency), best-of-N by the step scorer (th
 score is highest), PRM-weighted majority (each distinct answer scores the sum of its answers' PRM
 scores), and pass@N (any correct: the ceiling), as Hugging Face's search-and-learn compares them.
 An answer's PRM score aggregates its step scores: `last` (search-and-learn's default), `min` or `prod`.
+Step-level beam search with the PRM (`prm_beam`) draws its own answers: training/prm_beam.py.
 """
 from __future__ import annotations
 

@@ -13,8 +13,10 @@ from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
 from training.student import StudentError
 
 
-def scaling_report(cfg: DictConfig, ev, task, problems: list[Problem], results: list[dict]) -> dict:
-    """Accuracy by strategy and N (95% bootstrap intervals over problems), its table and plots."""
+def scaling_report(cfg: DictConfig, ev, task, problems: list[Problem], results: list[dict],
+                   models: list[tuple] = (), factory=None) -> dict:
+    """Accuracy by strategy and N (95% bootstrap intervals over problems), its table and plots; with a
+    PRM, also its step-level beam search (`eval.prm_beam`) for each of `models`."""
     from analysis.stats import bootstrap_mean
     from analysis.tables import table
     from training.scaling import plot_scaling, scaling_results, score_samples
@@ -23,6 +25,10 @@ def scaling_report(cfg: DictConfig, ev, task, problems: list[Problem], results: 
     scores = score_samples(ev.prm, task, by_key, results, ev.prm_aggregate) if ev.prm else None
     ns = sorted(set(ev.scaling))
     found = scaling_results(task, by_key, results, ns, scores)
+    if ev.prm and ev.prm_beam and models:
+        from training.prm_beam import beam_results
+
+        found += beam_results(models, factory, task, problems, ns, ev.prm, ev)
     lines, stored = [], []
     for r in found:
         ci = bootstrap_mean([float(x) for x in r["correct"]])
@@ -84,7 +90,7 @@ def run(cfg: DictConfig) -> dict:
     # The table shows every model evaluated in this experiment (multirun jobs add theirs).
     stored = store.evals(run_id)
     text = accuracy_table(stored)
-    scaling = scaling_report(cfg, ev, task, problems, results) if ev.scaling else None
+    scaling = scaling_report(cfg, ev, task, problems, results, models, factory) if ev.scaling else None
     store.finish_run(run_id, "done", {"models": sorted({r["model"] for r in stored}),
                                       **({"scaling": scaling} if scaling else {})})
     print(f"[eval] {len(problems)} held-out problems\n{text}")
