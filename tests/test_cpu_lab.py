@@ -19,10 +19,12 @@ SMOKE = ["task.n_train=40", "task.n_test=6", "eval.n_problems=6", "eval.max_toke
 
 
 def _cfg(tmp_path: Path, *overrides: str):
+    select = [] if any(o.startswith("experiment.select=") for o in overrides) else \
+        ["experiment.select=[shortcut,stream,journey]"]   # the preset's GRPO arms: their own test
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         return compose(config_name="config", overrides=[
             "experiment=cpu_lab", f"workdir={tmp_path / 'out'}", f"store.url=sqlite:///{tmp_path / 'lab.db'}",
-            *SMOKE, *overrides])
+            *SMOKE, *select, *overrides])
 
 
 def test_cpu_lab_smoke_from_symbolic_trees_to_stored_eval_rows(tmp_path):
@@ -71,11 +73,10 @@ def test_cpu_lab_smoke_from_symbolic_trees_to_stored_eval_rows(tmp_path):
 def test_cpu_lab_grpo_arms_train_whole_students_and_are_evaluated_beside_their_starts(tmp_path):
     """GRPO from a from-scratch student: no LoRA, every parameter trains, the result is a whole model
     with the start's tokenizer and record, evaluated like its start."""
-    rl = "rl:{max_steps:1,num_generations:2,per_device_train_batch_size:2,max_completion_length:24}"
+    small = {"max_steps": 1, "num_generations": 2, "per_device_train_batch_size": 2, "max_completion_length": 24}
     result = experiment.run(_cfg(
         tmp_path, "experiment.select=[shortcut,stream,grpo_stream,grpo_shortcut]",
-        f"+experiment.arms.grpo_stream={{kind:rl,init:stream,{rl}}}",
-        f"+experiment.arms.grpo_shortcut={{kind:rl,init:shortcut,{rl}}}"))
+        *(f"experiment.arms.{arm}.rl.{k}={v}" for arm in ("grpo_stream", "grpo_shortcut") for k, v in small.items())))
     store = TraceStore(f"sqlite:///{tmp_path / 'lab.db'}")
     for name, start in (("grpo_stream", "stream"), ("grpo_shortcut", "shortcut")):
         out = tmp_path / "out" / "models" / f"{name}-s0"
