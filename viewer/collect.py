@@ -243,20 +243,21 @@ def index_row(G: nx.DiGraph, info: dict, trajectories: list[dict], task) -> dict
     }
 
 
-def iter_trees(store: TraceStore, view: RunView) -> Iterator[tuple[dict, nx.DiGraph, list[dict], list[dict]]]:
-    """(tree row, graph, rollouts, trajectories) of every shown tree, read CHUNK trees at a time."""
-    lin_id = view.linearize["id"] if view.linearize else None
-    for start in range(0, len(view.trees), CHUNK):
-        part = view.trees[start:start + CHUNK]
+def iter_trees(store: TraceStore, trees: list[dict], lin_id: int | None,
+               cleaner: Cleaner) -> Iterator[tuple[dict, nx.DiGraph, list[dict], list[dict]]]:
+    """(tree row, graph, rollouts, trajectories) of each of `trees` (`trees` rows), read CHUNK trees at
+    a time; the trajectories are linearize run `lin_id`'s (none when it is None)."""
+    for start in range(0, len(trees), CHUNK):
+        part = trees[start:start + CHUNK]
         ids = [t["id"] for t in part]
         graphs = store.tree_graphs(ids)
         trajs: dict[int, list[dict]] = defaultdict(list)
         if lin_id is not None:
             for t in store.trajectories(run_id=lin_id, tree_ids=ids):
-                trajs[t["tree_id"]].append(clean_trajectory(t, view.cleaner))
+                trajs[t["tree_id"]].append(clean_trajectory(t, cleaner))
         for info in part:
-            G = clean_graph(graphs[info["id"]], view.cleaner)
-            rollouts = [clean_rollout(r, view.cleaner) for r in store.rollouts(tree_id=info["id"])]
+            G = clean_graph(graphs[info["id"]], cleaner)
+            rollouts = [clean_rollout(r, cleaner) for r in store.rollouts(tree_id=info["id"])]
             yield info, G, rollouts, trajs[info["id"]]
 
 

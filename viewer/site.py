@@ -1,7 +1,9 @@
 """Writes the viewer's static site: index.html, one page per tree, their data, the assets.
 
     <dir>/index.html            the run: summary, charts, a sortable and filterable table of trees
-    <dir>/trees/<id>.html       one tree: drawn, collapsible, with node details and trajectories
+    <dir>/trees/<id>.html       one tree: drawn, collapsible, with node details and trajectories; for a
+                                round of an evolve run also the same problems' trees of its other
+                                rounds (linked from each other, so the links work offline)
     <dir>/assets/               our scripts and styles, vendored KaTeX
     <dir>/plots/                the charts (PNG)
 
@@ -28,6 +30,7 @@ from viewer.clean import plain
 from viewer.collect import (RunView, evals_summary, export_summary, index_row, iter_trees, label_order,
                             tree_page)
 from viewer.plots import plot_labels, plot_values_by_depth
+from viewer.rounds import RoundRun, evolve_name, problem_rounds, read_family, rounds_summary
 
 STATIC = Path(__file__).resolve().parent / "static"
 MARKER = ".journeyforge-view"  # marks a folder as a viewer site, so that re-writing may replace it
@@ -106,15 +109,18 @@ def _write(store, view: RunView, root: Path, progress: bool) -> dict:
     largest = 0
     ids = [t["id"] for t in view.trees]
     neighbours = {t: (ids[i - 1] if i else None, ids[i + 1] if i + 1 < len(ids) else None) for i, t in enumerate(ids)}
-    trees = iter_trees(store, view)
+    family = read_family(store, view.explore, {t["problem_id"] for t in view.trees}, view.cleaner)
+    shown = next(r for r in family if r.id == view.explore["id"])
+    by_problem = problem_rounds(family)
+    trees = iter_trees(store, view.trees, view.linearize["id"] if view.linearize else None, view.cleaner)
     for info, G, rollouts, trajectories in tqdm(trees, total=len(ids), desc="view", unit="tree",
                                                 disable=not progress, dynamic_ncols=True):
         page = tree_page(G, info, rollouts, trajectories, view.task)
         page["prev"], page["next"] = neighbours[info["id"]]
-        page["run"] = view.name
-        (root / "trees" / f"{info['id']}.html").write_text(
-            _page("tree.html", f"tree {info['id']} · {page['problem']['key']}", page), encoding="utf-8")
-        rows.append(index_row(G, info, trajectories, view.task))
+        _write_tree(root, page, info, shown, by_problem)
+        row = index_row(G, info, trajectories, view.task)
+        row["rounds"] = [r for r in by_problem.get(info["problem_id"], []) if r["tree_id"] != info["id"]]
+        rows.append(row)
         largest = max(largest, G.number_of_nodes())
         for n in page["nodes"]:
             labels[n["label"]] += 1
@@ -142,7 +148,9 @@ def _write(store, view: RunView, root: Path, progress: bool) -> dict:
                 "task": getattr(view.task, "name", None), "status": str(view.explore["status"]),
                 "created_at": str(view.explore.get("created_at") or ""),
                 "stats": _plain_stats(view.explore.get("stats") or {}),
-                "linearize": _plain_stats((view.linearize or {}).get("stats") or {}) or None},
+                "linearize": _plain_stats((view.linearize or {}).get("stats") or {}) or None,
+                **shown.lineage(), "evolve": evolve_name(view.name)},
+        "rounds": rounds_summary(family, shown.id),
         "summary": {"trees": len(rows), "done": sum(r["status"] == "done" for r in rows),
                     "solved": sum(r["solved"] for r in rows), "nodes": sum(r["nodes"] for r in rows),
                     "labels": dict(labels), "trajectories": dict(sum((Counter(r["trajectories"]) for r in rows), Counter())),
@@ -155,12 +163,41 @@ def _write(store, view: RunView, root: Path, progress: bool) -> dict:
         "trees": rows,
     }
     (root / "index.html").write_text(_page("index.html", f"journeyforge view · {view.name}", index), encoding="utf-8")
+    round_pages = _write_other_rounds(store, view, root, family, shown, by_problem)
     if view.cleaner.bad:
         # Not an error: the rest of the store is still worth seeing; but a reader should know.
         print(f"[view] {sum(view.cleaner.bad.values())} stored value(s) were not numbers where the schema "
               f"has numbers ({view.cleaner.summary()}); the pages show them as missing (–)")
     return {"trees": len(rows), "nodes": index["summary"]["nodes"], "solved": index["summary"]["solved"],
-            "largest_tree": largest, "plots": [p["src"] for p in plots], "not_numbers": dict(view.cleaner.bad)}
+            "largest_tree": largest, "plots": [p["src"] for p in plots], "round_trees": round_pages,
+            "not_numbers": dict(view.cleaner.bad)}
+
+
+def _write_tree(root: Path, page: dict, info: dict, run: RoundRun, by_problem: dict[int, list[dict]]) -> None:
+    """trees/<id>.html: `page` with its run's round and model and the problem's trees in every round."""
+    page["run"] = run.name
+    page.update(run.lineage())
+    page["rounds"] = by_problem.get(info["problem_id"], [])
+    (root / "trees" / f"{info['id']}.html").write_text(
+        _page("tree.html", f"tree {info['id']} · {page['problem']['key']}", page), encoding="utf-8")
+
+
+def _write_other_rounds(store, view: RunView, root: Path, family: list[RoundRun], shown: RoundRun,
+                        by_problem: dict[int, list[dict]]) -> int:
+    """The pages of the other rounds' trees of the shown problems (with their own round's trajectories),
+    so that a tree page's links to the same problem in other rounds open from this site; how many."""
+    written = 0
+    for run in family:
+        if run.id == shown.id:
+            continue
+        linearize = store.get_run(run.name, "linearize")
+        for info, G, rollouts, trajectories in iter_trees(store, run.trees, linearize["id"] if linearize else None,
+                                                          view.cleaner):
+            page = tree_page(G, info, rollouts, trajectories, view.task)
+            page["prev"] = page["next"] = None  # prev/next walk the shown run's trees only
+            _write_tree(root, page, info, run, by_problem)
+            written += 1
+    return written
 
 
 def _plain_stats(stats) -> dict:

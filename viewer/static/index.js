@@ -15,7 +15,9 @@
     const s = D.summary, r = D.run;
     $("run-name").textContent = r.name;
     document.title = "journeyforge view · " + r.name;
-    $("run-meta").textContent = [r.task && "task " + r.task, "explore run #" + r.explore_run_id + " (" + r.status + ")",
+    $("run-meta").textContent = [r.round != null && "round " + r.round + (r.evolve != null ? " of evolve run " + r.evolve : ""),
+      r.model != null && "grown by " + r.model + (r.model_sha256_short ? " (sha256 " + r.model_sha256_short + "…)" : ""),
+      r.task && "task " + r.task, "explore run #" + r.explore_run_id + " (" + r.status + ")",
       r.created_at && "started " + r.created_at.slice(0, 19), "store " + r.store].filter(Boolean).join(" · ");
     let html = card("trees", s.trees) + card("finished", s.done) + card("solved", s.solved) + card("nodes", s.nodes) +
       card("largest tree", s.largest_tree + " nodes");
@@ -31,6 +33,14 @@
     $("plots").innerHTML = D.plots.map((p) => '<figure><img src="' + JF.esc(p.src) + '" alt="' + JF.esc(p.title) +
       '"><figcaption>' + JF.esc(p.title) + "</figcaption></figure>").join("");
     let extra = "";
+    if (D.rounds.length) {
+      extra += "<h2>Rounds of this evolve run</h2><table class=\"small\" id=\"rounds\"><tr><th>round</th><th>run</th><th>grown by</th>" +
+        "<th>trees</th><th>solved</th><th>trees of the problems shown here</th></tr>" +
+        D.rounds.map((x) => "<tr" + (x.shown ? ' class="here"' : "") + "><td>" + JF.esc(JF.fmt(x.round)) + "</td><td>" + JF.esc(x.run) +
+          (x.shown ? ' <span class="meta">(this page)</span>' : "") + "</td><td><code>" + JF.esc(x.model == null ? "–" : x.model) + "</code>" +
+          (x.model_sha256_short ? ' <span class="meta">sha256 ' + JF.esc(x.model_sha256_short) + "…</span>" : "") + "</td><td>" +
+          JF.esc(x.trees) + "</td><td>" + JF.esc(x.solved) + "</td><td>" + JF.esc(x.linked) + "</td></tr>").join("") + "</table>";
+    }
     if (D.evals.length) {
       extra += "<h2>Evaluation</h2><table class=\"small\"><tr><th>model</th><th>problems</th><th>correct</th><th>accuracy %</th><th>mean tokens</th></tr>" +
         D.evals.map((e) => "<tr><td>" + JF.esc(e.model) + "</td><td>" + JF.esc(e.problems) + "</td><td>" + JF.esc(e.correct) + "</td><td>" +
@@ -53,7 +63,16 @@
     ["solved", "solved", (t) => (t.solved ? 1 : 0)],
     ["labels", "labels", (t) => t.labels[state.label] || 0],
     ["best_value", "best value", (t) => (t.best_value == null ? -Infinity : t.best_value)],
-  ].concat(D.kinds.map((k) => ["kind:" + k, k, (t) => t.trajectories[k] || 0]));
+  ].concat(D.kinds.map((k) => ["kind:" + k, k, (t) => t.trajectories[k] || 0]))
+    .concat(D.rounds.length ? [["rounds", "other rounds", (t) => t.rounds.filter((r) => r.solved).length]] : []);
+
+  // The same problem's trees in the other rounds, linked (their pages are in this site).
+  function otherRounds(t) {
+    return t.rounds.map((r) => {
+      const text = "round " + JF.esc(JF.fmt(r.round)) + (r.solved ? " ✓" : " ✗");
+      return Number.isInteger(r.tree_id) ? '<a data-round-tree="' + JF.esc(r.tree_id) + '" href="trees/' + JF.esc(r.tree_id) + '.html">' + text + "</a>" : text;
+    }).join(" · ");
+  }
 
   function header() {
     $("trees").tHead.innerHTML = "<tr>" + COLUMNS.map(([key, name]) => '<th data-sort="' + JF.esc(key) + '"' +
@@ -90,7 +109,8 @@
       '</a></td><td class="problem-cell"><a href="trees/' + JF.esc(t.id) + '.html">' + JF.esc(t.problem.length > 160 ? t.problem.slice(0, 157) + "..." : t.problem) +
       '</a><div class="meta">' + JF.esc(t.key) + "</div></td><td>" + JF.esc(t.status) + "</td><td>" + JF.esc(t.nodes) + "</td><td>" + JF.esc(t.depth) +
       "</td><td>" + (t.solved ? '<span class="yes">yes</span>' : '<span class="no">no</span>') + "</td><td>" + labelBar(t.labels) +
-      "</td><td>" + JF.esc(JF.fmt(t.best_value)) + "</td>" + D.kinds.map((k) => "<td>" + JF.esc(t.trajectories[k] || 0) + "</td>").join("") + "</tr>").join("");
+      "</td><td>" + JF.esc(JF.fmt(t.best_value)) + "</td>" + D.kinds.map((k) => "<td>" + JF.esc(t.trajectories[k] || 0) + "</td>").join("") +
+      (D.rounds.length ? "<td>" + otherRounds(t) + "</td>" : "") + "</tr>").join("");
     $("f-count").textContent = rows.length + " of " + D.trees.length + " trees";
     $("more").textContent = rows.length > MAX_ROWS ? "showing the first " + MAX_ROWS + "; narrow the filters to see the rest" : "";
     history.replaceState(null, "", "#" + new URLSearchParams(Object.entries(state).map(([k, v]) => [k, String(v)])).toString());

@@ -199,17 +199,43 @@
     $("trajectories").innerHTML = html;
   }
 
+  // The run's place in a self-evolution run (runs.round, runs.model): shown as text, like every stored value.
+  function lineage() {
+    const parts = [];
+    if (T.round != null) parts.push('<span id="tree-round">round ' + JF.esc(T.round) + "</span>");
+    if (T.model != null) {
+      parts.push('grown by <code id="tree-model"' + (T.model_sha256 ? ' title="sha256 ' + JF.esc(T.model_sha256) + '"' : "") + ">" +
+        JF.esc(T.model) + "</code>" + (T.model_sha256_short ? " (sha256 " + JF.esc(T.model_sha256_short) + "…)" : ""));
+    }
+    return parts.join(" · ");
+  }
+
+  // The same problem's trees in the evolve run's rounds; their pages sit beside this one.
+  function rounds() {
+    const list = T.rounds || [];
+    if (list.length < 2) return;
+    $("rounds").innerHTML = "same problem in every round: " + list.map((r) => {
+      const text = "round " + JF.esc(JF.fmt(r.round)) + " (tree " + JF.esc(r.tree_id) + ", " +
+        (r.solved ? '<span class="yes">solved</span>' : '<span class="no">unsolved</span>') + ")";
+      if (!Number.isInteger(r.tree_id) || r.tree_id === T.id) return '<b class="here">' + text + "</b>";
+      return '<a data-round-tree="' + JF.esc(r.tree_id) + '" href="' + JF.esc(r.tree_id) + '.html" title="' + JF.esc(r.run) + '">' +
+        text + "</a>";
+    }).join(" · ");
+    $("rounds").hidden = false;
+  }
+
   function header() {
     $("title").textContent = "tree " + T.id + " · " + T.problem.key;
     $("problem").innerHTML = JF.mathHTML(T.problem.text) + (T.problem.answer != null ? ' <span class="meta">gold answer: <code>' + JF.esc(T.problem.answer) + "</code></span>" : "");
     const solved = T.nodes.some((n) => n.label === "solution");
-    $("tree-meta").innerHTML = [T.run && "run " + JF.esc(T.run), "status " + JF.esc(T.status), JF.esc(T.nodes.length) + " nodes",
+    $("tree-meta").innerHTML = [T.run && "run " + JF.esc(T.run), lineage(), "status " + JF.esc(T.status), JF.esc(T.nodes.length) + " nodes",
       solved ? '<span class="yes">solved</span>' : '<span class="no">unsolved</span>',
       '<span class="hlkey"></span> highlighted: ' + JF.esc(T.shortcut.source) + (T.shortcut.node_ids.length ? " (" + JF.esc(T.shortcut.node_ids.length) + " steps)" : ""),
       numberedBy ? '<span class="ord">1 2 3</span> numbered: visit order of ' + JF.esc(numberedBy) : "no journey stored"].filter(Boolean).join(" · ");
     for (const [el, id] of [["prev", T.prev], ["next", T.next]]) {
       if (Number.isInteger(id)) $(el).href = id + ".html"; else $(el).classList.add("off");
     }
+    rounds();
     const labels = [...new Set(T.nodes.map((n) => n.label))];
     $("legend").innerHTML = labels.map((l) => '<span class="' + JF.labelClass(l) + '"><i class="dot"></i>' + JF.esc(l) + "</span>").join(" ");
   }
