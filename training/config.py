@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from training.student import StudentSettings
 
 FORMATS = ("prompt_completion", "messages")
+BATCH_ORDERS = ("random", "group_by_length")
 
 
 @dataclass
@@ -41,6 +42,10 @@ class SFTSettings:
     """Examples per device per forward pass."""
     gradient_accumulation_steps: int = 1
     """Forward passes per optimizer step."""
+    batch_order: str = "random"
+    """How examples are drawn into batches: `random`, or `group_by_length` (batches of similar lengths,
+    the transformers sampler: far less padding when lengths vary, as Stream of Search's streams do
+    from 20 to 1,100 tokens; measured 7.4 s per step with random batches of streams on this CPU)."""
     learning_rate: float = 5e-4
     """Peak learning rate (LoRA tolerates far higher rates than full fine-tuning)."""
     max_length: int = 512
@@ -73,6 +78,8 @@ class SFTSettings:
                 raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}")
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError("train.max_steps <= 0 needs train.epochs > 0")
+        if self.batch_order not in BATCH_ORDERS:
+            raise ValueError(f"train.batch_order must be one of {BATCH_ORDERS}, got {self.batch_order!r}")
         if self.learning_rate <= 0:
             raise ValueError(f"train.learning_rate must be > 0, got {self.learning_rate!r}")
         if self.scratch:

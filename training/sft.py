@@ -98,6 +98,7 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
         num_train_epochs=settings.epochs,
         per_device_train_batch_size=settings.per_device_train_batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps,
+        train_sampling_strategy=settings.batch_order,
         learning_rate=settings.learning_rate,
         max_length=settings.student.context_length if settings.scratch else settings.max_length,
         seed=settings.seed,
