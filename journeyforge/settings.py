@@ -8,8 +8,8 @@ dataclasses:
   task       search/tasks/<name>/config.py (CountdownConfig, ...), as `schema/task/<name>`
   search     search/algorithms/__init__.py SearchSettings (shared options, each algorithm's, each value estimator's)
   explore    search/explorer.py ExploreSettings
-  linearize  LinearizeSettings (below; its kinds' options are traces/ configs)
-  export     ExportSettings (below)
+  linearize  traces/linearize_settings.py LinearizeSettings (its kinds' options are traces/ configs)
+  export     traces/export_settings.py ExportSettings
   train      training/config.py TrainSettings
   eval       training/config.py EvalSettings
   experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
@@ -25,7 +25,6 @@ import dataclasses
 import importlib
 import inspect
 import textwrap
-from dataclasses import dataclass, field
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -36,12 +35,11 @@ from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
 from search.policies import validate_policy_config
 from search.tasks import TASKS, make_task
-from traces.journey import JourneyConfig
+from traces.export_settings import ExportSettings
 from traces.linearize import kind_names
+from traces.linearize_settings import LinearizeSettings
 from traces.llm_reflection import RewriteConfig
 from traces.reflections import STYLES
-from traces.shortcut import ShortcutConfig
-from traces.stream import StreamConfig
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.experiment_settings import ExperimentSettings
 from training.config import EvalSettings, TrainSettings
@@ -52,61 +50,6 @@ from viewer.settings import ViewSettings
 
 class ConfigError(ValueError):
     """A setting cannot work; the message names the option and what to use instead."""
-
-
-@dataclass
-class LinearizeSettings:
-    """The linearize stage (Hydra group `linearize`): which trajectory kinds, and each kind's options."""
-
-    kinds: list[str] = field(default_factory=lambda: ["shortcut", "journey", "stream"])
-    """Trajectory kinds to write: shortcut | journey | stream (traces/linearize.py)."""
-    train_kinds: list[str] | None = None
-    """Kinds `train` and `eval` tune by default (`train.kinds` overrides); null: every kind above."""
-    matched: bool = True
-    """With several kinds: keep only trees for which every kind produced a trajectory, so that the
-    datasets of a comparison cover the same problems."""
-    shortcut: ShortcutConfig = field(default_factory=ShortcutConfig)
-    """Options of the shortcut linearizer (traces/shortcut.py ShortcutConfig)."""
-    journey: JourneyConfig = field(default_factory=lambda: JourneyConfig(backtracks=[1.0, 1.0, 1.0], checks=0.5))
-    """Options of the journey linearizer (traces/journey.py JourneyConfig). The pipeline's recipe mixes
-    0, 1 and 2 backtracks per journey and puts a check line after half the correct steps: in the
-    committed CPU study (docs/results/experiment-cpu/, 3 seeds) it scored 5.5 points above O1-Journey's
-    constant count (`backtracks=null checks=0`, the linearizer's own default), which the model learns
-    to copy into every answer."""
-    stream: StreamConfig = field(default_factory=StreamConfig)
-    """Options of the stream linearizer (traces/stream.py StreamConfig)."""
-    rewrite: dict[str, Any] = field(default_factory=lambda: {
-        "backend": "hf", **{f.name: f.default for f in dataclasses.fields(RewriteConfig)}})
-    """Used only with `journey.reflection=llm`: the rewrite model as a policy config (backend + its
-    options, as in conf/policy/) plus the generation options of traces/llm_reflection.py
-    RewriteConfig (temperature, top_p, max_tokens, instruction; their defaults are its defaults)."""
-
-
-@dataclass
-class ExportSettings:
-    """The export stage (Hydra group `export`): Hugging Face datasets on disk plus a dataset card."""
-
-    dir: str = "outputs/datasets"
-    """Directory of the datasets (sft/<kind>, stepwise, preference) and the README.md card."""
-    test_fraction: float = 0.2
-    """Share of problems in the test split (split by problem, never by row)."""
-    push_to_hub: str | None = None
-    """A Hub repo id to upload the same configurations to; null: no upload."""
-    seed: int = 0
-    """Seeds the problem split."""
-    correct_only: bool = True
-    """Drop trajectories whose final answer fails the verifier."""
-    preference_margin: float = 0.5
-    """With Monte-Carlo values: the least value difference between two sibling steps that makes a
-    preference pair (rStar-Math's step pairs use 0.5)."""
-
-    def validate(self) -> None:
-        if not 0.0 <= self.preference_margin <= 1.0:
-            raise ValueError(f"export.preference_margin must be in [0, 1], got {self.preference_margin!r}")
-        if not 0.0 <= self.test_fraction < 1.0:
-            raise ValueError(f"export.test_fraction must be in [0, 1), got {self.test_fraction!r}")
-        if not self.dir:
-            raise ValueError("export.dir must be a directory, got an empty string")
 
 
 # Hydra group -> its settings dataclass (`schema/<group>` in the ConfigStore).

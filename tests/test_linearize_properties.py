@@ -9,7 +9,8 @@ from tests.linearize_trees import countdown_task, random_tree
 from traces.journey import JourneyConfig
 from traces.linearize import linearize_tree
 from traces.reflections import TemplateReflector
-from traces.tree_view import path_to, problem_of
+from db.stored_tree import path_to
+from traces.problems import problem_of
 
 TASK = countdown_task()
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -7,7 +7,7 @@ from search.tasks.base import DEAD_END, SOLUTION, VALID
 from tests.linearize_trees import TreeBuilder, countdown_task, tree_1357
 from traces.linearize import linearize_tree
 from traces.shortcut import ShortcutConfig, linearize_shortcut
-from traces.tree_view import problem_of
+from traces.problems import problem_of
 
 TASK = countdown_task()
 

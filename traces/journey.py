@@ -15,25 +15,12 @@ from typing import Any, Callable
 
 import networkx as nx
 
-from search.tasks.base import DEAD_END, INVALID, WRONG_ANSWER, Task
+from db.stored_tree import StoredTree
+from search.tasks.base import DEAD_END, INVALID, MISTAKE_LABELS, WRONG_ANSWER, Task
+from traces.options import as_config
+from traces.problems import problem_of
 from traces.reflections import Reflector, check_line, make_reflector
-from traces.tree_view import (
-    as_config,
-    best_solution_order,
-    children,
-    failing_path,
-    has_line,
-    is_failure,
-    label,
-    path_to,
-    problem_of,
-    seq_of,
-    solution_ancestry,
-    step_line,
-    trajectory,
-    tree_id,
-    verified_answer,
-)
+from traces.trajectory import has_line, step_line, trajectory, verified_answer
 
 SELECT_MODES = ("random", "plausible", "invalid", "dead_end", "wrong_answer")
 FOLLOW_MODES = ("leaf", "step")
@@ -143,48 +130,76 @@ class _Trial:
     back: str
 
 
-def _logprob_rank(G: nx.DiGraph, n: int) -> tuple[float, int]:
-    lp = G.nodes[n].get("logprob")
-    return (-lp if lp is not None else math.inf, seq_of(G, n))
+def _is_failure(tree: StoredTree, n: int) -> bool:
+    """A mistake the search recorded: an invalid step, a dead end or a wrong final answer."""
+    return tree.label(n) in MISTAKE_LABELS
 
 
-def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
+def _failing_path(tree: StoredTree, start: int, prefer: Callable[[int], Any],
+                  accept: Callable[[int], bool] | None, solved: set[int]) -> list[int] | None:
+    """Nodes from `start` down to the first failure (invalid / dead end) of a wrong branch.
+
+    Descends through valid nodes only, choosing at each level the child that `prefer` ranks
+    lowest among those that still lead to an accepted failure. None when the branch shows no such
+    failure (an unexpanded valid node proves nothing wrong) or contains a solution (then it is
+    not wrong at all). `solved` is `tree.solved_nodes()`.
+    """
+    if start in solved:
+        return None
+    if _is_failure(tree, start):
+        return [start] if accept is None or accept(start) else None
+    options = []
+    for c in tree.children(start):
+        tail = _failing_path(tree, c, prefer, accept, solved)
+        if tail is not None:
+            options.append((prefer(c), tail))
+    if not options:
+        return None
+    return [start] + min(options, key=lambda o: o[0])[1]
+
+
+def _logprob_rank(tree: StoredTree, n: int) -> tuple[float, int]:
+    lp = tree.node(n).get("logprob")
+    return (-lp if lp is not None else math.inf, tree.seq(n))
+
+
+def _wrong_trials(tree: StoredTree, node: int, on_path: set[int], solved: set[int],
                   cfg: JourneyConfig, task: Task) -> list[list[int]]:
     """Each wrong child of `node` with the path to its failure, in the select mode's order."""
     accept = None
     if cfg.select == "invalid":
-        accept = lambda n: label(G, n) == INVALID  # noqa: E731
+        accept = lambda n: tree.label(n) == INVALID  # noqa: E731
     elif cfg.select == "dead_end":
-        accept = lambda n: label(G, n) == DEAD_END  # noqa: E731
+        accept = lambda n: tree.label(n) == DEAD_END  # noqa: E731
     elif cfg.select == "wrong_answer":
-        accept = lambda n: label(G, n) == WRONG_ANSWER  # noqa: E731
+        accept = lambda n: tree.label(n) == WRONG_ANSWER  # noqa: E731
     if cfg.select == "plausible":
-        prefer = lambda n: _logprob_rank(G, n)  # noqa: E731
+        prefer = lambda n: _logprob_rank(tree, n)  # noqa: E731
     else:
-        prefer = lambda n: seq_of(G, n)  # noqa: E731
+        prefer = lambda n: tree.seq(n)  # noqa: E731
 
     trials = []
-    for c in children(G, node):
+    for c in tree.children(node):
         if c in on_path:
             continue
         if cfg.follow == "step":
-            if is_failure(G, c) and (accept is None or accept(c)):
+            if _is_failure(tree, c) and (accept is None or accept(c)):
                 trials.append([c])
         else:
-            path = failing_path(G, c, prefer, accept, solved)
+            path = _failing_path(tree, c, prefer, accept, solved)
             if path is not None:
                 trials.append(path)
     # A sampled empty line (the model wrote only a newline, or only `</think>`) is an invalid step
     # with nothing to show: a trial through it would be a blank line followed by a reflection.
-    trials = [t for t in trials if all(has_line(G, n, task) for n in t)]
+    trials = [t for t in trials if all(has_line(tree, n, task) for n in t)]
     if cfg.select == "plausible":
-        trials.sort(key=lambda t: _logprob_rank(G, t[0]))
+        trials.sort(key=lambda t: _logprob_rank(tree, t[0]))
     if cfg.distinct_endings:
         seen: set[str] = set()
         kept = []
         for t in trials:
-            answer = (task.extract_answer(G.nodes[t[-1]].get("text") or "")  # as stated, markers or not
-                      if label(G, t[-1]) == WRONG_ANSWER else None)
+            answer = (task.extract_answer(tree.node(t[-1]).get("text") or "")  # as stated, markers or not
+                      if tree.label(t[-1]) == WRONG_ANSWER else None)
             key = " ".join(answer.split()) if answer else None
             if key is not None and key in seen:
                 continue
@@ -195,14 +210,14 @@ def _wrong_trials(G: nx.DiGraph, node: int, on_path: set[int], solved: set[int],
     return trials
 
 
-def _choose(G: nx.DiGraph, trials: list[list[int]], n: int, cfg: JourneyConfig, rng: random.Random) -> list[list[int]]:
+def _choose(tree: StoredTree, trials: list[list[int]], n: int, cfg: JourneyConfig, rng: random.Random) -> list[list[int]]:
     if cfg.select == "random":
         picked = rng.sample(trials, min(n, len(trials)))
-        return sorted(picked, key=lambda t: seq_of(G, t[0]))
+        return sorted(picked, key=lambda t: tree.seq(t[0]))
     return trials[:n]
 
 
-def _render(G: nx.DiGraph, task: Task, path: list[int], trials: list[_Trial],
+def _render(tree: StoredTree, task: Task, path: list[int], trials: list[_Trial],
             checks: dict[int, str] | None = None) -> tuple[list[str], list[int], list[str]]:
     """Lines, node ids in order, and each line's role: step | mistake | reflection | check."""
     lines: list[str] = []
@@ -211,12 +226,12 @@ def _render(G: nx.DiGraph, task: Task, path: list[int], trials: list[_Trial],
     checks = checks or {}
     for i, nxt in enumerate(path[1:]):
         for t in (t for t in trials if t.at == i):
-            lines += [step_line(G, n, task) for n in t.nodes]
+            lines += [step_line(tree, n, task) for n in t.nodes]
             roles += ["mistake"] * len(t.nodes)
             node_ids += t.nodes
             lines += [t.reflection, t.back]
             roles += ["reflection", "reflection"]
-        lines.append(step_line(G, nxt, task))
+        lines.append(step_line(tree, nxt, task))
         roles.append("step")
         node_ids.append(nxt)
         if nxt in checks:
@@ -244,14 +259,14 @@ def line_spans(text: str, lines: list[str], roles: list[str]) -> list[dict[str, 
     return spans
 
 
-def _all_trials(G: nx.DiGraph, path: list[int], task: Task, cfg: JourneyConfig,
+def _all_trials(tree: StoredTree, path: list[int], task: Task, cfg: JourneyConfig,
                 rng: random.Random) -> list[list[tuple[int, list[int]]]]:
     """Per correct-path node (but the last), the wrong trials it offers: up to k-1 (at, nodes)."""
-    on_path, solved = set(path), solution_ancestry(G)
+    on_path, solved = set(path), tree.solved_nodes()
     out = []
     for i, node in enumerate(path[:-1]):
-        options = _wrong_trials(G, node, on_path, solved, cfg, task)
-        out.append([(i, nodes) for nodes in _choose(G, options, cfg.k - 1, cfg, rng)])
+        options = _wrong_trials(tree, node, on_path, solved, cfg, task)
+        out.append([(i, nodes) for nodes in _choose(tree, options, cfg.k - 1, cfg, rng)])
     return out
 
 
@@ -259,11 +274,11 @@ def _draw_count(weights: list[float], rng: random.Random) -> int:
     return rng.choices(range(len(weights)), weights=weights)[0]
 
 
-def _one_journey(G: nx.DiGraph, task: Task, cfg: JourneyConfig, reflector: Reflector, path: list[int],
+def _one_journey(tree: StoredTree, task: Task, cfg: JourneyConfig, reflector: Reflector, path: list[int],
                  answer: str, rng: random.Random, tokenizer: Tokenizer | None,
                  idx: int) -> tuple[dict[str, Any] | None, str | None]:
-    problem = problem_of(G)
-    slots = _all_trials(G, path, task, cfg, rng)
+    problem = problem_of(tree)
+    slots = _all_trials(tree, path, task, cfg, rng)
     if cfg.backtracks is None:
         chosen: list[tuple[int, list[int]]] = []
         for per_node in slots:  # nearest the root first, as many as allowed
@@ -271,22 +286,22 @@ def _one_journey(G: nx.DiGraph, task: Task, cfg: JourneyConfig, reflector: Refle
     else:
         pool = [slot for per_node in slots for slot in per_node]
         want = min(_draw_count(list(cfg.backtracks), rng), cfg.max_backtracks, len(pool))
-        chosen = sorted(rng.sample(pool, want), key=lambda s: (s[0], seq_of(G, s[1][0])))
+        chosen = sorted(rng.sample(pool, want), key=lambda s: (s[0], tree.seq(s[1][0])))
     trials = []
     for at, nodes in chosen:
-        reflection, back = reflector(dict(G.nodes[nodes[-1]]), G.nodes[path[at]].get("state"), rng)
+        reflection, back = reflector(dict(tree.node(nodes[-1])), tree.node(path[at]).get("state"), rng)
         trials.append(_Trial(at, nodes, reflection, back))
     if not trials and cfg.backtracks is None:
         return None, f"no wrong trial beside the solution path (select={cfg.select!r}, follow={cfg.follow!r})"
     # Checks follow correct steps only; the last step is the answer's, which needs no check.
-    checks = {n: check_line(task, dict(G.nodes[n]), rng) for n in path[1:-1]
+    checks = {n: check_line(task, dict(tree.node(n)), rng) for n in path[1:-1]
               if cfg.checks > 0 and rng.random() < cfg.checks}
 
-    lines, node_ids, roles = _render(G, task, path, trials, checks)
+    lines, node_ids, roles = _render(tree, task, path, trials, checks)
     if cfg.max_tokens is not None:
         while trials and count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens:
             trials.pop()  # the latest trial in the text goes first
-            lines, node_ids, roles = _render(G, task, path, trials, checks)
+            lines, node_ids, roles = _render(tree, task, path, trials, checks)
         if not trials and (cfg.backtracks is None
                            or count_tokens(tokenizer, task.render_completion(lines, answer)) > cfg.max_tokens):
             used = count_tokens(tokenizer, task.render_completion(lines, answer))
@@ -294,14 +309,14 @@ def _one_journey(G: nx.DiGraph, task: Task, cfg: JourneyConfig, reflector: Refle
                           f"(the correct path and answer alone take {used})")
 
     n_steps = sum(len(t.nodes) for t in trials) + len(path) - 1
-    traj = trajectory(G, task, problem, kind="journey", idx=idx, lines=lines, node_ids=node_ids,
+    traj = trajectory(tree, task, problem, kind="journey", idx=idx, lines=lines, node_ids=node_ids,
                       answer=answer, n_steps=n_steps, n_backtracks=len(trials))
     traj["spans"] = line_spans(traj["text"], lines, roles) or None
     return traj, None
 
 
 def journey_with_reason(
-    G: nx.DiGraph,
+    G: StoredTree | nx.DiGraph,
     task: Task,
     cfg: JourneyConfig | dict | None = None,
     *,
@@ -316,10 +331,11 @@ def journey_with_reason(
     """
     cfg = as_config(JourneyConfig, cfg)
     reflector = reflector or make_reflector(cfg.reflection, task)
-    problem = problem_of(G)
+    tree = StoredTree.of(G)
+    problem = problem_of(tree)
     solutions: list[tuple[int, str]] = []
-    for sol in best_solution_order(G):
-        answer = verified_answer(G, task, problem, sol)
+    for sol in tree.best_solutions():
+        answer = verified_answer(tree, task, problem, sol)
         if answer is not None:
             solutions.append((sol, answer))
             if len(solutions) >= cfg.per_tree:
@@ -333,9 +349,9 @@ def journey_with_reason(
     for j in range(cfg.per_tree):
         # One rng per (tree, journey), seeded by (seed, tree), so a tree's journeys do not depend on
         # which other trees were linearized before it; the first keeps the single-journey seed.
-        rng = random.Random(f"{cfg.seed}:{tree_id(G)}" + (f":{j}" if j else ""))
+        rng = random.Random(f"{cfg.seed}:{tree.tree_id}" + (f":{j}" if j else ""))
         solution, answer = solutions[j % len(solutions)]
-        traj, why = _one_journey(G, task, cfg, reflector, path_to(G, solution), answer, rng, tokenizer, len(out))
+        traj, why = _one_journey(tree, task, cfg, reflector, tree.path(solution), answer, rng, tokenizer, len(out))
         if traj is None:
             reason = reason or why
             continue
@@ -347,7 +363,7 @@ def journey_with_reason(
 
 
 def linearize_journey(
-    G: nx.DiGraph,
+    G: StoredTree | nx.DiGraph,
     task: Task,
     cfg: JourneyConfig | dict | None = None,
     *,

@@ -10,16 +10,11 @@ from typing import Any
 
 import networkx as nx
 
+from db.stored_tree import StoredTree
 from search.tasks.base import Task
-from traces.tree_view import (
-    as_config,
-    best_solution_order,
-    path_to,
-    problem_of,
-    step_line,
-    trajectory,
-    verified_answer,
-)
+from traces.options import as_config
+from traces.problems import problem_of
+from traces.trajectory import step_line, trajectory, verified_answer
 
 
 @dataclass
@@ -31,29 +26,31 @@ class ShortcutConfig:
     "Best" is fewest steps, then highest backed-up value, then earliest created."""
 
 
-def linearize_shortcut(G: nx.DiGraph, task: Task, cfg: ShortcutConfig | dict | None = None) -> list[dict[str, Any]]:
+def linearize_shortcut(G: StoredTree | nx.DiGraph, task: Task,
+                       cfg: ShortcutConfig | dict | None = None) -> list[dict[str, Any]]:
     """The root-to-solution path(s) of a tree, each rendered as one trajectory with 0 backtracks.
 
     Solutions whose final answer the task's verifier rejects are left out; a tree without a
     verified solution yields an empty list.
     """
     cfg = as_config(ShortcutConfig, cfg)
-    problem = problem_of(G)
+    tree = StoredTree.of(G)
+    problem = problem_of(tree)
     out: list[dict[str, Any]] = []
     seen_texts: set[str] = set()
-    for sol in best_solution_order(G):
-        answer = verified_answer(G, task, problem, sol)
+    for sol in tree.best_solutions():
+        answer = verified_answer(tree, task, problem, sol)
         if answer is None:
             continue
-        steps = path_to(G, sol)[1:]
-        lines = [step_line(G, n, task) for n in steps]
+        steps = tree.path(sol)[1:]
+        lines = [step_line(tree, n, task) for n in steps]
         # Two solution nodes with the same lines (e.g. merged later by another wave) are one
         # solution for training purposes.
         if task.join_steps(lines) in seen_texts:
             continue
         seen_texts.add(task.join_steps(lines))
         out.append(
-            trajectory(G, task, problem, kind="shortcut", idx=len(out), lines=lines, node_ids=steps,
+            trajectory(tree, task, problem, kind="shortcut", idx=len(out), lines=lines, node_ids=steps,
                        answer=answer, n_steps=len(steps), n_backtracks=0)
         )
         if not cfg.all_solutions:

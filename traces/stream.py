@@ -31,24 +31,11 @@ from typing import Any
 
 import networkx as nx
 
+from db.stored_tree import StoredTree
 from search.tasks.base import DEAD_END, INVALID, SOLUTION, Task
-from traces.tree_view import (
-    as_config,
-    children,
-    label,
-    parent_of,
-    path_to,
-    problem_of,
-    root_of,
-    has_line,
-    seq_of,
-    solution_nodes,
-    step_line,
-    trajectory,
-    tree_id,
-    verified_answer,
-)
-
+from traces.options import as_config
+from traces.problems import problem_of
+from traces.trajectory import has_line, step_line, trajectory, verified_answer
 
 
 @dataclass
@@ -63,99 +50,101 @@ class StreamConfig:
     (`linearize.matched`) drops a tree that only a failed stream covers."""
 
 
-def _state(G: nx.DiGraph, n: int) -> dict:
-    state = G.nodes[n].get("state")
+def _state(tree: StoredTree, n: int) -> dict:
+    state = tree.node(n).get("state")
     if not isinstance(state, dict):
-        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no `state`; the stream grammar renders states")
+        raise ValueError(f"tree {tree.tree_id!r}: node {n} has no `state`; the stream grammar renders states")
     return state
 
 
-def _render(G: nx.DiGraph, n: int, task: Task, words) -> str:
+def _render(tree: StoredTree, n: int, task: Task, words) -> str:
     """`words(state)` (one of the task's stream renderings) of node `n`'s state; a state the task
     cannot render (not one of its states) is a ValueError naming the node, not a KeyError."""
-    state = _state(G, n)
+    state = _state(tree, n)
     try:
         return words(state)
     except (KeyError, IndexError, TypeError, AttributeError) as e:
-        raise ValueError(f"tree {tree_id(G)!r}: node {n} has no {task.name} state the stream grammar can "
+        raise ValueError(f"tree {tree.tree_id!r}: node {n} has no {task.name} state the stream grammar can "
                          f"render ({type(e).__name__}: {e}): {state!r}") from e
 
 
 class _Names:
     """SoS node names: "#0" for the root, then the index among legal siblings at each level."""
 
-    def __init__(self, G: nx.DiGraph):
-        self.G = G
-        self.names = {root_of(G): "#0"}
+    def __init__(self, tree: StoredTree):
+        self.tree = tree
+        self.names = {tree.root: "#0"}
 
     def __call__(self, n: int) -> str:
         if n not in self.names:
-            parent = parent_of(self.G, n)
-            legal = [c for c in children(self.G, parent) if label(self.G, c) != INVALID]
+            parent = self.tree.parent(n)
+            legal = [c for c in self.tree.children(parent) if self.tree.label(c) != INVALID]
             self.names[n] = f"{self(parent)},{legal.index(n)}"
         return self.names[n]
 
 
-def _reason(G: nx.DiGraph, n: int, task: Task, default: str = "") -> str:
+def _reason(tree: StoredTree, n: int, task: Task, default: str = "") -> str:
     """The node's stored reason as a stream line shows it (a reason may quote the model)."""
-    return task.quote(G.nodes[n].get("reason")).rstrip(".").strip() or default
+    return task.quote(tree.node(n).get("reason")).rstrip(".").strip() or default
 
 
-def linearize_stream(G: nx.DiGraph, task: Task, cfg: StreamConfig | dict | None = None) -> list[dict[str, Any]]:
+def linearize_stream(G: StoredTree | nx.DiGraph, task: Task,
+                     cfg: StreamConfig | dict | None = None) -> list[dict[str, Any]]:
     """The search up to its first verified solution (by `seq`), as one stream-of-search trajectory;
     with `cfg.failed`, a tree without one gives the stream of its whole search."""
     cfg = as_config(StreamConfig, cfg)
     if not task.stream_grammar:
         raise ValueError(f"the stream linearizer needs a stream-of-search grammar, which task "
                          f"{task.name!r} does not have (it is Countdown-only); use shortcut or journey")
-    problem = problem_of(G)
+    tree = StoredTree.of(G)
+    problem = problem_of(tree)
     solution, answer = None, None
-    for sol in solution_nodes(G):
-        answer = verified_answer(G, task, problem, sol)
+    for sol in tree.solutions():
+        answer = verified_answer(tree, task, problem, sol)
         if answer is not None:
             solution = sol
             break
     if solution is None and not cfg.failed:
         return []
 
-    root = root_of(G)
-    name = _Names(G)
+    root = tree.root
+    name = _Names(tree)
 
     def current_state(n: int) -> str:
-        ops = [f"'{task.stream_operation(step_line(G, a, task))}'" for a in path_to(G, n)[1:]]
-        return f"Current State: {_render(G, n, task, task.stream_state)}, Operations: [{', '.join(ops)}]"
+        ops = [f"'{task.stream_operation(step_line(tree, a, task))}'" for a in tree.path(n)[1:]]
+        return f"Current State: {_render(tree, n, task, task.stream_state)}, Operations: [{', '.join(ops)}]"
 
     lines = [current_state(root)]
     node_ids: list[int] = []
     focus, backtracks = root, 0
-    last = seq_of(G, solution) if solution is not None else None
-    visit = sorted((n for n in G if n != root and (last is None or seq_of(G, n) <= last)), key=lambda n: seq_of(G, n))
+    last = tree.seq(solution) if solution is not None else None
+    visit = [n for n in tree.ordered_nodes() if n != root and (last is None or tree.seq(n) <= last)]
     for n in visit:
-        kind = label(G, n)
-        if kind == INVALID and not has_line(G, n, task):
+        kind = tree.label(n)
+        if kind == INVALID and not has_line(tree, n, task):
             continue  # the model wrote nothing but a newline or frame markers: no operation to show
-        parent = parent_of(G, n)
+        parent = tree.parent(n)
         if parent != focus:
             # Moving anywhere but down to a child of the current node is a backtrack.
-            backtracks += parent_of(G, parent) != focus
+            backtracks += tree.parent(parent) != focus
             lines += [f"Moving to Node {name(parent)}", current_state(parent)]
             focus = parent
-        line = step_line(G, n, task)
+        line = step_line(tree, n, task)
         op = task.stream_operation(line) or re.sub(r"\s+", "", line)  # a line that is all `Left: ...`
         node_ids.append(n)
         if kind == INVALID:
-            lines.append(f"Exploring Operation: {op}, Invalid Operation: {_reason(G, n, task, 'not a legal step')}")
+            lines.append(f"Exploring Operation: {op}, Invalid Operation: {_reason(tree, n, task, 'not a legal step')}")
             continue
-        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_render(G, n, task, task.stream_result)}")
+        lines.append(f"Exploring Operation: {op}, Resulting Numbers: {_render(tree, n, task, task.stream_result)}")
         if kind == SOLUTION and n == solution:
-            lines.append(_render(G, n, task, task.stream_goal_reached))
+            lines.append(_render(tree, n, task, task.stream_goal_reached))
             break
-        lines.append(f"Generated Node {name(n)}: {_render(G, n, task, task.stream_state)} Operation: {op}")
+        lines.append(f"Generated Node {name(n)}: {_render(tree, n, task, task.stream_state)} Operation: {op}")
         if kind == DEAD_END:
-            reason = _reason(G, n, task)
+            reason = _reason(tree, n, task)
             lines.append(f"{reason}: No Solution" if reason else "No Solution")
 
     if not node_ids:
         return []  # a failed search that never took a step has nothing to show
-    return [trajectory(G, task, problem, kind="stream", idx=0, lines=lines, node_ids=node_ids,
+    return [trajectory(tree, task, problem, kind="stream", idx=0, lines=lines, node_ids=node_ids,
                        answer=answer, n_steps=len(node_ids), n_backtracks=backtracks)]

@@ -19,7 +19,7 @@ import networkx as nx
 
 from db import TraceStore
 from db.engine import mask_url
-from traces.tree_view import best_solution_order, path_to, seq_of
+from db.stored_tree import StoredTree
 from viewer.clean import Cleaner
 
 # The `nodes` columns a page shows (token ids are left out: they are the bulk of a row and say
@@ -191,9 +191,10 @@ def highlighted_path(G: nx.DiGraph, trajectories: list[dict]) -> dict:
         if t["kind"] == "shortcut":
             return {"node_ids": list(t["node_ids"]), "source": f"stored shortcut #{t['idx']}"}
     try:
-        order = best_solution_order(G) if G.graph.get("root") in G else []
+        tree = StoredTree(G)
+        order = tree.best_solutions() if tree.has_root else []
         if order:
-            return {"node_ids": path_to(G, order[0])[1:], "source": "best solution (no stored shortcut)"}
+            return {"node_ids": tree.path(order[0])[1:], "source": "best solution (no stored shortcut)"}
     except nx.NetworkXException:  # a solution cut off from the root (parent ids a store got wrong)
         pass
     return {"node_ids": [], "source": "no solution in this tree"}
@@ -201,7 +202,7 @@ def highlighted_path(G: nx.DiGraph, trajectories: list[dict]) -> dict:
 
 def tree_page(G: nx.DiGraph, info: dict, rollouts: list[dict], trajectories: list[dict], task) -> dict:
     """Everything one tree page shows, as a JSON-ready dict."""
-    nodes = sorted(G.nodes, key=lambda n: seq_of(G, n))
+    nodes = StoredTree(G).ordered_nodes()
     by_node: dict[int, list[dict]] = defaultdict(list)
     for r in rollouts:
         by_node[r["node_id"]].append({k: r.get(k) for k in ROLLOUT_FIELDS})

@@ -58,12 +58,6 @@ def _timed(times: dict[str, float], name: str):
         times[name] = times.get(name, 0.0) + time.perf_counter() - t0
 
 
-def _knobs(cfg: DictConfig, kind: str, extra: dict[str, Any]) -> dict[str, Any]:
-    node = cfg.linearize.get(kind)
-    base = OmegaConf.to_container(node, resolve=True) if node is not None else {}
-    return {**base, **extra}
-
-
 def _budget_order(rows: list[dict], seed: int) -> list[dict]:
     """Rows in the order a budget cut keeps them: every tree's first trajectory (trees in a seeded
     order), then every tree's second, ...: a cut keeps as many problems as it can."""
@@ -73,35 +67,39 @@ def _budget_order(rows: list[dict], seed: int) -> list[dict]:
     return sorted(rows, key=lambda r: (r["idx"], rank[r["tree_id"]]))
 
 
+def _arm_options(lin, name: str, arm) -> Any:
+    """The arm's linearizer options: `linearize.<kind>` with the arm's own `linearize` on top."""
+    import dataclasses
+
+    from traces.options import as_config
+
+    base = lin.kind_options(arm.kind)
+    options = (as_config(type(base), {**dataclasses.asdict(base), **arm.linearize}) if base is not None
+               else dict(arm.linearize))
+    if getattr(options, "reflection", None) == "llm":
+        raise StageError(f"experiment.arms.{name}: reflection=llm is not supported by the experiment yet; "
+                         "run linearize with it and compare by hand")
+    return options
+
+
 def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict) -> dict[str, Any]:
     """Each tuned arm's trajectories from the same trees, cut to the budget, stored per arm."""
-    from traces.linearize import linearize_tree
+    from db.stored_tree import load_trees
+    from traces.linearize_batch import count_tokens_in, linearize_trees
+    from traces.linearize_settings import LinearizeSettings
 
     count = token_counter(cfg)
     trees = store.trees(explore_run["id"])
     check_trees_task(explore_run, trees, task.dataset)
     trees = [t for t in trees if t["status"] == "done"]
-    graphs = store.tree_graphs([t["id"] for t in trees])
-    per_arm: dict[str, dict[int, list[dict]]] = {}
-    for name in exp.tuned():
-        arm = exp.arms[name]
-        knobs = _knobs(cfg, arm.kind, arm.linearize)
-        if knobs.get("reflection") == "llm":
-            raise StageError(f"experiment.arms.{name}: reflection=llm is not supported by the experiment yet; "
-                             "run linearize with it and compare by hand")
-        per_arm[name] = {}
-        for tid, graph in graphs.items():
-            rows, _ = linearize_tree(graph, task, arm.kind, knobs, tokenizer=count)
-            rows = [r for r in rows if r.get("is_correct")]
-            for r in rows:
-                r["n_tokens"] = count(r["text"])
-                r.pop("lines", None)
-            if rows:
-                per_arm[name][tid] = rows
+    graphs = load_trees(store, [t["id"] for t in trees])
+    lin = settings(LinearizeSettings, cfg.linearize, "linearize")
+    arms = {name: (exp.arms[name].kind, _arm_options(lin, name, exp.arms[name])) for name in exp.tuned()}
     # Matched: only trees every arm can use, so every arm trains on the same problems.
-    shared = set(graphs)
-    for rows in per_arm.values():
-        shared &= set(rows)
+    done = linearize_trees(graphs, task, arms, tokenizer=count, correct_only=True)
+    per_arm = {name: {tid: count_tokens_in(per[name], count) for tid, per in done.rows.items() if per[name]}
+               for name in arms}
+    shared = done.shared()
     pooled = {name: _budget_order([r for tid in sorted(shared) for r in rows[tid]], cfg.seed)[:exp.max_examples]
               for name, rows in per_arm.items()}
     if per_arm and not shared:
@@ -147,10 +145,10 @@ def write_datasets(exp: ExperimentSettings, task, data: dict[str, Any]) -> dict[
     """One SFT dataset per tuned arm under `<experiment.dir>/data/<arm>` (every row in `train`)."""
     import datasets
 
-    from traces.export import build_sft
+    from traces.sft_rows import build_sft
 
     datasets.disable_progress_bars()
-    problems = {tid: g.graph["problem"] for tid, g in data["graphs"].items()}
+    problems = {tid: tree.problem for tid, tree in data["graphs"].items()}
     out = {}
     for name, rows in data["rows"].items():
         dd = build_sft(rows, problems, task, test_fraction=0.0, correct_only=True)
@@ -168,7 +166,7 @@ def write_rl_prompts(cfg: DictConfig, exp: ExperimentSettings, task, store) -> P
     import datasets
 
     from journeyforge.stages.export import rl_problems
-    from traces.export import as_problem
+    from traces.problems import as_problem
     from traces.rl_prompts import build_rl_prompts
 
     problems = [as_problem(p, "RL problem") for p in rl_problems(store, cfg)]

@@ -5,12 +5,14 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_task, open_store, validate_config
+from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.provenance import config_dict
 from journeyforge.folders import folder_problem
 from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
 from journeyforge.tokens import token_counter
-from traces.export import MARKER, export_run
+from traces.export import export_run
+from traces.export_dir import MARKER
+from traces.export_settings import ExportSettings
 
 
 def rl_problems(store, cfg: DictConfig) -> list[dict]:
@@ -47,10 +49,11 @@ def run(cfg: DictConfig) -> dict:
     task = build_task(cfg)
     problems = rl_problems(store, cfg)  # checks the explore run's task first: the root of a mix-up
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
-    check_export_dir(str(cfg.export.dir))  # and the folder: a bad one writes nothing
+    options = settings(ExportSettings, cfg.export, "export")
+    check_export_dir(options.dir)  # and the folder: a bad one writes nothing
     run_id = start_run(store, cfg, "export")
-    summary = export_run(store, lin["id"], list(cfg.linearize.kinds), cfg.export.dir, task,
-                         config_dict(cfg), count_tokens=token_counter(cfg), rl_problems=problems)
+    summary = export_run(store, lin["id"], list(cfg.linearize.kinds), options.dir, task, config_dict(cfg),
+                         count_tokens=token_counter(cfg), rl_problems=problems, settings=options)
     configs = summary["configs"]
     dropped = summary.get("dropped") or {}
     store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})

@@ -7,34 +7,21 @@ rewritten by the `linearize.rewrite` model in one batched call (see traces/llm_r
 """
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
-from omegaconf import DictConfig, OmegaConf
-from tqdm.auto import tqdm
+from omegaconf import DictConfig
 
-from journeyforge.components import build_task, open_store, validate_config
-from journeyforge.report import table
+from analysis.tables import table
+from db.stored_tree import load_trees
+from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.settings import rewrite_options
-from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
+from journeyforge.stages.common import check_task, check_trees_task, require_run, start_run
 from journeyforge.tokens import token_counter
 from search.policies import GenerationRequest, make_policy
-from traces.linearize import linearize_tree
-from traces.llm_reflection import RewriteConfig, RewriteStats, mark_style, rewrite_journeys
-from traces.reflections import STYLES
-
-
-def _knobs(cfg: DictConfig, kind: str) -> dict | None:
-    node = cfg.linearize.get(kind)
-    return OmegaConf.to_container(node, resolve=True) if node is not None else None
-
-
-def _rewrite_options(cfg: DictConfig) -> tuple[dict, RewriteConfig]:
-    """`linearize.rewrite` split into the policy config and the generation options."""
-    node = cfg.linearize.get("rewrite")
-    if node is None:
-        raise StageError("linearize.journey.reflection=llm needs a `linearize.rewrite` policy node "
-                         "(backend + options, see journeyforge/conf/config.yaml)")
-    return rewrite_options(node)
+from traces.linearize_batch import count_tokens_in, linearize_trees
+from traces.linearize_settings import LinearizeSettings
+from traces.llm_reflection import RewriteStats, mark_style, rewrite_journeys
 
 
 def _chat_renderer(policy):
@@ -47,9 +34,9 @@ def _chat_renderer(policy):
     return policy.render_chat
 
 
-def _rewrite(cfg: DictConfig, task, drafts: list[dict], count) -> tuple[list[dict], RewriteStats]:
-    """Every journey draft rewritten by the configured model in ONE batched `generate` call."""
-    policy_cfg, options = _rewrite_options(cfg)
+def _rewrite(lin: LinearizeSettings, task, drafts: list[dict], count) -> tuple[list[dict], RewriteStats]:
+    """Every journey draft rewritten by the `linearize.rewrite` model in ONE batched `generate` call."""
+    policy_cfg, options = rewrite_options(lin.rewrite)
     policy = make_policy(policy_cfg, task=task)
     try:
         render_chat = _chat_renderer(policy)
@@ -60,8 +47,7 @@ def _rewrite(cfg: DictConfig, task, drafts: list[dict], count) -> tuple[list[dic
                         for p in prompts]
             return [samples[0].text for samples in policy.generate(requests)]
 
-        budget = (_knobs(cfg, "journey") or {}).get("max_tokens")
-        return rewrite_journeys(task, drafts, complete, options, render_chat=render_chat, budget=budget,
+        return rewrite_journeys(task, drafts, complete, options, render_chat=render_chat, budget=lin.journey.max_tokens,
                                 tokenizer=count)
     finally:
         policy.close()
@@ -76,48 +62,29 @@ def run(cfg: DictConfig) -> dict:
     trees = store.trees(explore["id"])
     check_trees_task(explore, trees, task.dataset)  # every tree: unfinished ones of another task, too
     trees = [t for t in trees if t["status"] == "done"]
-    kinds = list(cfg.linearize.kinds)
-    knobs = {kind: _knobs(cfg, kind) for kind in kinds}
-    style = (knobs.get("journey") or {}).get("reflection", "template")
-    if "journey" in kinds and style not in STYLES:
-        raise StageError(f"linearize.journey.reflection={style!r}: choose one of {list(STYLES)}")
-    if style == "llm":
-        knobs["journey"] = {**knobs["journey"], "reflection": "template"}  # the draft the model rewrites
-    matched = bool(cfg.linearize.get("matched", True)) and len(kinds) > 1
+    lin = settings(LinearizeSettings, cfg.linearize, "linearize")  # validate_config checked it above
+    kinds = list(lin.kinds)
+    options = {kind: lin.kind_options(kind) for kind in kinds}
+    style = lin.journey.reflection
+    if style == "llm":  # the draft the model rewrites
+        options["journey"] = dataclasses.replace(lin.journey, reflection="template")
+    matched = lin.matched and len(kinds) > 1
     run_id = start_run(store, cfg, "linearize")
     count = token_counter(cfg)
 
     # Everything is linearized in memory first: matching needs every kind of a tree, and the
     # rewrite needs every journey of the run for its one batched call.
-    out: dict[int, dict[str, list[dict]]] = {}
-    skipped: dict[str, Counter] = {k: Counter() for k in kinds}
-    graphs = store.tree_graphs([t["id"] for t in trees])
-    for info in tqdm(trees, desc="linearize", unit="tree", dynamic_ncols=True):
-        graph = graphs[info["id"]]
-        out[info["id"]] = {}
-        for kind in kinds:
-            rows, reason = linearize_tree(graph, task, kind, knobs[kind], tokenizer=count)
-            out[info["id"]][kind] = rows
-            if reason:
-                skipped[kind][reason] += 1
-
-    dropped = 0
-    if matched:
-        for per_kind in out.values():
-            missing = [k for k in kinds if not per_kind[k]]
-            if missing and len(missing) < len(kinds):
-                dropped += 1
-                for k in kinds:
-                    if per_kind[k]:
-                        skipped[k][f"dropped for matching (no {'/'.join(missing)})"] += 1
-                        per_kind[k] = []
+    done = linearize_trees(load_trees(store, [t["id"] for t in trees]), task,
+                           {kind: (kind, options[kind]) for kind in kinds}, tokenizer=count, matched=matched,
+                           progress=True)
+    out, skipped, dropped = done.rows, done.skipped, done.dropped
 
     rewrites = None
     if "journey" in kinds:
         places = [(tid, i) for tid, per_kind in out.items() for i in range(len(per_kind["journey"]))]
         drafts = [out[tid]["journey"][i] for tid, i in places]
         if style == "llm":
-            rewritten, rewrites = _rewrite(cfg, task, drafts, count) if drafts else ([], RewriteStats())
+            rewritten, rewrites = _rewrite(lin, task, drafts, count) if drafts else ([], RewriteStats())
         else:
             rewritten = [mark_style(r, "template") for r in drafts]
         for (tid, i), row in zip(places, rewritten):
@@ -127,9 +94,7 @@ def run(cfg: DictConfig) -> dict:
     backtracks: Counter = Counter()
     for tid, per_kind in out.items():
         for kind, rows in per_kind.items():
-            for r in rows:
-                r["n_tokens"] = count(r["text"])
-                r.pop("lines", None)  # derivable from `text`; not a column
+            count_tokens_in(rows, count)
             # Replacing per (run, tree, kind) makes a re-run give the same rows, not twice as many.
             store.replace_trajectories(run_id, tid, kind, rows)
             made[kind] += len(rows)

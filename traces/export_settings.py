@@ -1,0 +1,58 @@
+"""The export's settings (Hydra group `export`): one typed object, built once, with the only defaults."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class ExportSettings:
+    """The export stage (Hydra group `export`): Hugging Face datasets on disk plus a dataset card."""
+
+    dir: str = "outputs/datasets"
+    """Directory of the datasets (sft/<kind>, stepwise, preference) and the README.md card."""
+    test_fraction: float = 0.2
+    """Share of problems in the test split (split by problem, never by row)."""
+    push_to_hub: str | None = None
+    """A Hub repo id to upload the same configurations to; null: no upload."""
+    seed: int = 0
+    """Seeds the problem split."""
+    correct_only: bool = True
+    """Drop trajectories whose final answer fails the verifier."""
+    preference_margin: float = 0.5
+    """With Monte-Carlo values: the least value difference between two sibling steps that makes a
+    preference pair (rStar-Math's step pairs use 0.5)."""
+
+    def validate(self) -> None:
+        if not 0.0 <= self.preference_margin <= 1.0:
+            raise ValueError(f"export.preference_margin must be in [0, 1], got {self.preference_margin!r}")
+        if not 0.0 <= self.test_fraction < 1.0:
+            raise ValueError(f"export.test_fraction must be in [0, 1), got {self.test_fraction!r}")
+        if not self.dir:
+            raise ValueError("export.dir must be a directory, got an empty string")
+
+    @classmethod
+    def from_run_config(cls, cfg: Mapping[str, Any] | None) -> ExportSettings:
+        """The settings a plain run config holds (`cfg["export"]`, or `cfg` itself when it is the
+        export group), for library callers that pass a mapping instead of the typed object. Options it
+        does not set take this class's defaults; the run's `seed` seeds the split when the group sets
+        none, as conf/export/default.yaml does."""
+        plain = dict(cfg or {})
+        options = plain["export"] if isinstance(plain.get("export"), Mapping) else plain
+        default = cls()
+
+        def get(name: str) -> Any:
+            return options.get(name, getattr(default, name))
+
+        return cls(
+            dir=str(get("dir")),
+            test_fraction=float(get("test_fraction")),
+            push_to_hub=get("push_to_hub") or None,
+            seed=int(options.get("seed", plain.get("seed", default.seed)) or 0),
+            correct_only=bool(get("correct_only")),
+            preference_margin=float(get("preference_margin")),
+        )
+
+
+__all__ = ["ExportSettings"]
