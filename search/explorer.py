@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 
 from search.algorithms.base import Algorithm
 from search.policies.base import GenerationRequest, Policy, context_overflow
+from search.sampling import SamplingSettings
 from search.tasks.base import ROOT, SOLUTION, VALID, Problem, Task
 from search.tree import SearchNode, SearchTree
 from search.values import ValueEstimator, Valued, make_value_estimator, mark_first_error
@@ -28,8 +29,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class ExploreSettings:
-    """Sampling and scheduling options of the explore stage (Hydra node `explore`)."""
+class ExploreSettings(SamplingSettings):
+    """Sampling and scheduling options of the explore stage (Hydra node `explore`). The sampling fields
+    and their check come from search/sampling.py; `top_p` applies to the steps and to the rollouts."""
 
     max_active_trees: int = 64
     """Trees grown together; all their expansions of a wave share one batched `generate` call."""
@@ -37,8 +39,6 @@ class ExploreSettings:
     """Token cap of one step (a step is one line, about 8 tokens)."""
     temperature: float = 0.8
     """Sampling temperature of steps: small models write far fewer legal steps at 1.0."""
-    top_p: float = 1.0
-    """Nucleus sampling mass of steps (and rollouts)."""
     seed: int = 0
     """Seed of the per-request sampling seeds (the run's `seed` in the Hydra config)."""
     lease_seconds: float = 120.0
@@ -65,18 +65,14 @@ class ExploreSettings:
     """Show a progress bar."""
 
     def __post_init__(self) -> None:
-        for name in ("max_active_trees", "max_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"explore.{name} must be an integer >= 1, got {value!r}")
+        value = self.max_active_trees
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"explore.max_active_trees must be an integer >= 1, got {value!r}")
+        self.check_sampling("explore.")
         if self.worker_index is not None and (isinstance(self.worker_index, bool) or self.worker_index < 0):
             raise ValueError(f"explore.worker_index must be an integer >= 0 or null, got {self.worker_index!r}")
         if self.max_waves is not None and self.max_waves < 1:
             raise ValueError(f"explore.max_waves must be >= 1 or null, got {self.max_waves!r}")
-        if self.temperature < 0:
-            raise ValueError(f"explore.temperature must be >= 0, got {self.temperature!r}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"explore.top_p must be in (0, 1], got {self.top_p!r}")
         for name in ("lease_seconds", "poll_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"explore.{name} must be > 0 seconds, got {getattr(self, name)!r}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from search.sampling import SamplingSettings
 from training.student import StudentSettings
 
 FORMATS = ("prompt_completion", "messages")
@@ -112,8 +113,9 @@ class TrainSettings(SFTSettings):
 
 
 @dataclass
-class EvalSettings:
-    """Evaluation of base and tuned models on held-out problems (Hydra group `eval`)."""
+class EvalSettings(SamplingSettings):
+    """Evaluation of base and tuned models on held-out problems (Hydra group `eval`); the sampling
+    fields (maj@k / pass@k: greedy accuracy always uses temperature 0) come from search/sampling.py."""
 
     n_problems: int = 32
     """Held-out (split=test) problems to answer, the first ones stored."""
@@ -123,8 +125,6 @@ class EvalSettings:
     """Sampled answers per problem for maj@k / pass@k (k = samples); 1 = greedy accuracy only."""
     temperature: float = 0.8
     """Sampling temperature for maj@k / pass@k (greedy accuracy always uses temperature 0)."""
-    top_p: float = 1.0
-    """Nucleus sampling for maj@k / pass@k."""
     seed: int = 0
     """Seed of the sampled answers (the run's `seed` in the Hydra config)."""
     include_base: bool = True
@@ -166,5 +166,3 @@ class EvalSettings:
                 check_scorer_dir(self.prm)
             except ValueError as err:
                 raise ValueError(str(err).replace("search.prm", "eval.prm")) from None
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"eval.top_p must be in (0, 1], got {self.top_p!r}")

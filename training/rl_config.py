@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search.sampling import Sampling
 from training.rewards import SCHEMES
 
 PROMPT_STYLES = ("fewshot", "prompt_completion", "messages")
 
 
 @dataclass
-class RLSettings:
-    """GRPO (TRL `GRPOTrainer`) from the base model or an SFT adapter, with LoRA through peft."""
+class RLSettings(Sampling):
+    """GRPO (TRL `GRPOTrainer`) from the base model or an SFT adapter, with LoRA through peft. The
+    completions' `temperature` (> 0: GRPO needs diverse groups) and `top_p` come from
+    search/sampling.py; their cap is `max_completion_length`, TRL's name for it."""
 
     init: str = "journey"
     """Where RL starts: "base" (the base model, a fresh LoRA adapter) or a trajectory kind whose SFT
@@ -48,10 +51,6 @@ class RLSettings:
     max_completion_length: int = 192
     """Tokens per completion: a journey with two backtracks takes 100 to 165 (a cut one states no answer
     and scores 0)."""
-    temperature: float = 1.0
-    """Sampling temperature of the completions (GRPO needs diverse groups)."""
-    top_p: float = 1.0
-    """Nucleus sampling of the completions."""
     beta: float = 0.04
     """KL coefficient against the starting model (the SFT adapter, or the base model); 0.04 is the
     GRPO paper's (DeepSeekMath). With 0 no reference is computed and the KL is not logged."""
@@ -103,9 +102,6 @@ class RLSettings:
             raise ValueError(f"rl.learning_rate must be > 0, got {self.learning_rate!r}")
         if self.beta < 0 or self.format_weight < 0:
             raise ValueError("rl.beta and rl.format_weight must be >= 0")
-        if self.temperature <= 0:
-            raise ValueError(f"rl.temperature must be > 0 (GRPO samples), got {self.temperature!r}")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"rl.top_p must be in (0, 1], got {self.top_p!r}")
+        self.check_sampling("rl.", greedy=False)
         if not self.dir:
             raise ValueError("rl.dir must be a directory, got an empty string")

@@ -9,6 +9,8 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
+from search.sampling import SamplingSettings
+
 
 class PolicyUnavailable(RuntimeError):
     """The model backend cannot be reached (server down, engine died). Everything stored so far is
@@ -16,16 +18,14 @@ class PolicyUnavailable(RuntimeError):
 
 
 @dataclass
-class GenerationRequest:
-    """One prompt to continue `n` times."""
+class GenerationRequest(SamplingSettings):
+    """One prompt to continue `n` times, with its sampling (`max_tokens`, `temperature`, `top_p`:
+    search/sampling.py, checked by the backend with `check_sampling` when it is sent)."""
 
     prompt: str                                  # full prompt text (few-shot header + steps so far)
     prompt_token_ids: list[int] | None = None    # when set, backends continue these tokens exactly
     n: int = 1
-    max_tokens: int = 32                         # always bounded
     stop: tuple[str, ...] = ()        # stop strings (the explorer passes the task's step delimiter)
-    temperature: float = 1.0
-    top_p: float = 1.0
     seed: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"state": ...} for the scripted policy
 
