@@ -15,7 +15,7 @@ dataclasses:
   experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
   rl         training/rl_config.py RLSettings
   evolve     journeyforge/evolve_settings.py EvolveSettings (rounds, problem selection, next round's policy)
-  policy     the backend's constructor (search/policies/), checked by `validate_policy_config`
+  policy     search/policies/<backend>_settings.py (named in BACKENDS), built by `validate_policy_config`
   view       viewer/settings.py ViewSettings
 """
 from __future__ import annotations

@@ -1,126 +1,93 @@
-"""Model backends and `make_policy`, which builds one from a `policy` config (`backend:` + its options)."""
+"""Model backends and `make_policy`, which builds one from a `policy` config (`backend:` + its options).
+
+One registry, `BACKENDS`: a backend name -> its policy class and its settings dataclass. A config is
+checked by building the settings (`validate_policy_config`), which imports no engine; the backend
+is then built from that settings object (`make_policy`).
+"""
 from __future__ import annotations
 
-import ast
 import importlib
-import importlib.util
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from typing import Any, Callable
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
+from search.policies.backend_settings import BackendSettings, build_settings, option_names
 from search.policies.base import Completion, GenerationRequest, Policy, PolicyStats
 
-# backend name -> "module:Class". Imported lazily so that `scripted` never loads torch.
-# New backends (vllm, openai) add one line here.
-BACKENDS: dict[str, str] = {
-    "hf": "search.policies.hf:HFPolicy",
-    "scripted": "search.policies.scripted:ScriptedPolicy",
-    "vllm": "search.policies.vllm_backend:VLLMPolicy",
-    "openai": "search.policies.openai_backend:OpenAIPolicy",
-    "symbolic": "search.policies.symbolic:SymbolicPolicy",
-    "simulated": "search.policies.simulated:SimulatedPolicy",
-}
-# Backends whose constructor takes the task as its first argument.
-NEEDS_TASK = {"scripted", "symbolic", "simulated"}
-# Backends that only work with some tasks: "module:function(task, **options)" raising ValueError,
-# run by `validate_policy_config` when it is given the task (before anything is written).
-TASK_CHECKS: dict[str, str] = {"symbolic": "search.policies.symbolic:check_task"}
 
-__all__ = ["BACKENDS", "Completion", "GenerationRequest", "Policy", "PolicyStats", "make_policy", "policy_class",
-           "policy_options", "validate_policy_config"]
+@dataclass(frozen=True)
+class Backend:
+    """One registry entry: where the backend and its settings live ("module:Class", imported lazily)."""
 
-# Option values checked before a backend is imported (importing `hf` loads torch; constructing any
-# backend loads a model or opens connections): a stage validates its whole config before it writes
-# anything. Each constructor checks the same again. name -> (accepts, what a good value is).
-_AT_LEAST_1 = (lambda v: v is None or v >= 1, "an integer >= 1")
-VALUE_CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
-    "batch_size": _AT_LEAST_1,
-    "concurrency": _AT_LEAST_1,
-    "tensor_parallel_size": _AT_LEAST_1,
-    "max_model_len": _AT_LEAST_1,
-    "context_length": _AT_LEAST_1,
-    "max_retries": (lambda v: v >= 0, "an integer >= 0"),
-    "latency": (lambda v: v >= 0, "a number of seconds >= 0"),
-    "backoff": (lambda v: v >= 0, "a number of seconds >= 0"),
-    "timeout": (lambda v: v > 0, "a number of seconds > 0"),
-    "down_seconds": (lambda v: v > 0, "a number of seconds > 0"),
-    "error_rate": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
-    "gpu_memory_utilization": (lambda v: 0 < v <= 1, "a fraction in (0, 1]"),
-}
-# Per backend; `hf` dtypes are the keys of search/policies/hf.py DTYPES (a test keeps them equal).
-BACKEND_CHECKS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
-    "hf": {"dtype": (lambda v: v in ("float32", "bfloat16", "float16"), "one of float32, bfloat16, float16")},
-    # an engine with no rate or no batch never answers: refused before anything is written
-    "simulated": {**{rate: (lambda v: v > 0, "a rate > 0") for rate in
-                     ("tokens_per_s", "sequence_tokens_per_s", "prefill_tokens_per_s", "chars_per_token")},
-                  "max_batch": _AT_LEAST_1,
-                  "prefix_cache_tokens": (lambda v: v >= 0, "an integer >= 0 (0: no prefix cache)")},
-}
-_TYPES: dict[str, Callable[[Any], bool]] = {
-    "str": lambda v: isinstance(v, str),
-    "int": lambda v: isinstance(v, int) and not isinstance(v, bool),
-    "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-    "bool": lambda v: isinstance(v, bool),
-    "None": lambda v: v is None,
-    "dict": lambda v: isinstance(v, Mapping),
-    "list": lambda v: isinstance(v, Sequence) and not isinstance(v, (str, bytes)),  # and OmegaConf's ListConfig
-}
+    policy: str
+    """The Policy subclass; importing it may load torch or vllm, so only `make_policy` does."""
+    settings: str
+    """Its settings dataclass (the options, their help and checks), in a module that imports no engine."""
+    needs_task: bool = False
+    """The constructor takes the task first (stand-ins and the symbolic expander play the task's steps)."""
 
 
-def policy_class(backend: str) -> type[Policy]:
-    """The Policy subclass registered under `backend`."""
+BACKENDS: dict[str, Backend] = {
+    "hf": Backend("search.policies.hf:HFPolicy", "search.policies.hf_settings:HFSettings"),
+    "vllm": Backend("search.policies.vllm_backend:VLLMPolicy", "search.policies.vllm_settings:VLLMSettings"),
+    "openai": Backend("search.policies.openai_backend:OpenAIPolicy", "search.policies.openai_settings:OpenAISettings"),
+    "scripted": Backend("search.policies.scripted:ScriptedPolicy", "search.policies.scripted_settings:ScriptedSettings",
+                        needs_task=True),
+    "symbolic": Backend("search.policies.symbolic:SymbolicPolicy", "search.policies.symbolic_settings:SymbolicSettings",
+                        needs_task=True),
+    "simulated": Backend("search.policies.simulated:SimulatedPolicy",
+                         "search.policies.simulated_settings:SimulatedSettings", needs_task=True),
+}
+
+__all__ = ["BACKENDS", "BACKEND_CHECKS", "Backend", "BackendSettings", "Completion", "GenerationRequest", "Policy",
+           "PolicyStats", "backend_settings", "make_policy", "policy_class", "policy_options", "settings_class",
+           "validate_policy_config"]
+
+
+def _entry(backend: str) -> Backend:
     if backend not in BACKENDS:
         raise ValueError(f"policy.backend: unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
-    module, _, name = BACKENDS[backend].partition(":")
+    return BACKENDS[backend]
+
+
+def _load(path: str) -> type:
+    module, _, name = path.partition(":")
     return getattr(importlib.import_module(module), name)
 
 
-@lru_cache(maxsize=None)
-def policy_options(backend: str) -> dict[str, tuple[str | None, bool]]:
-    """The constructor options of `backend` without importing it: {name: (annotation, required)}.
-
-    Read from the source with `ast`, so that validating a config never imports torch or vllm. A
-    constructor's `**kwargs` (vllm's engine options) are not config options.
-    """
-    if backend not in BACKENDS:
-        raise ValueError(f"policy.backend: unknown backend {backend!r}; choose one of {sorted(BACKENDS)}")
-    module, _, name = BACKENDS[backend].partition(":")
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.origin:
-        raise ValueError(f"policy.backend={backend!r}: its module {module} is not installed")
-    with open(spec.origin, encoding="utf-8") as handle:
-        tree = ast.parse(handle.read(), spec.origin)
-    init = next(node for cls in tree.body if isinstance(cls, ast.ClassDef) and cls.name == name
-                for node in cls.body if isinstance(node, ast.FunctionDef) and node.name == "__init__")
-    args = init.args
-    positional = args.posonlyargs + args.args
-    first_default = len(positional) - len(args.defaults)
-    options: dict[str, tuple[str | None, bool]] = {}
-    for i, arg in enumerate(positional):
-        options[arg.arg] = (ast.unparse(arg.annotation) if arg.annotation else None, i < first_default)
-    for arg, default in zip(args.kwonlyargs, args.kw_defaults):
-        options[arg.arg] = (ast.unparse(arg.annotation) if arg.annotation else None, default is None)
-    for own in ("self", "task"):
-        options.pop(own, None)
-    return options
+def policy_class(backend: str) -> type[Policy]:
+    """The Policy subclass registered under `backend` (imports its engine)."""
+    return _load(_entry(backend).policy)
 
 
-def _type_ok(value: Any, annotation: str | None) -> bool:
-    """Whether `value` fits a simple annotation such as `int`, `float`, `str | None`, `dict[str, Any] | None`."""
-    if annotation is None:
-        return True
-    for part in annotation.split("|"):
-        base = part.strip().split("[", 1)[0]
-        check = _TYPES.get(base)
-        if check is None or check(value):  # an annotation this reader does not know accepts anything
-            return True
-    return False
+def settings_class(backend: str) -> type[BackendSettings]:
+    """The settings dataclass of `backend`, without importing the backend."""
+    return _load(_entry(backend).settings)
 
 
-def validate_policy_config(cfg: Mapping[str, Any] | Any, task=None) -> dict[str, Any]:
-    """Check a `policy` config (backend, option names, value types and ranges) without importing the
-    backend or loading a model; ValueError naming `policy.<option>` otherwise. With `task`, also
-    whether the backend works with that task (`TASK_CHECKS`). Returns its options."""
+class _BackendChecks(Mapping):
+    """backend -> its settings' range checks ({option: (accepts, what)}), read from the settings classes."""
+
+    def __getitem__(self, backend: str):
+        return settings_class(backend).checks
+
+    def __iter__(self):
+        return iter(BACKENDS)
+
+    def __len__(self) -> int:
+        return len(BACKENDS)
+
+
+BACKEND_CHECKS: Mapping[str, Mapping] = _BackendChecks()
+"""Each backend's value checks, as its settings class declares them (loaded when asked for)."""
+
+
+def policy_options(backend: str) -> list[str]:
+    """The option names of `backend` (the fields of its settings dataclass), without importing it."""
+    return option_names(settings_class(backend))
+
+
+def _split(cfg: Mapping[str, Any] | Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(cfg, Mapping):
         from omegaconf import OmegaConf
 
@@ -128,42 +95,37 @@ def validate_policy_config(cfg: Mapping[str, Any] | Any, task=None) -> dict[str,
     options = dict(cfg)
     if "backend" not in options:
         raise ValueError(f"policy config needs a `backend` (one of {sorted(BACKENDS)}); got keys {sorted(options)}")
-    backend = options.pop("backend")
-    known = policy_options(backend)
-    unknown = sorted(set(options) - set(known))
-    if unknown:
-        names = ", ".join(f"policy.{name}" for name in unknown)
-        raise ValueError(f"{names}: unknown option for backend {backend!r}; its options are {list(known)}")
-    for name, (annotation, required) in known.items():
-        if required and (name not in options or options[name] in (None, "???")):
-            raise ValueError(f"policy.{name} is required by backend {backend!r}: set policy.{name}=...")
-    checks = {**VALUE_CHECKS, **BACKEND_CHECKS.get(backend, {})}
-    for name, value in options.items():
-        annotation = known.get(name, (None, False))[0]
-        if value == "???":
-            raise ValueError(f"policy.{name} is not set (???): set policy.{name}=...")
-        if not _type_ok(value, annotation):
-            raise ValueError(f"policy.{name} must be {annotation}, got {value!r}")
-        if name in checks and value is not None:
-            accepts, what = checks[name]
-            if not accepts(value):
-                raise ValueError(f"policy.{name} must be {what}, got {value!r}")
-    if task is not None and backend in TASK_CHECKS:
-        module, _, name = TASK_CHECKS[backend].partition(":")
-        getattr(importlib.import_module(module), name)(task, **options)
+    return options.pop("backend"), options
+
+
+def backend_settings(cfg: Mapping[str, Any] | Any, task=None) -> tuple[str, BackendSettings]:
+    """The backend name and its settings object from a `policy` config, without importing the backend
+    or loading a model; ValueError naming `policy.<option>` otherwise. With `task`, also whether the
+    backend works with that task (its settings' `check_task`)."""
+    backend, options = _split(cfg)
+    settings = build_settings(settings_class(backend), options, backend)
+    if task is not None:
+        settings.check_task(task)
+    return backend, settings
+
+
+def validate_policy_config(cfg: Mapping[str, Any] | Any, task=None) -> dict[str, Any]:
+    """Check a `policy` config (`backend_settings`) and return it as a plain dict: backend + the options given."""
+    backend, options = _split(cfg)
+    backend_settings({"backend": backend, **options}, task=task)
     return {"backend": backend, **options}
 
 
 def make_policy(cfg: Mapping[str, Any] | Any, task=None) -> Policy:
     """A policy from a dict or OmegaConf config: `backend` picks the class, the other keys are its options.
 
-    The config is checked first (`validate_policy_config`), so a bad option fails before a model loads.
+    The settings are built first (`backend_settings`), so a bad option fails before a model loads; the
+    backend is built from them.
     """
-    options = validate_policy_config(cfg, task=task)
-    backend = options.pop("backend")
+    backend, settings = backend_settings(cfg, task=task)
     cls = policy_class(backend)
-    if backend in NEEDS_TASK:
+    if BACKENDS[backend].needs_task:
         if task is None:
             raise ValueError(f"policy backend {backend!r} needs the task: call make_policy(cfg, task=task)")
-        return cls(task, **options)
-    return cls(**options)
+        return cls(task, settings)
+    return cls(settings)

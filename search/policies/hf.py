@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, DynamicCache
 
+from search.policies.backend_settings import settings_from
 from search.policies.base import Completion, GenerationRequest, Policy
-from search.policies.default_model import DEFAULT_MODEL, resolve_model
+from search.policies.default_model import resolve_model
+from search.policies.hf_settings import HFSettings
 from search.policies.prefix_cache import PrefixKVCache, common_prefix_length, expand_cache
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -46,12 +49,7 @@ def _row_seed(policy_seed: int, req: GenerationRequest, prompt: list[int], sampl
 def _check_request(i: int, req: GenerationRequest) -> None:
     if req.n < 1:
         raise ValueError(f"request {i}: n must be >= 1, got {req.n}")
-    if req.max_tokens < 1:
-        raise ValueError(f"request {i}: max_tokens must be >= 1, got {req.max_tokens}")
-    if req.temperature < 0:
-        raise ValueError(f"request {i}: temperature must be >= 0, got {req.temperature}")
-    if not 0 < req.top_p <= 1:
-        raise ValueError(f"request {i}: top_p must be in (0, 1], got {req.top_p}")
+    req.check_sampling(f"request {i}: ")
 
 
 def _context_length(config, option: int | None) -> int | None:
@@ -60,8 +58,6 @@ def _context_length(config, option: int | None) -> int | None:
                     if isinstance(getattr(config, name, None), int)), None)
     if option is None:
         return trained
-    if option < 1:
-        raise ValueError(f"policy.context_length must be >= 1 or null (the model's own), got {option}")
     if trained is not None and option > trained:
         raise ValueError(f"policy.context_length={option} is more than the {trained} positions the model "
                          "was trained for (its config's max_position_embeddings)")
@@ -78,40 +74,28 @@ class HFPolicy(Policy):
 
     name = "hf"
 
-    def __init__(
-        self,
-        model: str = DEFAULT_MODEL,
-        adapter: str | None = None,
-        device: str = "cpu",
-        dtype: str = "float32",
-        batch_size: int = 64,
-        seed: int = 0,
-        prefix_cache: bool = True,
-        context_length: int | None = None,
-    ) -> None:
-        """Load `model` (and `adapter`); `context_length` lowers the prompt + generated token limit
-        below the model's own (`max_position_embeddings`, the default)."""
+    def __init__(self, *args: Any, **options: Any) -> None:
+        """Load the model of `HFSettings(*args, **options)` (or of one HFSettings object): `model` and
+        its `adapter`; `context_length` lowers the prompt + generated token limit below the model's
+        own (`max_position_embeddings`, the default)."""
         super().__init__()
-        if dtype not in DTYPES:
-            raise ValueError(f"policy.dtype: unknown dtype {dtype!r}; choose one of {sorted(DTYPES)}")
-        if batch_size < 1:
-            raise ValueError(f"policy.batch_size must be >= 1, got {batch_size}")
-        self.model_name = model
-        self.batch_size = batch_size
-        self.seed = seed
-        self.prefix_cache = prefix_cache
-        path = resolve_model(model)
+        self.settings = s = settings_from(HFSettings, args, options)
+        self.model_name = s.model
+        self.batch_size = s.batch_size
+        self.seed = s.seed
+        self.prefix_cache = s.prefix_cache
+        path = resolve_model(s.model)
         # Checked on the config alone, before the weights load.
-        self.context_length = _context_length(AutoConfig.from_pretrained(path), context_length)
+        self.context_length = _context_length(AutoConfig.from_pretrained(path), s.context_length)
         self.tokenizer = AutoTokenizer.from_pretrained(path)
         if self.tokenizer.pad_token_id is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token
-        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[dtype]).to(device)
-        if adapter:
+        self.model = AutoModelForCausalLM.from_pretrained(path, dtype=DTYPES[s.dtype]).to(s.device)
+        if s.adapter:
             from peft import PeftModel
 
             # Merged weights decode at base-model speed; the adapter is only ever evaluated here.
-            self.model = PeftModel.from_pretrained(self.model, adapter).merge_and_unload()
+            self.model = PeftModel.from_pretrained(self.model, s.adapter).merge_and_unload()
         self.model.eval()
         self.device = self.model.device
         eos = self.model.generation_config.eos_token_id

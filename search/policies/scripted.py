@@ -8,8 +8,11 @@ from __future__ import annotations
 import json
 import random
 import time
+from typing import Any
 
+from search.policies.backend_settings import settings_from
 from search.policies.base import Completion, GenerationRequest, Policy
+from search.policies.scripted_settings import ScriptedSettings, StandInSettings
 from search.tasks.base import Task
 
 
@@ -34,20 +37,18 @@ class ScriptedPolicy(Policy):
 
     name = "scripted"
 
-    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0, latency: float = 0.0,
-                 context_length: int | None = None) -> None:
+    settings_class: type[StandInSettings] = ScriptedSettings
+
+    def __init__(self, task: Task, *args: Any, **options: Any) -> None:
+        """Play `task`'s steps with the options of `ScriptedSettings(*args, **options)` (or of one
+        settings object; a subclass names its own `settings_class`)."""
         super().__init__()
-        if context_length is not None and context_length < 1:
-            raise ValueError(f"policy.context_length must be >= 1 or null (unbounded), got {context_length}")
-        self.context_length = context_length   # in stand-in tokens (characters); tests of long prompts
-        if not 0 <= error_rate <= 1:
-            raise ValueError(f"policy.error_rate must be in [0, 1], got {error_rate}")
-        if latency < 0:
-            raise ValueError(f"policy.latency must be >= 0 seconds, got {latency}")
-        self.latency = latency
+        self.settings = s = settings_from(self.settings_class, args, options)
+        self.context_length = s.context_length   # in stand-in tokens (characters); tests of long prompts
+        self.latency = getattr(s, "latency", 0.0)  # the simulated engine paces itself instead
         self.task = task
-        self.error_rate = error_rate
-        self.seed = seed
+        self.error_rate = s.error_rate
+        self.seed = s.seed
 
     def encode(self, text: str) -> list[int]:
         """The same stand-in ids that completions carry."""

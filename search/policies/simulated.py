@@ -47,9 +47,11 @@ from __future__ import annotations
 import time
 import zlib
 from collections import OrderedDict
+from typing import Any
 
 from search.policies.base import Completion, GenerationRequest
 from search.policies.scripted import ScriptedPolicy
+from search.policies.simulated_settings import SimulatedSettings
 from search.tasks.base import Task
 
 BLOCK_TOKENS = 16   # vLLM's default KV block size: the prefix cache's unit
@@ -62,29 +64,21 @@ class SimulatedPolicy(ScriptedPolicy):
 
     name = "simulated"
 
-    def __init__(self, task: Task, error_rate: float = 0.3, seed: int = 0, tokens_per_s: float = 12_500.0,
-                 sequence_tokens_per_s: float = 40.0, prefill_tokens_per_s: float = 40_000.0, max_batch: int = 1024,
-                 prefix_cache_tokens: int = 1_000_000, chars_per_token: float = 4.0,
-                 context_length: int | None = None, pace: bool = True) -> None:
-        super().__init__(task, error_rate=error_rate, seed=seed, context_length=context_length)
-        for option, value in (("tokens_per_s", tokens_per_s), ("sequence_tokens_per_s", sequence_tokens_per_s),
-                              ("prefill_tokens_per_s", prefill_tokens_per_s), ("chars_per_token", chars_per_token)):
-            if not value > 0:
-                raise ValueError(f"policy.{option} must be > 0, got {value!r}: an engine at that rate never answers")
-        if max_batch < 1:
-            raise ValueError(f"policy.max_batch must be an integer >= 1, got {max_batch!r}: "
-                             "an engine that runs no sequence never answers")
-        if prefix_cache_tokens < 0:
-            raise ValueError(f"policy.prefix_cache_tokens must be >= 0 (0: no prefix cache), got {prefix_cache_tokens!r}")
-        self.pace = pace   # False: account the engine's time without waiting it out (a virtual clock)
-        self.tokens_per_s = float(tokens_per_s)
-        self.sequence_tokens_per_s = float(sequence_tokens_per_s)
-        self.prefill_tokens_per_s = float(prefill_tokens_per_s)
-        self.max_batch = max_batch
-        self.chars_per_token = float(chars_per_token)
-        self._chunk = max(1, round(chars_per_token))
+    settings_class = SimulatedSettings
+
+    def __init__(self, task: Task, *args: Any, **options: Any) -> None:
+        """The engine of `SimulatedSettings(*args, **options)` (or of one settings object) on `task`'s steps."""
+        super().__init__(task, *args, **options)
+        s = self.settings
+        self.pace = s.pace   # False: account the engine's time without waiting it out (a virtual clock)
+        self.tokens_per_s = float(s.tokens_per_s)
+        self.sequence_tokens_per_s = float(s.sequence_tokens_per_s)
+        self.prefill_tokens_per_s = float(s.prefill_tokens_per_s)
+        self.max_batch = s.max_batch
+        self.chars_per_token = float(s.chars_per_token)
+        self._chunk = max(1, round(s.chars_per_token))
         self._block_chars = BLOCK_TOKENS * self._chunk
-        self._cache_blocks = prefix_cache_tokens // BLOCK_TOKENS
+        self._cache_blocks = s.prefix_cache_tokens // BLOCK_TOKENS
         self._cache: OrderedDict[int, None] = OrderedDict()
         self.busy_cpu_seconds = 0.0   # of `stats.seconds`, this process's own CPU (making texts, hashing)
         self.prefill_seconds = 0.0

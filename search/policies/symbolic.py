@@ -11,24 +11,12 @@ from __future__ import annotations
 import random
 import time
 import zlib
+from typing import Any
 
+from search.policies.backend_settings import settings_from
 from search.policies.base import Completion, GenerationRequest, Policy
+from search.policies.symbolic_settings import SymbolicSettings
 from search.tasks.base import Task
-
-HEURISTIC_CHOICES = ("mixed",)
-"""Besides the task's own heuristics: `mixed` draws one of them per tree (Stream of Search mixed
-its sum and multiply heuristics across problems)."""
-
-
-def check_task(task: Task, heuristic: str | None = "sum", **_options) -> None:
-    """ValueError unless `task` can enumerate its steps and knows `heuristic` (config-time check;
-    the other options are checked against the constructor's annotations)."""
-    if not task.symbolic:
-        raise ValueError(f"policy.backend=symbolic needs a task that can enumerate its legal steps; task "
-                         f"{task.name!r} cannot (use a model backend: hf, vllm or openai)")
-    if heuristic is not None and heuristic not in (*task.heuristics, *HEURISTIC_CHOICES):
-        raise ValueError(f"policy.heuristic={heuristic!r}: task {task.name!r} has "
-                         f"{', '.join((*task.heuristics, *HEURISTIC_CHOICES)) or 'no heuristics'} (or null)")
 
 
 class SymbolicPolicy(Policy):
@@ -45,17 +33,17 @@ class SymbolicPolicy(Policy):
 
     name = "symbolic"
 
-    def __init__(self, task: Task, k: int | None = None, heuristic: str | None = "sum",
-                 max_heuristic: float | None = None, seed: int = 0) -> None:
+    def __init__(self, task: Task, *args: Any, **options: Any) -> None:
+        """Expand `task`'s states with the options of `SymbolicSettings(*args, **options)` (or of one
+        settings object)."""
         super().__init__()
-        check_task(task, heuristic)
-        if k is not None and (isinstance(k, bool) or k < 1):
-            raise ValueError(f"policy.k must be an integer >= 1 or null (every legal step), got {k!r}")
+        self.settings = s = settings_from(SymbolicSettings, args, options)
+        s.check_task(task)
         self.task = task
-        self.k = k
-        self.heuristic = heuristic
-        self.max_heuristic = max_heuristic
-        self.seed = seed
+        self.k = s.k
+        self.heuristic = s.heuristic
+        self.max_heuristic = s.max_heuristic
+        self.seed = s.seed
 
     def _heuristic_of(self, req: GenerationRequest) -> str | None:
         if self.heuristic != "mixed":

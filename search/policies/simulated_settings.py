@@ -1,0 +1,36 @@
+"""Options of the `simulated` backend (search/policies/simulated.py): the scripted stand-in's texts,
+paced like vLLM on one H100. Where the default rates come from: simulated.py's module docstring."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from search.policies.backend_settings import AT_LEAST_1, Checks, at_least
+from search.policies.scripted_settings import StandInSettings
+
+RATES = ("tokens_per_s", "sequence_tokens_per_s", "prefill_tokens_per_s", "chars_per_token")
+
+
+@dataclass
+class SimulatedSettings(StandInSettings):
+    """The scripted policy's completions, timed as a continuous-batching GPU engine (benchmarks and tests only)."""
+
+    tokens_per_s: float = 12_500.0
+    """Aggregate decode tokens/s of the engine."""
+    sequence_tokens_per_s: float = 40.0
+    """One sequence's decode rate (1 / inter-token latency): how long the longest completion of a batch takes."""
+    prefill_tokens_per_s: float = 40_000.0
+    """Uncached prompt tokens prefilled per second."""
+    max_batch: int = 1024
+    """Sequences decoding at once (vLLM's max_num_seqs)."""
+    prefix_cache_tokens: int = 1_000_000
+    """KV cache kept for earlier prompts' blocks of 16 tokens (0: no prefix cache)."""
+    chars_per_token: float = 4.0
+    """Simulated tokenizer: characters per token."""
+    pace: bool = True
+    """Wait out the simulated engine time; false: only account it (a virtual clock for long benchmarks)."""
+
+    # An engine with no rate or no batch never answers: refused before anything is written.
+    checks: ClassVar[Checks] = {**StandInSettings.checks, **{rate: (lambda v: v > 0, "a rate > 0") for rate in RATES},
+                                "max_batch": AT_LEAST_1,
+                                "prefix_cache_tokens": (at_least(0), "an integer >= 0 (0: no prefix cache)")}
