@@ -207,3 +207,25 @@ def test_default_model_batched_with_prefix_cache_matches_each_prompt_alone_witho
         [[alone]] = plain.generate([request])
         assert completion.token_ids == alone.token_ids
         assert completion.logprob == pytest.approx(alone.logprob, abs=1e-2)
+
+
+def test_a_from_scratch_students_special_tokens_are_never_step_text(tmp_path):
+    """An untrained student samples `[PAD]` and `[UNK]` like any other token; they are not text, and
+    `[EOS]` ends the completion (the bug: steps stored with `[PAD]` inside)."""
+    from training.student import StudentSettings, build_model, build_tokenizer
+
+    texts = ["Numbers: 2, 6, 8\nTarget: 32\n", "8*2=16, Resulting Numbers: [6, 16]\n(6 - 2) * 8"]
+    tok = build_tokenizer(texts)
+    torch.manual_seed(0)
+    model = build_model(tok, StudentSettings(family="llama", layers=1, width=16, heads=2, context_length=128))
+    model.save_pretrained(tmp_path / "student")
+    tok.save_pretrained(tmp_path / "student")
+    policy = HFPolicy(str(tmp_path / "student"), seed=0)
+    request = GenerationRequest(prompt=texts[0], n=64, max_tokens=12, stop=(), temperature=1.0, seed=1)
+    [completions] = policy.generate([request])
+    specials = {tok.pad_token_id, tok.unk_token_id}
+    assert any(specials & set(c.token_ids) for c in completions), "no special token sampled: the test shows nothing"
+    for c in completions:
+        assert not any(word in c.text for word in ("[PAD]", "[UNK]", "[EOS]")), c.text
+        if tok.eos_token_id in c.token_ids:   # EOS ends the completion, as its last token
+            assert c.token_ids.index(tok.eos_token_id) == len(c.token_ids) - 1 and c.finish_reason == "stop"

@@ -213,9 +213,9 @@ class HFPolicy(Policy):
                 row.tokens.append(token)
                 row.logprob += chosen[j]
                 if token in self.eos_ids:
-                    row.finish, row.text = "stop", self.tokenizer.decode(row.tokens[:-1])
+                    row.finish, row.text = "stop", self._text(row.tokens[:-1])
                     continue
-                text = self.tokenizer.decode(row.tokens)
+                text = self._text(row.tokens)
                 cut = min((text.find(s) for s in row.req.stop if s and s in text), default=-1)
                 if cut >= 0:
                     row.finish, row.text = "stop", text[:cut]
@@ -240,6 +240,11 @@ class HFPolicy(Policy):
                 use_cache=True,
             ).logits[:, -1]
             positions = positions + 1
+
+    def _text(self, tokens: list[int]) -> str:
+        """The text of generated `tokens`. Special tokens are not text: a weak student samples its
+        `[PAD]` or `[UNK]` now and then (seen as `[PAD]` inside stored steps), and EOS ends generation."""
+        return self.tokenizer.decode(tokens, skip_special_tokens=True)
 
     @staticmethod
     def _sample(logits: torch.Tensor, rows: list[_Row], generators: list[torch.Generator]) -> torch.Tensor:
