@@ -25,7 +25,7 @@ from search.tasks.base import Problem, Task
 from training.dataset_dirs import read_train_split
 from training.rewards import problems_from_columns, reward_functions
 from training.rl_config import RLSettings
-from training.sft import read_sft_record
+from training.sft import SETTINGS_FILE, read_sft_record
 
 log = logging.getLogger(__name__)
 
@@ -239,8 +239,6 @@ def train_grpo(data, task: Task, output_dir: str | Path, settings: RLSettings | 
     if full:
         model.save_pretrained(str(out))
         # The start's record: evaluation reads the prompt style and the student's vocabulary check from it.
-        from training.sft import SETTINGS_FILE
-
         (out / SETTINGS_FILE).write_text((Path(base_model) / SETTINGS_FILE).read_text())
     else:
         # Only the trained adapter: TRL's frozen "ref" copy of an SFT adapter stays behind.

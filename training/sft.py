@@ -16,6 +16,7 @@ from typing import Any
 
 from training.config import SFTSettings
 from training.dataset_dirs import read_train_split
+from training.student import StudentSettings, build_model, build_tokenizer, check_examples
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,16 @@ def load_train_split(dataset_dir: str, fmt: str, extra: tuple[str, ...] = ()):
     """The `train` split of an exported dataset, reduced to the columns TRL reads for `fmt` (plus
     whichever of `extra` it has)."""
     return read_train_split(dataset_dir, COLUMNS[fmt], needed_by=f" needed by train.format={fmt!r}", optional=extra)
+
+
+def check_dataset(dataset_dir: str, student: StudentSettings) -> int:
+    """`check_examples` on the train split of an exported dataset, with the tokenizer training would
+    build for a from-scratch `student`; the train stage runs it before it records a run. Returns the
+    longest example's tokens (StudentError when one does not encode or fit)."""
+    train = load_train_split(dataset_dir, "prompt_completion")
+    tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]], student.tokenizer)
+    return check_examples(zip(train["prompt"], train["completion"]), tokenizer, student,
+                          f"the train split of {dataset_dir}")
 
 
 def template_supports_assistant_mask(tokenizer) -> bool:
@@ -67,8 +78,6 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
     roles = masked_roles(settings.mask_mistakes, settings.mask_reflections)
     train = load_train_split(dataset_dir, settings.format, ("spans",) if roles else ())
     if settings.scratch:
-        from training.student import build_model, build_tokenizer, check_examples
-
         model_ref = "a student from scratch"
         tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]],
                                     settings.student.tokenizer)

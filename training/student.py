@@ -149,14 +149,3 @@ def check_examples(rows: Iterable[tuple[str, str]], tokenizer, student: StudentS
 def parameter_count(model) -> int:
     """Trainable parameters of `model`."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
-def check_dataset(dataset_dir: str, student: StudentSettings) -> int:
-    """`check_examples` on the train split of an exported dataset, with the tokenizer training would
-    build; the train stage runs it before it records a run. Returns the longest example's tokens."""
-    from training.sft import load_train_split
-
-    train = load_train_split(dataset_dir, "prompt_completion")
-    tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]], student.tokenizer)
-    return check_examples(zip(train["prompt"], train["completion"]), tokenizer, student,
-                          f"the train split of {dataset_dir}")

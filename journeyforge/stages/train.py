@@ -12,12 +12,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from journeyforge.components import open_store, settings, train_kinds, validate_config
 from analysis.tables import table
+from journeyforge.components import open_store, settings, train_kinds, validate_config
 from journeyforge.stages.common import StageError, check_explore_task, start_run
 from training.config import SFTSettings
-from training.sft import SETTINGS_FILE, read_sft_record, train_sft
-from training.student import StudentError, check_dataset
+from training.sft import SETTINGS_FILE, check_dataset, read_sft_record, train_sft
+from training.student import StudentError
 
 
 def data_digest(split_dir: Path) -> str:
