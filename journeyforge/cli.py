@@ -60,10 +60,14 @@ def error_line(err: BaseException, cfg) -> str:
 
     if isinstance(err, DBAPIError):
         from db.engine import explain_error, mask_url
+        from db.settings import StoreSettings
+        from journeyforge.settings import settings
 
-        url = str(cfg.store.url)
-        return explain_error(err, url, cfg.store.get("busy_timeout")) or (
-            f"trace store {mask_url(url)}: {' '.join(str(err.orig).split())}")
+        # The stage checked the store settings before it opened the store, so building them here
+        # cannot fail; the wait named in a lock's message is the one the store used.
+        store = settings(StoreSettings, cfg.store, "store")
+        return explain_error(err, store.url, store.busy_timeout) or (
+            f"trace store {mask_url(store.url)}: {' '.join(str(err.orig).split())}")
     if isinstance(err, OSError) and not isinstance(err, EXPECTED_ERRORS()) and err.strerror:
         where = f"{err.filename}: " if err.filename else ""
         return f"{where}{err.strerror} (a folder the stage writes: check workdir, export.dir, view.dir, train.dir)"

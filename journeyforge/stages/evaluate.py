@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import build_policy, build_task, eval_settings, open_store, train_kinds, validate_config
 from journeyforge.stages.common import StageError, check_explore_task, start_run
-from journeyforge.stages.rl import rl_models
+from journeyforge.stages.rl import optional_rl_settings, rl_models
 from search.tasks.base import Problem
 from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
 from training.student import StudentError
@@ -66,7 +66,9 @@ def run(cfg: DictConfig) -> dict:
             models.append((kind, cfg.train.model, str(adapter)))
         elif (adapter / "config.json").exists():  # a full model (train.lora=false, train.scratch): no base
             models.append((kind, str(adapter), None))
-    models += rl_models(cfg)  # GRPO adapters (`<rl.dir>/rl-<init>`), with the prompt style they were trained on
+    rl = optional_rl_settings(cfg)
+    # GRPO adapters (`<rl.dir>/rl-<init>`), with the prompt style they were trained on
+    models += rl_models(rl.dir if rl is not None else cfg.train.dir)
     if not models:
         raise StageError("nothing to evaluate: eval.include_base=false and no trained adapters in "
                          f"{cfg.train.dir}; run `journeyforge train name={cfg.name}` first")

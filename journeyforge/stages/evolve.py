@@ -20,6 +20,7 @@ from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
 from search.policies import policy_options
+from training.config import TrainSettings
 from training.sft import read_sft_record
 
 # The explorer's prompt for a model trained in each `train.format` (training/evaluate.py build_prompt
@@ -156,8 +157,9 @@ def run(cfg: DictConfig) -> dict:
 
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     ev = evolve_settings(cfg)
+    train_settings = settings(TrainSettings, cfg.train, "train")
     kind = driving_kind(cfg, ev)
-    if ev.rl and cfg.train.get("scratch"):
+    if ev.rl and train_settings.scratch:
         raise StageError("evolve.rl=true needs LoRA adapters (GRPO starts from one); train.scratch students are "
                          "full models: drop evolve.rl or train=lora")
     if ev.prm and "prm" not in _value_choices():

@@ -5,13 +5,18 @@ import time
 
 from omegaconf import DictConfig
 
+from journeyforge.components import validate_config
 from journeyforge.stages import evaluate, explore, export, linearize, rl, train
 
 
 def run(cfg: DictConfig) -> dict:
+    """Every stage of one experiment in order (explore, linearize, export, train, rl with `rl.in_run`,
+    eval); returns each stage's result by name."""
+    validate_config(cfg)  # every setting, before the first stage writes (each stage checks them again)
+    rl_options = rl.optional_rl_settings(cfg)
     out, times = {}, {}
     stages = [("explore", explore), ("linearize", linearize), ("export", export), ("train", train), ("eval", evaluate)]
-    if cfg.get("rl") is not None and cfg.rl.get("in_run"):  # off by default: the demo stays short
+    if rl_options is not None and rl_options.in_run:  # off by default: the demo stays short
         stages.insert(4, ("rl", rl))
     for name, stage in stages:
         print(f"\n=== {name} ===")

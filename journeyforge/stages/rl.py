@@ -14,8 +14,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_task, open_store, settings, validate_config
 from analysis.tables import table
+from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.train import data_digest
 from training.grpo import RECORD_FILE, is_full_model, load_prompt_set, read_rl_record, starting_point, train_grpo
@@ -23,7 +23,14 @@ from training.rl_config import RLSettings
 
 
 def rl_settings(cfg: DictConfig) -> RLSettings:
+    """The `rl` group of `cfg` as RLSettings."""
     return settings(RLSettings, cfg.rl, "rl")
+
+
+def optional_rl_settings(cfg: DictConfig) -> RLSettings | None:
+    """RLSettings of `cfg`, or None for a config composed without an `rl` group (`run` then trains no
+    GRPO model and eval looks for GRPO models beside the SFT ones, in `train.dir`)."""
+    return rl_settings(cfg) if "rl" in cfg and cfg.rl is not None else None
 
 
 def adapter_digest(adapter: str | None) -> str | None:
@@ -102,11 +109,10 @@ def train_rl_adapter(store, cfg: DictConfig, task, data_dir: Path, data, out: Pa
     return res
 
 
-def rl_models(cfg: DictConfig) -> list[tuple[str, str, str, str]]:
-    """The RL adapters under `<rl.dir>/rl-*` as eval's model tuples (label, base model, adapter, prompt
-    style), in name order."""
-    node = cfg.get("rl")
-    root = Path(node.dir if node is not None and node.get("dir") else cfg.train.dir)
+def rl_models(root: str | Path) -> list[tuple[str, str, str, str]]:
+    """The RL adapters (and whole RL-tuned students) under `<root>/rl-*` (`root`: `rl.dir`) as eval's
+    model tuples (label, base model, adapter, prompt style), in name order."""
+    root = Path(root)
     found = []
     for path in sorted(root.glob("rl-*")):
         record = read_rl_record(path)
