@@ -28,7 +28,7 @@ from db.stored_tree import StoredTree, load_trees
 from search.tasks.base import Problem, Task
 from traces.card import render_card
 from traces.export_dir import MARKER, config_name, export_dir
-from traces.export_settings import ExportSettings
+from traces.export_settings import ExportSettings, VerlReward
 from traces.hub import push_to_hub
 from traces.preference_rows import build_preference
 from traces.prm_formats import prm_formats
@@ -51,11 +51,9 @@ def _plain(cfg: Any) -> Any:
     return cfg
 
 
-def _write_verl(out: Path, rl: DatasetDict, task: Task, run_config: Mapping[str, Any]) -> None:
-    """verl's Parquet files and reward module, with the run's task config and its `rl` reward options."""
-    rl_opts = run_config.get("rl") if isinstance(run_config.get("rl"), dict) else {}
-    write_verl(out, rl, task, run_config.get("task") or {"name": task.name},
-               rl_opts.get("reward", "sum"), rl_opts.get("format_weight", 0.1))
+def _write_verl(out: Path, rl: DatasetDict, task: Task, run_config: Mapping[str, Any], reward: VerlReward) -> None:
+    """verl's Parquet files and reward module, with the run's task config and `reward`."""
+    write_verl(out, rl, task, run_config.get("task") or {"name": task.name}, reward.scheme, reward.format_weight)
 
 
 def write_export(
@@ -70,6 +68,7 @@ def write_export(
     rl_problems: Iterable[Problem | Mapping[str, Any]] | None = None,
     *,
     settings: ExportSettings | None = None,
+    verl_reward: VerlReward | None = None,
 ) -> dict[str, Any]:
     """Write every configuration, the stats PNG and the dataset card to `out_dir`, atomically.
 
@@ -80,8 +79,8 @@ def write_export(
     whitespace words). Returns a summary: `out_dir`, `configs` ({name: {split: rows}}), `stats_table`,
     `stats_png`, `dropped` ({configuration: {why: rows}}: trajectories that were not one well-formed
     trace, left out). With `rl_problems` (the run's training problems), also the `rl` configuration
-    and verl's Parquet files with their reward module (traces/rl_prompts.py), which take the reward
-    scheme from `cfg["rl"]`.
+    and verl's Parquet files with their reward module (traces/rl_prompts.py), scoring with
+    `verl_reward` (without it, the reward `cfg["rl"]` names: VerlReward.from_run_config).
     """
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
@@ -121,7 +120,8 @@ def write_export(
             dataset.save_to_disk(str(tmp / relative), num_shards=empty or None)
         plot_histograms(stats, tmp / "stats.png", unit)
         if "rl" in datasets:
-            _write_verl(tmp / VERL_DIR, datasets["rl"], task, run_config)
+            reward = verl_reward if verl_reward is not None else VerlReward.from_run_config(run_config)
+            _write_verl(tmp / VERL_DIR, datasets["rl"], task, run_config, reward)
         configs = {config_name(rel): {s: len(d) for s, d in dd.items()} for rel, dd in datasets.items()}
         paths = {config_name(rel): rel for rel in datasets}
         card = render_card(
@@ -154,11 +154,12 @@ def export_run(
     rl_problems: Iterable[Problem | Mapping[str, Any]] | None = None,
     *,
     settings: ExportSettings | None = None,
+    verl_reward: VerlReward | None = None,
 ) -> dict[str, Any]:
     """Export one linearize run of a `TraceStore`: its trajectories of `kinds` (None: all) and
     the trees they came from; then push to the Hub when the settings' `push_to_hub` names a repo.
 
-    `settings` and `cfg` as in `write_export`. Returns its summary (plus `pushed_to` when pushed).
+    `settings`, `verl_reward` and `cfg` as in `write_export`. Returns its summary (plus `pushed_to` when pushed).
     """
     rows: list[dict] = []
     for kind in (sorted(set(kinds)) if kinds is not None else [None]):
@@ -168,7 +169,7 @@ def export_run(
     opts = settings if settings is not None else ExportSettings.from_run_config(_plain(cfg))
     trees = load_trees(store, sorted({r["tree_id"] for r in rows}))
     summary = write_export(rows, trees, out_dir, task, cfg, kinds, count_tokens, rl_problems=rl_problems,
-                           settings=opts)
+                           settings=opts, verl_reward=verl_reward)
     if opts.push_to_hub:
         push_to_hub(out_dir, opts.push_to_hub)
         summary["pushed_to"] = opts.push_to_hub

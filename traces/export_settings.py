@@ -1,4 +1,5 @@
-"""The export's settings (Hydra group `export`): one typed object, built once, with the only defaults."""
+"""The export's settings (Hydra group `export`): one typed object, built once, with the only defaults;
+and the verl reward it writes, which the rl stage's settings decide."""
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -55,4 +56,26 @@ class ExportSettings:
         )
 
 
-__all__ = ["ExportSettings"]
+@dataclass
+class VerlReward:
+    """The reward the export writes into verl's reward module (`verl/reward.py`): the rl stage's reward
+    scheme and format weight, which the export stage fills from RLSettings (`rl.reward`,
+    `rl.format_weight`), so that verl scores completions as `journeyforge rl` does."""
+
+    scheme: str = "sum"
+    """`sum` (accuracy + format_weight * format) or `tinyzero` (1 right / 0.1 well-formed / 0)."""
+    format_weight: float = 0.1
+    """Weight of the format reward with scheme `sum`."""
+
+    @classmethod
+    def from_run_config(cls, cfg: Mapping[str, Any] | None) -> VerlReward:
+        """The reward a plain run config names (`cfg["rl"]`'s `reward` and `format_weight`), for library
+        callers that pass a mapping instead of the typed object; what it does not set takes the defaults."""
+        options = (cfg or {}).get("rl")
+        options = options if isinstance(options, Mapping) else {}
+        default = cls()
+        return cls(scheme=str(options.get("reward", default.scheme)),
+                   format_weight=float(options.get("format_weight", default.format_weight)))
+
+
+__all__ = ["ExportSettings", "VerlReward"]

@@ -6,13 +6,15 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from journeyforge.components import build_task, open_store, settings, validate_config
-from journeyforge.provenance import config_dict
 from journeyforge.folders import folder_problem
+from journeyforge.provenance import config_dict
 from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
+from journeyforge.stages.rl import optional_rl_settings
 from journeyforge.tokens import token_counter
 from traces.export import export_run
 from traces.export_dir import MARKER
-from traces.export_settings import ExportSettings
+from traces.export_settings import ExportSettings, VerlReward
+from training.rl_config import RLSettings
 
 
 def rl_problems(store, cfg: DictConfig) -> list[dict]:
@@ -24,6 +26,13 @@ def rl_problems(store, cfg: DictConfig) -> list[dict]:
     trees = store.trees(explore["id"])
     check_trees_task(explore, trees, cfg.task.get("dataset"))
     return [tree["problem"] for tree in trees]
+
+
+def verl_reward(cfg: DictConfig) -> VerlReward:
+    """The reward verl's reward module scores with: the rl stage's (`rl.reward`, `rl.format_weight`),
+    its defaults for a config without an `rl` group."""
+    rl = optional_rl_settings(cfg) or RLSettings()
+    return VerlReward(scheme=rl.reward, format_weight=rl.format_weight)
 
 
 def check_export_dir(path: str) -> None:
@@ -53,7 +62,8 @@ def run(cfg: DictConfig) -> dict:
     check_export_dir(options.dir)  # and the folder: a bad one writes nothing
     run_id = start_run(store, cfg, "export")
     summary = export_run(store, lin["id"], list(cfg.linearize.kinds), options.dir, task, config_dict(cfg),
-                         count_tokens=token_counter(cfg), rl_problems=problems, settings=options)
+                         count_tokens=token_counter(cfg), rl_problems=problems, settings=options,
+                         verl_reward=verl_reward(cfg))
     configs = summary["configs"]
     dropped = summary.get("dropped") or {}
     store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})
