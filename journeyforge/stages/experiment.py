@@ -24,9 +24,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from analysis.tables import table
 from journeyforge.components import build_policy, build_task, eval_settings, open_store, settings, validate_config
 from journeyforge.experiment_settings import ExperimentSettings
-from analysis.tables import table
 from journeyforge.stages import explore
 from journeyforge.stages.common import StageError, check_task, check_trees_task, start_run
 from journeyforge.stages.train import train_adapter

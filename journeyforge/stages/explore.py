@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from omegaconf import DictConfig
 
+from analysis.tables import table
+from db.engine import mask_url
 from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
                                      load_problems, open_store, validate_config)
-from db.engine import mask_url
-from analysis.tables import table
 from journeyforge.fingerprint import FingerprintMismatch, check_resume, explore_fingerprint
 from journeyforge.provenance import config_dict
 from journeyforge.stages.common import StageError, start_run

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_task, open_store, settings, validate_config
 from analysis.tables import table
+from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.stages.common import StageError, check_explore_task, require_run, start_run
 from search.policies.default_model import resolve_model
 from training.prm_config import PRMSettings

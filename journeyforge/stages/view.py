@@ -8,9 +8,9 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from analysis.tables import table
 from journeyforge.components import open_store, settings, validate_config
 from journeyforge.folders import folder_problem
-from analysis.tables import table
 from journeyforge.stages.common import StageError, require_run
 from search.tasks import make_task
 from viewer.collect import RunView, select_trees, store_label
