@@ -11,8 +11,8 @@ must be unchanged. A rewrite that fails keeps the template draft and is counted.
 
 All drafts of a linearize run go to the model in one batched call (`rewrite_journeys` takes a
 `complete(prompts) -> texts` callable, which the linearize stage backs with any policy backend),
-never one call per tree. This module imports no model backend (`traces` may use only `db` and
-`search.tasks`).
+never one call per tree. This module imports no model backend (`traces` may use only `db`,
+`search.tasks` and the sampling options of `search/sampling.py`).
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from search.sampling import SamplingSettings
 from search.tasks.base import THINK_CLOSE, THINK_OPEN, Task
 from traces.journey import Tokenizer, count_tokens
 
@@ -45,8 +46,9 @@ REJECTED_KEY = "rewrite_rejected"
 
 
 @dataclass
-class RewriteConfig:
-    """Generation options of the rewrite (the model itself is a policy config node)."""
+class RewriteConfig(SamplingSettings):
+    """Generation options of the rewrite (the model itself is a policy config node); the sampling
+    fields and their check come from search/sampling.py."""
 
     temperature: float = 0.7
     """Sampling temperature of the rewrite; 0 is greedy."""
@@ -61,12 +63,7 @@ class RewriteConfig:
     """What the model is asked to do; the draft completion follows it."""
 
     def __post_init__(self) -> None:
-        if self.max_tokens < 1:
-            raise ValueError(f"linearize.rewrite.max_tokens={self.max_tokens}: must be >= 1")
-        if self.temperature < 0:
-            raise ValueError(f"linearize.rewrite.temperature={self.temperature}: must be >= 0")
-        if not 0 < self.top_p <= 1:
-            raise ValueError(f"linearize.rewrite.top_p={self.top_p}: must be in (0, 1]")
+        self.check_sampling("linearize.rewrite.")
 
 
 @dataclass
