@@ -5,7 +5,7 @@ The dataclasses are the only defaults (TRL's one-config-per-method, each field d
 defined): `conf/<group>/*.yaml` extend `schema/<group>` and hold only overrides. Groups and their
 dataclasses:
 
-  task       search/tasks/<name>/config.py (CountdownConfig, ...), as `schema/task/<name>`
+  task       search/tasks/<name>/config.py (each task's config class), as `schema/task/<name>`
   search     search/algorithms/__init__.py SearchSettings (shared options, each algorithm's, each value estimator's)
   explore    search/explorer.py ExploreSettings
   linearize  traces/linearize_settings.py LinearizeSettings (its kinds' options are traces/ configs)

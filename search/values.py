@@ -1,6 +1,6 @@
 """Value estimators: the role beside the search algorithm that says how good a new node is.
 
-- `label`: the task's own step labels (exact for Countdown, whose solver is an oracle); no model
+- `label`: the task's own step labels (exact where the task's solver is an oracle); no model
   calls. A node's value is the verifier's reward at terminals and `search.label_values` elsewhere.
 - `rollout`: Monte-Carlo estimation as in Math-Shepherd (Wang et al. 2024), OmegaPRM (Luo et al.
   2024) and ASTRO: from each new non-final node, M completions are sampled to the end of a solution,

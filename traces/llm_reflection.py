@@ -4,8 +4,8 @@ A journey is first drafted with template reflections (traces/reflections.py), wh
 come from the tree. A language model then rewrites the draft's think block, so that the
 reflections read like a person checking their work rather than like a fixed phrase pool. A model
 may drop, change or invent facts while doing so, so every rewrite is checked against its draft
-(`check_rewrite`): the draft's facts in the task's sense (`Task.kept_facts`: Countdown's step
-equations `a op b = c`, wrong and right ones; a math step's numbers) must appear in the rewrite in
+(`check_rewrite`): the draft's facts in the task's sense (`Task.kept_facts`: a step's
+equations, wrong and right ones, or its numbers) must appear in the rewrite in
 the same order, no other fact may appear (for tasks with `Task.strict_facts`), and the final answer
 must be unchanged. A rewrite that fails keeps the template draft and is counted.
 

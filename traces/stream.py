@@ -3,7 +3,7 @@
 The grammar, line by line against Stream of Search's own generator and checker, is docs/stream.md.
 
 Renders a tree in the grammar of Stream of Search (Gandhi et al. 2024), with the task's own words
-for states and operations (`Task.stream_state`, ...); for Countdown:
+for states and operations (`Task.stream_state`, ...); for example:
 
     Current State: 22:[3, 5, 7], Operations: []
     Exploring Operation: 5+7=12, Resulting Numbers: [3, 12]

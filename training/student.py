@@ -1,7 +1,7 @@
 """Students trained from scratch: a small decoder from a transformers config and a tokenizer made
 for the task's text by the `tokenizers` library.
 
-Stream of Search (Gandhi et al. 2024) trained a 250M GPT-Neo from scratch on Countdown streams; this
+Stream of Search (Gandhi et al. 2024) trained a 250M GPT-Neo from scratch on its search streams; this
 is the CPU-sized version of that setting, so that what the data teaches is not hidden behind what a
 pretrained model already knows. The tokenizer is a word-level vocabulary learned from the training
 texts, with every digit its own token (numbers are spelled digit by digit, so a student can write a
