@@ -27,8 +27,8 @@ class EvolveSettings:
     """The trained kind (shortcut | journey | stream) whose model grows the next round; null: the first
     of the kinds `train` tunes."""
     rl: bool = False
-    """After SFT, GRPO (the rl stage, from that kind's adapter) and the GRPO adapter grows the next
-    round (ASTRO's SFT-then-RL). Needs LoRA adapters (not train.scratch students)."""
+    """After SFT, GRPO (the rl stage, from that kind's model) and the GRPO model grows the next round
+    (ASTRO's SFT-then-RL): an adapter over a LoRA start, the whole student for train.scratch."""
     prm: bool = False
     """Train a step scorer per round (the prm stage) and value the next round's nodes with it
     (`search.value=prm`), as rStar-Math's rounds do with their reward model."""

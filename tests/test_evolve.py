@@ -127,3 +127,22 @@ def test_a_round_name_is_a_valid_run_name_and_round_configs_use_the_rounds_folde
     assert evolve.model_digest(model) != digest
     with pytest.raises(ConfigError, match="name='evo/round-x'"):
         validate_config(_cfg(tmp_path, "name=evo/round-x"))
+
+
+def test_evolve_rl_tunes_a_from_scratch_student_with_grpo_and_grows_the_next_round_with_it(tmp_path):
+    """evolve.rl with train=scratch: GRPO trains the whole student (no LoRA), the round is evaluated
+    with the GRPO model, and round 1 is grown by it (its lineage names rl-shortcut)."""
+    rl = ["evolve.rl=true", "rl.max_steps=1", "rl.num_generations=2", "rl.per_device_train_batch_size=2",
+          "rl.max_completion_length=16"]
+    evolve.run(_cfg(tmp_path, "evolve.rounds=2", *rl))
+    store = TraceStore(f"sqlite:///{tmp_path / 'evo.db'}")
+    grpo = tmp_path / "out" / "evolve" / "round-0" / "models" / "rl-shortcut"
+    assert (grpo / "config.json").exists() and not (grpo / "adapter_config.json").exists()
+    tuned = store.get_run("evo/round-0/rl-shortcut", "rl")
+    assert (tuned["round"], tuned["model"]) == (0, str(grpo)) and tuned["model_sha256"] == evolve.model_digest(grpo)
+    evals = store.evals(store.get_run("evo/round-0", "eval")["id"])
+    assert {r["model"] for r in evals} >= {"rl-shortcut"} and sum(r["model"] == "rl-shortcut" for r in evals) == 4
+    explore1 = store.get_run("evo/round-1", "explore")
+    assert (explore1["round"], explore1["model"], explore1["model_sha256"]) == (1, str(grpo), tuned["model_sha256"])
+    assert explore1["config"]["policy"]["model"] == str(grpo) and explore1["config"]["policy"]["backend"] == "hf"
+    store.close()

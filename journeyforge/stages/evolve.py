@@ -20,7 +20,6 @@ from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
 from search.policies import policy_options
-from training.config import TrainSettings
 from training.sft import read_sft_record
 
 # The explorer's prompt for a model trained in each `train.format` (training/evaluate.py build_prompt
@@ -157,11 +156,7 @@ def run(cfg: DictConfig) -> dict:
 
     validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
     ev = evolve_settings(cfg)
-    train_settings = settings(TrainSettings, cfg.train, "train")
     kind = driving_kind(cfg, ev)
-    if ev.rl and train_settings.scratch:
-        raise StageError("evolve.rl=true needs LoRA adapters (GRPO starts from one); train.scratch students are "
-                         "full models: drop evolve.rl or train=lora")
     if ev.prm and "prm" not in _value_choices():
         raise StageError("evolve.prm=true needs search.value=prm, which this journeyforge does not have")
     task = build_task(cfg)
@@ -223,7 +218,7 @@ def run(cfg: DictConfig) -> dict:
             lineage(f"{name}/{trained}", "train", str(Path(rc.train.dir) / trained))
         if ev.rl:
             rl.run(rc)
-            lineage(f"{name}/rl-{kind}", "train", str(Path(rc.rl.dir) / f"rl-{kind}"))
+            lineage(f"{name}/rl-{kind}", "rl", str(Path(rc.rl.dir) / f"rl-{kind}"))
         if ev.prm:
             if not _done(store, name, "prm"):
                 prm.run(rc)
