@@ -59,11 +59,26 @@ def after(nums: list[int] | tuple[int, ...], step: Step) -> list[int]:
 
 @lru_cache(maxsize=1 << 20)
 def _solvable(nums: tuple[int, ...], target: int) -> bool:
-    if len(nums) == 1:
+    # The legal_steps / after recursion inlined (the oracle is on every node's labelling path):
+    # same rules, same answer; `nums` is sorted, so nums[j] >= nums[i] for j > i.
+    n = len(nums)
+    if n == 1:
         return nums[0] == target
-    for step in legal_steps(nums):
-        if _solvable(tuple(sorted(after(nums, step))), target):
-            return True
+    for i in range(n - 1):
+        lo = nums[i]
+        for j in range(i + 1, n):
+            hi = nums[j]
+            rest = nums[:i] + nums[i + 1:j] + nums[j + 1:]
+            results = [hi + lo, hi - lo, hi * lo]
+            if lo > 0 and hi % lo == 0:
+                results.append(hi // lo)
+            for c in results:
+                if c > 0:
+                    if n == 2:
+                        if c == target:
+                            return True
+                    elif _solvable(tuple(sorted(rest + (c,))), target):
+                        return True
     return False
 
 
