@@ -62,7 +62,7 @@ class Run(Base):
 
 
 class Problem(Base):
-    """A problem; `payload` holds the task fields (e.g. a Countdown problem's numbers and goal, a math question)."""
+    """A problem; `payload` holds the task fields (e.g. a puzzle's numbers and goal, a math question)."""
 
     __tablename__ = "problems"
     __table_args__ = (UniqueConstraint("dataset", "key", name="uq_problems_dataset_key"),)

@@ -3,7 +3,7 @@
 A reflection says concretely what went wrong when the task can tell, using only what the tree
 stored and the task's words for it (`Task.describe_failure`: "9 * 8 is 72, not 64", "that gives 42,
 which doesn't fit the question", "0 of 8 completions reached the answer"); a return line names the
-last good state in the task's words (`Task.describe_state`: the numbers left in Countdown) or, when
+last good state in the task's words (`Task.describe_state`: e.g. the numbers a puzzle has left) or, when
 the task has none, the last good step generically ("But wait, are we solving this correctly so
 far? Let's go back to ..."). Neither ever invents a number or names the gold answer: the facts come
 from the tree, the templates only vary the wording, so that a model tuned on journeys learns to

@@ -95,7 +95,7 @@ def linearize_stream(G: StoredTree | nx.DiGraph, task: Task,
     cfg = as_config(StreamConfig, cfg)
     if not task.stream_grammar:
         raise ValueError(f"the stream linearizer needs a stream-of-search grammar, which task "
-                         f"{task.name!r} does not have (it is Countdown-only); use shortcut or journey")
+                         f"{task.name!r} does not have; use shortcut or journey")
     tree = StoredTree.of(G)
     problem = problem_of(tree)
     solution, answer = None, None

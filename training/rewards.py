@@ -2,7 +2,7 @@
 
 DeepSeek-R1's recipe rewards two things, both checked by rules, never by a model: accuracy (the
 final answer passes a deterministic verifier) and format (the reasoning sits inside
-`<think>...</think>` and one final answer follows). TinyZero's Countdown reward folds both into one
+`<think>...</think>` and one final answer follows). TinyZero's reward folds both into one
 number: 1 for a right answer, 0.1 for a well-formed wrong one, 0 otherwise.
 
 Every reward here is a plain callable with TRL's reward-function signature

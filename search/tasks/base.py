@@ -123,8 +123,8 @@ class Task(ABC):
     """Stop strings of a completion that runs to the final answer (rollouts, evaluation), besides
     EOS; `close_answer` puts a cut-off one back."""
     answer_markers: tuple[str, ...] = ()
-    """Literal tags of the answer frame that reasoning never holds (Countdown's `<answer>`,
-    `</answer>`); with `<think>`, `</think>` and chat special tokens they are the task's frame
+    """Literal tags of the answer frame that reasoning never holds (an XML-style answer tag
+    pair); with `<think>`, `</think>` and chat special tokens they are the task's frame
     markers (`frame_markers`, `quote`)."""
     default_value: str = "label"
     """The value estimator used when `search.value` is not set: `label` (the task's own step
@@ -223,7 +223,7 @@ class Task(ABC):
 
     @abstractmethod
     def format_answer(self, answer: str) -> str:
-        """The final answer as written after the reasoning (`<answer>..</answer>`, `\\boxed{..}`)."""
+        """The final answer as written after the reasoning (an answer tag pair, `\\boxed{..}`)."""
 
     @abstractmethod
     def extract_answer(self, text: str) -> str | None:
