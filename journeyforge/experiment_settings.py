@@ -95,6 +95,12 @@ class ExperimentSettings:
     the trees finished so far (an explore run stopped early, or one still growing elsewhere)."""
     force: bool = False
     """Re-evaluate models whose answers are already stored (training resumes by its own digest)."""
+    report_only: bool = False
+    """Write the report from what the store holds and do nothing else: no exploring, training or
+    evaluating, and no row written. Every selected arm and seed needs its answers to every held-out
+    problem stored (a missing one is named); the models need not be on disk, so anyone with a
+    committed study's store re-checks its report, and seeds evaluated by separate jobs on the same
+    store (`experiment.seeds=[1]`, `[2]`, ...) are reported together."""
 
     def __post_init__(self) -> None:
         # A plain dict in the config (Hydra cannot type a dict of dataclasses given on the command

@@ -6,11 +6,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from datasets import load_from_disk
 from hydra import compose, initialize_config_dir
 
@@ -18,6 +20,7 @@ from analysis.stats import bootstrap_mean
 from db import TraceStore
 from journeyforge.cli import CONF_DIR
 from journeyforge.stages import experiment, explore
+from journeyforge.stages.common import StageError
 
 MIXED = "+experiment.arms.mixed={kind: journey, linearize: {backtracks: [1, 1, 1], checks: 0.5}, train: {mask_mistakes: true}}"
 
@@ -72,6 +75,20 @@ def test_experiment_multirun_over_seeds_reports_the_stored_answers_and_resumes(t
     out = experiment.run(_cfg(common + [MIXED, "experiment.seeds=[0,1]"]))
     assert all(r.get("reused") for r in out["trained"].values())
     assert store.get_run("experiment-smoke/experiment", "eval")["stats"]["fingerprints"].keys() >= labels
+    # report_only: the same report from the stored rows alone, with no model on disk and no row written.
+    shutil.rmtree(tmp_path / "out" / "models")
+    (tmp_path / "out" / "experiment" / "report.md").unlink()
+    runs = [(r["id"], r["status"], r["finished_at"]) for r in store.runs()]
+    n_trajectories = len(store.trajectories())
+    experiment.run(_cfg(common + [MIXED, "experiment.seeds=[0,1]", "experiment.report_only=true"]))
+    again = (tmp_path / "out" / "experiment" / "report.md").read_text()
+    def accuracy_lines(text):
+        return [line for line in text.split("## Compute-matched")[0].splitlines() if line.startswith("| ")]
+    assert accuracy_lines(again) == accuracy_lines(report) and len(accuracy_lines(again)) == 5  # header, 4 arms
+    assert [(r["id"], r["status"], r["finished_at"]) for r in store.runs()] == runs
+    assert len(store.trajectories()) == n_trajectories
+    with pytest.raises(StageError, match=r"no answers of shortcut/s2, journey/s2, mixed/s2 to all 5 held-out"):
+        experiment.run(_cfg(common + [MIXED, "experiment.seeds=[0,1,2]", "experiment.report_only=true"]))
 
 
 GRPO = ("+experiment.arms.grpo={kind: rl, init: shortcut, rl: {max_steps: 1, num_generations: 2, "

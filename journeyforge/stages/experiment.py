@@ -82,8 +82,10 @@ def _arm_options(lin, name: str, arm) -> Any:
     return options
 
 
-def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict) -> dict[str, Any]:
-    """Each tuned arm's trajectories from the same trees, cut to the budget, stored per arm."""
+def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict,
+                   record: bool = True) -> dict[str, Any]:
+    """Each tuned arm's trajectories from the same trees, cut to the budget, stored per arm (`record`:
+    false computes them only, for a report written from the store)."""
     from db.stored_tree import load_trees
     from traces.linearize_batch import count_tokens_in, linearize_trees
     from traces.linearize_settings import LinearizeSettings
@@ -124,6 +126,8 @@ def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explor
                 total += r["n_tokens"]
             ordered = cut
         kept[name] = ordered
+        if not record:
+            continue
         run_id = start_run(store, cfg, "linearize", name=f"{cfg.name}/{name}")
         by_tree: dict[int, list[dict]] = {}
         for r in ordered:
@@ -308,6 +312,43 @@ def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict
     return {"run_id": run_id, "problems": problems, "key_to_id": key_to_id}
 
 
+def stored_evaluation(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict[str, Any]:
+    """`evaluate_arms`' result read from the store (experiment.report_only): the eval run and its
+    held-out problems, after checking that every selected arm and seed has an answer to each."""
+    ev = eval_settings(cfg)
+    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
+    run = store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval")
+    if run is None or not rows:
+        raise StageError(f"experiment.report_only: no eval run {cfg.name}/{EVAL_RUN} with held-out problems of "
+                         f"{task.dataset!r} in this store; run the experiment without report_only first")
+    wanted = [name if exp.arms[name].kind == "base" else model_label(name, seed)
+              for name in exp.selected() for seed in ([None] if exp.arms[name].kind == "base" else exp.seeds)]
+    ids = {r["id"] for r in rows}
+    missing = [label for label in dict.fromkeys(wanted)
+               if not ids <= {e["problem_id"] for e in store.evals(run["id"], label)}]
+    if missing:
+        raise StageError(f"experiment.report_only: eval run {cfg.name}/{EVAL_RUN} has no answers of "
+                         f"{', '.join(missing)} to all {len(rows)} held-out problems; evaluate them first (the "
+                         f"experiment without report_only) or narrow experiment.select / experiment.seeds")
+    return {"run_id": run["id"], "problems": [Problem.from_row(r) for r in rows],
+            "key_to_id": {r["key"]: r["id"] for r in rows}}
+
+
+def report_from_store(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict) -> dict:
+    """experiment.report_only: the report of what is stored, writing no row and loading no model."""
+    from analysis.report import write_report
+
+    t0 = time.perf_counter()
+    evaluated = stored_evaluation(cfg, exp, store, task)
+    data = linearize_arms(cfg, exp, store, task, explore_run, record=False)
+    report = write_report(cfg, exp, store, task, evaluated, data, {},
+                          {"report (from the store)": time.perf_counter() - t0})
+    print(report["text"])
+    print(f"\n[experiment] report {report['path']} (from the stored rows; figures: "
+          f"{', '.join(str(p) for p in report['figures'])})")
+    return {"report": report, "trained": {}, "times": {}}
+
+
 def run(cfg: DictConfig) -> dict:
     from analysis.report import write_report
 
@@ -315,7 +356,7 @@ def run(cfg: DictConfig) -> dict:
     exp = experiment_settings(cfg)
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    if exp.explore:
+    if exp.explore and not exp.report_only:
         with _timed(times, "explore"):
             try:
                 explore.run(cfg, reuse_finished=True)
@@ -328,6 +369,8 @@ def run(cfg: DictConfig) -> dict:
     if explore_run is None:
         raise StageError(f"no explore run named {cfg.name!r} in this store; run with experiment.explore=true")
     check_task(explore_run, cfg)
+    if exp.report_only:
+        return report_from_store(cfg, exp, store, task, explore_run)
     with _timed(times, "linearize"):
         data = linearize_arms(cfg, exp, store, task, explore_run)
         print(table(["arm", "kind", "examples", "trees", "tokens", "backtracks"],
