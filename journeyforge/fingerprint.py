@@ -26,7 +26,8 @@ GROUPS = ("task", "policy", "search", "explore")
 # per-request sampling seeds come from (explore.seed, tree, node), not from batches or worker slots.
 NOT_SHAPING = {
     "explore": {"progress", "worker", "worker_index", "lease_seconds", "poll_seconds", "max_waves",
-                "max_active_trees", "overlap_writes"},
+                "max_active_trees", "overlap_writes",
+                "continuous", "gather_seconds"},
     "policy": {"batch_size", "prefix_cache", "device", "base_url", "api_key", "concurrency", "timeout",
                "max_retries", "backoff", "vllm_extras", "gpu_memory_utilization", "tensor_parallel_size",
                "enable_prefix_caching", "enforce_eager", "latency",

@@ -303,6 +303,24 @@ def validate_config(cfg: DictConfig) -> None:
         except (ValueError, TypeError) as err:
             raise ConfigError(" ".join(str(err).split())) from None
     _check_task_supports_kinds(cfg)
+    _check_continuous(cfg)
+
+
+CONTINUOUS_BACKENDS = ("openai", "simulated")   # those with `Policy.submit` (a test checks the classes agree)
+
+
+def _check_continuous(cfg: DictConfig) -> None:
+    """explore.continuous needs a backend that hands requests back one by one (`Policy.continuous`);
+    the class is imported only when the option is on."""
+    if "explore" not in cfg or not cfg.explore.get("continuous") or "policy" not in cfg:
+        return
+    from search.policies import BACKENDS, policy_class
+
+    backend = cfg.policy.get("backend")
+    if backend in BACKENDS and not policy_class(backend).continuous:
+        raise ConfigError(f"explore.continuous=true needs a backend that takes requests continuously "
+                          f"({', '.join(CONTINUOUS_BACKENDS)}); policy.backend={backend} answers whole waves: "
+                          "drop explore.continuous")
 
 
 def _check_task_supports_kinds(cfg: DictConfig) -> None:

@@ -2,8 +2,10 @@
 
 Each wave asks every active tree's algorithm for leaves, sends all expansions to the policy in ONE
 batched `generate` call (batching across trees is what keeps a GPU, or a CPU, busy), applies the
-steps through the task, and writes the wave in one transaction. A crash loses at most the wave in
-flight; re-running continues from the stored nodes. Trees are claimed with leases, so several
+steps through the task, and writes the wave in one transaction. With `explore.continuous` (backends
+that take requests one by one) a tree's next expansion is sent as soon as its last one is back, and
+a wave is whatever came back together: no tree waits for the slowest completion. A crash loses at
+most the wave in flight; re-running continues from the stored nodes. Trees are claimed with leases, so several
 explorer processes can share one run on PostgreSQL.
 """
 from __future__ import annotations
@@ -61,6 +63,14 @@ class ExploreSettings(SamplingSettings):
     2,500 trees x 16 rollouts on SQLite). The next wave waits for it only before it builds its own
     rows (they name the new nodes' ids). A crash still loses at most the waves in flight (the one
     being written and the one generating), never a committed one."""
+    continuous: bool = False
+    """Waves that do not wait for stragglers (backends that take requests continuously: openai,
+    simulated): a tree's next expansion is sent as soon as its last one came back, and whatever has
+    come back is absorbed and written together (one transaction). Trees are the same as with waves
+    where the backend is deterministic: every request's seed comes from (seed, tree, node)."""
+    gather_seconds: float = 0.0
+    """explore.continuous: after the first expansion comes back, wait this long for more before
+    writing, for fewer and larger transactions."""
     progress: bool = True
     """Show a progress bar."""
 
@@ -73,6 +83,8 @@ class ExploreSettings(SamplingSettings):
             raise ValueError(f"explore.worker_index must be an integer >= 0 or null, got {self.worker_index!r}")
         if self.max_waves is not None and self.max_waves < 1:
             raise ValueError(f"explore.max_waves must be >= 1 or null, got {self.max_waves!r}")
+        if self.gather_seconds < 0:
+            raise ValueError(f"explore.gather_seconds must be >= 0, got {self.gather_seconds!r}")
         for name in ("lease_seconds", "poll_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"explore.{name} must be > 0 seconds, got {getattr(self, name)!r}")
@@ -100,6 +112,38 @@ class ExploreSummary:
                                             "policy_seconds", "store_seconds")}
         d["labels"] = dict(self.labels)
         return d
+
+
+@dataclass
+class _Applied:
+    """Expansions applied to their trees and waiting to be backed up and written (one wave's, or
+    several trees' under explore.continuous): (tree, leaf, children), new (tree, node)s in row
+    order, nodes to value (`row_index` into `new_nodes`), and their rollouts once drawn."""
+
+    expanded: list = field(default_factory=list)
+    new_nodes: list = field(default_factory=list)
+    to_value: list = field(default_factory=list)
+    rollouts: list = field(default_factory=list)
+    rollout_tokens: int = 0
+
+    @staticmethod
+    def merge(parts: list["_Applied"]) -> "_Applied":
+        """One part of several, row indices (of valued nodes and their rollouts) shifted to match."""
+        if len(parts) == 1:
+            return parts[0]
+        out = _Applied()
+        for part in parts:
+            offset = len(out.new_nodes)
+            for item in part.to_value:
+                item.row_index += offset
+            for row in part.rollouts:
+                row["node_index"] += offset
+            out.expanded += part.expanded
+            out.new_nodes += part.new_nodes
+            out.to_value += part.to_value
+            out.rollouts += part.rollouts
+            out.rollout_tokens += part.rollout_tokens
+        return out
 
 
 def _terminal_row(row: dict[str, Any]) -> bool:
@@ -135,6 +179,10 @@ class Explorer:
         self._prompts: dict[str, tuple[str, list[int] | None]] = {}
         self._writer = None     # the background write thread (explore.overlap_writes)
         self._pending = None    # the wave being written there: (future, its new nodes)
+        # explore.continuous: tree id -> its expansion's (tree, leaf, future)s in flight, and tree id ->
+        # (its applied expansion, its rollouts' futures)
+        self._flying: dict[int, list] = {}
+        self._valuing: dict[int, tuple] = {}
 
     # -- trees -------------------------------------------------------------------------------
     def _prompt(self, problem: Problem) -> tuple[str, list[int] | None]:
@@ -210,7 +258,8 @@ class Explorer:
                     continue
                 if self.s.max_waves is not None and summary.waves >= self.s.max_waves:
                     break
-                finished, lost, failed = self._wave(active, summary)
+                step = self._continuous_step if self.s.continuous else self._wave
+                finished, lost, failed = step(active, summary)
                 summary.waves += 1
                 for tid, why in failed.items():
                     tree = active.pop(tid)
@@ -264,12 +313,69 @@ class Explorer:
               summary: ExploreSummary) -> tuple[list[int], list[int], dict[int, str]]:
         """One wave over every active tree: (trees this worker finished, trees it lost to another
         worker, trees it stopped because a prompt does not fit the policy's context -> why)."""
+        jobs, requests, finished, refused = self._requests(active.values())
+        t0 = time.perf_counter()
+        outputs = self.policy.generate(requests) if requests else []
+        part = self._apply(jobs, outputs, refused)
+        # The wave's rollouts (or scores): one more batched call, before any value is backed up.
+        part.rollouts, part.rollout_tokens = self.values.estimate(part.to_value, self.policy, self.s.seed)
+        summary.policy_seconds += time.perf_counter() - t0
+        return self._commit(active, part, finished, refused, summary)
+
+    def _continuous_step(self, active: dict[int, SearchTree],
+                         summary: ExploreSummary) -> tuple[list[int], list[int], dict[int, str]]:
+        """explore.continuous: send the next expansion of every active tree that has nothing in flight;
+        a tree whose expansion is back has its steps applied and its rollouts sent at once; then every
+        tree whose expansion (and rollouts) are back is backed up and written as one wave. Waits until
+        at least one tree is ready. Same trees as `_wave`."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        flying, valuing = self._flying, self._valuing
+        for tid in [t for t in (*flying, *valuing) if t not in active]:   # lost or given back meanwhile
+            flying.pop(tid, None)
+            valuing.pop(tid, None)
+        idle = [tree for tid, tree in active.items() if tid not in flying and tid not in valuing]
+        jobs, requests, finished, refused = self._requests(idle)
+        if requests:
+            for (tree, leaf), future in zip(jobs, self.policy.submit(requests)):
+                flying.setdefault(tree.tree_id, []).append((tree, leaf, future))
+        rollouts = self.values.name == "rollout"
+        ready: list[_Applied] = []
+        t0 = time.perf_counter()
+        while not ready and not finished and not refused and (flying or valuing):
+            pending = [f for sent in flying.values() for _, _, f in sent]
+            pending += [f for _, fs in valuing.values() for f in fs]
+            wait(pending, return_when=FIRST_COMPLETED)
+            if self.s.gather_seconds:   # let more trees come back, for fewer, larger transactions
+                time.sleep(self.s.gather_seconds)
+            for tid in [t for t, sent in flying.items() if all(f.done() for _, _, f in sent)]:
+                sent = flying.pop(tid)
+                # a failed request raises here, as generate would
+                part = self._apply([(tree, leaf) for tree, leaf, _ in sent], [f.result() for *_, f in sent], refused)
+                if rollouts and part.to_value:
+                    valuing[tid] = (part, self.policy.submit(self.values.requests(part.to_value, self.policy,
+                                                                                  self.s.seed)))
+                elif part.to_value:   # a local scorer (search.value=prm): no engine call to wait for
+                    part.rollouts, part.rollout_tokens = self.values.estimate(part.to_value, self.policy, self.s.seed)
+                    ready.append(part)
+                else:
+                    ready.append(part)
+            for tid in [t for t, (_, fs) in valuing.items() if all(f.done() for f in fs)]:
+                part, fs = valuing.pop(tid)
+                part.rollouts, part.rollout_tokens = self.values.finish(part.to_value, [f.result() for f in fs])
+                ready.append(part)
+        summary.policy_seconds += time.perf_counter() - t0
+        return self._commit(active, _Applied.merge(ready), finished, refused, summary)
+
+    def _requests(self, trees) -> tuple[list, list[GenerationRequest], list[int], dict[int, str]]:
+        """The next expansion of each of `trees`: ((tree, leaf) per request, the requests, trees with
+        nothing left to expand, trees whose prompt does not fit -> why)."""
         jobs: list[tuple[SearchTree, SearchNode]] = []
         requests: list[GenerationRequest] = []
         finished: list[int] = []
         refused: dict[int, str] = {}
         token_prompts = getattr(self.policy, "token_prompts", False)
-        for tree in active.values():
+        for tree in trees:
             leaves = self.algo.select(tree)
             if not leaves:
                 finished.append(tree.tree_id)
@@ -289,13 +395,13 @@ class Explorer:
             for leaf, request in mine:
                 jobs.append((tree, leaf))
                 requests.append(request)
-        t0 = time.perf_counter()
-        outputs = self.policy.generate(requests) if requests else []
-        summary.policy_seconds += time.perf_counter() - t0
+        return jobs, requests, finished, refused
 
-        new_nodes: list[tuple[SearchTree, SearchNode]] = []
-        to_value: list[Valued] = []
-        expanded: list[tuple[SearchTree, SearchNode, list[SearchNode]]] = []
+    def _apply(self, jobs: list, outputs: list, refused: dict[int, str]) -> "_Applied":
+        """The expansions that came back (`outputs`, one list per job) as new child nodes, and which
+        of them need a value. A tree with a rollout prompt that does not fit stops here (`refused`);
+        its new steps are still stored."""
+        part = _Applied()
         for (tree, leaf), completions in zip(jobs, outputs):
             children = []
             for c in completions:
@@ -304,24 +410,25 @@ class Explorer:
                                                logprob=c.logprob, finish_reason=c.finish_reason)
                 if is_new:
                     if self.values.wants(child, result):
-                        to_value.append(Valued(tree, child, len(new_nodes)))
-                    new_nodes.append((tree, child))
+                        part.to_value.append(Valued(tree, child, len(part.new_nodes)))
+                    part.new_nodes.append((tree, child))
                 children.append(child)
-            expanded.append((tree, leaf, children))
-
-        # The wave's rollouts: one more batched call, before any value is backed up. A tree with a
-        # rollout prompt that does not fit stops here; its new steps are still stored.
-        for item in to_value if self.values.name == "rollout" else ():
+            part.expanded.append((tree, leaf, children))
+        for item in part.to_value if self.values.name == "rollout" else ():
             if item.tree.tree_id not in refused:
                 why = self._refusal(item.tree, item.node, self._rollout_request(item.tree, item.node), "rollout")
                 if why is not None:
                     refused[item.tree.tree_id] = why
-        to_value = [item for item in to_value if item.tree.tree_id not in refused]
-        t0 = time.perf_counter()
-        rollouts, rollout_tokens = self.values.estimate(to_value, self.policy, self.s.seed)
-        summary.policy_seconds += time.perf_counter() - t0
+        part.to_value = [item for item in part.to_value if item.tree.tree_id not in refused]
+        return part
+
+    def _commit(self, active: dict[int, SearchTree], part: "_Applied", finished: list[int],
+                refused: dict[int, str], summary: ExploreSummary) -> tuple[list[int], list[int], dict[int, str]]:
+        """Back up the valued expansions of `part` and write them, with `finished` and `refused`
+        trees' final rows, as one wave: (trees finished, trees lost to another worker, trees refused)."""
+        expanded, new_nodes, to_value, rollouts = part.expanded, part.new_nodes, part.to_value, part.rollouts
         summary.rollouts += len(rollouts)
-        summary.rollout_tokens += rollout_tokens
+        summary.rollout_tokens += part.rollout_tokens
         if rollouts and self.algo.s.graft_rollouts:
             self._graft(to_value, rollouts, new_nodes)
         for _, child in new_nodes:

@@ -170,8 +170,12 @@ class RolloutValue(ValueEstimator):
     def estimate(self, items: list[Valued], policy: Policy, seed: int) -> tuple[list[dict[str, Any]], int]:
         if not items:
             return [], 0
+        return self.finish(items, policy.generate(self.requests(items, policy, seed)))
+
+    def requests(self, items: list[Valued], policy: Policy, seed: int) -> list[GenerationRequest]:
+        """The `m`-sample rollout request of every item (explore.continuous sends them with `submit`)."""
         token_prompts = getattr(policy, "token_prompts", False)
-        requests = [GenerationRequest(
+        return [GenerationRequest(
             prompt=it.tree.prompt_for(it.node),
             prompt_token_ids=it.tree.prompt_ids_for(it.node) if token_prompts else None,
             n=self.m, max_tokens=self.max_tokens, stop=tuple(self.task.answer_stop),
@@ -179,7 +183,9 @@ class RolloutValue(ValueEstimator):
             seed=hash((seed, 1, it.tree.tree_id, it.node.seq)) & 0x7FFFFFFF,  # ints only: stable across processes
             meta={"state": it.node.state, "problem": it.tree.problem, "rollout": True},
         ) for it in items]
-        outputs = policy.generate(requests)
+
+    def finish(self, items: list[Valued], outputs: list) -> tuple[list[dict[str, Any]], int]:
+        """`estimate` from the rollouts drawn for `items` (one list of completions per item)."""
         texts = [[self.task.close_answer(c.text, c.finish_reason) for c in cs] for cs in outputs]
         answers = [[self.task.extract_answer(t) for t in ts] for ts in texts]
         verdicts = iter(self.task.verify_many(

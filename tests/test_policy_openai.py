@@ -215,3 +215,36 @@ def test_vllm_serve_returns_token_ids_then_dead_server_raises_policy_unavailable
         policy.generate(requests)
     assert time.monotonic() - started < 0.2 * (1 + 2) + 15  # slack for loaded CI cores
     policy.close()
+
+
+def test_submit_hands_each_request_back_when_its_reply_is_in():
+    # explore.continuous: a fast reply is not held back by a slow one sent beside it.
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's naming
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            if body["prompt"] == "slow":
+                time.sleep(1.0)
+            data = json.dumps(VALID_BODY).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = _Listener(("127.0.0.1", 0), Handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    policy = OpenAIPolicy(f"http://127.0.0.1:{httpd.server_address[1]}/v1", "m", seeds=False)
+    try:
+        assert policy.continuous
+        slow, fast = policy.submit([GenerationRequest(prompt=p, n=2, max_tokens=5, stop=("\n",))
+                                     for p in ("slow", "fast")])
+        assert [c.text for c in fast.result(timeout=5)] == [" 2 + 2", " 8 - 3 = 5"] and not slow.done()
+        assert len(slow.result(timeout=5)) == 2
+        assert policy.stats.requests == 2 and policy.stats.sequences == 4
+    finally:
+        policy.close()
+        httpd.shutdown()
+        httpd.server_close()

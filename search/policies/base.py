@@ -1,11 +1,14 @@
 """The Policy interface: batched generation of one step per request, for any backend.
 
 Algorithms never call a policy; the explorer collects every expansion of a wave into one
-`generate` call so that the backend sees a large batch.
+`generate` call so that the backend sees a large batch. Backends that take requests continuously
+(a server, a continuous-batching engine) also hand each request back as soon as it is done
+(`submit`), so that `explore.continuous` trees need not wait for a wave's slowest completion.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,12 +64,21 @@ class Policy(ABC):
     or the server's `max_model_len`); None: unbounded or unknown. The explorer never sends a request
     whose prompt plus `max_tokens` exceeds it (see `context_overflow`)."""
 
+    continuous: bool = False
+    """Whether the backend has `submit`: each request handed back as soon as it is done (a server, an
+    engine that batches continuously); `explore.continuous` needs it."""
+
     def __init__(self) -> None:
         self.stats = PolicyStats()
 
     @abstractmethod
     def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
         ...
+
+    def submit(self, requests: list[GenerationRequest]) -> list[Future]:
+        """One future per request, of its `n` completions, each completed as soon as that request is
+        done (backends with `continuous = True`; `explore.continuous` sends its requests here)."""
+        raise NotImplementedError(f"policy {self.name!r} answers whole batches only (generate)")
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text` in this policy's tokenizer (empty when it has none)."""

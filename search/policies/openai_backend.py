@@ -321,6 +321,16 @@ class OpenAIPolicy(Policy):
         self.stats.seconds += time.perf_counter() - started
         return results
 
+    continuous = True   # every request is its own HTTP call: `submit` hands each back when it returns
+
+    def submit(self, requests: list[GenerationRequest]) -> list:
+        """One future per request, done when its reply is in (`explore.continuous`). A server that is
+        down fails each request, after its retries, with PolicyUnavailable."""
+        server_down = threading.Event()
+        self.stats.calls += 1
+        self.stats.requests += len(requests)
+        return [self._pool.submit(self._one, r, server_down) for r in requests]
+
     def close(self) -> None:
         """Stop the worker threads (the server is not ours to stop)."""
         self._pool.shutdown(wait=True, cancel_futures=True)

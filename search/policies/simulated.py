@@ -90,6 +90,7 @@ class SimulatedPolicy(ScriptedPolicy):
         # Calls that took longer here than on the engine (making the texts on this CPU was slower):
         # time a GPU run would not spend, kept apart so that busy shares can leave it out.
         self.overrun_seconds = 0.0
+        self._engine = None   # the continuous-batching clock of `submit`, started on first use
 
     def encode(self, text: str) -> list[int]:
         """Simulated token ids: one per `chars_per_token` characters, a stable hash of them."""
@@ -118,6 +119,45 @@ class SimulatedPolicy(ScriptedPolicy):
         while len(cache) > self._cache_blocks:
             cache.popitem(last=False)
         return self.prompt_tokens(GenerationRequest(prompt=prompt)) - cached * BLOCK_TOKENS
+
+    continuous = True
+
+    def submit(self, requests: list[GenerationRequest]) -> list:
+        """The scripted completions, each request's future done when a continuous-batching engine would
+        have handed it back (search/policies/continuous_engine.py): no wave barrier. `pace` must be
+        on: a virtual clock cannot say which request returns first."""
+        if not self.pace:
+            raise ValueError("policy.pace=false cannot be used with explore.continuous: requests return in "
+                             "the order of the paced engine's clock")
+        from search.policies.continuous_engine import ContinuousEngine
+
+        if self._engine is None:
+            self._engine = ContinuousEngine(self.tokens_per_s, self.sequence_tokens_per_s,
+                                            self.prefill_tokens_per_s, self.max_batch)
+        cpu_start = time.thread_time()
+        before = self.stats.seconds
+        out = super().generate(requests)
+        self.stats.seconds = before   # engine time is the engine's busy time (`close`, `engine_seconds`)
+        futures = []
+        for request, completions in zip(requests, out):
+            prefill = self._uncached_tokens(request.prompt)
+            prompt = self.prompt_tokens(request)
+            self.stats.prompt_tokens += prompt
+            self.stats.cached_tokens += prompt - prefill
+            futures.append(self._engine.add(completions, prefill, [len(c.token_ids) for c in completions]))
+        self.busy_cpu_seconds += time.thread_time() - cpu_start
+        return futures
+
+    @property
+    def engine_seconds(self) -> float:
+        """Time the continuous engine has had work so far (0 before any `submit`)."""
+        return self._engine.busy_seconds if self._engine is not None else 0.0
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.close()
+            self._engine = None
+        super().close()
 
     def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
         """The scripted completions, returned no sooner than the simulated engine would have."""
