@@ -1,0 +1,93 @@
+"""Options of the explore stage (`ExploreSettings`, Hydra node `explore`) and what a run reports
+(`ExploreSummary`); the explorer itself is search/explorer.py."""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from search.sampling import SamplingSettings
+
+
+@dataclass
+class ExploreSettings(SamplingSettings):
+    """Sampling and scheduling options of the explore stage (Hydra node `explore`). The sampling fields
+    and their check come from search/sampling.py; `top_p` applies to the steps and to the rollouts."""
+
+    max_active_trees: int = 64
+    """Trees grown together; all their expansions of a wave share one batched `generate` call."""
+    max_tokens: int = 16
+    """Token cap of one step (a step is one line, about 8 tokens)."""
+    temperature: float = 0.8
+    """Sampling temperature of steps: small models write far fewer legal steps at 1.0."""
+    seed: int = 0
+    """Seed of the per-request sampling seeds (the run's `seed` in the Hydra config)."""
+    lease_seconds: float = 120.0
+    """A tree whose worker stops renewing its lease is reclaimed by other workers after this."""
+    poll_seconds: float = 2.0
+    """Wait between claims while other workers hold the remaining trees."""
+    worker: str | None = None
+    """This worker's id in `trees.claimed_by`; null: "<host>:<pid>"."""
+    worker_index: int | None = None
+    """This worker's index among several started at once on one run: a sweep over it makes one
+    Hydra job (one process; one task under SLURM) per value, e.g. `journeyforge explore -m
+    store=postgres store.url=... explore.worker_index=0,1,2,3 hydra/launcher=submitit_slurm` (README,
+    "Many workers"). Workers share the run's trees through leases whatever their index; it only
+    makes the jobs distinct and names the worker in its log. null: a single worker."""
+    max_waves: int | None = None
+    """Stop after this many waves (tests, benchmarks); null: run until every tree is done."""
+    overlap_writes: bool = False
+    """Write each wave's transaction on a background thread while the next wave generates, taking
+    the store off the engine's critical path (benchmarks/explore_scale.py: 26 s of a 590 s wave at
+    2,500 trees x 16 rollouts on SQLite). The next wave waits for it only before it builds its own
+    rows (they name the new nodes' ids). A crash still loses at most the waves in flight (the one
+    being written and the one generating), never a committed one."""
+    continuous: bool = False
+    """Waves that do not wait for stragglers (backends that take requests continuously: openai,
+    simulated): a tree's next expansion is sent as soon as its last one came back, and whatever has
+    come back is absorbed and written together (one transaction). Trees are the same as with waves
+    where the backend is deterministic: every request's seed comes from (seed, tree, node)."""
+    gather_seconds: float = 0.0
+    """explore.continuous: after the first expansion comes back, wait this long for more before
+    writing, for fewer and larger transactions."""
+    progress: bool = True
+    """Show a progress bar."""
+
+    def __post_init__(self) -> None:
+        value = self.max_active_trees
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"explore.max_active_trees must be an integer >= 1, got {value!r}")
+        self.check_sampling("explore.")
+        if self.worker_index is not None and (isinstance(self.worker_index, bool) or self.worker_index < 0):
+            raise ValueError(f"explore.worker_index must be an integer >= 0 or null, got {self.worker_index!r}")
+        if self.max_waves is not None and self.max_waves < 1:
+            raise ValueError(f"explore.max_waves must be >= 1 or null, got {self.max_waves!r}")
+        if self.gather_seconds < 0:
+            raise ValueError(f"explore.gather_seconds must be >= 0, got {self.gather_seconds!r}")
+        for name in ("lease_seconds", "poll_seconds"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"explore.{name} must be > 0 seconds, got {getattr(self, name)!r}")
+
+@dataclass
+class ExploreSummary:
+    trees: int = 0
+    trees_done: int = 0
+    trees_failed: int = 0          # refused: a prompt that does not fit the policy's context
+    solved: int = 0
+    nodes: int = 0
+    waves: int = 0
+    labels: Counter = field(default_factory=Counter)
+    generated_tokens: int = 0
+    rollouts: int = 0              # Monte-Carlo completions drawn (search.value=rollout)
+    rollout_tokens: int = 0
+    seconds: float = 0.0
+    policy_seconds: float = 0.0
+    store_seconds: float = 0.0
+    store_wait_seconds: float = 0.0  # of store_seconds, what the explorer waited (overlap_writes)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = {k: getattr(self, k) for k in ("trees", "trees_done", "trees_failed", "solved", "nodes", "waves",
+                                            "generated_tokens", "rollouts", "rollout_tokens", "seconds",
+                                            "policy_seconds", "store_seconds")}
+        d["labels"] = dict(self.labels)
+        return d
