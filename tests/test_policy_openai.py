@@ -37,8 +37,9 @@ class _Listener(ThreadingHTTPServer):
 class ScriptedServer:
     """An HTTP server that answers POSTs with a fixed list of (status, body) and records the bodies."""
 
-    def __init__(self, replies: list[tuple[int, dict]]) -> None:
+    def __init__(self, replies: list[tuple[int, dict]], delay=None) -> None:
         self.replies = list(replies)
+        self.delay = delay   # body -> seconds to wait before replying (None: reply at once)
         self.bodies: list[dict] = []
         self.times: list[float] = []
         outer = self
@@ -48,6 +49,8 @@ class ScriptedServer:
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 outer.bodies.append(body)
                 outer.times.append(time.monotonic())
+                if outer.delay is not None:
+                    time.sleep(outer.delay(body))
                 status, reply = outer.replies.pop(0) if len(outer.replies) > 1 else outer.replies[0]
                 data = json.dumps(reply).encode()
                 self.send_response(status)
@@ -73,8 +76,8 @@ class ScriptedServer:
 def scripted():
     servers: list[ScriptedServer] = []
 
-    def start(replies):
-        servers.append(ScriptedServer(replies))
+    def start(replies, delay=None):
+        servers.append(ScriptedServer(replies, delay))
         return servers[-1]
 
     yield start
@@ -217,34 +220,16 @@ def test_vllm_serve_returns_token_ids_then_dead_server_raises_policy_unavailable
     policy.close()
 
 
-def test_submit_hands_each_request_back_when_its_reply_is_in():
+def test_submit_hands_each_request_back_when_its_reply_is_in(scripted):
     # explore.continuous: a fast reply is not held back by a slow one sent beside it.
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802 - http.server's naming
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            if body["prompt"] == "slow":
-                time.sleep(1.0)
-            data = json.dumps(VALID_BODY).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = _Listener(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    policy = OpenAIPolicy(f"http://127.0.0.1:{httpd.server_address[1]}/v1", "m", seeds=False)
+    server = scripted([(200, VALID_BODY)], delay=lambda body: 1.0 if body["prompt"] == "slow" else 0.0)
+    policy = OpenAIPolicy(server.base_url, "m", seeds=False)
     try:
         assert policy.continuous
         slow, fast = policy.submit([GenerationRequest(prompt=p, n=2, max_tokens=5, stop=("\n",))
-                                     for p in ("slow", "fast")])
+                                    for p in ("slow", "fast")])
         assert [c.text for c in fast.result(timeout=5)] == [" 2 + 2", " 8 - 3 = 5"] and not slow.done()
         assert len(slow.result(timeout=5)) == 2
         assert policy.stats.requests == 2 and policy.stats.sequences == 4
     finally:
         policy.close()
-        httpd.shutdown()
-        httpd.server_close()
