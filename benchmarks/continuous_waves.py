@@ -36,7 +36,8 @@ def grow(args, directory: Path, continuous: bool) -> dict:
     store.create_trees(run, store.add_problems([p.row() for p in problems]))
     policy = SimulatedPolicy(task, seed=0)
     algo = make_algorithm(SearchSettings(algorithm="mcts", k=args.k, max_expansions=args.expansions,
-                                         value="rollout" if args.rollouts else "label", rollouts=max(args.rollouts, 1), rollout_max_tokens=256))
+                                         value="rollout" if args.rollouts else "label",
+                                         rollouts=max(args.rollouts, 1), rollout_max_tokens=256))
     explore = ExploreSettings(max_active_trees=args.trees, max_tokens=64, progress=False, worker="bench",
                               continuous=continuous, gather_seconds=args.gather if continuous else 0.0)
     t0 = time.perf_counter()
@@ -58,7 +59,8 @@ def main() -> None:
     ap.add_argument("--trees", type=int, default=256)
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--expansions", type=int, default=4, help="search.max_expansions per tree")
-    ap.add_argument("--rollouts", type=int, default=4, help="Monte-Carlo rollouts per new node (0: search.value=label, no rollouts)")
+    ap.add_argument("--rollouts", type=int, default=4,
+                    help="Monte-Carlo rollouts per new node (0: search.value=label, no rollouts)")
     ap.add_argument("--gather", type=float, default=0.05, help="explore.gather_seconds of the continuous run")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

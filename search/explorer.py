@@ -5,8 +5,8 @@ batched `generate` call (batching across trees is what keeps a GPU, or a CPU, bu
 steps through the task, and writes the wave in one transaction. With `explore.continuous` (backends
 that take requests one by one) a tree's next expansion is sent as soon as its last one is back, and
 a wave is whatever came back together: no tree waits for the slowest completion. A crash loses at
-most the wave in flight; re-running continues from the stored nodes. Trees are claimed with leases, so several
-explorer processes can share one run on PostgreSQL.
+most the wave in flight; re-running continues from the stored nodes. Trees are claimed with leases,
+so several explorer processes can share one run on PostgreSQL.
 """
 from __future__ import annotations
 
