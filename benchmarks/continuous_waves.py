@@ -10,6 +10,7 @@ same (they must be: every request's seed comes from its tree and node).
 
     .venv/bin/python benchmarks/continuous_waves.py                     # 256 trees, 4 expansions, 4 rollouts
     .venv/bin/python benchmarks/continuous_waves.py --trees 64 --expansions 3 --rollouts 2
+    .venv/bin/python benchmarks/continuous_waves.py --trees 64 --tail 1.0   # completions with a long tail
 """
 from __future__ import annotations
 
@@ -34,11 +35,11 @@ def grow(args, directory: Path, continuous: bool) -> dict:
     problems = [p for p in task.load_problems() if p.split == "train"]
     run = store.start_run("bench", "explore", {})
     store.create_trees(run, store.add_problems([p.row() for p in problems]))
-    policy = SimulatedPolicy(task, seed=0)
+    policy = SimulatedPolicy(task, seed=0, length_tail=args.tail)
     algo = make_algorithm(SearchSettings(algorithm="mcts", k=args.k, max_expansions=args.expansions,
                                          value="rollout" if args.rollouts else "label",
                                          rollouts=max(args.rollouts, 1), rollout_max_tokens=256))
-    explore = ExploreSettings(max_active_trees=args.trees, max_tokens=64, progress=False, worker="bench",
+    explore = ExploreSettings(max_active_trees=args.active or args.trees, max_tokens=64, progress=False, worker="bench",
                               continuous=continuous, gather_seconds=args.gather if continuous else 0.0)
     t0 = time.perf_counter()
     summary = Explorer(store, task, policy, algo, explore).run(run)
@@ -57,11 +58,15 @@ def grow(args, directory: Path, continuous: bool) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--trees", type=int, default=256)
+    ap.add_argument("--active", type=int, default=0,
+                    help="explore.max_active_trees (0: all trees at once); fewer: finished trees are replaced")
     ap.add_argument("--k", type=int, default=4)
     ap.add_argument("--expansions", type=int, default=4, help="search.max_expansions per tree")
     ap.add_argument("--rollouts", type=int, default=4,
                     help="Monte-Carlo rollouts per new node (0: search.value=label, no rollouts)")
-    ap.add_argument("--gather", type=float, default=0.05, help="explore.gather_seconds of the continuous run")
+    ap.add_argument("--tail", type=float, default=0.0,
+                    help="policy.length_tail: lognormal sigma of completion lengths (a real model's tail)")
+    ap.add_argument("--gather", type=float, default=0.0, help="explore.gather_seconds of the continuous run")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         results = {mode: grow(args, Path(tmp), mode == "continuous") for mode in ("waves", "continuous")}

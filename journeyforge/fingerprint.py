@@ -33,7 +33,7 @@ NOT_SHAPING = {
                "enable_prefix_caching", "enforce_eager", "latency",
                # policy=simulated's engine pacing: how long a wave takes, not what it writes
                "tokens_per_s", "sequence_tokens_per_s", "prefill_tokens_per_s", "max_batch",
-               "prefix_cache_tokens", "pace"},
+               "prefix_cache_tokens", "pace", "length_tail"},
     "search": {"prm_batch_size"},
 }
 

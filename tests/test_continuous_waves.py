@@ -15,6 +15,7 @@ from journeyforge.settings import CONTINUOUS_BACKENDS, ConfigError, validate_con
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import Explorer, ExploreSettings
 from search.policies import policy_class
+from search.policies.base import GenerationRequest
 from search.policies.continuous_engine import ContinuousEngine
 from search.policies.scripted import ScriptedPolicy
 from search.policies.simulated import SimulatedPolicy
@@ -100,3 +101,17 @@ def test_continuous_needs_a_backend_that_takes_requests_one_by_one():
     task = make_task({"name": "math", "n_train": 1, "n_test": 0, "seed": 0})
     with pytest.raises(ValueError, match="policy.pace=false cannot be used with explore.continuous"):
         SimulatedPolicy(task, seed=0, pace=False).submit([])
+
+
+def test_a_length_tail_stretches_decode_times_by_a_seeded_capped_factor():
+    task = make_task({"name": "math", "n_train": 1, "n_test": 0, "seed": 0})
+    policy = SimulatedPolicy(task, seed=0, length_tail=1.0)
+    [problem] = task.load_problems()
+    request = GenerationRequest(prompt=task.prompt(problem), n=16, max_tokens=64, seed=7,
+                                meta={"state": task.initial_state(problem), "problem": problem})
+    [completions] = policy.generate([request])
+    own = [len(c.token_ids) for c in completions]
+    stretched = policy._decode_lengths(request, completions)
+    assert stretched == policy._decode_lengths(request, completions)   # seeded by the request
+    assert stretched != own and max(stretched) <= 64 and min(stretched) >= 1
+    assert SimulatedPolicy(task, seed=0)._decode_lengths(request, completions) == own

@@ -44,6 +44,7 @@ on the GPU is then its wall time here minus `stats.seconds` plus `simulated_seco
 """
 from __future__ import annotations
 
+import random
 import time
 import zlib
 from collections import OrderedDict
@@ -91,6 +92,7 @@ class SimulatedPolicy(ScriptedPolicy):
         # time a GPU run would not spend, kept apart so that busy shares can leave it out.
         self.overrun_seconds = 0.0
         self._engine = None   # the continuous-batching clock of `submit`, started on first use
+        self.length_tail = float(s.length_tail)
 
     def encode(self, text: str) -> list[int]:
         """Simulated token ids: one per `chars_per_token` characters, a stable hash of them."""
@@ -144,9 +146,19 @@ class SimulatedPolicy(ScriptedPolicy):
             prompt = self.prompt_tokens(request)
             self.stats.prompt_tokens += prompt
             self.stats.cached_tokens += prompt - prefill
-            futures.append(self._engine.add(completions, prefill, [len(c.token_ids) for c in completions]))
+            futures.append(self._engine.add(completions, prefill, self._decode_lengths(request, completions)))
         self.busy_cpu_seconds += time.thread_time() - cpu_start
         return futures
+
+    def _decode_lengths(self, request: GenerationRequest, completions: list[Completion]) -> list[int]:
+        """Tokens each completion takes to decode: its own, or with `length_tail` a lognormal multiple
+        of it (seeded by the request), capped at the request's max_tokens, as a real model's tail."""
+        lengths = [len(c.token_ids) for c in completions]
+        if not self.length_tail:
+            return lengths
+        rng = random.Random(hash((request.seed, "tail")) & 0x7FFFFFFF)
+        return [min(request.max_tokens, max(1, round(n * rng.lognormvariate(0.0, self.length_tail))))
+                for n in lengths]
 
     @property
     def engine_seconds(self) -> float:
@@ -166,7 +178,7 @@ class SimulatedPolicy(ScriptedPolicy):
         out = super().generate(requests)
         self.stats.seconds = before   # the texts' own time is part of the simulated time below
         prefill = sum(self._uncached_tokens(r.prompt) for r in requests)
-        lengths = [len(c.token_ids) for cs in out for c in cs]
+        lengths = [n for r, cs in zip(requests, out) for n in self._decode_lengths(r, cs)]
         generated = sum(lengths)
         rate = min(self.tokens_per_s, self.max_batch * self.sequence_tokens_per_s)
         throughput = generated / rate

@@ -27,10 +27,16 @@ class SimulatedSettings(StandInSettings):
     """KV cache kept for earlier prompts' blocks of 16 tokens (0: no prefix cache)."""
     chars_per_token: float = 4.0
     """Simulated tokenizer: characters per token."""
+    length_tail: float = 0.0
+    """Sigma of a lognormal factor on each completion's decode time (seeded per request, capped at its
+    max_tokens; 0: the texts' own lengths). Real models' completion lengths have long tails, which is
+    what makes a whole wave wait for its slowest; the scripted texts have almost none."""
     pace: bool = True
     """Wait out the simulated engine time; false: only account it (a virtual clock for long benchmarks)."""
 
     # An engine with no rate or no batch never answers: refused before anything is written.
     checks: ClassVar[Checks] = {**StandInSettings.checks, **{rate: (lambda v: v > 0, "a rate > 0") for rate in RATES},
                                 "max_batch": AT_LEAST_1,
+                                "length_tail": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0,
+                                                "a number >= 0 (0: no tail)"),
                                 "prefix_cache_tokens": (at_least(0), "an integer >= 0 (0: no prefix cache)")}
