@@ -327,9 +327,11 @@ def _check_task_supports_kinds(cfg: DictConfig) -> None:
     """A kind the task cannot linearize (stream without a stream grammar) is a config error."""
     if "linearize" not in cfg or "task" not in cfg or "stream" not in list(cfg.linearize.get("kinds") or []):
         return
-    from search.tasks import task_classes
+    from search.tasks import TASKS, task_classes
 
     task_cls, _ = task_classes(cfg.task.name)
     if not task_cls.stream_grammar:
+        # The tasks that have one, named from the registry (the grammar belongs to their packages).
+        able = "/".join(name.capitalize() for name in TASKS if task_classes(name)[0].stream_grammar)
         raise ConfigError(f"linearize.kinds includes stream, which task {cfg.task.name!r} cannot render (Stream of "
-                          "Search's grammar is Countdown-only): use linearize.kinds=[shortcut,journey]")
+                          f"Search's grammar is {able}-only): use linearize.kinds=[shortcut,journey]")
