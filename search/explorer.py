@@ -271,10 +271,8 @@ class Explorer:
                 if rollouts and part.to_value:
                     valuing[tid] = (part, self.policy.submit(self.values.requests(part.to_value, self.policy,
                                                                                   self.s.seed)))
-                elif part.to_value:   # a local scorer (search.value=prm): no engine call to wait for
+                else:   # nothing to value, or a local scorer (search.value=prm): no engine call to wait for
                     part.rollouts, part.rollout_tokens = self.values.estimate(part.to_value, self.policy, self.s.seed)
-                    ready.append(part)
-                else:
                     ready.append(part)
             for tid in [t for t, (_, fs) in valuing.items() if all(f.done() for f in fs)]:
                 part, fs = valuing.pop(tid)

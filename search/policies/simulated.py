@@ -139,16 +139,20 @@ class SimulatedPolicy(ScriptedPolicy):
         cpu_start = time.thread_time()
         before = self.stats.seconds
         out = super().generate(requests)
-        self.stats.seconds = before   # engine time is the engine's busy time (`close`, `engine_seconds`)
-        futures = []
-        for request, completions in zip(requests, out):
-            prefill = self._uncached_tokens(request.prompt)
-            prompt = self.prompt_tokens(request)
-            self.stats.prompt_tokens += prompt
-            self.stats.cached_tokens += prompt - prefill
-            futures.append(self._engine.add(completions, prefill, self._decode_lengths(request, completions)))
+        self.stats.seconds = before   # the engine's time is its clock's (ContinuousEngine.busy_seconds)
+        futures = [self._engine.add(completions, prefill, self._decode_lengths(request, completions))
+                   for request, completions, prefill in zip(requests, out, self._prefill(requests))]
         self.busy_cpu_seconds += time.thread_time() - cpu_start
         return futures
+
+    def _prefill(self, requests: list[GenerationRequest]) -> list[int]:
+        """Each request's uncached prompt tokens (the prefix cache learns the prompts), counted in
+        `stats` as prompt and cached tokens."""
+        prefill = [self._uncached_tokens(r.prompt) for r in requests]
+        prompt_total = sum(self.prompt_tokens(r) for r in requests)
+        self.stats.prompt_tokens += prompt_total
+        self.stats.cached_tokens += prompt_total - sum(prefill)
+        return prefill
 
     def _decode_lengths(self, request: GenerationRequest, completions: list[Completion]) -> list[int]:
         """Tokens each completion takes to decode: its own, or with `length_tail` a lognormal multiple
@@ -159,11 +163,6 @@ class SimulatedPolicy(ScriptedPolicy):
         rng = random.Random(hash((request.seed, "tail")) & 0x7FFFFFFF)
         return [min(request.max_tokens, max(1, round(n * rng.lognormvariate(0.0, self.length_tail))))
                 for n in lengths]
-
-    @property
-    def engine_seconds(self) -> float:
-        """Time the continuous engine has had work so far (0 before any `submit`)."""
-        return self._engine.busy_seconds if self._engine is not None else 0.0
 
     def close(self) -> None:
         if self._engine is not None:
@@ -177,14 +176,13 @@ class SimulatedPolicy(ScriptedPolicy):
         before = self.stats.seconds
         out = super().generate(requests)
         self.stats.seconds = before   # the texts' own time is part of the simulated time below
-        prefill = sum(self._uncached_tokens(r.prompt) for r in requests)
+        prefill = sum(self._prefill(requests))
         lengths = [n for r, cs in zip(requests, out) for n in self._decode_lengths(r, cs)]
         generated = sum(lengths)
         rate = min(self.tokens_per_s, self.max_batch * self.sequence_tokens_per_s)
         throughput = generated / rate
         decode = max(throughput, max(lengths, default=0) / self.sequence_tokens_per_s)
         simulated = prefill / self.prefill_tokens_per_s + decode
-        prompt_total = sum(self.prompt_tokens(r) for r in requests)
         self.busy_cpu_seconds += time.thread_time() - cpu_start
         left = simulated - (time.perf_counter() - start)
         if left > 0 and self.pace:
@@ -194,7 +192,5 @@ class SimulatedPolicy(ScriptedPolicy):
         self.simulated_seconds += simulated
         self.straggler_seconds += decode - throughput
         self.overrun_seconds += max(0.0, -left)
-        self.stats.prompt_tokens += prompt_total
-        self.stats.cached_tokens += prompt_total - prefill
         self.stats.seconds += time.perf_counter() - start
         return out
