@@ -1,74 +1,130 @@
 """What SQLite itself costs for a search wave with the nodes table's layout, without journeyforge's
 Python: raw `sqlite3` executemany of prebuilt rows, 200,000 nodes in waves of 2,000 over 1,000 trees
 (store_scale.py's pattern: parents drawn anywhere in their tree, one visit/value UPDATE per parent),
-the store's pragmas. A variant name switches parts off, to see what each costs:
+the store's own tables (db/models.py) and pragmas (db/engine.py). A variant switches parts off, to
+see what each costs:
 
     python benchmarks/sqlite_layout_ceiling.py base          # the layout as it is
     python benchmarks/sqlite_layout_ceiling.py noup          # no visit/value updates
     python benchmarks/sqlite_layout_ceiling.py nofk_nopar    # no foreign keys, no parent_id index
-    (tokens: noup, nofk, nopar, nouq, ckpt0, ckptbig, syncoff, excl, v05; combine with _)
+    (parts, joined with _: noup, nofk, nopar, nouq, ckpt0, ckptbig, syncoff, excl, v05)
 
-Prints [update s, insert s, commit s] over all waves and the nodes per wall-second.
+Prints the seconds spent in UPDATEs, INSERTs and COMMITs over all waves and the nodes per wall-second.
 """
+from __future__ import annotations
+
+import argparse
 import json
-import os
 import random
-import sqlite3
 import sys
 import tempfile
 import time
+from pathlib import Path
 
-variant = sys.argv[1]
-path = os.path.join(tempfile.gettempdir(), f"layout_ceiling_{variant}.db")
-for s in ("", "-wal", "-shm"):
-    try: os.remove(path + s)
-    except FileNotFoundError: pass
-c = sqlite3.connect(path, isolation_level=None)
-for p in ["journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536", "mmap_size=268435456", "wal_autocheckpoint=16384"]:
-    c.execute("PRAGMA " + p)
-if "ckpt0" in variant: c.execute("PRAGMA wal_autocheckpoint=0")
-if "ckptbig" in variant: c.execute("PRAGMA wal_autocheckpoint=100000")
-if "syncoff" in variant: c.execute("PRAGMA synchronous=OFF")
-if "excl" in variant: c.execute("PRAGMA locking_mode=EXCLUSIVE")
-c.execute("PRAGMA foreign_keys=" + ("OFF" if "nofk" in variant else "ON"))
-c.execute("CREATE TABLE trees (id INTEGER PRIMARY KEY)")
-uq = "" if "nouq" in variant else ", CONSTRAINT uq UNIQUE (tree_id, seq)"
-c.execute(f"""CREATE TABLE nodes (id INTEGER NOT NULL, tree_id INTEGER NOT NULL, parent_id INTEGER, seq INTEGER NOT NULL,
- depth INTEGER NOT NULL, text TEXT NOT NULL, token_ids JSON, state JSON, label VARCHAR(16) NOT NULL, reason TEXT, reward FLOAT,
- value FLOAT NOT NULL, visits INTEGER NOT NULL, logprob FLOAT, finish_reason VARCHAR(16), count INTEGER NOT NULL, mc_value FLOAT,
- mc_hard FLOAT, first_error BOOLEAN NOT NULL, prm_score FLOAT, expansions INTEGER NOT NULL, PRIMARY KEY (id){uq},
- FOREIGN KEY(tree_id) REFERENCES trees (id) ON DELETE CASCADE, FOREIGN KEY(parent_id) REFERENCES nodes (id) ON DELETE CASCADE)""")
-c.execute("CREATE INDEX sol ON nodes (tree_id) WHERE label = 'solution'")
-if "nopar" not in variant:
-    c.execute("CREATE INDEX par ON nodes (parent_id)")
-rng = random.Random(0)
-T = 1000
-c.executemany("INSERT INTO trees VALUES (?)", [(i,) for i in range(1, T+1)])
-ins = "INSERT INTO nodes (tree_id,parent_id,seq,depth,text,token_ids,state,label,reason,reward,value,visits,logprob,finish_reason,count,mc_value,mc_hard,first_error,prm_score,expansions) VALUES (" + ",".join("?"*20) + ")"
-c.executemany(ins, [(t, None, 0, 0, "", None, '{"nums":[1,2,3,4]}', "root", None, None, 0.0, 0, None, None, 1, None, None, 0, None, 0) for t in range(1, T+1)])
-frontier = {t: [t] for t in range(1, T+1)}; seq = dict.fromkeys(frontier, 1)
-ph=[0,0,0]; nid = T; tot = 0.0; n = 0
-while n < 200000:
-    rows, ups = [], []
-    for t in rng.sample(range(1, T+1), T):
-        for _ in range(2):
-            p = rng.choice(frontier[t])
-            tok = json.dumps([rng.randrange(49152) for _ in range(14)], separators=(",", ":"))
-            rows.append((t, p, seq[t], 1, "12 + 7 = 19 (left: 3, 7, 12)", tok, '{"nums":[3,7,12],"target":24}', "valid", None, None, (0.5 if "v05" in variant else 0.0), (100 if "v05" in variant else 0), -1.2, "stop", 1, None, None, 0, None, 0))
-            seq[t] += 1; ups.append((1, rng.random(), p))
-    s = time.process_time(); w = time.perf_counter()
-    c.execute("BEGIN IMMEDIATE")
-    a=time.perf_counter()
-    if "noup" not in variant:
-        c.executemany("UPDATE nodes SET visits=?, value=? WHERE id=?", ups)
-    b=time.perf_counter()
-    c.executemany(ins, rows)
-    d=time.perf_counter()
-    c.execute("COMMIT")
-    e=time.perf_counter(); ph[0]+=b-a; ph[1]+=d-b; ph[2]+=e-d
-    tot += time.perf_counter() - w
-    for i, r in enumerate(rows):
-        nid += 1
-        if rng.random() < 0.6: frontier[r[0]].append(nid)
-    n += len(rows)
-print(ph); print(f"{variant:20s} {n/tot:8.0f} nodes/s wall  size {os.path.getsize(path)/1e6:.0f} MB")
+from sqlalchemy import create_engine
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from db.engine import make_engine  # noqa: E402
+from db.models import Base  # noqa: E402
+
+PARTS = {"noup", "nofk", "nopar", "nouq", "ckpt0", "ckptbig", "syncoff", "excl", "v05", "base"}
+COLUMNS = ("tree_id", "parent_id", "seq", "depth", "text", "token_ids", "state", "label", "reason", "reward", "value",
+           "visits", "logprob", "finish_reason", "count", "mc_value", "mc_hard", "first_error", "prm_score", "expansions")
+INSERT = f"INSERT INTO nodes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+UPDATE = "UPDATE nodes SET visits = ?, value = ? WHERE id = ?"
+# a math-shaped step of about the length of a real one
+STEP_TEXT = "She sells 16 - 3 - 4 = 9 eggs."
+
+
+def open_store(path: Path, parts: set[str]):
+    """The store's tables made by its own models, then a raw driver connection with the store's
+    pragmas, less the parts the variant switches off."""
+    Base.metadata.create_all(create_engine(f"sqlite:///{path}"))
+    raw = make_engine(f"sqlite:///{path}").raw_connection()  # the store's pragmas are set on connect
+    conn = raw.driver_connection
+    conn.isolation_level = None  # explicit BEGIN / COMMIT below
+    pragmas = {"ckpt0": "wal_autocheckpoint=0", "ckptbig": "wal_autocheckpoint=100000",
+               "syncoff": "synchronous=OFF", "excl": "locking_mode=EXCLUSIVE", "nofk": "foreign_keys=OFF"}
+    for part in parts & pragmas.keys():
+        conn.execute(f"PRAGMA {pragmas[part]}")
+    if "nopar" in parts:
+        conn.execute("DROP INDEX ix_nodes_parent")
+    if "nouq" in parts:  # a table constraint: rebuild the table without it
+        ddl = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'nodes'").fetchone()[0]
+        conn.execute("DROP TABLE nodes")
+        conn.execute(ddl.replace(", \n\tCONSTRAINT uq_nodes_tree_seq UNIQUE (tree_id, seq)", ""))
+        conn.execute("CREATE INDEX ix_nodes_solutions ON nodes (tree_id) WHERE label = 'solution'")
+        if "nopar" not in parts:
+            conn.execute("CREATE INDEX ix_nodes_parent ON nodes (parent_id)")
+    return raw, conn
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("variant", help="base, or parts joined with _ (see the docstring)")
+    parser.add_argument("--nodes", type=int, default=200_000)
+    parser.add_argument("--trees", type=int, default=1000)
+    args = parser.parse_args()
+    parts = set(args.variant.split("_"))
+    if parts - PARTS:
+        parser.error(f"variant {args.variant!r}: unknown parts {sorted(parts - PARTS)}; known: {sorted(PARTS)}")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "ceiling.db"
+        raw, conn = open_store(path, parts)
+        phases, nodes_per_s = run(conn, parts, args.nodes, args.trees)
+        size_mb = path.stat().st_size / 1e6
+        raw.close()
+    print(f"update {phases[0]:.2f} s, insert {phases[1]:.2f} s, commit {phases[2]:.2f} s")
+    print(f"{args.variant:20s} {nodes_per_s:8.0f} nodes/s wall  size {size_mb:.0f} MB")
+
+
+def run(conn, parts: set[str], n_nodes: int, n_trees: int) -> tuple[list[float], float]:
+    """Waves of two new nodes per tree plus their parents' updates; returns the phase seconds
+    [update, insert, commit] and nodes per wall-second."""
+    rng = random.Random(0)
+    conn.execute("INSERT INTO runs (name, stage, config, versions, status, stats, created_at) "
+                 "VALUES ('ceiling', 'explore', '{}', '{}', 'running', '{}', '2026-01-01')")
+    conn.executemany("INSERT INTO problems (id, dataset, split, key, payload) VALUES (?, 'ceiling', 'train', ?, '{}')",
+                     [(t, f"p{t}") for t in range(1, n_trees + 1)])
+    conn.executemany("INSERT INTO trees (id, run_id, problem_id, status, stats) VALUES (?, 1, ?, 'running', '{}')",
+                     [(t, t) for t in range(1, n_trees + 1)])
+    conn.executemany(INSERT, [(t, None, 0, 0, "", None, '{"step":0}', "root", None, None, 0.0, 0, None, None, 1,
+                               None, None, 0, None, 0) for t in range(1, n_trees + 1)])
+    # v05: values that do not grow when updated (SQLite stores 0.0 and 0 in no bytes): no page splits
+    value, visits = (0.5, 100) if "v05" in parts else (0.0, 0)
+    frontier = {t: [t] for t in range(1, n_trees + 1)}
+    next_seq = dict.fromkeys(frontier, 1)
+    phases, wall, written, last_id = [0.0, 0.0, 0.0], 0.0, 0, n_trees
+    while written < n_nodes:
+        rows, updates = [], []
+        for t in rng.sample(range(1, n_trees + 1), n_trees):
+            for _ in range(2):
+                parent = rng.choice(frontier[t])
+                tokens = json.dumps([rng.randrange(49152) for _ in range(14)], separators=(",", ":"))
+                rows.append((t, parent, next_seq[t], 1, STEP_TEXT, tokens, '{"step":1,"left":[3,7,12]}', "valid", None,
+                             None, value, visits, -1.2, "stop", 1, None, None, 0, None, 0))
+                next_seq[t] += 1
+                updates.append((1, rng.random(), parent))
+        start = time.perf_counter()
+        conn.execute("BEGIN IMMEDIATE")
+        if "noup" not in parts:
+            conn.executemany(UPDATE, updates)
+        updated = time.perf_counter()
+        conn.executemany(INSERT, rows)
+        inserted = time.perf_counter()
+        conn.execute("COMMIT")
+        done = time.perf_counter()
+        for i, phase in enumerate((updated - start, inserted - updated, done - inserted)):
+            phases[i] += phase
+        wall += done - start
+        for row in rows:
+            last_id += 1
+            if rng.random() < 0.6:  # about the share of valid steps that may get children
+                frontier[row[0]].append(last_id)
+        written += len(rows)
+    return phases, written / wall
+
+
+if __name__ == "__main__":
+    main()
