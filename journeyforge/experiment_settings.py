@@ -93,6 +93,11 @@ class ExperimentSettings:
     explore: bool = True
     """Grow the run's unfinished trees first (the explore stage, which resumes); false: compare on
     the trees finished so far (an explore run stopped early, or one still growing elsewhere)."""
+    jobs: int = 1
+    """Worker processes that train and evaluate the arms side by side (each (arm, seed) a job of its
+    own, GRPO as soon as its start is trained, each model evaluated as soon as it is trained), each
+    with cores / jobs threads; 1: one after another in this process. A job's output goes to
+    `<experiment.dir>/logs/<arm>-s<seed>.log`."""
     force: bool = False
     """Re-evaluate models whose answers are already stored (training resumes by its own digest)."""
     report_only: bool = False
@@ -152,7 +157,7 @@ class ExperimentSettings:
         if self.max_examples is not None and (isinstance(self.max_examples, bool)
                                               or not isinstance(self.max_examples, int) or self.max_examples < 1):
             raise ValueError(f"experiment.max_examples must be an integer >= 1 or null, got {self.max_examples!r}")
-        for name in ("samples", "resamples"):
+        for name in ("samples", "resamples", "jobs"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"experiment.{name} must be an integer >= 1, got {value!r}")

@@ -72,10 +72,11 @@ def test_cpu_lab_smoke_from_symbolic_trees_to_stored_eval_rows(tmp_path):
 
 def test_cpu_lab_grpo_arms_train_whole_students_and_are_evaluated_beside_their_starts(tmp_path):
     """GRPO from a from-scratch student: no LoRA, every parameter trains, the result is a whole model
-    with the start's tokenizer and record, evaluated like its start."""
+    with the start's tokenizer and record, evaluated like its start. Run as parallel jobs (two worker
+    processes), so GRPO waits for its start and the answers come back to one eval run."""
     small = {"max_steps": 1, "num_generations": 2, "per_device_train_batch_size": 2, "max_completion_length": 24}
     result = experiment.run(_cfg(
-        tmp_path, "experiment.select=[shortcut,stream,grpo_stream,grpo_shortcut]",
+        tmp_path, "experiment.select=[shortcut,stream,grpo_stream,grpo_shortcut]", "experiment.jobs=2",
         *(f"experiment.arms.{arm}.rl.{k}={v}" for arm in ("grpo_stream", "grpo_shortcut") for k, v in small.items())))
     store = TraceStore(f"sqlite:///{tmp_path / 'lab.db'}")
     for name, start in (("grpo_stream", "stream"), ("grpo_shortcut", "shortcut")):
@@ -86,3 +87,27 @@ def test_cpu_lab_grpo_arms_train_whole_students_and_are_evaluated_beside_their_s
     ev = store.get_run("experiment-cpu-lab/experiment", "eval")
     models = {r["model"] for r in store.evals(ev["id"])}
     assert models == {"shortcut/s0", "stream/s0", "grpo_stream/s0", "grpo_shortcut/s0"}
+    assert len(store.evals(ev["id"])) == 4 * 6 and ev["status"] == "done"
+    assert set(ev["stats"]["fingerprints"]) == models
+    runs = {(r["stage"], r["name"]): r["status"] for r in store.runs()}
+    assert all(runs[(stage, f"experiment-cpu-lab/{name}-s0")] == "done"
+               for stage, name in (("train", "shortcut"), ("train", "stream"), ("rl", "grpo_stream"),
+                                   ("rl", "grpo_shortcut")))
+    logs = tmp_path / "out" / "experiment" / "logs"
+    assert "GRPO" in (logs / "grpo_stream-s0.log").read_text() and (logs / "eval-stream-s0.log").exists()
+    # The same command again trains nothing and answers nothing: everything is stored.
+    again = experiment.run(_cfg(
+        tmp_path, "experiment.select=[shortcut,stream,grpo_stream,grpo_shortcut]", "experiment.jobs=2",
+        *(f"experiment.arms.{arm}.rl.{k}={v}" for arm in ("grpo_stream", "grpo_shortcut") for k, v in small.items())))
+    assert all(summary.get("reused") for summary in again["trained"].values())
+
+
+def test_a_failing_parallel_job_ends_the_experiment_with_its_own_line_and_leaves_no_run_going(tmp_path):
+    import pytest
+
+    from journeyforge.stages.common import StageError
+
+    with pytest.raises(StageError, match=r"^train.student.context_length=8 is shorter than"):
+        experiment.run(_cfg(tmp_path, "experiment.jobs=2", "train.student.context_length=8"))
+    store = TraceStore(f"sqlite:///{tmp_path / 'lab.db'}")
+    assert not [r["name"] for r in store.runs() if r["status"] == "running" and r["stage"] != "eval"]

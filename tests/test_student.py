@@ -45,6 +45,23 @@ def test_chars_tokenizer_has_one_token_per_character():
     assert len(tok(PROMPT, add_special_tokens=False)["input_ids"]) == len(PROMPT)
 
 
+def test_phrases_tokenizer_merges_the_grammar_between_numbers_and_keeps_digits_single():
+    texts = [PROMPT, STREAM] * 3
+    tok = build_tokenizer(texts, kind="phrases", vocab_size=256)
+    ids = tok(STREAM, add_special_tokens=False)["input_ids"]
+    pieces = tok.convert_ids_to_tokens(ids)
+    assert all(len(p) == 1 for p in pieces if any(c.isdigit() for c in p))   # no merge spans a digit
+    assert ", Resulting Numbers: [" in pieces                                  # a whole grammar phrase
+    words = build_tokenizer(texts)
+    assert len(ids) < 0.75 * len(words(STREAM, add_special_tokens=False)["input_ids"])
+    assert tok.decode(ids) == STREAM and len(tok) <= 256
+    # Any text of known characters encodes (merged or not): another problem's numbers, a new phrase.
+    assert unencodable(tok, "Numbers: 91, 7, 45\nTarget: 1234\nOperations: 45+7") is None
+    assert unencodable(tok, "Numbers: 2 \u00d7 3") == "\u00d7"
+    # The same texts in another order give the same tokenizer.
+    assert build_tokenizer(texts[::-1], kind="phrases", vocab_size=256).get_vocab() == tok.get_vocab()
+
+
 def test_a_student_that_does_not_fit_its_context_names_the_example_and_its_length():
     tok = build_tokenizer([PROMPT, STREAM])
     rows = [(PROMPT, "<answer>(6 - 2) * 8</answer>"), (PROMPT, STREAM)]
@@ -71,6 +88,8 @@ def test_student_model_is_built_from_its_config_for_the_tokenizer():
     ({"scratch": True, "lora": False, "student": StudentSettings(width=30, heads=4)},
      "train.student.width=30 must be a multiple of train.student.heads=4"),
     ({"scratch": True, "lora": False, "student": StudentSettings(family="mamba")}, "train.student.family must be one of"),
+    ({"scratch": True, "lora": False, "student": StudentSettings(tokenizer="phrases", vocab_size=0)},
+     "train.student.vocab_size must be an integer >= 1, got 0"),
 ])
 def test_bad_student_settings_name_the_option(options, message):
     with pytest.raises(ValueError, match=re.escape(message)):

@@ -37,7 +37,8 @@ def check_dataset(dataset_dir: str, student: StudentSettings) -> int:
     build for a from-scratch `student`; the train stage runs it before it records a run. Returns the
     longest example's tokens (StudentError when one does not encode or fit)."""
     train = load_train_split(dataset_dir, "prompt_completion")
-    tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]], student.tokenizer)
+    tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]], student.tokenizer,
+                                student.vocab_size)
     return check_examples(zip(train["prompt"], train["completion"]), tokenizer, student,
                           f"the train split of {dataset_dir}")
 
@@ -80,7 +81,7 @@ def build_trainer(dataset_dir: str, output_dir: str, settings: SFTSettings):
     if settings.scratch:
         model_ref = "a student from scratch"
         tokenizer = build_tokenizer([t for column in ("prompt", "completion") for t in train[column]],
-                                    settings.student.tokenizer)
+                                    settings.student.tokenizer, settings.student.vocab_size)
         check_examples(zip(train["prompt"], train["completion"]), tokenizer, settings.student,
                        f"the train split of {dataset_dir}")
         if roles:

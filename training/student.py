@@ -9,6 +9,13 @@ number it never saw whole) and each run of letters one token (the grammar's word
 ` Operation`, ...), each with the space before it, plus the digits and the arithmetic and bracket characters, so a held-out problem
 that only has other numbers always encodes. Anything else a text holds that the training texts did not
 is unknown, and is refused (`unencodable`) rather than silently mapped to `[UNK]`.
+
+The `phrases` tokenizer keeps every digit its own token but lets `tokenizers`' BPE trainer merge the
+text between numbers up to whole grammar phrases (`, Resulting Numbers: [`, `]\nGenerated Node #`):
+a stream is ~330 tokens instead of ~510 with `words`, so a student trains ~1.5x faster on the same
+texts and attends over shorter sequences, while its arithmetic is still spelled digit by digit. Every
+character of the training texts (and the always-present ones) is in its alphabet, so any text made
+of known characters encodes, merged or not.
 """
 from __future__ import annotations
 
@@ -17,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 FAMILIES = ("llama", "gpt2")
-TOKENIZERS = ("words", "chars")
+TOKENIZERS = ("words", "chars", "phrases")
 PAD, EOS, UNK = "[PAD]", "[EOS]", "[UNK]"
 # Pieces: a run of letters (words tokenizer) or one letter (chars), one digit, one other character,
 # each with the space before it (a stream line is then about 23 tokens, not 29), or one whitespace
@@ -46,7 +53,10 @@ class StudentSettings:
     """Positions the model has; every training example (prompt + completion) must fit, or training
     stops with the longest example named."""
     tokenizer: str = "words"
-    """`words` (a run of letters is one token, each digit one) or `chars` (every character one token)."""
+    """`words` (a run of letters is one token, each digit one), `chars` (every character one token) or
+    `phrases` (each digit one token, the text between numbers merged by BPE up to `vocab_size`)."""
+    vocab_size: int = 1024
+    """`phrases` only: the most tokens BPE may learn (specials and single characters included)."""
 
     def validate(self) -> None:
         """ValueError naming `train.student.<option>` when a setting cannot work."""
@@ -54,7 +64,7 @@ class StudentSettings:
             raise ValueError(f"train.student.family must be one of {FAMILIES}, got {self.family!r}")
         if self.tokenizer not in TOKENIZERS:
             raise ValueError(f"train.student.tokenizer must be one of {TOKENIZERS}, got {self.tokenizer!r}")
-        for name in ("layers", "width", "heads", "context_length"):
+        for name in ("layers", "width", "heads", "context_length", "vocab_size"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"train.student.{name} must be an integer >= 1, got {value!r}")
@@ -65,14 +75,19 @@ class StudentSettings:
                              "(rotary embeddings rotate pairs of dimensions)")
 
 
-def build_tokenizer(texts: Iterable[str], kind: str = "words"):
+def build_tokenizer(texts: Iterable[str], kind: str = "words", vocab_size: int = 1024):
     """A `PreTrainedTokenizerFast` whose vocabulary is every piece of `texts` (see the module doc),
     the always-present characters and the special tokens; no chat template, no BOS, `[EOS]` ends
     a completion (TRL appends it). Pieces are made by a regex split (`tokenizers`' Split
-    pre-tokenizer) and looked up whole (its WordLevel model)."""
+    pre-tokenizer) and looked up whole (its WordLevel model); `phrases` learns BPE merges instead
+    (at most `vocab_size` tokens)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
+    if kind == "phrases":
+        tok = _phrase_tokenizer(texts, vocab_size)
+        return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS, unk_token=UNK,
+                                       clean_up_tokenization_spaces=False, model_max_length=1_000_000)
     split = pre_tokenizers.Split(Regex(_PIECES[kind]), behavior="isolated")
     # The vocabulary is collected with Python's `re` (the same pattern; ~50x faster than asking the
     # pre-tokenizer text by text); a test checks both split alike.
@@ -90,6 +105,23 @@ def build_tokenizer(texts: Iterable[str], kind: str = "words"):
     tok.decoder = decoders.Fuse()   # pieces keep their own whitespace: decoding is concatenation
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token=PAD, eos_token=EOS, unk_token=UNK,
                                    clean_up_tokenization_spaces=False, model_max_length=1_000_000)
+
+
+def _phrase_tokenizer(texts: Iterable[str], vocab_size: int):
+    """BPE over the runs between digits (each digit is split off on its own, so no merge spans a
+    number), trained on `texts`; the alphabet is every character seen plus the always-present ones."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    texts = list(texts)
+    alphabet = sorted({c for text in texts for c in text} | {c for piece in _ALWAYS for c in piece})
+    tok = Tokenizer(models.BPE(unk_token=UNK))
+    tok.pre_tokenizer = pre_tokenizers.Digits(individual_digits=True)
+    tok.decoder = decoders.Fuse()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, EOS, UNK], initial_alphabet=alphabet,
+                                  limit_alphabet=len(alphabet), show_progress=False)
+    # Sorted, so the same texts give the same merges whatever their order.
+    tok.train_from_iterator(sorted(texts), trainer)
+    return tok
 
 
 def unencodable(tokenizer, text: str) -> str | None:

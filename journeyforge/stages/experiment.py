@@ -14,8 +14,6 @@ report covers everything stored so far.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 import time
 from contextlib import contextmanager
@@ -25,27 +23,21 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from analysis.tables import table
-from journeyforge.components import build_policy, build_task, eval_settings, open_store, settings, validate_config
+from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages import explore
 from journeyforge.stages.common import StageError, check_task, check_trees_task, start_run
+from journeyforge.stages.experiment_eval import evaluate_arms, stored_evaluation
+from journeyforge.stages.experiment_models import model_label, rl_adapter_dir, train_settings
 from journeyforge.stages.train import train_adapter
 from journeyforge.tokens import token_counter
-from search.tasks.base import Problem
-from training.config import SFTSettings
-from training.evaluate import evaluate_models
 
-EVAL_RUN = "experiment"  # the eval run is `<name>/experiment`
 
 
 def experiment_settings(cfg: DictConfig) -> ExperimentSettings:
     exp = settings(ExperimentSettings, cfg.experiment, "experiment")
     exp.validate()
     return exp
-
-
-def model_label(arm: str, seed: int | None) -> str:
-    return arm if seed is None else f"{arm}/s{seed}"
 
 
 @contextmanager
@@ -181,26 +173,15 @@ def write_rl_prompts(cfg: DictConfig, exp: ExperimentSettings, task, store) -> P
     return path
 
 
-def _train_settings(cfg: DictConfig, arm_train: dict[str, Any], seed: int) -> tuple[SFTSettings, Path, bool]:
-    node = OmegaConf.to_container(cfg.train, resolve=True)
-    node.pop("kinds", None)
-    out_root, force = Path(node.pop("dir")), node.pop("force", False)
-    node.update(arm_train)
-    node["seed"] = seed
-    sft = settings(SFTSettings, node, "train")
-    sft.validate()
-    return sft, out_root, force
+def train_arm(cfg: DictConfig, exp: ExperimentSettings, store, data: Path, name: str, seed: int) -> dict:
+    """SFT of arm `name` with `seed` on its dataset `data` into `<train.dir>/<name>-s<seed>`."""
+    sft, out_root, force = train_settings(cfg, exp.arms[name].train, seed)
+    return train_adapter(store, cfg, data, out_root / f"{name}-s{seed}", sft, force, f"{cfg.name}/{name}-s{seed}")
 
 
 def train_arms(cfg: DictConfig, exp: ExperimentSettings, store, datasets: dict[str, Path]) -> dict[str, dict]:
-    results = {}
-    for name in (n for n in exp.selected() if n in datasets):
-        for seed in exp.seeds:
-            sft, out_root, force = _train_settings(cfg, exp.arms[name].train, seed)
-            out = out_root / f"{name}-s{seed}"
-            results[model_label(name, seed)] = train_adapter(store, cfg, datasets[name], out, sft, force,
-                                                             f"{cfg.name}/{name}-s{seed}")
-    return results
+    return {model_label(name, seed): train_arm(cfg, exp, store, datasets[name], name, seed)
+            for name in exp.selected() if name in datasets for seed in exp.seeds}
 
 
 def _rl_settings(cfg: DictConfig, arm, seed: int):
@@ -214,124 +195,27 @@ def _rl_settings(cfg: DictConfig, arm, seed: int):
     return rl
 
 
-def rl_adapter_dir(cfg: DictConfig, name: str, seed: int) -> Path:
-    return Path(cfg.rl.dir) / f"{name}-s{seed}"
+def train_rl_arm(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path, name: str,
+                 seed: int) -> dict:
+    """GRPO of rl arm `name` with `seed` from its `init` arm's adapter of the same seed."""
+    from journeyforge.stages.rl import train_rl_adapter
+    from training.grpo import is_full_model, load_prompt_set, starting_point
+
+    arm = exp.arms[name]
+    _, out_root, _ = train_settings(cfg, exp.arms[arm.init].train, seed)
+    sft_dir = out_root / f"{arm.init}-s{seed}"
+    if not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
+        raise StageError(f"experiment.arms.{name}: no adapter {sft_dir} of arm {arm.init!r} (seed {seed}) to "
+                         f"start GRPO from; train that arm first (experiment.select includes it)")
+    rl = _rl_settings(cfg, arm, seed)
+    return train_rl_adapter(store, cfg, task, data_dir, load_prompt_set(data_dir), rl_adapter_dir(cfg, name, seed),
+                            rl, starting_point(rl, sft_dir), f"{cfg.name}/{name}-s{seed}")
 
 
 def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path) -> dict[str, dict]:
     """GRPO for every selected rl arm and seed, from its `init` arm's adapter of the same seed."""
-    from journeyforge.stages.rl import train_rl_adapter
-    from training.grpo import is_full_model, load_prompt_set, starting_point
-
-    results = {}
-    for name in (n for n in exp.selected() if n in exp.rl_arms()):
-        arm = exp.arms[name]
-        for seed in exp.seeds:
-            _, out_root, _ = _train_settings(cfg, exp.arms[arm.init].train, seed)
-            sft_dir = out_root / f"{arm.init}-s{seed}"
-            if not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
-                raise StageError(f"experiment.arms.{name}: no adapter {sft_dir} of arm {arm.init!r} (seed {seed}) to "
-                                 f"start GRPO from; train that arm first (experiment.select includes it)")
-            rl = _rl_settings(cfg, arm, seed)
-            results[model_label(name, seed)] = train_rl_adapter(
-                store, cfg, task, data_dir, load_prompt_set(data_dir), rl_adapter_dir(cfg, name, seed), rl,
-                starting_point(rl, sft_dir), f"{cfg.name}/{name}-s{seed}")
-    return results
-
-
-def _fingerprint(adapter: str | None, samples: int, n_problems: int, max_tokens: int) -> str:
-    """What an eval row set depends on: the adapter's training record and the eval settings."""
-    from training.grpo import RECORD_FILE
-    from training.sft import SETTINGS_FILE
-
-    records = [Path(adapter) / f for f in (SETTINGS_FILE, RECORD_FILE)] if adapter else []
-    record = "".join(r.read_text() for r in records if r.exists())
-    return hashlib.sha256(json.dumps([record, samples, n_problems, max_tokens]).encode()).hexdigest()[:16]
-
-
-def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict[str, Any]:
-    ev = eval_settings(cfg)
-    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
-    if not rows:
-        raise StageError(f"no held-out (split=test) problems of dataset {task.dataset!r} in the store")
-    problems = [Problem.from_row(r) for r in rows]
-    key_to_id = {r["key"]: r["id"] for r in rows}
-    models: list[tuple[str, str, str | None, int, str | None]] = []
-    for name in exp.selected():
-        arm = exp.arms[name]
-        k = exp.samples if name in exp.sample_arms else 1
-        if arm.kind == "base":
-            models.append((name, cfg.train.model, None, k, None))
-            continue
-        if arm.kind == "rl":
-            from training.grpo import read_rl_record
-
-            for seed in exp.seeds:
-                adapter = rl_adapter_dir(cfg, name, seed)
-                record = read_rl_record(adapter)
-                if record is None:
-                    raise StageError(f"no GRPO adapter in {adapter}: the rl step of arm {name!r} did not run")
-                if record.get("full_model"):  # GRPO trained a whole student: it is the model, no adapter
-                    models.append((model_label(name, seed), str(adapter), None, k, record["prompt_style"]))
-                else:
-                    models.append((model_label(name, seed), record["base_model"], str(adapter), k, record["prompt_style"]))
-            continue
-        for seed in exp.seeds:
-            _, out_root, _ = _train_settings(cfg, arm.train, seed)
-            adapter = out_root / f"{name}-s{seed}"
-            if (adapter / "adapter_config.json").exists():
-                models.append((model_label(name, seed), cfg.train.model, str(adapter), k, None))
-            elif (adapter / "config.json").exists():  # a full model (train.lora=false, train.scratch): no base
-                models.append((model_label(name, seed), str(adapter), None, k, None))
-            else:
-                raise StageError(f"no adapter in {adapter}: the train step of arm {name!r} did not run")
-    run_id = start_run(store, cfg, "eval", name=f"{cfg.name}/{EVAL_RUN}")
-    previous = (store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval") or {}).get("stats") or {}
-    prints = dict(previous.get("fingerprints") or {})
-    seconds = dict(previous.get("seconds") or {})
-    for label, model, adapter, k, style in models:
-        mark = _fingerprint(adapter or (model if Path(model).is_dir() else None), k, len(problems), ev.max_tokens)
-        stored = store.evals(run_id, label)
-        if not exp.force and prints.get(label) == mark and len(stored) == len(problems):
-            print(f"[experiment] {label}: {len(stored)} answers already stored (experiment.force=true redoes them)")
-            continue
-        t0 = time.perf_counter()
-        results = evaluate_models([(label, model, adapter, style)], problems, task,
-                                  lambda m, a: build_policy(cfg, task, model=m, adapter=a),
-                                  max_tokens=ev.max_tokens, samples=k, temperature=ev.temperature,
-                                  top_p=ev.top_p, seed=ev.seed)
-        store.replace_evals(run_id, label, [
-            {**{f: r[f] for f in ("prediction", "answer", "is_correct", "n_tokens")},
-             "problem_id": key_to_id[r["problem_id"]], "samples": r.get("sample_rows")} for r in results])
-        prints[label] = mark
-        seconds[label] = round(time.perf_counter() - t0, 1)
-        # Recorded after every model, so a stopped experiment resumes with the next one.
-        store.finish_run(run_id, "running", {**previous, "fingerprints": prints, "seconds": seconds})
-    store.finish_run(run_id, "done", {**previous, "fingerprints": prints, "seconds": seconds,
-                                      "problems": len(problems)})
-    return {"run_id": run_id, "problems": problems, "key_to_id": key_to_id}
-
-
-def stored_evaluation(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict[str, Any]:
-    """`evaluate_arms`' result read from the store (experiment.report_only): the eval run and its
-    held-out problems, after checking that every selected arm and seed has an answer to each."""
-    ev = eval_settings(cfg)
-    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
-    run = store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval")
-    if run is None or not rows:
-        raise StageError(f"experiment.report_only: no eval run {cfg.name}/{EVAL_RUN} with held-out problems of "
-                         f"{task.dataset!r} in this store; run the experiment without report_only first")
-    wanted = [name if exp.arms[name].kind == "base" else model_label(name, seed)
-              for name in exp.selected() for seed in ([None] if exp.arms[name].kind == "base" else exp.seeds)]
-    ids = {r["id"] for r in rows}
-    missing = [label for label in dict.fromkeys(wanted)
-               if not ids <= {e["problem_id"] for e in store.evals(run["id"], label)}]
-    if missing:
-        raise StageError(f"experiment.report_only: eval run {cfg.name}/{EVAL_RUN} has no answers of "
-                         f"{', '.join(missing)} to all {len(rows)} held-out problems; evaluate them first (the "
-                         f"experiment without report_only) or narrow experiment.select / experiment.seeds")
-    return {"run_id": run["id"], "problems": [Problem.from_row(r) for r in rows],
-            "key_to_id": {r["key"]: r["id"] for r in rows}}
+    return {model_label(name, seed): train_rl_arm(cfg, exp, store, task, data_dir, name, seed)
+            for name in exp.selected() if name in exp.rl_arms() for seed in exp.seeds}
 
 
 def report_from_store(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict) -> dict:
@@ -380,14 +264,23 @@ def run(cfg: DictConfig) -> dict:
                           f"every arm; budget: equal {data['budget']}"))
     with _timed(times, "datasets"):
         datasets = write_datasets(exp, task, data)
-    with _timed(times, "train"):
-        trained = train_arms(cfg, exp, store, datasets)
-    if exp.rl_arms():
-        with _timed(times, "rl"):
-            prompts = write_rl_prompts(cfg, exp, task, store)
-            trained.update(train_rl_arms(cfg, exp, store, task, prompts))
-    with _timed(times, "eval"):
-        evaluated = evaluate_arms(cfg, exp, store, task)
+    if exp.jobs > 1:
+        from journeyforge.stages.experiment_jobs import run_jobs
+
+        with _timed(times, "train, rl and eval (parallel jobs)"):
+            paths = dict(datasets)
+            if exp.rl_arms():
+                paths["rl-prompts"] = write_rl_prompts(cfg, exp, task, store)
+            trained, evaluated = run_jobs(cfg, exp, store, task, data, paths)
+    else:
+        with _timed(times, "train"):
+            trained = train_arms(cfg, exp, store, datasets)
+        if exp.rl_arms():
+            with _timed(times, "rl"):
+                prompts = write_rl_prompts(cfg, exp, task, store)
+                trained.update(train_rl_arms(cfg, exp, store, task, prompts))
+        with _timed(times, "eval"):
+            evaluated = evaluate_arms(cfg, exp, store, task)
     with _timed(times, "report"):
         times_so_far = {**times, "total": time.perf_counter() - t0}
         report = write_report(cfg, exp, store, task, evaluated, data, trained, times_so_far)
