@@ -52,6 +52,7 @@ def test_phrases_tokenizer_merges_the_grammar_between_numbers_and_keeps_digits_s
     pieces = tok.convert_ids_to_tokens(ids)
     assert all(len(p) == 1 for p in pieces if any(c.isdigit() for c in p))   # no merge spans a digit
     assert ", Resulting Numbers: [" in pieces                                  # a whole grammar phrase
+    assert all("\n" not in p[:-1] for p in pieces)                            # a newline ends a piece
     words = build_tokenizer(texts)
     assert len(ids) < 0.75 * len(words(STREAM, add_special_tokens=False)["input_ids"])
     assert tok.decode(ids) == STREAM and len(tok) <= 256
@@ -72,6 +73,17 @@ def test_a_student_that_does_not_fit_its_context_names_the_example_and_its_lengt
         check_examples(rows, tok, StudentSettings(context_length=n - 1), "sft/stream")
     with pytest.raises(StudentError, match=r"^sft/stream example 0: the student's tokenizer cannot encode ' \u00f7'"):
         check_examples([(PROMPT + "8 \u00f7 2", STREAM)], tok, StudentSettings(), "sft/stream")
+
+
+def test_a_tokenizer_that_merges_across_the_end_of_the_prompt_is_refused():
+    """TRL tokenizes prompt + completion together; a merge over the boundary would train tokens the
+    student never sees when it continues a prompt."""
+    prompt = "Numbers: 2, 6, 8\nTarget: 32 "          # a trailing space: ' <' is one words piece
+    tok = build_tokenizer([prompt, STREAM])
+    with pytest.raises(StudentError, match=r"^sft/x example 0: the student's tokenizer merges the end of the prompt"):
+        check_examples([(prompt, STREAM)], tok, StudentSettings(context_length=2048), "sft/x")
+    phrases = build_tokenizer([PROMPT, STREAM] * 3, kind="phrases")   # the prompt's newline ends a piece
+    assert check_examples([(PROMPT, STREAM)], phrases, StudentSettings(context_length=2048), "sft/x") > 0
 
 
 def test_student_model_is_built_from_its_config_for_the_tokenizer():
