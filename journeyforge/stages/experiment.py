@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from analysis.tables import table
 from journeyforge.components import build_task, open_store, settings, validate_config
@@ -28,16 +28,9 @@ from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages import explore
 from journeyforge.stages.common import StageError, check_task, check_trees_task, start_run
 from journeyforge.stages.experiment_eval import evaluate_arms, stored_evaluation
-from journeyforge.stages.experiment_models import model_label, rl_adapter_dir, train_settings
-from journeyforge.stages.train import train_adapter
+from journeyforge.stages.experiment_models import experiment_settings, model_label, train_arm, train_rl_arm
 from journeyforge.tokens import token_counter
 
-
-
-def experiment_settings(cfg: DictConfig) -> ExperimentSettings:
-    exp = settings(ExperimentSettings, cfg.experiment, "experiment")
-    exp.validate()
-    return exp
 
 
 @contextmanager
@@ -173,43 +166,9 @@ def write_rl_prompts(cfg: DictConfig, exp: ExperimentSettings, task, store) -> P
     return path
 
 
-def train_arm(cfg: DictConfig, exp: ExperimentSettings, store, data: Path, name: str, seed: int) -> dict:
-    """SFT of arm `name` with `seed` on its dataset `data` into `<train.dir>/<name>-s<seed>`."""
-    sft, out_root, force = train_settings(cfg, exp.arms[name].train, seed)
-    return train_adapter(store, cfg, data, out_root / f"{name}-s{seed}", sft, force, f"{cfg.name}/{name}-s{seed}")
-
-
 def train_arms(cfg: DictConfig, exp: ExperimentSettings, store, datasets: dict[str, Path]) -> dict[str, dict]:
     return {model_label(name, seed): train_arm(cfg, exp, store, datasets[name], name, seed)
             for name in exp.selected() if name in datasets for seed in exp.seeds}
-
-
-def _rl_settings(cfg: DictConfig, arm, seed: int):
-    from training.rl_config import RLSettings
-
-    node = OmegaConf.to_container(cfg.rl, resolve=True)
-    node.update(arm.rl)
-    node.update(init=arm.init, seed=seed)
-    rl = settings(RLSettings, node, "rl")
-    rl.validate()
-    return rl
-
-
-def train_rl_arm(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path, name: str,
-                 seed: int) -> dict:
-    """GRPO of rl arm `name` with `seed` from its `init` arm's adapter of the same seed."""
-    from journeyforge.stages.rl import train_rl_adapter
-    from training.grpo import is_full_model, load_prompt_set, starting_point
-
-    arm = exp.arms[name]
-    _, out_root, _ = train_settings(cfg, exp.arms[arm.init].train, seed)
-    sft_dir = out_root / f"{arm.init}-s{seed}"
-    if not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
-        raise StageError(f"experiment.arms.{name}: no adapter {sft_dir} of arm {arm.init!r} (seed {seed}) to "
-                         f"start GRPO from; train that arm first (experiment.select includes it)")
-    rl = _rl_settings(cfg, arm, seed)
-    return train_rl_adapter(store, cfg, task, data_dir, load_prompt_set(data_dir), rl_adapter_dir(cfg, name, seed),
-                            rl, starting_point(rl, sft_dir), f"{cfg.name}/{name}-s{seed}")
 
 
 def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path) -> dict[str, dict]:

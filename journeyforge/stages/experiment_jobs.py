@@ -29,7 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 from journeyforge.components import eval_settings
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages.experiment_eval import EvalRecord, answer, held_out
-from journeyforge.stages.experiment_models import model_entry, model_label, model_seeds
+from journeyforge.stages.experiment_models import (model_entry, model_label, model_seeds, rl_arm_settings,
+                                                   train_settings)
 
 
 @dataclass
@@ -51,9 +52,8 @@ class Job:
 
 def plan(cfg: DictConfig, exp: ExperimentSettings, data: dict[str, Any]) -> list[Job]:
     """The jobs of this experiment's selected arms and seeds, with what each waits for. Costs are
-    tokens of work: a training's epochs x its examples' tokens; GRPO's generated tokens (x5: sampling
+    tokens of work: a training's epochs x its examples' tokens (or steps x batch x mean tokens); GRPO's generated tokens (x5: sampling
     one token costs about five trained ones here); an evaluation's answers x the arm's mean length."""
-    epochs = max(1, int(cfg.train.get("epochs") or 1))
     tokens = {name: sum(r["n_tokens"] for r in rows) for name, rows in data["rows"].items()}
     mean = {name: tokens[name] / max(1, len(rows)) for name, rows in data["rows"].items()}
     n_problems = eval_settings(cfg).n_problems
@@ -64,15 +64,17 @@ def plan(cfg: DictConfig, exp: ExperimentSettings, data: dict[str, Any]) -> list
         for seed in model_seeds(exp, name):
             trained: list[str] = []
             if arm.kind == "rl":
-                rl = {**OmegaConf.to_container(cfg.rl, resolve=True), **arm.rl}
-                cost = 5.0 * rl["max_steps"] * rl["num_generations"] * rl["max_completion_length"]
-                job = Job("rl", name, seed, cost)
+                rl = rl_arm_settings(cfg, arm, seed)
+                job = Job("rl", name, seed, 5.0 * rl.max_steps * rl.num_generations * rl.max_completion_length)
                 if arm.init in exp.selected():  # else its start was trained by an earlier command
                     job.after.append(Job("train", arm.init, seed, 0).id)
                 jobs.append(job)
                 trained = [job.id]
             elif arm.kind != "base":
-                jobs.append(Job("train", name, seed, epochs * tokens.get(name, 0)))
+                sft, _, _ = train_settings(cfg, arm.train, seed)
+                work = (sft.max_steps * sft.per_device_train_batch_size * mean.get(name, 0.0) if sft.max_steps > 0
+                        else sft.epochs * tokens.get(name, 0))
+                jobs.append(Job("train", name, seed, work))
                 trained = [jobs[-1].id]
             length = mean.get(arm.init if arm.kind == "rl" else name, 50.0)
             jobs.append(Job("eval", name, seed, n_problems * samples * length, after=trained))
@@ -125,19 +127,19 @@ def _output_to(path: Path):
 def _work(job: Job, config: dict, paths: dict[str, str], log: str, entry: tuple | None) -> Any:
     """One job in a worker: train, rl (both write their own run rows) or eval (returns the answers)."""
     from journeyforge.components import build_task, open_store
-    from journeyforge.stages import experiment
     from journeyforge.stages.common import fail_started_runs
+    from journeyforge.stages.experiment_models import experiment_settings, train_arm, train_rl_arm
 
     cfg = OmegaConf.create(config)
     with _output_to(Path(log)):
         try:
-            exp = experiment.experiment_settings(cfg)
+            exp = experiment_settings(cfg)
             task = build_task(cfg)
             with open_store(cfg) as store:
                 if job.kind == "train":
-                    return experiment.train_arm(cfg, exp, store, Path(paths[job.arm]), job.arm, job.seed)
+                    return train_arm(cfg, exp, store, Path(paths[job.arm]), job.arm, job.seed)
                 if job.kind == "rl":
-                    return experiment.train_rl_arm(cfg, exp, store, task, Path(paths["rl-prompts"]), job.arm, job.seed)
+                    return train_rl_arm(cfg, exp, store, task, Path(paths["rl-prompts"]), job.arm, job.seed)
                 t0 = time.perf_counter()
                 results = answer(cfg, task, held_out(cfg, store, task), entry)
                 return results, time.perf_counter() - t0

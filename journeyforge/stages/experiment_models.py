@@ -1,4 +1,4 @@
-"""Where each arm's model of each seed lives, and how eval is told to load it.
+"""Where each arm's model of each seed lives, how it is trained there, and how eval is told to load it.
 
 SFT arms: `<train.dir>/<arm>-s<seed>` (an adapter, or a whole student trained from scratch); rl
 arms: `<rl.dir>/<arm>-s<seed>`; the base arm is `train.model` itself. Labels are `<arm>/s<seed>`.
@@ -13,7 +13,14 @@ from omegaconf import DictConfig, OmegaConf
 from journeyforge.components import settings
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages.common import StageError
+from journeyforge.stages.train import train_adapter
 from training.config import SFTSettings
+
+
+def experiment_settings(cfg: DictConfig) -> ExperimentSettings:
+    exp = settings(ExperimentSettings, cfg.experiment, "experiment")
+    exp.validate()
+    return exp
 
 
 def model_label(arm: str, seed: int | None) -> str:
@@ -33,6 +40,40 @@ def train_settings(cfg: DictConfig, arm_train: dict[str, Any], seed: int) -> tup
 
 def rl_adapter_dir(cfg: DictConfig, name: str, seed: int) -> Path:
     return Path(cfg.rl.dir) / f"{name}-s{seed}"
+
+
+def train_arm(cfg: DictConfig, exp: ExperimentSettings, store, data: Path, name: str, seed: int) -> dict:
+    """SFT of arm `name` with `seed` on its dataset `data` into `<train.dir>/<name>-s<seed>`."""
+    sft, out_root, force = train_settings(cfg, exp.arms[name].train, seed)
+    return train_adapter(store, cfg, data, out_root / f"{name}-s{seed}", sft, force, f"{cfg.name}/{name}-s{seed}")
+
+
+def rl_arm_settings(cfg: DictConfig, arm, seed: int):
+    from training.rl_config import RLSettings
+
+    node = OmegaConf.to_container(cfg.rl, resolve=True)
+    node.update(arm.rl)
+    node.update(init=arm.init, seed=seed)
+    rl = settings(RLSettings, node, "rl")
+    rl.validate()
+    return rl
+
+
+def train_rl_arm(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path, name: str,
+                 seed: int) -> dict:
+    """GRPO of rl arm `name` with `seed` from its `init` arm's adapter of the same seed."""
+    from journeyforge.stages.rl import train_rl_adapter
+    from training.grpo import is_full_model, load_prompt_set, starting_point
+
+    arm = exp.arms[name]
+    _, out_root, _ = train_settings(cfg, exp.arms[arm.init].train, seed)
+    sft_dir = out_root / f"{arm.init}-s{seed}"
+    if not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
+        raise StageError(f"experiment.arms.{name}: no adapter {sft_dir} of arm {arm.init!r} (seed {seed}) to "
+                         f"start GRPO from; train that arm first (experiment.select includes it)")
+    rl = rl_arm_settings(cfg, arm, seed)
+    return train_rl_adapter(store, cfg, task, data_dir, load_prompt_set(data_dir), rl_adapter_dir(cfg, name, seed),
+                            rl, starting_point(rl, sft_dir), f"{cfg.name}/{name}-s{seed}")
 
 
 def model_entry(cfg: DictConfig, exp: ExperimentSettings, name: str, seed: int | None) -> tuple:
