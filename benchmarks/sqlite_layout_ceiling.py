@@ -7,7 +7,13 @@ see what each costs:
     python benchmarks/sqlite_layout_ceiling.py base          # the layout as it is
     python benchmarks/sqlite_layout_ceiling.py noup          # no visit/value updates
     python benchmarks/sqlite_layout_ceiling.py nofk_nopar    # no foreign keys, no parent_id index
-    (parts, joined with _: noup, nofk, nopar, nouq, ckpt0, ckptbig, syncoff, excl, v05)
+    python benchmarks/sqlite_layout_ceiling.py side          # visits/value in a narrow table of their own
+    (parts, joined with _: noup, nofk, nopar, nouq, ckpt0, ckptbig, syncoff, excl, v05, side)
+
+`side` is the layout benchmarks/README.md proposes for issue 28: each node's mutable counters in a
+narrow `node_counters (node_id INTEGER PRIMARY KEY, visits, value)` table, one row inserted with
+each node and the wave's UPDATEs landing there, so a wave dirties a few narrow pages instead of
+~1,800 pages of wide node rows.
 
 Prints the seconds spent in UPDATEs, INSERTs and COMMITs over all waves and the nodes per wall-second.
 """
@@ -28,11 +34,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from db.engine import make_engine  # noqa: E402
 from db.models import Base  # noqa: E402
 
-PARTS = {"noup", "nofk", "nopar", "nouq", "ckpt0", "ckptbig", "syncoff", "excl", "v05", "base"}
+PARTS = {"noup", "nofk", "nopar", "nouq", "ckpt0", "ckptbig", "syncoff", "excl", "v05", "side", "base"}
 COLUMNS = ("tree_id", "parent_id", "seq", "depth", "text", "token_ids", "state", "label", "reason", "reward", "value",
            "visits", "logprob", "finish_reason", "count", "mc_value", "mc_hard", "first_error", "prm_score", "expansions")
 INSERT = f"INSERT INTO nodes ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 UPDATE = "UPDATE nodes SET visits = ?, value = ? WHERE id = ?"
+SIDE_TABLE = "CREATE TABLE node_counters (node_id INTEGER PRIMARY KEY, visits INTEGER NOT NULL, value FLOAT NOT NULL)"
+SIDE_INSERT = "INSERT INTO node_counters (node_id, visits, value) VALUES (?, ?, ?)"
+SIDE_UPDATE = "UPDATE node_counters SET visits = ?, value = ? WHERE node_id = ?"
 # a math-shaped step of about the length of a real one
 STEP_TEXT = "She sells 16 - 3 - 4 = 9 eggs."
 
@@ -57,6 +66,8 @@ def open_store(path: Path, parts: set[str]):
         conn.execute("CREATE INDEX ix_nodes_solutions ON nodes (tree_id) WHERE label = 'solution'")
         if "nopar" not in parts:
             conn.execute("CREATE INDEX ix_nodes_parent ON nodes (parent_id)")
+    if "side" in parts:
+        conn.execute(SIDE_TABLE)
     return raw, conn
 
 
@@ -91,6 +102,9 @@ def run(conn, parts: set[str], n_nodes: int, n_trees: int) -> tuple[list[float],
                      [(t, t) for t in range(1, n_trees + 1)])
     conn.executemany(INSERT, [(t, None, 0, 0, "", None, '{"step":0}', "root", None, None, 0.0, 0, None, None, 1,
                                None, None, 0, None, 0) for t in range(1, n_trees + 1)])
+    side = "side" in parts
+    if side:
+        conn.executemany(SIDE_INSERT, [(t, 0, 0.0) for t in range(1, n_trees + 1)])
     # v05: values that do not grow when updated (SQLite stores 0.0 and 0 in no bytes): no page splits
     value, visits = (0.5, 100) if "v05" in parts else (0.0, 0)
     frontier = {t: [t] for t in range(1, n_trees + 1)}
@@ -109,9 +123,11 @@ def run(conn, parts: set[str], n_nodes: int, n_trees: int) -> tuple[list[float],
         start = time.perf_counter()
         conn.execute("BEGIN IMMEDIATE")
         if "noup" not in parts:
-            conn.executemany(UPDATE, updates)
+            conn.executemany(SIDE_UPDATE if side else UPDATE, updates)
         updated = time.perf_counter()
         conn.executemany(INSERT, rows)
+        if side:  # the new nodes' ids follow the last one: rowids are assigned in order in one transaction
+            conn.executemany(SIDE_INSERT, [(last_id + 1 + i, visits, value) for i in range(len(rows))])
         inserted = time.perf_counter()
         conn.execute("COMMIT")
         done = time.perf_counter()
