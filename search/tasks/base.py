@@ -39,7 +39,7 @@ CHAT_TOKEN = r"<\|[^\s<>|]{1,64}\|>|<｜[^\s<>｜]{1,64}｜>"
 @functools.lru_cache(maxsize=64)
 def frame_pattern(answer_markers: tuple[str, ...] = ()) -> re.Pattern[str]:
     """The regex of every frame marker: `<think>`, `</think>`, a task's `answer_markers` and any chat
-    special token (longest literal first, so `</answer>` is never read as a shorter marker)."""
+    special token (longest literal first, so a closing marker is never read as a shorter one it contains)."""
     literal = sorted({THINK_OPEN, THINK_CLOSE, *answer_markers}, key=lambda m: (-len(m), m))
     return re.compile("|".join([*map(re.escape, literal), CHAT_TOKEN]))
 
