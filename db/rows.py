@@ -48,12 +48,22 @@ def check_choice(what: str, name: str, value: Any, choices: Sequence[str]) -> No
         raise StoreError(f"{what}: {name} must be one of {list(choices)}, got {value!r}")
 
 
+_COMPLETE = frozenset(NODE_REQUIRED) | NODE_DEFAULTS.keys()   # a row that gives every column
+_REQUIRED = frozenset(NODE_REQUIRED)
+
+
 def node_rows(what: str, rows: Sequence[dict]) -> list[dict]:
-    """`rows` checked as nodes rows and completed with the defaults of the fields they leave out."""
+    """`rows` checked as nodes rows and completed with the defaults of the fields they leave out.
+    A row that gives every column (the explorer's) is passed on as it is, not copied: the store
+    only reads it."""
     clean = []
     for i, row in enumerate(rows):
-        # the full check only for a row that fails the quick one: this runs for every node of a wave
-        if not row.keys() <= NODE_FIELDS or not row.keys() >= set(NODE_REQUIRED):
+        # the full check only for a row that fails the quick ones: this runs for every node of a wave
+        keys = row.keys()
+        if keys == _COMPLETE:
+            clean.append(row)
+            continue
+        if not keys <= NODE_FIELDS or not keys >= _REQUIRED:
             check_fields(what, i, row, NODE_FIELDS, NODE_REQUIRED)
         clean.append({**NODE_DEFAULTS, **row})
     return clean

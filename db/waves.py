@@ -15,6 +15,7 @@ from db.models import utcnow
 from db.rows import check_choice, field, node_rows
 from db.tables import TREE_STATUSES, TREES
 
+_UPDATE_REQUIRED = frozenset(("id", "visits", "value"))
 _UPDATE_TREE_STATUS = update(TREES).where(TREES.c.id == bindparam("b_id")).values(status=bindparam("b_status"))
 _UPDATE_TREE_STATUS_STATS = _UPDATE_TREE_STATUS.values(
     stats=bindparam("b_stats", type_=TREES.c.stats.type)
@@ -63,8 +64,10 @@ class WavesMixin(StoreConnection):
         """
         clean = node_rows("write_wave", new_nodes)
         for i, row in enumerate(node_updates):
-            for key in ("id", "visits", "value"):
-                field("write_wave node_updates", i, row, key)
+            # the field-by-field check (which names what is missing) only for a row that fails this one
+            if not isinstance(row, dict) or not row.keys() >= _UPDATE_REQUIRED:
+                for key in ("id", "visits", "value"):
+                    field("write_wave node_updates", i, row, key)
         for i, row in enumerate(tree_updates):
             status = field("write_wave tree_updates", i, row, "status")
             check_choice(f"write_wave tree_updates[{i}]", "status", status, TREE_STATUSES)

@@ -145,6 +145,24 @@ def test_write_wave_inserts_nodes_and_updates_values_and_trees(store):
     assert store.trees(run)[0]["stats"] == {"solved": True} and store.trees(run)[0]["status"] == "failed"
 
 
+
+def test_write_wave_revises_only_the_columns_each_update_gives(store):
+    """Updates of one wave with different revisable columns, a None among them and one node updated
+    twice: each column ends as the updates applied in order would leave it."""
+    run, [tree] = make_run_with_trees(store, 1)
+    root, a, b = store.add_nodes([node(tree, 0, "root"), node(tree, 1, "valid", None, 1, "a"),
+                                  node(tree, 2, "valid", None, 1, "b")])
+    store.write_wave([], [
+        {"id": a, "visits": 1, "value": 0.1, "count": 3, "expansions": 2},
+        {"id": b, "visits": 2, "value": 0.2, "label": "dead_end", "reason": "stuck", "count": None},
+        {"id": root, "visits": 3, "value": 0.3},
+        {"id": a, "visits": 4, "value": 0.4, "label": "invalid"},   # a again: its count stays 3
+    ])
+    got = {n["id"]: (n["visits"], n["value"], n["label"], n["reason"], n["count"], n["expansions"])
+           for n in store.nodes(tree)}
+    assert got == {root: (3, 0.3, "root", None, 1, 0), a: (4, 0.4, "invalid", None, 3, 2),
+                   b: (2, 0.2, "dead_end", "stuck", 1, 0)}
+
 @pytest.mark.parametrize("failure", ["duplicate seq", "missing parent", "unknown node update", "bad tree status"])
 def test_write_wave_is_all_or_nothing(store, failure):
     run, [tree] = make_run_with_trees(store, 1)
