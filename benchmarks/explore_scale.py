@@ -91,6 +91,9 @@ def worker_main(url: str, run_id: int, index: int, active: int, args, out) -> No
 
     explorer._wave = timed_wave
     summary = explorer.run(run_id)
+    # The last wave ends when its transaction is committed: with overlapped writes that is after
+    # its timed_wave returned (run() waits for it before it returns).
+    marks[-1] = _mark(policy, summary)
     store.close()
     first, last = marks[0], marks[-1]
     delta = {k: last[i] - first[i] for i, k in enumerate(MARKS)}
@@ -189,7 +192,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--paced", action="store_true",
                     help="wait out the engine's time (default: a virtual clock; a wave of 2,500 trees is minutes of H100)")
     ap.add_argument("--busy-timeout", type=float, default=600.0, help="store.busy_timeout of each worker (seconds)")
-    ap.add_argument("--overlap-writes", action="store_true", help="explore.overlap_writes: write waves in the background")
+    ap.add_argument("--overlap-writes", action=argparse.BooleanOptionalAction, default=ExploreSettings.overlap_writes,
+                    help="explore.overlap_writes: write each wave in the background while the next generates "
+                         "(default: explore's own, on)")
     ap.add_argument("--stores", default="sqlite,postgres")
     ap.add_argument("--workers", default="1,4")
     ap.add_argument("--postgres", default=os.environ.get("JOURNEYFORGE_TEST_PG",

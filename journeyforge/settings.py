@@ -306,7 +306,7 @@ def validate_config(cfg: DictConfig) -> None:
     _check_continuous(cfg)
 
 
-CONTINUOUS_BACKENDS = ("openai", "simulated")   # those with `Policy.submit` (a test checks the classes agree)
+CONTINUOUS_BACKENDS = ("openai", "simulated", "vllm")   # those with `Policy.submit` (a test checks the classes agree)
 
 
 def _check_continuous(cfg: DictConfig) -> None:

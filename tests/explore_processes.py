@@ -39,9 +39,11 @@ def journeyforge(stage: str, *overrides: str) -> list[str]:
 
 
 def explore_overrides(name: str, url: str, workdir: Path, latency: float = 0.2, n_train: int = 24,
-                      lease_seconds: float = 3) -> list[str]:
-    """A small scripted explore run: 3 trees at a time, short leases, small MCTS budgets."""
+                      lease_seconds: float = 3, overlap_writes: bool = False) -> list[str]:
+    """A small scripted explore run: 3 trees at a time, short leases, small MCTS budgets;
+    `overlap_writes`: each wave written on a background thread while the next one generates."""
     return [f"name={name}", f"store.url={url}", f"workdir={workdir}", "policy=scripted",
+            f"explore.overlap_writes={str(overlap_writes).lower()}",
             f"policy.latency={latency}", f"task.n_train={n_train}", "task.n_test=4",
             "explore.max_active_trees=3", f"explore.lease_seconds={lease_seconds}", "explore.progress=false",
             "explore.poll_seconds=0.5", "search=mcts", "search.k=3", f"search.max_expansions={MAX_EXPANSIONS}",

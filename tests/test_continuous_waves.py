@@ -90,10 +90,10 @@ def test_a_full_batch_queues_sequences_until_a_slot_is_free():
 def test_continuous_needs_a_backend_that_takes_requests_one_by_one():
     for backend in CONTINUOUS_BACKENDS:
         assert policy_class(backend).continuous
-    for backend in ("scripted", "symbolic"):
+    for backend in ("scripted", "symbolic", "hf"):
         assert not policy_class(backend).continuous
     with pytest.raises(ConfigError, match=r"^explore.continuous=true needs a backend that takes requests "
-                                          r"continuously \(openai, simulated\); policy.backend=scripted"):
+                                          r"continuously \(openai, simulated, vllm\); policy.backend=scripted"):
         validate_config(compose_config(["policy=scripted", "explore.continuous=true"]))
     validate_config(compose_config(["policy=simulated", "explore.continuous=true"]))
     with pytest.raises(ValueError, match="explore.gather_seconds must be >= 0"):

@@ -27,9 +27,15 @@ def process_store_url(request, tmp_path) -> str:
     return request.getfixturevalue("fresh_pg_url")
 
 
-def test_explore_killed_mid_run_resumes_without_redoing_or_duplicating_work(process_store_url, tmp_path):
+# explore.overlap_writes: the kill can land while a wave's transaction runs on the writer thread
+OVERLAP = pytest.mark.parametrize("overlap", [False, True], ids=["sequential_writes", "overlapped_writes"])
+
+
+@OVERLAP
+def test_explore_killed_mid_run_resumes_without_redoing_or_duplicating_work(process_store_url, tmp_path, overlap):
     url = process_store_url
-    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES))
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES,
+                                                     overlap_writes=overlap))
     proc = _kill_mid_run(cmd, url, tmp_path)
     statuses = tree_status(url, "crash")
     nodes_before = node_rows(url, "crash")
@@ -132,11 +138,13 @@ def _export_contents(out: Path) -> tuple[list[str], dict[str, list[dict]]]:
     return sorted(files), rows
 
 
-def test_rollouts_survive_kill_9_neither_lost_nor_duplicated(tmp_path):
+@OVERLAP
+def test_rollouts_survive_kill_9_neither_lost_nor_duplicated(tmp_path, overlap):
     """With Monte-Carlo values, a wave's rollouts are written with its nodes: after kill -9 and a
     re-run, every valued node has exactly its M rollouts and its value agrees with them."""
     url = f"sqlite:///{tmp_path / 'traces.db'}"
-    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES),
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES,
+                                                     overlap_writes=overlap),
                        "search.value=rollout", "search.rollouts=3")
     _kill_mid_run(cmd, url, tmp_path)
     before = query(url, "SELECT node_id, idx, text FROM rollouts ORDER BY node_id, idx")
@@ -157,13 +165,15 @@ def test_rollouts_survive_kill_9_neither_lost_nor_duplicated(tmp_path):
     assert unvalued == [(0,)]
 
 
-def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path):
+@OVERLAP
+def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path, overlap):
     import signal
     import subprocess
 
     url = f"sqlite:///{tmp_path / 'traces.db'}"
     # Many trees: on loaded cores the poll below can lag, and the run must still be going when it stops.
-    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=25 * N_TREES))
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=25 * N_TREES,
+                                                     overlap_writes=overlap))
     # A test run started in the background (`cmd &` in a script) inherits an ignored SIGINT, and
     # Python keeps it ignored: give the child the default disposition, as a terminal would.
     proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,

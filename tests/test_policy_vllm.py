@@ -114,3 +114,49 @@ def test_context_length_is_the_engines_max_model_len(policy):
     too_long = GenerationRequest(prompt="x", prompt_token_ids=[1] * 1000, max_tokens=25)
     assert context_overflow(policy, fits) is None
     assert "1,000 prompt tokens + 25 max_tokens = 1,025 > 1,024" in context_overflow(policy, too_long)
+
+
+# The continuous path (`submit`, explore.continuous): these run last, since the first `submit` hands
+# the engine to the stepping thread for the rest of the module.
+
+def test_submit_gives_what_generate_gives_and_generate_goes_through_it_afterwards(policy):
+    requests = [GenerationRequest(prompt=countdown_prompt(nums, target), max_tokens=12, stop=("\n",),
+                                  temperature=0.0)
+                for nums, target in (("2 4 9", 17), ("5 6 11", 41), ("8 3 4", 20))]
+    assert policy._stepper is None
+    offline = policy.generate(requests)
+    submitted = [future.result(timeout=300) for future in policy.submit(requests)]
+    afterwards = policy.generate(requests)   # now through the stepping thread
+
+    def view(results):
+        return [[(c.text, c.token_ids, c.finish_reason) for c in r] for r in results]
+
+    assert view(submitted) == view(offline) == view(afterwards)
+    assert policy._stepper is not None
+
+
+def test_a_request_sent_while_a_long_one_runs_joins_its_batch_and_comes_back_first(policy):
+    import time
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    prompt = countdown_prompt("2 4 9", 17)
+    # greedy with no stop string: more steps and more examples, far more than 2 tokens
+    [long] = policy.submit([GenerationRequest(prompt=prompt, max_tokens=128, stop=(), temperature=0.0)])
+    time.sleep(0.5)
+    assert not long.done()
+    [short] = policy.submit([GenerationRequest(prompt=countdown_prompt("1 2 3", 6), max_tokens=2, stop=(),
+                                               temperature=0.0)])
+    done, _ = wait([long, short], return_when=FIRST_COMPLETED, timeout=300)
+    assert done == {short} and not long.done()   # it did not wait for the long one's batch to end
+    assert len(short.result()[0].token_ids) == 2
+    [completion] = long.result(timeout=300)
+    assert len(completion.token_ids) > 10
+
+
+def test_a_request_the_engine_refuses_fails_alone(policy):
+    too_long = GenerationRequest(prompt="x", prompt_token_ids=[1] * 1030, max_tokens=4, stop=())
+    fine = GenerationRequest(prompt=countdown_prompt("1 2 3", 6), max_tokens=2, stop=(), temperature=0.0)
+    bad, good = policy.submit([too_long, fine])
+    with pytest.raises(Exception, match="(?i)longer than|too long|maximum|max_model_len"):
+        bad.result(timeout=300)
+    assert len(good.result(timeout=300)[0].token_ids) == 2

@@ -17,13 +17,16 @@ from tests.explore_processes import (assert_run_is_complete_and_consistent, expl
 pytestmark = pytest.mark.postgres
 
 
-def test_three_workers_finish_every_tree_once_when_one_is_killed(fresh_pg_url, tmp_path):
+@pytest.mark.parametrize("overlap", [False, True], ids=["sequential_writes", "overlapped_writes"])
+def test_three_workers_finish_every_tree_once_when_one_is_killed(fresh_pg_url, tmp_path, overlap):
     url, n_trees = fresh_pg_url, 24
-    cmd = journeyforge("explore", *explore_overrides("shared", url, tmp_path, latency=0.2, n_train=n_trees))
+    cmd = journeyforge("explore", *explore_overrides("shared", url, tmp_path, latency=0.2, n_train=n_trees,
+                                                     overlap_writes=overlap))
     # One worker first: it creates the schema, problems and trees, so the others only claim. It is
     # slower (latency never blocks a resume): alone at 0.2 s a wave it finished all 24 trees in 7 s,
     # before the other two had even started.
-    first = journeyforge("explore", *explore_overrides("shared", url, tmp_path, latency=1.0, n_train=n_trees))
+    first = journeyforge("explore", *explore_overrides("shared", url, tmp_path, latency=1.0, n_train=n_trees,
+                                                       overlap_writes=overlap))
     procs = [spawn(first, tmp_path / "worker0.log")]
     try:
         wait_until(lambda: _trees(url) == n_trees, 180, "the first worker to create the run's trees")

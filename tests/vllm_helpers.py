@@ -115,6 +115,11 @@ class RecordingPolicy:
         self.requests.extend(requests)
         return self.inner.generate(requests)
 
+    def submit(self, requests):
+        """Record, then delegate (explore.continuous sends its requests here)."""
+        self.requests.extend(requests)
+        return self.inner.submit(requests)
+
 
 def countdown_run(url: str, n_problems: int = 3, seed: int = 5, **search):
     """A Countdown task, a TraceStore at `url` with one explore run over `n_problems` train

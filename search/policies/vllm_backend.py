@@ -15,6 +15,10 @@ token, which is exactly what the next prompt continues from.
 Seeds: on CPU a per-request `SamplingParams(seed=...)` kills the engine ("CPU Generator does not
 use offset"), so there the engine is seeded once (`seed=`) and per-request seeds are ignored;
 on GPU they are passed through.
+
+Continuous (`submit`, `explore.continuous`): each request joins the engine's running batch at its
+next step and is handed back the step it finishes (search/policies/vllm_stepper.py). From the first
+`submit` on, `generate` goes through the same stepping thread, which then owns the engine.
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ class VLLMPolicy(Policy):
     # The explorer then sends token-id prompts (parent prompt ids + step ids), so continuations
     # are token-exact and the shared prefixes hit vLLM's prefix cache block for block.
     token_prompts = True
+    continuous = True   # `submit`: requests join the running batch (search/policies/vllm_stepper.py)
+    _stepper = None
 
     def __init__(self, *args: Any, **options: Any) -> None:
         """Start the engine of `VLLMSettings(*args, **options)` (or of one VLLMSettings object); keyword
@@ -96,6 +102,9 @@ class VLLMPolicy(Policy):
         self.tokenizer = self.llm.get_tokenizer()
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.inputs.TokensPrompt
+        from vllm.sampling_params import RequestOutputKind
+
+        self._final_only = RequestOutputKind.FINAL_ONLY
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, without special tokens (chat-rendered prompts already hold them)."""
@@ -119,32 +128,58 @@ class VLLMPolicy(Policy):
             seed=None if self.on_cpu else request.seed,
         )
 
+    def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        return list(request.prompt_token_ids) if request.prompt_token_ids is not None else self.encode(request.prompt)
+
     def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
-        """One `n`-sample list per request, in order, from a single batched engine call."""
+        """One `n`-sample list per request, in order, from a single batched engine call (through the
+        stepping thread once `submit` has started it)."""
         if not requests:
             return []
+        if self._stepper is not None:
+            started = time.perf_counter()
+            results = [future.result() for future in self.submit(requests)]
+            self.stats.seconds += time.perf_counter() - started
+            self.stats.calls += 1
+            return results
         started = time.perf_counter()
-        prompt_ids = [
-            list(r.prompt_token_ids) if r.prompt_token_ids is not None else self.encode(r.prompt)
-            for r in requests
-        ]
+        prompt_ids = [self._prompt_ids(r) for r in requests]
         outputs = self.llm.generate(
             [self._tokens_prompt(prompt_token_ids=ids) for ids in prompt_ids],
             [self._sampling(r) for r in requests],
             use_tqdm=False,
         )
-        results: list[list[Completion]] = []
-        for request, ids, output in zip(requests, prompt_ids, outputs):
-            completions = [self._completion(c, request.stop) for c in output.outputs]
-            results.append(completions)
-            self.stats.prompt_tokens += len(ids)
-            self.stats.cached_tokens += output.num_cached_tokens or 0
-            self.stats.generated_tokens += sum(len(c.token_ids) for c in completions)
-            self.stats.sequences += len(completions)
+        results = [self._completions(output, request) for request, output in zip(requests, outputs)]
         self.stats.calls += 1
         self.stats.requests += len(requests)
         self.stats.seconds += time.perf_counter() - started
         return results
+
+    def submit(self, requests: list[GenerationRequest]) -> list:
+        """One future per request, done the engine step it finishes; requests sent while others run
+        join their batch (`explore.continuous`). Bad sampling settings raise here, before any is sent."""
+        from search.policies.vllm_stepper import EngineStepper
+
+        if self.llm is None:
+            raise RuntimeError("policy 'vllm' is closed")
+        sent = []
+        for request in requests:
+            params = self._sampling(request)
+            params.output_kind = self._final_only   # one output per request, when it is done
+            sent.append((self._tokens_prompt(prompt_token_ids=self._prompt_ids(request)), params, request))
+        if self._stepper is None:
+            self._stepper = EngineStepper(self.llm.llm_engine, self._completions)
+        self.stats.requests += len(requests)
+        return [self._stepper.add(prompt, params, request) for prompt, params, request in sent]
+
+    def _completions(self, output, request: GenerationRequest) -> list[Completion]:
+        """A finished request's `n` completions, counted in the stats."""
+        completions = [self._completion(c, request.stop) for c in output.outputs]
+        self.stats.prompt_tokens += len(output.prompt_token_ids or ())
+        self.stats.cached_tokens += output.num_cached_tokens or 0
+        self.stats.generated_tokens += sum(len(c.token_ids) for c in completions)
+        self.stats.sequences += len(completions)
+        return completions
 
     @staticmethod
     def _completion(out, stop: tuple[str, ...]) -> Completion:
@@ -164,6 +199,9 @@ class VLLMPolicy(Policy):
         llm = getattr(self, "llm", None)
         if llm is None:
             return
+        if self._stepper is not None:   # first the thread that steps the engine
+            self._stepper.close()
+            self._stepper = None
         self.llm = None
         engine_core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
         if engine_core is not None:
