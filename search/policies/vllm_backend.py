@@ -129,6 +129,7 @@ class VLLMPolicy(Policy):
         )
 
     def _prompt_ids(self, request: GenerationRequest) -> list[int]:
+        """The prompt as token ids: the explorer's own, or its text encoded."""
         return list(request.prompt_token_ids) if request.prompt_token_ids is not None else self.encode(request.prompt)
 
     def generate(self, requests: list[GenerationRequest]) -> list[list[Completion]]:
@@ -160,7 +161,7 @@ class VLLMPolicy(Policy):
         join their batch (`explore.continuous`). Bad sampling settings raise here, before any is sent."""
         from search.policies.vllm_stepper import EngineStepper
 
-        if self.llm is None:
+        if getattr(self, "llm", None) is None:
             raise RuntimeError("policy 'vllm' is closed")
         sent = []
         for request in requests:
