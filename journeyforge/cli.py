@@ -5,19 +5,12 @@ import os
 import sys
 from pathlib import Path
 
-from journeyforge.credentials import scrub_text
-
 # oneDNN's AMX kernels die with "Illegal instruction" on some CPUs (every training step and vLLM);
 # capping the ISA at AVX512_CORE_BF16 avoids them and changes nothing elsewhere.
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-# After the environment above (registering the schemas imports the settings of every stage). CONF_DIR
-# and check_overrides are read from here by tests and benchmarks.
-from journeyforge.overrides import CONF_DIR, check_overrides  # noqa: E402,F401
-from traces.linearize import kind_names  # noqa: E402
-
-USAGE = """usage: journeyforge <stage> [key=value ...] [-m key=a,b ...]
+_USAGE = """usage: journeyforge <stage> [key=value ...] [-m key=a,b ...]
 
 stages:
   explore    grow search trees with the policy model; every node goes into the store
@@ -34,7 +27,26 @@ stages:
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints
 the resolved configuration without running.
-""".format(kinds=" / ".join(kind_names()))  # the trajectory kinds of traces/linearize.py KINDS
+"""
+
+
+def __getattr__(name: str):
+    """`CONF_DIR`, `check_overrides` (read from here by tests and benchmarks) and `USAGE`, imported
+    when first asked for: this module's own import stays light, so that Ctrl-C in the second the
+    stage's libraries take to import is caught by `main` like any other."""
+    if name in ("CONF_DIR", "check_overrides"):
+        from journeyforge import overrides   # after the environment above: it registers every stage's schema
+
+        return getattr(overrides, name)
+    if name == "USAGE":
+        return _usage()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def _usage() -> str:
+    from traces.linearize import kind_names
+
+    return _USAGE.format(kinds=" / ".join(kind_names()))  # the trajectory kinds of traces/linearize.py KINDS
 
 
 def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:
@@ -108,6 +120,8 @@ def _preflight(stage: str, rest: list[str]) -> None:
     if (args.help or args.hydra_help or args.shell_completion or args.info or args.config_path
             or args.config_name or args.config_dir):
         return
+    from journeyforge.overrides import check_overrides
+
     problem = check_overrides(list(args.overrides), validate=not args.cfg)
     if problem:
         sys.exit(f"journeyforge {stage}: {problem}")
@@ -121,8 +135,21 @@ def _stages():
 
 def main(argv: list[str] | None = None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        _main(argv)
+    except KeyboardInterrupt:   # before the stage ran (importing, checking the settings): nothing was written
+        stage = argv[0] if argv and not argv[0].startswith("-") else ""
+        print(f"journeyforge{' ' + stage if stage else ''}: interrupted; what was finished is stored, the same "
+              "command resumes", file=sys.stderr)
+        sys.exit(130)
+
+
+def _main(argv: list[str]) -> None:
+    from journeyforge.overrides import CONF_DIR
+
+    usage = _usage()
     if not argv or argv[0] in ("-h", "--help", "help"):
-        print(USAGE)
+        print(usage)
         return
     stage, rest = argv[0], argv[1:]
     if stage == "db":
@@ -131,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
         db_main(rest)
         return
     if stage.startswith("-") or "=" in stage:
-        sys.exit(f"journeyforge: the first argument is the stage, got {stage!r}\n\n{USAGE}")
+        sys.exit(f"journeyforge: the first argument is the stage, got {stage!r}\n\n{usage}")
     if stage == "view":  # `journeyforge view serve=true port=8001`: the stage's own keys without `view.`
         from viewer.settings import expand_shorthands
 
@@ -140,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
     _preflight(stage, rest)
     stages = _stages()
     if stage not in stages:
-        sys.exit(f"journeyforge: unknown stage {stage!r}\n\n{USAGE}")
+        sys.exit(f"journeyforge: unknown stage {stage!r}\n\n{usage}")
 
     import hydra
 
@@ -158,6 +185,8 @@ def main(argv: list[str] | None = None) -> None:
         except (*EXPECTED_ERRORS(), OSError, *_DATABASE_ERRORS()) as err:
             # Input and environment problems get one clear message, not a traceback; one line even
             # when a driver's own text spans several (psycopg: "...refused\n\tIs the server running").
+            from journeyforge.credentials import scrub_text
+
             line = scrub_text(error_line(err, cfg), secrets)
             fail_started_runs(line)
             sys.exit(f"journeyforge {stage}: {line}")

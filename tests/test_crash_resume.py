@@ -185,3 +185,24 @@ def test_ctrl_c_ends_in_one_line_and_hands_the_trees_back(tmp_path, overlap):
     assert proc.returncode == 130, (out[-2000:], err[-2000:], tree_status(url, "crash"))
     assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("journeyforge explore: interrupted")
     assert {status for _, status, _, _ in tree_status(url, "crash")} <= {"done", "pending"}
+
+
+@pytest.mark.parametrize("after", [0.1, 0.6])
+def test_ctrl_c_while_the_command_starts_ends_in_one_line(tmp_path, after):
+    """Ctrl-C in the first second, while the stage's libraries import and the settings are checked:
+    the same one line as later, no traceback."""
+    import signal
+    import subprocess
+    import time
+
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    cmd = journeyforge("explore", *explore_overrides("crash", url, tmp_path, latency=0.3, n_train=N_TREES))
+    proc = subprocess.Popen(cmd, cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    time.sleep(after)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out[-2000:], err[-2000:])
+    assert "Traceback" not in err and err.strip().splitlines() == [
+        "journeyforge explore: interrupted; what was finished is stored, the same command resumes"]
