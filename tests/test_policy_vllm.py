@@ -116,6 +116,21 @@ def test_context_length_is_the_engines_max_model_len(policy):
     assert "1,000 prompt tokens + 25 max_tokens = 1,025 > 1,024" in context_overflow(policy, too_long)
 
 
+def test_an_engine_dead_error_of_a_batch_becomes_policy_unavailable(policy, monkeypatch):
+    # The real death (a killed core process) is the module's last test; the batched path's mapping of
+    # vLLM's own EngineDeadError is checked here, with the engine left alive.
+    from vllm.v1.engine.exceptions import EngineDeadError
+
+    from search.policies.base import PolicyUnavailable
+
+    def dead(*args, **kwargs):
+        raise EngineDeadError()
+
+    monkeypatch.setattr(policy.llm, "generate", dead)
+    with pytest.raises(PolicyUnavailable, match="core process died"):
+        policy.generate([GenerationRequest(prompt=countdown_prompt("1 2 3", 6), max_tokens=2, stop=())])
+
+
 # The continuous path (`submit`, explore.continuous): these run last, since the first `submit` hands
 # the engine to the stepping thread for the rest of the module.
 
@@ -160,3 +175,26 @@ def test_a_request_the_engine_refuses_fails_alone(policy):
     with pytest.raises(Exception, match="(?i)longer than|too long|maximum|max_model_len"):
         bad.result(timeout=300)
     assert len(good.result(timeout=300)[0].token_ids) == 2
+
+
+def test_a_dead_engine_ends_in_policy_unavailable_for_waiting_and_later_requests(policy):
+    """Last in the module: it kills the engine's core process (as the OOM killer would). A request
+    running then, one sent later and `generate` all fail with the one-line PolicyUnavailable the
+    CLI prints, not vLLM's traceback."""
+    import time
+
+    import psutil
+
+    from search.policies.base import PolicyUnavailable
+
+    [running] = policy.submit([GenerationRequest(prompt=countdown_prompt("2 4 9", 17), max_tokens=256, stop=(),
+                                                 temperature=0.0)])
+    time.sleep(0.5)
+    cores = [p for p in psutil.Process().children(recursive=True) if "EngineCore" in " ".join(p.cmdline() + [p.name()])]
+    assert cores
+    for core in cores:
+        core.kill()
+    with pytest.raises(PolicyUnavailable, match=r"the vLLM engine's core process died .* re-run the same command"):
+        running.result(timeout=120)
+    with pytest.raises(PolicyUnavailable, match="core process died"):
+        policy.generate([GenerationRequest(prompt=countdown_prompt("1 2 3", 6), max_tokens=2, stop=())])

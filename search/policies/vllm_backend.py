@@ -23,11 +23,12 @@ next step and is handed back the step it finishes (search/policies/vllm_stepper.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from typing import Any
 
 from search.policies.backend_settings import option_names, settings_from
-from search.policies.base import Completion, GenerationRequest, Policy
+from search.policies.base import Completion, GenerationRequest, Policy, PolicyUnavailable
 from search.policies.default_model import resolve_model
 from search.policies.vllm_settings import VLLMSettings
 
@@ -103,8 +104,19 @@ class VLLMPolicy(Policy):
         self._sampling_params = vllm.SamplingParams
         self._tokens_prompt = vllm.inputs.TokensPrompt
         from vllm.sampling_params import RequestOutputKind
+        from vllm.v1.engine.exceptions import EngineDeadError
 
         self._final_only = RequestOutputKind.FINAL_ONLY
+        self._engine_dead = EngineDeadError
+        self._closed = threading.Event()
+        _watch_engine_core(getattr(self.llm.llm_engine, "engine_core", None), EngineDeadError, self._closed)
+
+    @staticmethod
+    def _dead(exc: BaseException) -> PolicyUnavailable:
+        """The one-line error of an engine whose core process died (killed, out of memory): like a
+        server that is gone, the finished waves are stored and the same command resumes."""
+        return PolicyUnavailable("the vLLM engine's core process died (out of memory or killed; its log is "
+                                 "above); what was finished is stored, re-run the same command to resume")
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, without special tokens (chat-rendered prompts already hold them)."""
@@ -145,11 +157,14 @@ class VLLMPolicy(Policy):
             return results
         started = time.perf_counter()
         prompt_ids = [self._prompt_ids(r) for r in requests]
-        outputs = self.llm.generate(
-            [self._tokens_prompt(prompt_token_ids=ids) for ids in prompt_ids],
-            [self._sampling(r) for r in requests],
-            use_tqdm=False,
-        )
+        try:
+            outputs = self.llm.generate(
+                [self._tokens_prompt(prompt_token_ids=ids) for ids in prompt_ids],
+                [self._sampling(r) for r in requests],
+                use_tqdm=False,
+            )
+        except self._engine_dead as exc:
+            raise self._dead(exc) from exc
         results = [self._completions(output, request) for request, output in zip(requests, outputs)]
         self.stats.calls += 1
         self.stats.requests += len(requests)
@@ -169,7 +184,8 @@ class VLLMPolicy(Policy):
             params.output_kind = self._final_only   # one output per request, when it is done
             sent.append((self._tokens_prompt(prompt_token_ids=self._prompt_ids(request)), params, request))
         if self._stepper is None:
-            self._stepper = EngineStepper(self.llm.llm_engine, self._completions)
+            self._stepper = EngineStepper(self.llm.llm_engine, self._completions,
+                                          lambda exc: self._dead(exc) if isinstance(exc, self._engine_dead) else exc)
         self.stats.requests += len(requests)
         return [self._stepper.add(prompt, params, request) for prompt, params, request in sent]
 
@@ -200,6 +216,7 @@ class VLLMPolicy(Policy):
         llm = getattr(self, "llm", None)
         if llm is None:
             return
+        self._closed.set()
         if self._stepper is not None:   # first the thread that steps the engine
             self._stepper.close()
             self._stepper = None
@@ -211,3 +228,23 @@ class VLLMPolicy(Policy):
         import gc
 
         gc.collect()
+
+
+def _watch_engine_core(client: Any, engine_dead: type[BaseException], closed: threading.Event) -> None:
+    """Wake a caller waiting for the engine once its core process has died. vLLM 0.32's client
+    notices the death (its monitor thread sets `resources.engine_dead` and shuts the client down) but
+    then nobody puts anything in the queue that `step` and `LLM.generate` wait on, so they wait
+    forever (measured: a killed core left the explorer hanging). This thread puts vLLM's own
+    EngineDeadError there, which `get_output` raises. A client without those parts (another vLLM
+    version, the in-process engine) is left alone."""
+    resources, queue = getattr(client, "resources", None), getattr(client, "outputs_queue", None)
+    if resources is None or queue is None or not hasattr(resources, "engine_dead"):
+        return
+
+    def watch() -> None:
+        while not closed.wait(0.5):
+            if resources.engine_dead:
+                queue.put_nowait(engine_dead())
+                return
+
+    threading.Thread(target=watch, name="vllm-engine-watch", daemon=True).start()

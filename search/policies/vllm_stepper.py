@@ -21,11 +21,14 @@ from typing import Any
 class EngineStepper:
     """Steps `engine` (a `vllm.LLMEngine`) on a daemon thread; `add` hands it a request."""
 
-    def __init__(self, engine: Any, on_finished: Callable[[Any, Any], Any]) -> None:
+    def __init__(self, engine: Any, on_finished: Callable[[Any, Any], Any],
+                 dead: Callable[[BaseException], BaseException] = lambda exc: exc) -> None:
         """`on_finished(output, context)` turns a finished `RequestOutput` into its future's result,
-        on the stepper's thread; `context` is what `add` was given with the request."""
+        on the stepper's thread; `context` is what `add` was given with the request. `dead(exc)`:
+        the error every waiting and later request fails with once stepping raised `exc`."""
         self.engine = engine
         self.on_finished = on_finished
+        self.dead = dead
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()
         self._ids = itertools.count()
         self._closing = False
@@ -36,7 +39,7 @@ class EngineStepper:
     def add(self, prompt: Any, params: Any, context: Any = None) -> Future:
         """A future of `on_finished(output, context)` for one request, done the step it finishes."""
         if self._failure is not None:
-            raise RuntimeError(f"the vLLM engine failed earlier: {self._failure}") from self._failure
+            raise self._failure
         if self._closing:
             raise RuntimeError("the vLLM engine is closed")
         future: Future = Future()
@@ -61,7 +64,7 @@ class EngineStepper:
                         try:
                             self.engine.add_request(request_id, prompt, params)
                         except Exception as exc:   # a request the engine refuses fails alone
-                            future.set_exception(exc)
+                            future.set_exception(self.dead(exc))
                         else:
                             running[request_id] = (context, future)
                     item = self._next_or_none()
@@ -75,7 +78,7 @@ class EngineStepper:
                         except Exception as exc:
                             future.set_exception(exc)
         except BaseException as exc:   # the engine died: every waiting request fails with its error
-            self._failure = exc
+            self._failure = self.dead(exc)
         failure = self._failure or RuntimeError("the vLLM engine was closed while the request ran")
         if running and self._failure is None:
             try:   # the engine outlives the thread until its owner shuts it down: free their slots
