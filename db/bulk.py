@@ -8,6 +8,7 @@ Any other driver: SQLAlchemy Core executemany. All of them run inside the caller
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import groupby
 from json.encoder import c_make_encoder, encode_basestring
 from operator import itemgetter
 from typing import Any
@@ -208,23 +209,13 @@ def _update_nodes_sqlite(conn: Connection, node_updates: Sequence[dict]) -> int:
     (store_scale.py): SQLite evaluates and rewrites each column. Runs keep the rows' order, so a
     node updated twice in one wave ends as the sequential updates would leave it. Returns the
     number of rows updated."""
-    updated, start = 0, 0
-    runs = []
-    columns = None
-    for i, row in enumerate(node_updates):
-        given = row.keys() & _REVISABLE
-        if given != columns:
-            if i:
-                runs.append((columns, start, i))
-            columns, start = given, i
-    runs.append((columns, start, len(node_updates)))
-    for given, begin, end in runs:
+    updated = 0
+    for given, run in groupby(node_updates, key=lambda row: row.keys() & _REVISABLE):
         names = sorted(given)
         # None in a revisable column keeps the stored value, as on the other backends
         statement = ("UPDATE nodes SET visits = ?, value = ?"
                      + "".join(f", {c} = COALESCE(?, {c})" for c in names) + " WHERE id = ?")
-        params = [(row["visits"], row["value"], *[row[c] for c in names], row["id"])
-                  for row in node_updates[begin:end]]
+        params = [(row["visits"], row["value"], *[row[c] for c in names], row["id"]) for row in run]
         updated += conn.exec_driver_sql(statement, params).rowcount
     return updated
 

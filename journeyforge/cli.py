@@ -138,10 +138,15 @@ def main(argv: list[str] | None = None) -> None:
     try:
         _main(argv)
     except KeyboardInterrupt:   # before the stage ran (importing, checking the settings): nothing was written
-        stage = argv[0] if argv and not argv[0].startswith("-") else ""
-        print(f"journeyforge{' ' + stage if stage else ''}: interrupted; what was finished is stored, the same "
-              "command resumes", file=sys.stderr)
-        sys.exit(130)
+        _interrupted(argv[0] if argv and not argv[0].startswith("-") else "")
+
+
+def _interrupted(stage: str) -> None:
+    """Ctrl-C's one line (exit 130), whenever it comes: the explorer has handed its trees back and
+    every finished wave is stored."""
+    print(f"journeyforge{' ' + stage if stage else ''}: interrupted; what was finished is stored, the same "
+          "command resumes", file=sys.stderr)
+    sys.exit(130)
 
 
 def _main(argv: list[str]) -> None:
@@ -191,10 +196,7 @@ def _main(argv: list[str]) -> None:
             fail_started_runs(line)
             sys.exit(f"journeyforge {stage}: {line}")
         except KeyboardInterrupt:
-            # The explorer has already handed its trees back; every finished wave is stored.
-            print(f"journeyforge {stage}: interrupted; what was finished is stored, the same command "
-                  "resumes", file=sys.stderr)
-            sys.exit(130)
+            _interrupted(stage)
 
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()

@@ -107,7 +107,7 @@ def check_rewrite(task: Task, draft: str, rewrite: str) -> str | None:
     if not body:
         return f"{EMPTY}: the think block is empty"
     marker = task.frame_markers.search(body)
-    if marker is not None:  # model output is untrusted: a second <think>, an <answer>, <|im_end|>
+    if marker is not None:  # model output is untrusted: a second <think>, the task's answer frame, <|im_end|>
         return f"{FRAME_MARKER}: {marker.group()!r} inside the think block"
     want, got = task.extract_answer(draft), task.extract_answer(rewrite)
     if got is None or " ".join(got.split()) != " ".join((want or "").split()):

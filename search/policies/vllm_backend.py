@@ -111,10 +111,11 @@ class VLLMPolicy(Policy):
         self._closed = threading.Event()
         _watch_engine_core(getattr(self.llm.llm_engine, "engine_core", None), EngineDeadError, self._closed)
 
-    @staticmethod
-    def _dead(exc: BaseException) -> PolicyUnavailable:
-        """The one-line error of an engine whose core process died (killed, out of memory): like a
-        server that is gone, the finished waves are stored and the same command resumes."""
+    def _unavailable(self, exc: BaseException) -> BaseException:
+        """`exc`, or for vLLM's EngineDeadError (its core process died: killed, out of memory) the
+        one-line error of a server that is gone: the finished waves are stored, the same command resumes."""
+        if not isinstance(exc, self._engine_dead):
+            return exc
         return PolicyUnavailable("the vLLM engine's core process died (out of memory or killed; its log is "
                                  "above); what was finished is stored, re-run the same command to resume")
 
@@ -164,7 +165,7 @@ class VLLMPolicy(Policy):
                 use_tqdm=False,
             )
         except self._engine_dead as exc:
-            raise self._dead(exc) from exc
+            raise self._unavailable(exc) from exc
         results = [self._completions(output, request) for request, output in zip(requests, outputs)]
         self.stats.calls += 1
         self.stats.requests += len(requests)
@@ -184,8 +185,7 @@ class VLLMPolicy(Policy):
             params.output_kind = self._final_only   # one output per request, when it is done
             sent.append((self._tokens_prompt(prompt_token_ids=self._prompt_ids(request)), params, request))
         if self._stepper is None:
-            self._stepper = EngineStepper(self.llm.llm_engine, self._completions,
-                                          lambda exc: self._dead(exc) if isinstance(exc, self._engine_dead) else exc)
+            self._stepper = EngineStepper(self.llm.llm_engine, self._completions, self._unavailable)
         self.stats.requests += len(requests)
         return [self._stepper.add(prompt, params, request) for prompt, params, request in sent]
 
