@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> None:
 
 def _interrupted(stage: str) -> None:
     """Ctrl-C's one line (exit 130), whenever it comes: the explorer has handed its trees back and
-    every finished wave is stored."""
+    every finished wave is stored. CPython 3.11 turns the exit into death by SIGINT when the interrupt
+    landed in code compiled from a string (a namedtuple being made): the shell's $? is 130 either way."""
     print(f"journeyforge{' ' + stage if stage else ''}: interrupted; what was finished is stored, the same "
           "command resumes", file=sys.stderr)
     sys.exit(130)
