@@ -36,7 +36,7 @@ def fresh_pg_url():
 # Ctrl-C's exit as the shell reports it ($? = 130): exit(130), or death by SIGINT, which CPython 3.11
 # chooses after our handler's exit(130) when the interrupt had landed in code compiled from a string
 # (namedtuple's eval while a library imports): its "unhandled KeyboardInterrupt" flag stays set.
-CTRL_C_EXITS = (130, -2)
+CTRL_C_EXITS = (130, -signal.SIGINT)
 
 
 def journeyforge(stage: str, *overrides: str) -> list[str]:
