@@ -132,6 +132,19 @@ class Explorer:
                 trees.append(tree)
         return trees
 
+    def _claim(self, run_id: int, infos: dict[int, dict[str, Any]], limit: int) -> list[SearchTree]:
+        """Claim up to `limit` trees and load them; when loading fails (the policy's tokenizer, a server's
+        /tokenize) the claimed trees go back to `pending` first: a stopped process leaves none `running`."""
+        claimed = self.store.claim_trees(run_id, self.worker, limit, self.s.lease_seconds)
+        try:
+            return self._load([infos[tid] for tid in claimed])
+        except BaseException:
+            try:
+                self.store.release(claimed, self.worker, "pending")
+            except Exception:  # the store itself may be what failed: the leases expire
+                log.exception("could not release trees; their leases will expire")
+            raise
+
     def _release_dead_local_workers(self, run_id: int) -> None:
         """Free trees held by explorer processes on this host that no longer exist (kill -9),
         so a re-run on one machine continues at once instead of waiting for their leases."""
@@ -161,9 +174,7 @@ class Explorer:
         try:
             while True:
                 if len(active) < self.s.max_active_trees:
-                    claimed = self.store.claim_trees(run_id, self.worker, self.s.max_active_trees - len(active),
-                                                     self.s.lease_seconds)
-                    for tree in self._load([infos[tid] for tid in claimed]):
+                    for tree in self._claim(run_id, infos, self.s.max_active_trees - len(active)):
                         active[tree.tree_id] = tree
                 if not active:
                     self._finish_write(summary)   # its trees' final status is part of it

@@ -8,6 +8,8 @@ vLLM extras (`vllm_extras=True`, the default): `return_token_ids` gives each cho
 ids and `include_stop_str_in_output` keeps the stop string in text and ids alike (see
 `search/policies/vllm_backend.py` for why); the text is cut before the stop string here. A plain
 OpenAI server rejects unknown fields, so turn the extras off there (token ids are then empty).
+The prompts' token ids and chat templates come from `policy.tokenizer` or from the server itself
+(vLLM's /tokenize and /detokenize), never from a model hub (search/policies/openai_tokens.py).
 Cached prompt tokens are reported only by servers that fill `usage.prompt_tokens_details`
 (`vllm serve --enable-prompt-tokens-details`).
 
@@ -34,6 +36,7 @@ import requests
 from search.policies.backend_settings import settings_from
 from search.policies.base import PolicyUnavailable, Completion, GenerationRequest, Policy
 from search.policies.openai_settings import OpenAISettings
+from search.policies.openai_tokens import tokens_source
 from search.policies.vllm_backend import cut_at_stop
 
 RETRY_STATUS = {408, 429, 500, 502, 503, 504}
@@ -62,7 +65,7 @@ class OpenAIPolicy(Policy):
         """Talk to the servers of `OpenAISettings(*args, **options)` (or of one OpenAISettings object):
         `OpenAIPolicy("http://127.0.0.1:8000/v1", "served-model", ...)`; the options' meanings are there.
 
-        The tokenizer (`tokenizer`, default `model`) is loaded lazily, only for `encode`/`render_chat`.
+        The tokens (`policy.tokenizer`, or the server's /tokenize) are found on first `encode`/`render_chat`.
         """
         super().__init__()
         self.settings = s = settings_from(OpenAISettings, args, options)
@@ -87,31 +90,34 @@ class OpenAIPolicy(Policy):
         self.seeds = s.seeds
         self.token_prompts = s.vllm_extras
         self.extra_body = dict(s.extra_body or {})
-        self.tokenizer_name = s.tokenizer or s.model
-        self._tokenizer = None
+        self._tokens = None   # where the served model's tokens come from, found on first use
+        self._tokens_lock = threading.Lock()
         self._local = threading.local()
         self._pool = ThreadPoolExecutor(max_workers=s.concurrency, thread_name_prefix="openai-policy")
         self._stats_lock = threading.Lock()
 
     # -- tokenizer -------------------------------------------------------------------------
     @property
+    def tokens(self):
+        """The served model's tokens: `policy.tokenizer`, else the server's /tokenize, else `model` as
+        a local folder (search/policies/openai_tokens.py); found on first use, never downloaded."""
+        with self._tokens_lock:
+            if self._tokens is None:
+                self._tokens = tokens_source(self.settings, self._session)
+        return self._tokens
+
+    @property
     def tokenizer(self):
-        """The model's tokenizer, loaded on first use with transformers."""
-        if self._tokenizer is None:
-            from transformers import AutoTokenizer
-
-            from search.policies.default_model import resolve_model
-
-            self._tokenizer = AutoTokenizer.from_pretrained(resolve_model(self.tokenizer_name))
-        return self._tokenizer
+        """The transformers tokenizer when the tokens come from this machine; None when the server gives them."""
+        return getattr(self.tokens, "tokenizer", None)
 
     def encode(self, text: str) -> list[int]:
         """Token ids of `text`, without special tokens (chat-rendered prompts already hold them)."""
-        return list(self.tokenizer.encode(text, add_special_tokens=False))
+        return self.tokens.encode(text)
 
     def render_chat(self, messages: list[dict[str, str]]) -> str:
         """`messages` rendered with the model's chat template, ending with the assistant turn."""
-        return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+        return self.tokens.render_chat(messages)
 
     # -- context ---------------------------------------------------------------------------
     @property

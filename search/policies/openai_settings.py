@@ -34,7 +34,11 @@ class OpenAISettings(BackendSettings):
     extra_body: dict[str, Any] | None = None
     """Fields merged into every request body."""
     tokenizer: str | None = None
-    """A directory or hub id of the model's tokenizer, loaded only for `encode` / `render_chat`; null: `model`."""
+    """The folder of the served model's tokenizer (or the bundled model's name, or a hub id already in the
+    local cache; nothing is downloaded). Needed for token-id prompts (`vllm_extras`), chat prompts and
+    counting text prompts. null: the server's own tokenizer (vLLM's `/tokenize` and `/detokenize`; it
+    also applies the chat template), else `model` when that is such a folder; with none of them the
+    run stops at config time with a line naming both ways."""
     down_seconds: float = 30.0
     """The longest a failing server is skipped before it gets requests again (a restarted server rejoins)."""
     seeds: bool = True
@@ -54,3 +58,15 @@ class OpenAISettings(BackendSettings):
         if not urls or not all(isinstance(u, str) and u.strip() for u in urls):
             raise ValueError(f"policy.base_url must be a URL or a non-empty list of URLs, got {self.base_url!r}")
         super().validate()
+
+    def check_task(self, task: Any) -> None:
+        """Config time: when this task's prompts need the served model's tokens, a tokenizer is at hand
+        (`policy.tokenizer`, or a server that answers /tokenize); ValueError with one line otherwise.
+        A server that does not answer yet is left to the run (search/policies/openai_tokens.py)."""
+        if self.tokenizer is None and not (self.vllm_extras or self.context_length is not None
+                                           or getattr(task, "prompt_format", None) == "chat"):
+            return
+        from search.policies.openai_tokens import check_tokens_source
+
+        urls = [self.base_url] if isinstance(self.base_url, str) else list(self.base_url)
+        check_tokens_source(urls, self.model, self.api_key, self.tokenizer)
