@@ -148,10 +148,11 @@ def replay(task: Task, problem: Problem, text: str) -> Replay:
     return out
 
 
-def replay_rates(replays: list[Replay]) -> dict[str, float | int]:
+def replay_rates(replays: list[Replay]) -> dict[str, float | int | None]:
     """The report's backtrack numbers over a model's answers: share of answers with a backtrack,
     backtracks per answer, and the justified / true / recovered rates (over backtracks, backtracks,
-    and answers with a backtrack), and check lines per answer with the share of them that are true."""
+    and answers with a backtrack), and check lines per answer with the share of them that are true.
+    A rate over nothing (no backtrack, no check line) is None: undefined, stored as JSON null."""
     n = len(replays)
     backtracks = sum(r.backtracks for r in replays)
     with_bt = [r for r in replays if r.backtracks]
@@ -160,11 +161,11 @@ def replay_rates(replays: list[Replay]) -> dict[str, float | int]:
         "with_backtrack": len(with_bt),
         "backtrack_share": len(with_bt) / n if n else 0.0,
         "backtracks": backtracks,
-        "justified_rate": sum(r.justified for r in replays) / backtracks if backtracks else float("nan"),
-        "true_rate": sum(r.true_reflections for r in replays) / backtracks if backtracks else float("nan"),
-        "recovery_rate": sum(r.recovered for r in with_bt) / len(with_bt) if with_bt else float("nan"),
+        "justified_rate": sum(r.justified for r in replays) / backtracks if backtracks else None,
+        "true_rate": sum(r.true_reflections for r in replays) / backtracks if backtracks else None,
+        "recovery_rate": sum(r.recovered for r in with_bt) / len(with_bt) if with_bt else None,
         "checks": sum(r.checks for r in replays),
         "checks_per_answer": sum(r.checks for r in replays) / n if n else 0.0,
         "true_check_rate": (sum(r.true_checks for r in replays) / sum(r.checks for r in replays)
-                            if any(r.checks for r in replays) else float("nan")),
+                            if any(r.checks for r in replays) else None),
     }

@@ -160,7 +160,8 @@ def _figures(out_dir: Path, arms: dict, base_name: str, curve: dict | None, acc:
 
 
 def _num(value) -> str:
-    return f"{value:.3f}" if isinstance(value, (int, float)) else "-"
+    """Three decimals, "-" for a number that is undefined (None, as the store keeps NaN, or NaN itself)."""
+    return f"{value:.3f}" if isinstance(value, (int, float)) and math.isfinite(value) else "-"
 
 
 def _train_stats(store, name: str, label: str, trained: dict, stage: str = "train") -> dict:
@@ -237,7 +238,7 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
         for lab in a["labels"] if a["kind"] not in ("base", "rl") else []:
             st = _train_stats(store, cfg.name, lab, trained)
             train_rows.append([lab, st.get("examples", "-"), st.get("steps", "-"),
-                               f"{st.get('first_loss', float('nan')):.3f}", f"{st.get('last_loss', float('nan')):.3f}",
+                               _num(st.get("first_loss")), _num(st.get("last_loss")),
                                st.get("seconds", "-"), st.get("loss_mode", "-")])
 
     ev = OmegaConf.to_container(cfg.eval, resolve=True)

@@ -5,7 +5,6 @@ transaction mode are the same whether the schema is being migrated or nodes are 
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
@@ -13,10 +12,12 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from db.finite_json import finite_json
 from db.settings import BUSY_TIMEOUT
 
-# JSON columns are written compactly: token ids and states are most of a node's bytes.
-compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# JSON columns are written compactly (token ids and states are most of a node's bytes), with NaN and
+# Infinity as null: PostgreSQL's json refuses them (db/finite_json.py).
+compact_json = finite_json
 
 # Connection option that picks the SQLite BEGIN mode of a transaction (see `make_engine`).
 SQLITE_BEGIN = "journeyforge_sqlite_begin"

@@ -6,7 +6,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from search.bounds import MAX_SEQUENCE_TOKENS, check_int, check_number
 from search.sampling import SamplingSettings
+
+# explore.<option> -> its most. Trees at once: 1,000,000 is 400x rStar-Math's waves (2,500 trees) and
+# each active tree holds its nodes in memory. Seconds: a day; a lease or a poll longer than that is a
+# slip (and Python's sleep overflows near 2**63 ns, about 292 years).
+EXPLORE_MAXIMA = {"max_active_trees": 1_000_000, "lease_seconds": 86_400.0, "poll_seconds": 86_400.0,
+                  "gather_seconds": 86_400.0}
 
 
 @dataclass
@@ -56,10 +63,9 @@ class ExploreSettings(SamplingSettings):
     """Show a progress bar."""
 
     def __post_init__(self) -> None:
-        value = self.max_active_trees
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"explore.max_active_trees must be an integer >= 1, got {value!r}")
+        check_int("explore.max_active_trees", self.max_active_trees, 1, EXPLORE_MAXIMA["max_active_trees"])
         self.check_sampling("explore.")
+        check_int("explore.max_tokens", self.max_tokens, 1, MAX_SEQUENCE_TOKENS)
         if self.worker_index is not None and (isinstance(self.worker_index, bool) or self.worker_index < 0):
             raise ValueError(f"explore.worker_index must be an integer >= 0 or null, got {self.worker_index!r}")
         if self.max_waves is not None and self.max_waves < 1:
@@ -69,6 +75,8 @@ class ExploreSettings(SamplingSettings):
         for name in ("lease_seconds", "poll_seconds"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"explore.{name} must be > 0 seconds, got {getattr(self, name)!r}")
+        for name in ("lease_seconds", "poll_seconds", "gather_seconds"):
+            check_number(f"explore.{name}", getattr(self, name), 0, EXPLORE_MAXIMA[name], "seconds")
 
 @dataclass
 class ExploreSummary:

@@ -8,11 +8,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from search.bounds import MAX_BATCH, MAX_LORA_RANK, MAX_SEQUENCE_TOKENS, MAX_TRAIN_STEPS, check_ints, check_number
 from search.sampling import SamplingSettings
 from training.student import StudentSettings
 
 FORMATS = ("prompt_completion", "messages")
 BATCH_ORDERS = ("random", "group_by_length")
+
+# train.<option> -> (least, most); the upper bounds only catch slips (search/bounds.py says why each number).
+SFT_BOUNDS = {"max_steps": (-1, MAX_TRAIN_STEPS), "per_device_train_batch_size": (1, MAX_BATCH),
+              "gradient_accumulation_steps": (1, MAX_BATCH), "max_length": (1, MAX_SEQUENCE_TOKENS),
+              "logging_steps": (1, MAX_TRAIN_STEPS), "lora_r": (1, MAX_LORA_RANK), "lora_alpha": (1, 16 * MAX_LORA_RANK)}
+# Passes over the data when max_steps <= 0: 1,000 epochs of even 100 examples is beyond any recipe
+# (the CPU laboratory's 10 is the most a preset asks for).
+MAX_EPOCHS = 1_000
+
+# eval.<option> -> (least, most).
+# Samples per problem (`samples`, each N of `scaling`, the prm beam's width): 10,000 is the largest k of
+# repeated sampling studies (Brown et al. 2024, "Large Language Monkeys"); each one is a whole generation
+# per problem, so 1e9 would never end. Held-out problems: 1,000,000 is above any benchmark's test split
+# (a larger value only means "all"). Beam rounds: 1,000 steps of one answer is far past any solution.
+MAX_SAMPLES = 10_000
+EVAL_BOUNDS = {"n_problems": (1, 1_000_000), "max_tokens": (1, MAX_SEQUENCE_TOKENS), "samples": (1, MAX_SAMPLES),
+               "prm_beam_width": (1, MAX_SAMPLES), "prm_beam_steps": (1, 1_000),
+               "prm_beam_step_tokens": (1, MAX_SEQUENCE_TOKENS)}
 
 
 @dataclass
@@ -73,12 +92,11 @@ class SFTSettings:
         """Raise ValueError naming the option when a setting cannot work."""
         if self.format not in FORMATS:
             raise ValueError(f"train.format must be one of {FORMATS}, got {self.format!r}")
-        for name in ("per_device_train_batch_size", "gradient_accumulation_steps", "max_length",
-                     "logging_steps", "lora_r"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)!r}")
+        check_ints("train.", self, SFT_BOUNDS)
         if self.max_steps <= 0 and self.epochs <= 0:
             raise ValueError("train.max_steps <= 0 needs train.epochs > 0")
+        if self.max_steps <= 0:
+            check_number("train.epochs", self.epochs, 0, MAX_EPOCHS, "(passes over the data)")
         if self.batch_order not in BATCH_ORDERS:
             raise ValueError(f"train.batch_order must be one of {BATCH_ORDERS}, got {self.batch_order!r}")
         if self.learning_rate <= 0:
@@ -149,14 +167,12 @@ class EvalSettings(SamplingSettings):
 
     def validate(self) -> None:
         """Raise ValueError naming the option when a setting cannot work."""
-        for name in ("n_problems", "max_tokens", "samples", "prm_beam_width", "prm_beam_steps", "prm_beam_step_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"eval.{name} must be an integer >= 1, got {value!r}")
+        check_ints("eval.", self, EVAL_BOUNDS)
         if self.temperature < 0:
             raise ValueError(f"eval.temperature must be >= 0, got {self.temperature!r}")
-        if any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in self.scaling):
-            raise ValueError(f"eval.scaling must be a list of integers >= 1, got {list(self.scaling)!r}")
+        if any(isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_SAMPLES for n in self.scaling):
+            raise ValueError(f"eval.scaling must be a list of integers in [1, {MAX_SAMPLES:,}] (samples per problem), "
+                             f"got {list(self.scaling)!r}")
         if self.prm_aggregate not in ("last", "min", "prod"):
             raise ValueError(f"eval.prm_aggregate must be one of last, min, prod, got {self.prm_aggregate!r}")
         if self.prm is not None:

@@ -73,8 +73,8 @@ def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSetting
     tokenizer.save_pretrained(str(out))
     losses = [e["loss"] for e in trainer.state.log_history if "loss" in e]
     summary = {"steps": int(trainer.state.global_step), "paths": len(examples), "scored_steps": scored,
-               "first_loss": float(losses[0]) if losses else math.nan,
-               "last_loss": float(losses[-1]) if losses else math.nan,
+               "first_loss": float(losses[0]) if losses else None,
+               "last_loss": float(losses[-1]) if losses else None,
                "seconds": round(time.perf_counter() - start, 1)}
     (out / SCORER_FILE).write_text(json.dumps({"base_model": settings.model, "task": task or {}, "head": "token-classification, 1 logit at "
                                               "each step's last token", "labels": settings.labels,
@@ -82,10 +82,11 @@ def train_prm(rows: Sequence[dict], output_dir: str | Path, settings: PRMSetting
     return summary
 
 
-def _auc(pos: list[float], neg: list[float]) -> float:
-    """P(a mistake scores below a good step), ties half: the Mann-Whitney form of ROC AUC."""
+def _auc(pos: list[float], neg: list[float]) -> float | None:
+    """P(a mistake scores below a good step), ties half: the Mann-Whitney form of ROC AUC; None
+    (undefined) without both mistakes and good steps."""
     if not pos or not neg:
-        return math.nan
+        return None
     order = sorted([(s, 1) for s in pos] + [(s, 0) for s in neg])
     rank_sum, i = 0.0, 0
     while i < len(order):
@@ -99,11 +100,13 @@ def _auc(pos: list[float], neg: list[float]) -> float:
 
 
 def grade(predicted: Sequence[Sequence[float | None]], truth: Sequence[Sequence[bool | None]],
-          threshold: float = 0.5) -> dict[str, float]:
+          threshold: float = 0.5) -> dict[str, float | None]:
     """Step-level precision, recall and F1 of calling a step a mistake (score < threshold) against
     `truth` (True = a good step), ROC AUC, and ProcessBench-style first-error accuracy: the index of
     the first mistake (or none) of each path, predicted vs true, on paths with an error, on paths
-    without, and their harmonic mean. Steps with no score or no truth are left out."""
+    without, and their harmonic mean. Steps with no score or no truth are left out. A metric with a
+    zero denominator (precision when no step is called a mistake) is None: undefined, stored as JSON
+    null (PostgreSQL's json refuses NaN)."""
     tp = fp = fn = tn = 0
     mistake_scores, good_scores = [], []
     first_hits = {"error": [0, 0], "clean": [0, 0]}
@@ -123,13 +126,22 @@ def grade(predicted: Sequence[Sequence[float | None]], truth: Sequence[Sequence[
         key = "error" if true_first is not None else "clean"
         first_hits[key][0] += pred_first == true_first
         first_hits[key][1] += 1
-    precision = tp / (tp + fp) if tp + fp else math.nan
-    recall = tp / (tp + fn) if tp + fn else math.nan
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else math.nan
-    err_acc = first_hits["error"][0] / first_hits["error"][1] if first_hits["error"][1] else math.nan
-    clean_acc = first_hits["clean"][0] / first_hits["clean"][1] if first_hits["clean"][1] else math.nan
-    both = 2 * err_acc * clean_acc / (err_acc + clean_acc) if err_acc + clean_acc > 0 else math.nan
-    return {"steps": tp + fp + fn + tn, "mistakes": tp + fn, "precision": precision, "recall": recall, "f1": f1,
+    precision = _ratio(tp, tp + fp)
+    recall = _ratio(tp, tp + fn)
+    err_acc = _ratio(*first_hits["error"])
+    clean_acc = _ratio(*first_hits["clean"])
+    return {"steps": tp + fp + fn + tn, "mistakes": tp + fn, "precision": precision, "recall": recall,
+            "f1": _harmonic(precision, recall),
             "auc": _auc(mistake_scores, good_scores), "first_error_acc_error_paths": err_acc,
-            "first_error_acc_clean_paths": clean_acc, "first_error_f1": both,
+            "first_error_acc_clean_paths": clean_acc, "first_error_f1": _harmonic(err_acc, clean_acc),
             "paths": first_hits["error"][1] + first_hits["clean"][1]}
+
+
+def _ratio(hits: int, total: int) -> float | None:
+    """hits / total, None (undefined) when total is 0."""
+    return hits / total if total else None
+
+
+def _harmonic(a: float | None, b: float | None) -> float | None:
+    """The harmonic mean of two rates (F1), None when either is undefined or both are 0."""
+    return 2 * a * b / (a + b) if a is not None and b is not None and a + b > 0 else None

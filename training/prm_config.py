@@ -3,7 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search.bounds import MAX_BATCH, MAX_LORA_RANK, MAX_SEQUENCE_TOKENS, MAX_TRAIN_STEPS, check_ints
+
 LABELS = ("hard", "soft")
+# prm.<option> -> (least, most); the upper bounds only catch slips (search/bounds.py says why each number).
+PRM_BOUNDS = {"max_steps": (1, MAX_TRAIN_STEPS), "batch_size": (1, MAX_BATCH), "max_length": (1, MAX_SEQUENCE_TOKENS),
+              "lora_r": (1, MAX_LORA_RANK), "lora_alpha": (1, 16 * MAX_LORA_RANK)}
 
 
 @dataclass
@@ -50,9 +55,7 @@ class PRMSettings:
     def __post_init__(self) -> None:
         if self.labels not in LABELS:
             raise ValueError(f"prm.labels must be one of {LABELS}, got {self.labels!r}")
-        for name in ("max_steps", "batch_size", "max_length", "lora_r"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"prm.{name} must be >= 1, got {getattr(self, name)!r}")
+        check_ints("prm.", self, PRM_BOUNDS)
         if not 0.0 < self.threshold < 1.0:
             raise ValueError(f"prm.threshold must be in (0, 1), got {self.threshold!r}")
         if self.learning_rate <= 0:

@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from search.bounds import MAX_BATCH, MAX_LORA_RANK, MAX_SEQUENCE_TOKENS, MAX_TRAIN_STEPS, check_ints
 from search.sampling import Sampling
 from training.rewards import SCHEMES
 
 PROMPT_STYLES = ("fewshot", "prompt_completion", "messages")
+
+# rl.<option> -> (least, most); the upper bounds only catch slips (search/bounds.py says why each number).
+# A GRPO group of more than 1,024 completions of one prompt is beyond any published recipe (DeepSeekMath 64,
+# DAPO 16): each is a whole generation per step.
+RL_BOUNDS = {"max_steps": (1, MAX_TRAIN_STEPS), "num_generations": (2, 1_024),
+             "per_device_train_batch_size": (1, MAX_BATCH), "gradient_accumulation_steps": (1, MAX_BATCH),
+             "max_completion_length": (1, MAX_SEQUENCE_TOKENS), "logging_steps": (1, MAX_TRAIN_STEPS),
+             "lora_r": (1, MAX_LORA_RANK), "lora_alpha": (1, 16 * MAX_LORA_RANK)}
 
 
 @dataclass
@@ -86,14 +95,10 @@ class RLSettings(Sampling):
             raise ValueError(f"rl.reward must be one of {SCHEMES}, got {self.reward!r}")
         if self.prompt_style is not None and self.prompt_style not in PROMPT_STYLES:
             raise ValueError(f"rl.prompt_style must be one of {PROMPT_STYLES} or null, got {self.prompt_style!r}")
-        for name in ("max_steps", "num_generations", "per_device_train_batch_size", "gradient_accumulation_steps",
-                     "max_completion_length", "logging_steps", "lora_r"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"rl.{name} must be an integer >= 1, got {value!r}")
-        if self.num_generations < 2:
+        if self.num_generations in (0, 1):
             raise ValueError(f"rl.num_generations must be >= 2 (GRPO compares completions within a group), "
                              f"got {self.num_generations}")
+        check_ints("rl.", self, RL_BOUNDS)
         batch = self.per_device_train_batch_size * self.gradient_accumulation_steps
         if batch % self.num_generations:
             raise ValueError(f"rl.per_device_train_batch_size x rl.gradient_accumulation_steps ({batch}) must be a "

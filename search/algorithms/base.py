@@ -6,10 +6,12 @@ children back to the algorithm.
 """
 from __future__ import annotations
 
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from search.bounds import check_int
 from search.tasks.base import INVALID
 from search.tree import SearchNode, SearchTree
 
@@ -45,12 +47,18 @@ class SharedSearchSettings:
         check_positive_ints(self, "k", "max_expansions", "max_nodes", "max_depth", "expansions_per_wave")
 
 
+# search.<option> -> its most: far above any published search (rStar-Math: 16 children, 32 rollouts, depth
+# 16; Stream of Search: ~10,000 nodes), low enough that a slip (an extra zero, 1e9) is refused at config
+# time instead of growing trees for days. A tree's nodes live in memory while it grows: 10M of them is
+# gigabytes for one tree.
+SEARCH_MAXIMA = {"k": 1_024, "max_expansions": 1_000_000, "max_nodes": 10_000_000, "max_depth": 10_000,
+                 "expansions_per_wave": 1_024, "beam_width": 1_024, "n_chains": 10_000, "max_children": 10_000}
+
+
 def check_positive_ints(settings: Any, *names: str) -> None:
-    """ValueError naming `search.<name>` unless each option is an integer >= 1."""
+    """ValueError naming `search.<name>` unless each option is an integer in [1, SEARCH_MAXIMA[name]]."""
     for name in names:
-        value = getattr(settings, name)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"search.{name} must be an integer >= 1, got {value!r}")
+        check_int(f"search.{name}", getattr(settings, name), 1, SEARCH_MAXIMA.get(name, sys.maxsize))
 
 
 def node_value(node: SearchNode, settings: SearchSettings) -> float:

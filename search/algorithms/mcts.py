@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from search.algorithms.base import Algorithm, expandable
+from search.algorithms.base import SEARCH_MAXIMA, Algorithm, expandable
+from search.bounds import check_int
 from search.tree import SearchNode, SearchTree
 
 
@@ -30,6 +31,7 @@ class MCTSSettings:
         """ValueError naming the option for a value MCTS cannot use."""
         if self.max_children < 0:
             raise ValueError(f"search.max_children must be >= 0 (0: never re-sample), got {self.max_children!r}")
+        check_int("search.max_children", self.max_children, 0, SEARCH_MAXIMA["max_children"])
         if self.c_uct < 0:
             raise ValueError(f"search.c_uct must be >= 0, got {self.c_uct!r}")
 

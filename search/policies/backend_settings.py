@@ -16,6 +16,15 @@ from typing import Any, Callable, ClassVar
 
 # option -> (accepts a value, what a good value is): "policy.<option> must be <what>, got <value>".
 Checks = dict[str, tuple[Callable[[Any], bool], str]]
+# option -> (least, most, unit): "policy.<option> must be in [least, most]<unit>, got <value>".
+Ranges = dict[str, tuple[float, float, str]]
+
+# Upper ends shared by the backends, which only catch slips. Context: 10M tokens is the longest any
+# published model reads (Llama 4 Scout). Batch: 65,536 sequences exceed any device's memory. Waiting: an
+# hour per call is no test's or benchmark's engine (and time.sleep overflows near 2**63 ns).
+CONTEXT_TOKENS = (1, 10_000_000, " tokens")
+BATCH_SEQUENCES = (1, 65_536, " sequences")
+WAIT_SECONDS = (0, 3_600, " seconds")
 
 
 @dataclass
@@ -24,14 +33,21 @@ class BackendSettings:
 
     checks: ClassVar[Checks] = {}
     """The range checks of the options, run by `validate` on every value that is not null."""
+    ranges: ClassVar[Ranges] = {}
+    """Where `checks` pass, the range of each count and rate (least, most, unit): the upper ends catch
+    slips (an extra zero, 1e9) that would run for days or overflow a timer; each class says why its numbers."""
 
     def __post_init__(self) -> None:
         self.validate()
 
     def validate(self) -> None:
-        """ValueError naming `policy.<option>` for a value the backend cannot work with (`checks`)."""
+        """ValueError naming `policy.<option>` for a value the backend cannot work with (`checks`, `ranges`)."""
         for name, (accepts, what) in self.checks.items():
             require(self, name, accepts, what)
+        for name, (least, most, unit) in self.ranges.items():
+            value = getattr(self, name)
+            if value is not None and not least <= value <= most:
+                raise ValueError(f"policy.{name} must be in [{least:,g}, {most:,g}]{unit}, got {value!r}")
 
     def check_task(self, task: Any) -> None:
         """ValueError when the backend cannot work with `task` (run at config time, before anything is written)."""

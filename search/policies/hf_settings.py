@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from search.policies.backend_settings import AT_LEAST_1, BackendSettings, Checks
+from search.policies.backend_settings import AT_LEAST_1, BATCH_SEQUENCES, CONTEXT_TOKENS, BackendSettings, Checks, Ranges
 from search.policies.default_model import DEFAULT_MODEL
 
 # The keys of hf.py's DTYPES (torch dtypes; a test keeps the two equal).
@@ -36,3 +36,4 @@ class HFSettings(BackendSettings):
     # The context length is checked against the model's own when it loads (hf.py).
     checks: ClassVar[Checks] = {"dtype": (lambda v: v in DTYPE_NAMES, "one of " + ", ".join(DTYPE_NAMES)),
                                 "batch_size": AT_LEAST_1, "context_length": AT_LEAST_1}
+    ranges: ClassVar[Ranges] = {"batch_size": BATCH_SEQUENCES, "context_length": CONTEXT_TOKENS}

@@ -4,7 +4,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from search.policies.backend_settings import AT_LEAST_1, PROBABILITY, SECONDS, BackendSettings, Checks
+from search.policies.backend_settings import (AT_LEAST_1, CONTEXT_TOKENS, PROBABILITY, SECONDS, WAIT_SECONDS,
+                                              BackendSettings, Checks, Ranges)
 
 
 @dataclass
@@ -19,6 +20,7 @@ class StandInSettings(BackendSettings):
     """Stand-in tokens a prompt + max_tokens may take (characters for `scripted`); null: unbounded."""
 
     checks: ClassVar[Checks] = {"error_rate": PROBABILITY, "context_length": AT_LEAST_1}
+    ranges: ClassVar[Ranges] = {"context_length": CONTEXT_TOKENS}
 
 
 @dataclass
@@ -29,3 +31,4 @@ class ScriptedSettings(StandInSettings):
     """Seconds slept per `generate` call: simulated engine time, so that process tests can interrupt a wave."""
 
     checks: ClassVar[Checks] = {**StandInSettings.checks, "latency": SECONDS}
+    ranges: ClassVar[Ranges] = {**StandInSettings.ranges, "latency": WAIT_SECONDS}

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from search.policies.backend_settings import AT_LEAST_1, BackendSettings, Checks
+from search.policies.backend_settings import AT_LEAST_1, CONTEXT_TOKENS, BackendSettings, Checks, Ranges
 from search.policies.default_model import DEFAULT_MODEL
 
 
@@ -33,3 +33,7 @@ class VLLMSettings(BackendSettings):
 
     checks: ClassVar[Checks] = {"max_model_len": AT_LEAST_1, "tensor_parallel_size": AT_LEAST_1,
                                 "gpu_memory_utilization": (lambda v: 0 < v <= 1, "a fraction in (0, 1]")}
+    # 64 GPUs is eight full nodes, beyond tensor parallelism's reach (it shards within a node); 4 TiB of
+    # KV cache is more memory than any CPU server holds.
+    ranges: ClassVar[Ranges] = {"max_model_len": CONTEXT_TOKENS, "tensor_parallel_size": (1, 64, " GPUs"),
+                                "cpu_kvcache_space_gb": (1, 4_096, " GiB")}
