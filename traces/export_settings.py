@@ -24,6 +24,15 @@ class ExportSettings:
     preference_margin: float = 0.5
     """With Monte-Carlo values: the least value difference between two sibling steps that makes a
     preference pair (rStar-Math's step pairs use 0.5)."""
+    prm_placeholder: str = "auto"
+    """The step placeholder in `prm_openrlhf`'s `input` (OpenRLHF's `--placeholder_token`), which must be
+    one token of the PRM's tokenizer (OpenRLHF adds none). `auto`: Math-Shepherd's `ки` where that is one
+    token, else the tokenizer's first unused special token; a token given here is checked the same way
+    (one id alone and after a space, an embedding row, in no question or step of the export)."""
+    prm_tokenizer: str | None = None
+    """The model (folder or hub id) whose tokenizer the PRM will be trained with, for that check; null:
+    the run's policy (`policy.tokenizer`, else `policy.model`), and none for a policy without a model
+    (the placeholder is then `ки`, unchecked, and the card says so)."""
 
     def validate(self) -> None:
         if not 0.0 <= self.preference_margin <= 1.0:
@@ -32,6 +41,9 @@ class ExportSettings:
             raise ValueError(f"export.test_fraction must be in [0, 1), got {self.test_fraction!r}")
         if not self.dir:
             raise ValueError("export.dir must be a directory, got an empty string")
+        if not self.prm_placeholder or self.prm_placeholder != self.prm_placeholder.strip():
+            raise ValueError(f"export.prm_placeholder must be `auto` or a token with no space at either end, "
+                             f"got {self.prm_placeholder!r}")
 
     @classmethod
     def from_run_config(cls, cfg: Mapping[str, Any] | None) -> ExportSettings:
@@ -53,6 +65,8 @@ class ExportSettings:
             seed=int(options.get("seed", plain.get("seed", default.seed)) or 0),
             correct_only=bool(get("correct_only")),
             preference_margin=float(get("preference_margin")),
+            prm_placeholder=str(get("prm_placeholder")),
+            prm_tokenizer=get("prm_tokenizer") or None,
         )
 
 

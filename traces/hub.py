@@ -8,6 +8,7 @@ from datasets import load_from_disk
 
 from traces.card import render_card
 from traces.export_dir import MARKER
+from traces.prm_placeholder import Placeholder
 
 
 def push_to_hub(out_dir: str | Path, repo: str, token: str | None = None, private: bool | None = None) -> None:
@@ -41,6 +42,7 @@ def push_to_hub(out_dir: str | Path, repo: str, token: str | None = None, privat
             label_notes=summary.get("label_notes", ""),
             layout="hub",
             dropped=summary.get("dropped"),
+            prm_placeholder=Placeholder(**summary["prm_placeholder"]) if summary.get("prm_placeholder") else None,
         )
         api = huggingface_hub.HfApi(token=token)
         api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo, repo_type="dataset")

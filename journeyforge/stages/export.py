@@ -14,6 +14,7 @@ from journeyforge.tokens import token_counter
 from traces.export import export_run
 from traces.export_dir import MARKER
 from traces.export_settings import ExportSettings, VerlReward
+from traces.prm_placeholder import PlaceholderError, check_tokens, load_prm_tokenizer
 from training.rl_config import RLSettings
 
 
@@ -60,10 +61,18 @@ def run(cfg: DictConfig) -> dict:
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
     options = settings(ExportSettings, cfg.export, "export")
     check_export_dir(options.dir)  # and the folder: a bad one writes nothing
+    try:  # and prm_openrlhf's tokenizer and placeholder (traces/prm_placeholder.py); the rows are checked below
+        prm_tokenizer = load_prm_tokenizer(options.prm_tokenizer, config_dict(cfg).get("policy"))
+        check_tokens(options.prm_placeholder, prm_tokenizer)
+    except PlaceholderError as err:
+        raise StageError(str(err)) from None
     run_id = start_run(store, cfg, "export")
-    summary = export_run(store, lin["id"], list(cfg.linearize.kinds), options.dir, task, config_dict(cfg),
-                         count_tokens=token_counter(cfg), rl_problems=problems, settings=options,
-                         verl_reward=verl_reward(cfg))
+    try:
+        summary = export_run(store, lin["id"], list(cfg.linearize.kinds), options.dir, task, config_dict(cfg),
+                             count_tokens=token_counter(cfg), rl_problems=problems, settings=options,
+                             verl_reward=verl_reward(cfg), prm_tokenizer=prm_tokenizer)
+    except PlaceholderError as err:  # a question or step holds the requested placeholder: nothing was written
+        raise StageError(str(err)) from None
     configs = summary["configs"]
     dropped = summary.get("dropped") or {}
     store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})
