@@ -122,7 +122,7 @@ def _preflight(stage: str, rest: list[str]) -> None:
         return
     from journeyforge.overrides import check_overrides
 
-    problem = check_overrides(list(args.overrides), validate=not args.cfg)
+    problem = check_overrides(list(args.overrides), validate=not args.cfg, stage=stage)
     if problem:
         sys.exit(f"journeyforge {stage}: {problem}")
 

@@ -189,6 +189,18 @@ class ExperimentSettings:
         """Names of the arms trained by GRPO from another arm's adapters."""
         return [n for n, a in self.arms.items() if a.kind == "rl"]
 
+    def arm_models(self, train_scratch: bool = False) -> list[tuple[str, str, bool]]:
+        """(option, model, tokenizer loaded from it) of every model an arm names over the run's own
+        (`train.model` in an SFT arm's `train`, `model` in an rl arm's `rl`), for checks before the first
+        arm runs; an arm that trains a student from scratch loads none."""
+        out = []
+        for name, arm in self.arms.items():
+            options, group = (arm.rl, "rl") if arm.kind == "rl" else (arm.train, "train")
+            if options.get("scratch", train_scratch if group == "train" else False) or not options.get("model"):
+                continue
+            out.append((f"experiment.arms.{name}.{group}.model", str(options["model"]), True))
+        return out
+
     def selected(self) -> list[str]:
         """Arms this job trains and evaluates."""
         return list(self.select) if self.select is not None else list(self.arms)

@@ -91,9 +91,10 @@ def config_error_line(err: BaseException, overrides: list[str]) -> str:
     return " ".join(text.split("\n", 1)[0].split())
 
 
-def check_overrides(overrides: list[str], validate: bool = True) -> str | None:
+def check_overrides(overrides: list[str], validate: bool = True, stage: str | None = None) -> str | None:
     """Compose the config with `overrides` (each sweep value once) and, with `validate`, check every
-    setting (`validate_config`); the first error as one line, or None."""
+    setting (`validate_config`) and, for `stage`, every folder it reads models from or writes into
+    (journeyforge/stage_folders.py; without a stage, `workdir`); the first error as one line, or None."""
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
     from omegaconf import OmegaConf
@@ -120,12 +121,12 @@ def check_overrides(overrides: list[str], validate: bool = True) -> str | None:
             return f"{key + ': ' if key else ''}{' '.join(str(err).split(chr(10), 1)[0].split())}"
         if validate:
             try:
-                validate_config(cfg)
+                validate_config(cfg, stage)
             except ConfigError as err:
                 return " ".join(str(err).split())
             from journeyforge.folders import folder_problem
 
-            problem = folder_problem(str(cfg.workdir), "workdir")
+            problem = folder_problem(str(cfg.workdir), "workdir") if stage is None else None
             if problem:
                 return problem
     return None

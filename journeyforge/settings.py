@@ -42,6 +42,7 @@ from traces.llm_reflection import RewriteConfig
 from traces.reflections import STYLES
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.experiment_settings import ExperimentSettings
+from journeyforge.stage_folders import StageConfig, stage_folders_problem
 from training.config import EvalSettings, TrainSettings
 from training.prm_config import PRMSettings
 from training.rl_config import RLSettings
@@ -211,7 +212,10 @@ def _check(cfg: DictConfig, group: str) -> None:
                 raise ValueError(f"train.kinds {missing} are not among linearize.kinds {list(cfg.linearize.kinds)}: "
                                  "nothing of those kinds is exported")
     elif group == "eval":
-        settings(EvalSettings, node, "eval").validate()
+        ev = settings(EvalSettings, node, "eval")
+        ev.validate()
+        if ev.prm is not None and "task" in cfg:
+            _check_scorer_task(ev.prm, cfg.task, "eval.prm")
     elif group == "experiment":
         settings(ExperimentSettings, node, "experiment").validate()
     elif group == "rl":
@@ -236,15 +240,16 @@ def _check(cfg: DictConfig, group: str) -> None:
                              "sqlite:///outputs/journeyforge.db or postgresql+psycopg://user@host/db") from None
 
 
-def _check_scorer_task(path: str, task: DictConfig) -> None:
-    """A step scorer trained on another task's (or dataset's) trees cannot value this one's steps."""
+def _check_scorer_task(path: str, task: DictConfig, option: str = "search.prm") -> None:
+    """A step scorer trained on another task's (or dataset's) trees cannot value or rank this one's
+    steps: `search.prm` (the search's values) and `eval.prm` (eval.scaling's rankings) alike."""
     from search.values import check_scorer_dir
 
-    trained = check_scorer_dir(path).get("task") or {}
+    trained = check_scorer_dir(path, option).get("task") or {}
     mine = {"name": task.get("name"), "dataset": task.get("dataset")}
     for key in ("name", "dataset"):
         if trained.get(key) is not None and mine[key] is not None and trained[key] != mine[key]:
-            raise ValueError(f"search.prm={path} was trained on task {trained.get('name')} (dataset "
+            raise ValueError(f"{option}={path} was trained on task {trained.get('name')} (dataset "
                              f"{trained.get('dataset')}), not on this run's {mine['name']} (dataset {mine['dataset']}): "
                              "train a scorer on this task's trees with `journeyforge prm`")
 
@@ -277,12 +282,15 @@ def check_run_name(name: Any) -> None:
                           "control characters, and it may not start with '.'")
 
 
-def validate_config(cfg: DictConfig) -> None:
+def validate_config(cfg: DictConfig, stage: str | None = None) -> None:
     """Check every setting of a run config before anything is written; ConfigError otherwise.
 
-    Nothing here loads a model, opens the store or reads a problem file: the task and the algorithm
-    are built (cheap), the policy config is checked against its backend's constructor, and every
-    other group is converted to its settings dataclass, whose checks run on construction.
+    Nothing here loads a model's weights, opens the store or reads a problem file: the task and the
+    algorithm are built (cheap), the policy config is checked against its backend's constructor, and
+    every other group is converted to its settings dataclass, whose checks run on construction. Last
+    (the slowest: transformers is imported), the folders `stage` reads models from and writes into are
+    opened and checked (journeyforge/stage_folders.py); without a stage, only the model folders a user
+    set explicitly.
     """
     try:
         OmegaConf.to_container(cfg, resolve=True)
@@ -304,6 +312,22 @@ def validate_config(cfg: DictConfig) -> None:
             raise ConfigError(" ".join(str(err).split())) from None
     _check_task_supports_kinds(cfg)
     _check_continuous(cfg)
+    problem = stage_folders_problem(_stage_config(cfg, stage))
+    if problem:
+        raise ConfigError(problem)
+
+
+# The groups whose options name the folders a stage reads models from or writes into.
+FOLDER_GROUPS = ("search", "export", "train", "eval", "experiment", "rl", "view", "prm")
+
+
+def _stage_config(cfg: DictConfig, stage: str | None) -> StageConfig:
+    """The settings the folder checks read, built once more from the checked config (milliseconds)."""
+    groups = {g: settings(SCHEMAS[g], cfg[g], g) for g in FOLDER_GROUPS if g in cfg and cfg[g] is not None}
+    policy = OmegaConf.to_container(cfg.policy, resolve=True) if "policy" in cfg and cfg.policy is not None else {}
+    workdir = cfg.get("workdir")
+    return StageConfig(stage, None if workdir is None else str(workdir), groups, dict(policy),
+                       train_kinds(cfg) if "train" in cfg else [])
 
 
 CONTINUOUS_BACKENDS = ("openai", "simulated", "vllm")   # those with `Policy.submit` (a test checks the classes agree)

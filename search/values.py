@@ -92,8 +92,9 @@ class PRMValueSettings:
             raise ValueError(f"search.prm_batch_size must be an integer >= 1, got {self.prm_batch_size!r}")
 
 
-def check_scorer_dir(path: str | None) -> dict:
-    """The `prm.json` of the scorer directory `path`; ValueError naming search.prm when there is none."""
+def check_scorer_dir(path: str | None, option: str = "search.prm") -> dict:
+    """The `prm.json` of the scorer directory `path`; ValueError naming `option` (search.prm, eval.prm)
+    when there is none. The scorer's model files are checked by search/model_dirs.py."""
     import json
     from pathlib import Path
 
@@ -103,12 +104,15 @@ def check_scorer_dir(path: str | None) -> dict:
         raise ValueError("search.value=prm needs search.prm=<the scorer directory `journeyforge prm` wrote>")
     meta = Path(path) / SCORER_FILE
     if not meta.is_file():
-        raise ValueError(f"search.prm={path}: no step scorer there (no {SCORER_FILE}); train one with "
+        raise ValueError(f"{option}={path}: no step scorer there (no {SCORER_FILE}); train one with "
                          "`journeyforge prm` (it writes <workdir>/prm)")
     try:
-        return json.loads(meta.read_text())
+        data = json.loads(meta.read_text())
     except (OSError, ValueError) as err:
-        raise ValueError(f"search.prm={path}: {meta} cannot be read ({err})") from None
+        raise ValueError(f"{option}={path}: {meta} cannot be read ({' '.join(str(err).split())})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{option}={path}: {meta} is not a JSON object; train the scorer again with `journeyforge prm`")
+    return data
 
 
 @dataclass
