@@ -40,6 +40,9 @@ class TrajectoryKind:
     with_reason: Callable[..., tuple[list[dict[str, Any]], str | None]] | None = None
     """`(G, task, cfg, tokenizer=) -> (trajectories, why there are none)` when the kind can say more
     than NO_SOLUTION, and counts tokens for a budget."""
+    needs: str = ""
+    """The capability a task must declare to be linearized this way (a boolean attribute of
+    search/tasks/base.py Task, e.g. `stream_grammar`); empty: every task."""
 
 
 KINDS: dict[str, TrajectoryKind] = {
@@ -49,7 +52,7 @@ KINDS: dict[str, TrajectoryKind] = {
                               "the correct path plus explored mistakes, reflections and returns (O1-Journey)",
                               with_reason=journey_with_reason),
     "stream": TrajectoryKind("stream", linearize_stream, StreamConfig,
-                             "the whole search in visit order (Stream of Search)"),
+                             "the whole search in visit order (Stream of Search)", needs="stream_grammar"),
 }
 
 

@@ -41,7 +41,7 @@ class SymbolicPolicy(Policy):
         s.check_task(task)
         self.task = task
         self.k = s.k
-        self.heuristic = s.heuristic
+        self.heuristic = s.heuristic_for(task)
         self.max_heuristic = s.max_heuristic
         self.seed = s.seed
 

@@ -134,14 +134,24 @@ class Task(ABC):
     strict_facts: bool = True
     """An LLM rewrite of a journey may add no fact (`kept_facts`) its draft lacks; tasks whose
     facts are bare numbers that prose restates freely turn this off."""
+    # -- what the task serves ------------------------------------------------------------------
+    # A task declares what it supports here; it never sets another group's values. The user's
+    # choices (`linearize=...`, `policy=symbolic policy.heuristic=...`, `task.prompt_format=...`)
+    # always stand, and a choice the task cannot serve is a one-line config error naming both
+    # (journeyforge/task_choices.py). Its default choices of other groups are `override`s in the
+    # defaults list of its conf/task/<name>.yaml, which the command line replaces.
     stream_grammar: bool = False
     """Whether the `stream` linearizer (Stream of Search's state grammar) has a rendering for this
-    task (`stream_state`, `stream_operation`)."""
+    task (`stream_state`, `stream_operation`). A trajectory kind names the capability it needs
+    (`TrajectoryKind.needs` in traces/linearize.py): the kinds a task supports follow from these flags."""
     symbolic: bool = False
     """Whether the task can enumerate its legal next steps (`legal_steps`), so that the `symbolic`
     policy grows trees with no model (Stream of Search's generator)."""
     heuristics: tuple[str, ...] = ()
-    """Names `heuristic` accepts (state scores for ordering symbolic searches; lower is closer)."""
+    """Names `heuristic` accepts (state scores for ordering symbolic searches; lower is closer). The
+    first is the task's default (`policy.heuristic=default`, the symbolic policy's default)."""
+    prompt_styles: tuple[str, ...] = PROMPT_STYLES
+    """The `task.prompt_format` values this task renders (its config checks the same names)."""
 
     config: Any
 
