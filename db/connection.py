@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from db.engine import SQLITE_BEGIN, StoreError, explain_error, how_to_fix, make_engine, mask_url
 from db.migrate import current_revision, head, known_revisions, upgrade_engine
+from db.read_only import make_read_only_engine
 from db.settings import BUSY_TIMEOUT
 
 # PostgreSQL advisory lock key held while a store's schema is checked or created ("jfschema").
@@ -25,15 +26,21 @@ class StoreConnection:
     through `_read`, `_write` and `_insert_ignore`.
     """
 
-    def __init__(self, url: str, create: bool = True, busy_timeout: float = BUSY_TIMEOUT):
+    def __init__(self, url: str, create: bool = True, busy_timeout: float = BUSY_TIMEOUT, read_only: bool = False):
         """Open (and if empty and `create`, create) the store at `url`; raises StoreError when that is
         impossible. `create=False` is for commands that only read what earlier stages wrote: a missing
-        SQLite file or an empty database is an error, never a new store. `busy_timeout`: seconds a
-        SQLite write waits for another process's lock."""
+        SQLite file or an empty database is an error, never a new store. `read_only=True` (implies
+        `create=False`) is for commands that write nothing at all (view, reports): the store is opened
+        as db/read_only.py says, so that not a byte of it changes, and every write raises StoreError.
+        `busy_timeout`: seconds a SQLite write waits for another process's lock."""
         self.url = url
-        self.create = create
+        self.read_only = read_only
+        self.create = create and not read_only
         self.busy_timeout = busy_timeout
-        self.engine = make_engine(url, busy_timeout=busy_timeout, create=create)
+        # Attempts at finished runs (db/runs.py start_run): run id -> the row values its success writes.
+        self._attempts: dict[int, dict] = {}
+        self.engine = (make_read_only_engine(url, busy_timeout) if read_only
+                       else make_engine(url, busy_timeout=busy_timeout, create=create))
         self.dialect = self.engine.dialect.name
         try:
             self._ensure_schema()
@@ -63,7 +70,7 @@ class StoreConnection:
     # -- schema ---------------------------------------------------------------------------------
 
     def _ensure_schema(self) -> None:
-        if self.dialect != "postgresql":
+        if self.dialect != "postgresql" or self.read_only:  # a reader creates nothing: no lock needed
             self._check_or_create_schema()
             return
         # Workers started together by a launcher sweep all open an empty database at once: one creates
@@ -116,6 +123,9 @@ class StoreConnection:
     @contextmanager
     def _write(self, what: str) -> Iterator[Connection]:
         """One transaction (BEGIN IMMEDIATE on SQLite); constraint violations become StoreError."""
+        if self.read_only:
+            raise StoreError(f"{what}: trace store {mask_url(self.url)} was opened read-only; this command "
+                             "must not write it")
         try:
             with self.engine.connect().execution_options(**{SQLITE_BEGIN: "IMMEDIATE"}) as conn, conn.begin():
                 yield conn

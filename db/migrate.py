@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from db.engine import SQLITE_BEGIN, StoreError, explain_error, how_to_fix, make_engine, mask_url
+from db.read_only import make_read_only_engine
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -60,10 +61,7 @@ def upgrade(url: str, revision: str = "head") -> str | None:
     try:
         with engine.connect() as connection:
             stored = current_revision(connection)
-        if stored is not None and stored not in known_revisions():
-            # Alembic would say "Can't locate revision identified by '0099'" with a traceback.
-            raise StoreError(f"trace store {mask_url(url)} has schema revision {stored}, newer than this release "
-                             f"knows (head {head()}): it was written by a newer journeyforge; upgrade journeyforge")
+        check_known(url, stored)  # Alembic would say "Can't locate revision '0099'" with a traceback
         try:
             upgrade_engine(engine, revision)
         except DBAPIError as exc:
@@ -88,13 +86,26 @@ def downgrade(url: str, revision: str) -> str | None:
 
 
 def current(url: str) -> str | None:
-    """The schema revision of the store at `url` (None when it has none, e.g. a new file)."""
-    engine = _open(url)
+    """The schema revision of the store at `url` (None when it has none, e.g. an empty file), read
+    without writing: a SQLite file that does not exist is a StoreError, never a new empty store."""
+    engine = make_read_only_engine(url)
     try:
         with engine.connect() as connection:
             return current_revision(connection)
+    except DBAPIError as exc:
+        raise StoreError(
+            explain_error(exc, url) or f"cannot open trace store {mask_url(url)}: {exc.orig}; {how_to_fix(engine.url)}"
+        ) from None
     finally:
         engine.dispose()
+
+
+def check_known(url: str, revision: str | None) -> None:
+    """StoreError (one line) when `revision` is one this release does not know: the store was written
+    by a newer journeyforge, and this one must not read or write it."""
+    if revision is not None and revision not in known_revisions():
+        raise StoreError(f"trace store {mask_url(url)} has schema revision {revision}, newer than this release "
+                         f"knows (head {head()}): it was written by a newer journeyforge; upgrade journeyforge")
 
 
 def _open(url: str) -> Engine:

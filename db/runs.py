@@ -23,6 +23,12 @@ class RunsMixin(StoreConnection):
     ) -> int:
         """Get or create the run (name, stage), mark it running with this config; returns its id.
 
+        A run that is already finished (`done`) is not touched: this is a new attempt at it, and its
+        row keeps its status, config, stats and provenance until the attempt succeeds, when
+        `finish_run(id, "done")` writes them all at once; an attempt that fails (`finish_run(id,
+        "failed")`, `fail_run`) leaves the finished row as it was. journeyforge/stages/common.py
+        states the rule for the stages.
+
         The keyword arguments record a self-evolution round's lineage (`set_lineage`); the ones left
         None keep what the run has (NULL for a new run)."""
         if not isinstance(config, dict):
@@ -40,8 +46,18 @@ class RunsMixin(StoreConnection):
                  "git_sha": git_sha, "status": "running", "stats": {}, "created_at": utcnow()},
             )
             where = and_(RUNS.c.name == name, RUNS.c.stage == stage)
+            run_id, status = conn.execute(select(RUNS.c.id, RUNS.c.status).where(where)).one()
+            if status == "done":
+                self._attempts[run_id] = {k: v for k, v in values.items() if k not in ("status", "finished_at")}
+                return run_id
+            self._attempts.pop(run_id, None)
             conn.execute(update(RUNS).where(where).values(**values))
-            return conn.scalar(select(RUNS.c.id).where(where))
+            return run_id
+
+    def is_attempt(self, run_id: int) -> bool:
+        """Whether `run_id` was finished when this store object last started it (`start_run`): its row
+        is still the finished run's until the attempt finishes `done`."""
+        return run_id in self._attempts
 
     def set_lineage(self, run_id: int, *, round: int | None = None, parent_run_id: int | None = None,
                     model: str | None = None, model_sha256: str | None = None) -> None:
@@ -55,9 +71,15 @@ class RunsMixin(StoreConnection):
                 raise StoreError(f"set_lineage: no run with id {run_id}")
 
     def finish_run(self, run_id: int, status: str = "done", stats: dict | None = None) -> None:
-        """Mark run `run_id` finished with `status` (done | failed), storing `stats` when given."""
+        """Mark run `run_id` finished with `status` (done | failed | running), storing `stats` when
+        given. For an attempt at a finished run (`start_run`), `done` also writes the attempt's config
+        and provenance, and `failed` writes nothing: the finished run stays as it was."""
         check_choice("finish_run", "status", status, RUN_STATUSES)
-        values: dict[str, Any] = {"status": status, "finished_at": utcnow()}
+        attempt = self._attempts.pop(run_id, None)
+        if attempt is not None and status == "failed":
+            return
+        values: dict[str, Any] = {**(attempt or {}), "status": status,
+                                  "finished_at": utcnow()}
         if stats is not None:
             values["stats"] = stats
         with self._write(f"finish_run({run_id})") as conn:
@@ -66,7 +88,8 @@ class RunsMixin(StoreConnection):
 
     def fail_run(self, run_id: int, error: str) -> bool:
         """Mark run `run_id` failed with `error` in its stats if it is still `running` (a stage that
-        stopped on an error); True when it was."""
+        stopped on an error); True when it was. A finished run is never changed (`start_run`)."""
+        self._attempts.pop(run_id, None)
         with self._write(f"fail_run({run_id})") as conn:
             row = conn.execute(select(RUNS.c.status, RUNS.c.stats).where(RUNS.c.id == run_id)).first()
             if row is None or row.status != "running":

@@ -8,18 +8,21 @@ its report lines (none: nothing to report) and is listed in `CHECKS`, e.g.
         \"\"\"what it looks for (its docstring's first line titles its section)\"\"\"
         return [f"run {name!r}: ..." for name, ... in conn.execute(text("SELECT ..."))]
 
-The store is never written and never created: a SQLite file is opened with `mode=ro`, a PostgreSQL
-session is read-only. What a check finds is described with the command that would fix it; nothing
+The store is never written and never created: a SQLite file is opened with `mode=ro` (and no `-wal`
+is made: db/read_only.py), a PostgreSQL session is read-only. A store the checks cannot read (not a
+database, corrupt pages, no journeyforge tables, a newer schema) is one line, not a report. What a check finds is described with the command that would fix it; nothing
 is deleted by this module.
 """
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, text
+from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy.exc import DBAPIError
 
-from db.engine import StoreError, mask_url, parse_url
+from db.engine import StoreError, explain_error, mask_url
+from db.migrate import check_known, current_revision
+from db.read_only import make_read_only_engine, sqlite_path
 
 Check = Callable[[Connection], list[str]]
 CHECKS: list[Check] = []
@@ -32,19 +35,37 @@ def register(check: Check) -> Check:
 
 
 def open_read_only(url: str) -> Engine:
-    """An engine that can only read the store at `url`; StoreError (one line) for a SQLite file
-    that does not exist, so that checking a mistyped path never creates an empty store."""
-    parsed = parse_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if not database or database == ":memory:" or database.startswith("file:"):
-            raise StoreError(f"db check needs a store file, got {mask_url(parsed)}")
-        path = Path(database).resolve()
-        if not path.is_file():
-            raise StoreError(f"no trace store at {path} ({mask_url(parsed)}); nothing to check")
-        return create_engine(f"sqlite:///file:{path}?mode=ro&uri=true")
-    # Every transaction of this session is read-only: a check that tried to write would fail.
-    return create_engine(parsed, connect_args={"options": "-c default_transaction_read_only=on"})
+    """An engine that can only read the store at `url` (db/read_only.py); StoreError (one line) for a
+    SQLite file that does not exist, so that checking a mistyped path never creates an empty store."""
+    path = sqlite_path(url)
+    if path is not None and not path.is_file():
+        raise StoreError(f"no trace store at {path} ({mask_url(url)}); nothing to check")
+    return make_read_only_engine(url)
+
+
+def check_readable(conn: Connection, url: str) -> None:
+    """StoreError (one line naming the store and what to do) when the checks could not read the store:
+    a file that is not a database or has corrupt pages (`sqlite3 FILE .recover`), one without
+    journeyforge tables, or a schema newer than this release (upgrade journeyforge)."""
+    where = mask_url(url)
+    try:
+        if conn.dialect.name == "sqlite":
+            # quick_check reads every page (O(size), no index cross-check): a corrupt page shows here
+            # once, instead of as a "could not run" under every check.
+            found = [row[0] for row in conn.exec_driver_sql("PRAGMA quick_check(3)")]
+            if found != ["ok"]:
+                path = sqlite_path(url)
+                raise StoreError(f"trace store {where} is corrupt ({'; '.join(found)}); recover what it holds with "
+                                 f"`sqlite3 {path} .recover | sqlite3 recovered.db` and point store.url at recovered.db")
+        revision = current_revision(conn)
+        has_tables = inspect(conn).has_table("runs")
+    except DBAPIError as exc:
+        raise StoreError(explain_error(exc, url) or f"cannot read trace store {where}: "
+                         f"{' '.join(str(exc.orig).split())[:200]}") from None
+    if revision is None and not has_tables:
+        raise StoreError(f"trace store {where} holds no journeyforge tables (an empty or foreign database); "
+                         "fix store.url")
+    check_known(url, revision)
 
 
 def _quoted(value: str) -> str:
@@ -161,6 +182,7 @@ def run_checks(url: str, checks: list[Check] | None = None) -> tuple[list[str], 
     lines, found = [f"store {mask_url(url)}: read-only checks"], 0
     try:
         with engine.connect() as conn:
+            check_readable(conn, url)
             for check in checks if checks is not None else CHECKS:
                 title = (check.__doc__ or check.__name__).strip().splitlines()[0]
                 try:
@@ -171,7 +193,9 @@ def run_checks(url: str, checks: list[Check] | None = None) -> tuple[list[str], 
                 found += bool(report)
                 lines.append(f"[check] {check.__name__} ({title}): {'found' if report else 'none'}")
                 lines += [f"  {line}" for line in report]
-    except Exception as err:  # noqa: BLE001 - e.g. a file that is not a SQLite database, a server down
+    except StoreError:
+        raise
+    except Exception as err:  # noqa: BLE001 - e.g. a server down
         raise StoreError(f"cannot read trace store {mask_url(url)}: {' '.join(str(err).split())[:200]}") from None
     finally:
         engine.dispose()

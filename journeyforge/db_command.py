@@ -32,12 +32,17 @@ def main(argv: list[str]) -> None:
         _check(url)
         return
     try:
-        before = migrate.current(url)
         if argv[0] == "upgrade":
+            try:
+                before = migrate.current(url)
+            except StoreError:  # no file yet (upgrade makes the store), or one upgrade names below
+                before = None
             after = migrate.upgrade(url)
             change = "already at head" if before == after else f"upgraded {before or '(empty)'} -> {after}"
             print(f"store {mask_url(url)}: {change} (head {migrate.head()})")
-        else:
+        else:  # read-only: a mistyped path is one line, never a new file
+            before = migrate.current(url)
+            migrate.check_known(url, before)
             print(f"store {mask_url(url)}: revision {before or '(none)'} (head {migrate.head()})")
     except StoreError as err:
         sys.exit(f"journeyforge db {argv[0]}: {' '.join(str(err).split())}")

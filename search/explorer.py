@@ -30,6 +30,17 @@ from search.values import ValueEstimator, Valued, make_value_estimator, mark_fir
 log = logging.getLogger(__name__)
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(getattr(err, "orig", None) or err).split())[:300]
+
+
+def _warn_once(stopped: BaseException, err: BaseException, what: str) -> None:
+    """Log `what` with `err` in one line, unless `err` says what `stopped` (the error the stage will
+    print) already says."""
+    if _one_line(err) != _one_line(stopped):
+        log.warning("%s: %s", what, _one_line(err))
+
+
 @dataclass
 class _Applied:
     """Expansions applied to their trees and waiting to be backed up and written (one wave's, or
@@ -213,17 +224,19 @@ class Explorer:
                 bar.set_postfix(nodes=summary.nodes, solved=summary.solved, wave=summary.waves)
             for tid in self._finish_write(summary):   # the last wave's write (overlap_writes)
                 active.pop(tid, None)
-        except BaseException:
-            # Hand unfinished trees back at once; their stored nodes are kept and resumed.
+        except BaseException as stopped:
+            # Hand unfinished trees back at once; their stored nodes are kept and resumed. What failed
+            # here is logged in one line and no traceback: the stage prints the error that stopped it
+            # (often the same one, e.g. a full disk), and a traceback would bury that line.
             try:
                 self._finish_write(summary)
-            except Exception:  # the write in flight failed too: that wave is lost, earlier ones are stored
-                log.exception("the wave being written failed")
+            except Exception as err:  # the write in flight failed too: that wave is lost, earlier ones are stored
+                _warn_once(stopped, err, "the wave being written was not stored (earlier waves are)")
             if active:
                 try:
                     self.store.release(list(active), self.worker, "pending")
-                except Exception:  # the store itself may be what failed
-                    log.exception("could not release trees; their leases will expire")
+                except Exception as err:  # the store itself may be what failed
+                    _warn_once(stopped, err, "could not hand the trees back; their leases will expire")
             raise
         finally:
             bar.close()

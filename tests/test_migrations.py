@@ -87,7 +87,11 @@ def test_tables_without_a_revision_are_refused(tmp_path):
 
 
 def test_upgrade_is_idempotent_and_downgrade_removes_the_views(store_url):
-    assert migrate.current(store_url) is None
+    if store_url.startswith("sqlite"):  # `current` only reads: a store file that does not exist is not made
+        with pytest.raises(StoreError, match="no trace store at .* the file does not exist"):
+            migrate.current(store_url)
+    else:
+        assert migrate.current(store_url) is None
     migrate.upgrade(store_url)
     assert migrate.upgrade(store_url) == migrate.head()
     assert migrate.downgrade(store_url, "0003") == "0003"

@@ -63,19 +63,17 @@ def _html_escape(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _prepare(out_dir: Path) -> Path:
-    """A fresh temporary folder beside `out_dir`; refuses to later replace a folder that is not ours."""
+def _prepare(out_dir: Path, tmp: Path) -> None:
+    """`tmp` made a fresh folder with the assets; refuses to later replace a `out_dir` that is not ours."""
     if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / MARKER).exists())):
         raise SiteError(f"view.dir {out_dir} exists and is not a viewer site (no {MARKER}); choose another "
                         "folder or remove it")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     for sub in ("trees", "plots"):
         (tmp / sub).mkdir(parents=True)
     shutil.copytree(STATIC, tmp / "assets", ignore=shutil.ignore_patterns("*.html"))
     (tmp / MARKER).write_text("written by `journeyforge view`; the next view replaces this folder\n")
-    return tmp
 
 
 def _swap_in(tmp: Path, out_dir: Path) -> None:
@@ -89,16 +87,36 @@ def _swap_in(tmp: Path, out_dir: Path) -> None:
 
 
 def write_site(store, view: RunView, out_dir: Path, progress: bool = True) -> dict:
-    """Write the whole site for `view` into `out_dir` (replaced as a whole); returns a summary."""
+    """Write the whole site for `view` into `out_dir` (replaced as a whole); returns a summary.
+    A folder that cannot be written (a full disk, no permission) is a SiteError of one line, and
+    `out_dir` is left as it was."""
     out_dir = Path(out_dir)
-    tmp = _prepare(out_dir)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
     try:
+        _prepare(out_dir, tmp)
         summary = _write(store, view, tmp, progress)
         _swap_in(tmp, out_dir)
+    except OSError as err:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise SiteError(f"view.dir {out_dir}: the site could not be written ({os_reason(err)}); the folder is as "
+                        "it was: free space or choose another view.dir, then run view again") from None
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return {**summary, "dir": out_dir, "index": out_dir / "index.html"}
+
+
+def os_reason(err: OSError) -> str:
+    """What went wrong in a file operation, in a few words: the first failure of a `shutil.Error`
+    (copytree collects one (source, destination, why) per file, and prints as a Python list)."""
+    if isinstance(err, shutil.Error) and err.args and isinstance(err.args[0], list) and err.args[0]:
+        first = err.args[0][0]
+        why = first[2] if isinstance(first, tuple) and len(first) == 3 else first
+        more = len(err.args[0]) - 1
+        return f"{' '.join(str(why).split())}" + (f", and {more} more files" if more else "")
+    if err.strerror:
+        return f"{err.strerror}: {err.filename}" if err.filename else err.strerror
+    return " ".join(str(err).split())
 
 
 def _write(store, view: RunView, root: Path, progress: bool) -> dict:

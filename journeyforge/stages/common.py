@@ -1,5 +1,23 @@
-"""What every stage does first: open the store, find the runs it reads, start its own run."""
+"""What every stage does first: open the store, find the runs it reads, start its own run.
+
+A failed attempt leaves finished work as it was. Re-running a stage on a run that finished (`done`)
+is a new attempt at it, not a restart: the finished run's row (status, config, stats) stays exactly as
+it was while the attempt works, and is replaced by the attempt's only when the attempt succeeds
+(db/runs.py `start_run` and `finish_run`); files are written into a fresh folder beside their final
+place and swapped in after success (`attempt_folder`; export's and view's folders work the same way),
+so readers and later stages see the old run or the new one, never a mix, and a failed attempt leaves
+the old one usable. An attempt that fails is not recorded on a finished run (the error is printed);
+a run that never finished (new, `running` or `failed`) is marked `failed` with the error
+(`fail_started_runs`). Reading commands (view, `experiment.report_only`, `db check`, `db current`)
+open the store read-only (`open_store_read_only`): they never create a file or change a byte of it.
+"""
 from __future__ import annotations
+
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
 
 from omegaconf import DictConfig
 
@@ -26,9 +44,57 @@ def start_run(store, cfg: DictConfig, stage: str, name: str | None = None, extra
     return run_id
 
 
+def open_store_read_only(cfg: DictConfig):
+    """The configured store, opened only to read (db/read_only.py): a missing file is an error, and
+    neither the file nor a `-wal` beside it is created or changed."""
+    from db import TraceStore
+    from db.settings import StoreSettings
+    from journeyforge.settings import settings
+
+    opts = settings(StoreSettings, cfg.store, "store")
+    return TraceStore(opts.url, read_only=True, busy_timeout=opts.busy_timeout)
+
+
+def check_replaceable(out: Path, marker: str, option: str) -> None:
+    """StageError unless `out` is absent, an empty folder, or a folder holding `marker` (one an
+    earlier run wrote, which a new attempt may replace): a user's folder is never replaced."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / marker).exists())):
+        raise StageError(f"{option}={out} exists and is not empty and holds no {marker} (no earlier run wrote it): "
+                         f"refusing to replace it; choose another {option} or remove the folder yourself")
+
+
+@contextmanager
+def attempt_folder(out: Path, marker: str, option: str) -> Iterator[Path]:
+    """A fresh folder beside `out` for one attempt to write into; when the block ends without an
+    error it replaces `out` by renames (so `out` is the old folder or the new one, never half of
+    each), and on an error it is removed and `out` is untouched. `out` must be absent, empty, or hold
+    `marker` (a folder an earlier attempt wrote): a user's folder is never replaced. `option` names
+    the setting in the message."""
+    check_replaceable(out, marker, option)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = out.with_name(f".{out.name}.attempt-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        yield staging
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        if out.exists():
+            out.rename(old)
+        try:
+            staging.rename(out)
+        except OSError:
+            if old.exists():
+                old.rename(out)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def fail_started_runs(error: str) -> list[int]:
     """Mark every run this process started and left `running` as `failed` with `error`; returns their
-    ids. Best effort: a store that is locked or corrupt (often the error itself) is left as it is."""
+    ids. A finished run that this process attempted again is left as it was (`fail_run` changes only
+    `running` rows). Best effort: a store that is locked or corrupt (often the error itself) is left as it is."""
     from db import TraceStore
 
     failed = []

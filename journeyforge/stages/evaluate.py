@@ -82,8 +82,11 @@ def run(cfg: DictConfig) -> dict:
         results = evaluate_models(models, problems, task, factory, max_tokens=ev.max_tokens,
                                   samples=samples, temperature=ev.temperature, top_p=ev.top_p, seed=ev.seed)
     except StudentError as err:
-        store.finish_run(run_id, "failed", {"error": str(err)})
+        store.finish_run(run_id, "failed", {"error": str(err)})  # a finished eval run is left as it was
         raise StageError(str(err)) from None
+    # Everything that can still fail runs before the first row is replaced: a re-run of a finished eval
+    # run that fails leaves its rows as they were (journeyforge/stages/common.py).
+    scaling = scaling_report(cfg, ev, task, problems, results, models, factory) if ev.scaling else None
     for label, *_ in models:
         mine = [dict(r, problem_id=key_to_id[r["problem_id"]]) for r in results if r["model"] == label]
         store.replace_evals(run_id, label, [{**{k: r[k] for k in ("problem_id", "prediction", "answer",
@@ -92,7 +95,6 @@ def run(cfg: DictConfig) -> dict:
     # The table shows every model evaluated in this experiment (multirun jobs add theirs).
     stored = store.evals(run_id)
     text = accuracy_table(stored)
-    scaling = scaling_report(cfg, ev, task, problems, results, models, factory) if ev.scaling else None
     store.finish_run(run_id, "done", {"models": sorted({r["model"] for r in stored}),
                                       **({"scaling": scaling} if scaling else {})})
     print(f"[eval] {len(problems)} held-out problems\n{text}")

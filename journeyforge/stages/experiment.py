@@ -26,7 +26,7 @@ from analysis.tables import table
 from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages import explore
-from journeyforge.stages.common import StageError, check_task, check_trees_task, start_run
+from journeyforge.stages.common import StageError, check_task, check_trees_task, open_store_read_only, start_run
 from journeyforge.stages.experiment_eval import evaluate_arms, stored_evaluation
 from journeyforge.stages.experiment_models import experiment_settings, model_label, train_arm, train_rl_arm
 from journeyforge.tokens import token_counter
@@ -206,7 +206,8 @@ def run(cfg: DictConfig) -> dict:
             except explore.ResumeRefused as err:  # e.g. unfinished trees of another policy than the evaluated one
                 raise StageError(f"{err}; or experiment.explore=false to compare on its stored trees as they "
                                  "are") from None
-    store = open_store(cfg)
+    # experiment.report_only writes no row: its store is opened read-only (journeyforge/stages/common.py).
+    store = open_store_read_only(cfg) if exp.report_only else open_store(cfg)
     task = build_task(cfg)
     explore_run = store.get_run(cfg.name, "explore")
     if explore_run is None:

@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from analysis.tables import table
 from journeyforge.components import build_task, open_store, settings, validate_config
-from journeyforge.stages.common import StageError, check_explore_task, require_run, start_run
+from journeyforge.stages.common import (StageError, attempt_folder, check_explore_task, check_replaceable, require_run,
+                                       start_run)
 from search.policies.default_model import resolve_model
 from training.prm_config import PRMSettings
 
@@ -73,8 +75,34 @@ def _fmt(value) -> str:
         f"{value:.3f}" if isinstance(value, float) else str(value))
 
 
+def _replace_file(path: Path, text: str) -> None:
+    """Write `path` whole or not at all: a full disk leaves the old file as it was."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}")
+    try:
+        partial.write_text(text)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _grade(store, task, scorer: Path, test_rows: list[dict], opts: PRMSettings, trained: dict) -> dict:
+    """The scorer in `scorer` graded on the held-out paths against the stored labels and, for a task
+    with an oracle, against the oracle (beside the stored labels themselves)."""
+    from training.prm import grade, load_scorer, score_paths
+
+    model, tokenizer = load_scorer(scorer)
+    scores = score_paths(model, tokenizer, test_rows, max_length=max(opts.max_length, 1024))
+    stored = [[bool(x) for x in r["labels"]] for r in test_rows]
+    graded = {"prm vs stored labels": grade(scores, stored, opts.threshold)}
+    oracle = _oracle_truth(store, task, test_rows)
+    if oracle is not None:
+        graded["prm vs oracle"] = grade(scores, oracle, opts.threshold)
+        graded["stored labels vs oracle"] = grade([[1.0 if x else 0.0 for x in r] for r in stored], oracle, 0.5)
+    return {"train": trained, "test_paths": len(test_rows), "threshold": opts.threshold, "graded": graded}
+
+
 def run(cfg: DictConfig) -> dict:
-    from training.prm import grade, load_scorer, score_paths, train_prm
+    from training.prm import SCORER_FILE, train_prm
 
     validate_config(cfg)
     opts = settings(PRMSettings, cfg.prm, "prm")
@@ -97,33 +125,31 @@ def run(cfg: DictConfig) -> dict:
         raise StageError(f"the stepwise export of {cfg.name!r} has no test split to grade on: raise "
                          "export.test_fraction")
 
-    run_id = start_run(store, cfg, "prm")
     out = Path(opts.dir)
-    meta = out / "prm.json"
+    meta = out / SCORER_FILE
     stamp = {"export_run": export["id"], "export_finished": str(export.get("finished_at")),
              "settings": {k: getattr(opts, k) for k in ("model", "labels", "lora", "lora_r", "max_steps",
                                                           "batch_size", "learning_rate", "max_length", "seed")}}
-    previous = json.loads(meta.read_text()) if meta.exists() else {}
+    previous = json.loads(meta.read_text()) if meta.is_file() else {}
+    check_replaceable(out, SCORER_FILE, "prm.dir")
+    run_id = start_run(store, cfg, "prm")
     if not opts.force and previous.get("stamp") == stamp:
         print(f"[prm] scorer in {out} was trained with these settings on this export (prm.force=true retrains)")
         trained = previous["train"]
+        metrics = _grade(store, task, out, test_rows, opts, trained)
+        _replace_file(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
     else:
-        trained = train_prm(train_rows, out, opts, model_ref,
-                            task={"name": cfg.task.name, "dataset": cfg.task.get("dataset")})
-        written = json.loads(meta.read_text())
-        meta.write_text(json.dumps({**written, "stamp": stamp}, indent=2))
-
-    model, tokenizer = load_scorer(out)
-    scores = score_paths(model, tokenizer, test_rows, max_length=max(opts.max_length, 1024))
-    stored = [[bool(x) for x in r["labels"]] for r in test_rows]
-    graded = {"prm vs stored labels": grade(scores, stored, opts.threshold)}
-    oracle = _oracle_truth(store, task, test_rows)
-    if oracle is not None:
-        graded["prm vs oracle"] = grade(scores, oracle, opts.threshold)
-        graded["stored labels vs oracle"] = grade([[1.0 if x else 0.0 for x in r] for r in stored], oracle, 0.5)
-    metrics = {"train": trained, "test_paths": len(test_rows), "threshold": opts.threshold, "graded": graded}
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        # A new scorer is trained and graded in a folder of its own, which replaces prm.dir only when
+        # all of it succeeded: a failed attempt leaves the finished scorer and its metrics as they were.
+        with attempt_folder(out, SCORER_FILE, "prm.dir") as work:
+            trained = train_prm(train_rows, work, opts, model_ref,
+                                task={"name": cfg.task.name, "dataset": cfg.task.get("dataset")})
+            written = json.loads((work / SCORER_FILE).read_text())
+            (work / SCORER_FILE).write_text(json.dumps({**written, "stamp": stamp}, indent=2))
+            metrics = _grade(store, task, work, test_rows, opts, trained)
+            (work / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
     store.finish_run(run_id, "done", {"dir": str(out), **metrics})
+    graded = metrics["graded"]
     print(f"[prm] scorer {out}: {trained['paths']} training paths, {trained['scored_steps']} steps, "
           f"{trained['steps']} optimizer steps, loss {trained['first_loss']:.3f} -> {trained['last_loss']:.3f}, "
           f"{trained['seconds']} s")

@@ -1,6 +1,8 @@
 """view: the explore run `name` (and what linearize, export and eval stored under it) -> a static site.
 
-Reads only; the store is not written. `view.serve=true` then serves the site on 127.0.0.1.
+Reads only: the store is opened read-only (no byte of it, and no `-wal` beside it, changes), and the
+site is written into a fresh folder that replaces `view.dir` when complete. `view.serve=true` then
+serves the site on 127.0.0.1.
 """
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from analysis.tables import table
-from journeyforge.components import open_store, settings, validate_config
+from journeyforge.components import settings, validate_config
 from journeyforge.folders import folder_problem
-from journeyforge.stages.common import StageError, require_run
+from journeyforge.stages.common import StageError, open_store_read_only, require_run
 from search.tasks import make_task
 from viewer.collect import RunView, select_trees, store_label
 from viewer.serve import serve
@@ -40,7 +42,7 @@ def run(cfg: DictConfig) -> dict:
     problem = folder_problem(str(out_dir), "view.dir")
     if problem:
         raise StageError(problem)
-    store = open_store(cfg)
+    store = open_store_read_only(cfg)
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
     try:
         trees = select_trees(store, explore["id"], opts.trees, opts.solved, opts.limit)
