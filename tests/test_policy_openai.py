@@ -193,6 +193,38 @@ def vllm_server(default_model_dir, tmp_path_factory):
 
 @needs_vllm
 @pytest.mark.slow
+def test_explore_against_vllm_serve_with_only_the_readme_options_grows_trees(vllm_server, default_model_dir, tmp_path):
+    """No tokenizer on this side and no hub (HF_HUB_OFFLINE=1): the served name `smollm2` is no folder and
+    no hub id; the prompts' tokens come from vLLM's /tokenize. Runs before the test that stops the server."""
+    import sqlite3
+
+    from tests.test_policy_openai_tokens import MESSAGES, explore_cli
+
+    done, db = explore_cli(tmp_path, "policy=openai", f"policy.base_url={vllm_server.base_url}",
+                           f"policy.model={vllm_server.model_name}", "policy.seeds=false")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "Traceback" not in done.stdout + done.stderr
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT status FROM runs WHERE name = 'served'").fetchone() == ("done",)
+        assert conn.execute("SELECT status, COUNT(*) FROM trees GROUP BY status").fetchall() == [("done", 2)]
+        assert conn.execute("SELECT COUNT(*) FROM nodes WHERE parent_id IS NOT NULL").fetchone()[0] > 0
+    conn.close()
+    # The server's tokens are the model's own, chat template included (/tokenize with messages, /detokenize).
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(default_model_dir)
+    policy = OpenAIPolicy(vllm_server.base_url, vllm_server.model_name, seeds=False)
+    try:
+        assert policy.encode("Numbers: 3 5 8\n") == reference.encode("Numbers: 3 5 8\n", add_special_tokens=False)
+        assert policy.render_chat(MESSAGES) == reference.apply_chat_template(MESSAGES, tokenize=False,
+                                                                             add_generation_prompt=True)
+        assert policy.tokens.source == "server"
+    finally:
+        policy.close()
+
+
+@needs_vllm
+@pytest.mark.slow
 def test_vllm_serve_returns_token_ids_then_dead_server_raises_policy_unavailable(vllm_server, default_model_dir):
     policy = OpenAIPolicy(vllm_server.base_url, vllm_server.model_name, tokenizer=str(default_model_dir),
                           max_retries=2, backoff=0.2, timeout=120)

@@ -91,7 +91,8 @@ def test_a_server_failing_mid_run_leaves_no_tree_running(default_model_dir, tmp_
     assert all(t["claimed_by"] is None for t in store.trees(run_id) if t["status"] == "pending")
 
 
-def _explore(tmp_path, *overrides: str) -> tuple[subprocess.CompletedProcess, str]:
+def explore_cli(tmp_path, *overrides: str) -> tuple[subprocess.CompletedProcess, str]:
+    """`journeyforge explore` of two Countdown trees as a user types it, with no model hub (HF_HUB_OFFLINE=1)."""
     db = tmp_path / "traces.db"
     done = subprocess.run(journeyforge("explore", "name=served", f"store.url=sqlite:///{db}", f"workdir={tmp_path}",
                                        "task.n_train=2", "task.n_test=0", "search.max_expansions=2",
@@ -105,7 +106,7 @@ def test_explore_against_a_served_model_grows_trees_with_the_readme_options(requ
                                                                            server, options):
     served = request.getfixturevalue(server)
     extra = [f"policy.tokenizer={default_model_dir}"] if options else []
-    done, db = _explore(tmp_path, "policy=openai", f"policy.base_url={served.base_url}", "policy.model=smollm2",
+    done, db = explore_cli(tmp_path, "policy=openai", f"policy.base_url={served.base_url}", "policy.model=smollm2",
                         *extra)
     assert done.returncode == 0, done.stderr[-2000:]
     assert "Traceback" not in done.stdout + done.stderr
@@ -117,7 +118,7 @@ def test_explore_against_a_served_model_grows_trees_with_the_readme_options(requ
 
 
 def test_explore_without_any_tokenizer_stops_at_config_time_writing_nothing(plain_server, tmp_path):
-    done, db = _explore(tmp_path, "policy=openai", f"policy.base_url={plain_server.base_url}", "policy.model=smollm2")
+    done, db = explore_cli(tmp_path, "policy=openai", f"policy.base_url={plain_server.base_url}", "policy.model=smollm2")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "policy.tokenizer=DIR" in line and "/tokenize answered HTTP 404" in line
