@@ -73,23 +73,26 @@ class RunsMixin(StoreConnection):
     def finish_run(self, run_id: int, status: str = "done", stats: dict | None = None) -> None:
         """Mark run `run_id` finished with `status` (done | failed | running), storing `stats` when
         given. For an attempt at a finished run (`start_run`), `done` also writes the attempt's config
-        and provenance, and `failed` writes nothing: the finished run stays as it was."""
+        and provenance; `failed` never changes a `done` run (from this store object or another): the
+        finished run stays as it was."""
         check_choice("finish_run", "status", status, RUN_STATUSES)
         attempt = self._attempts.pop(run_id, None)
         if attempt is not None and status == "failed":
             return
-        values: dict[str, Any] = {**(attempt or {}), "status": status,
-                                  "finished_at": utcnow()}
+        values: dict[str, Any] = {**(attempt or {}), "status": status, "finished_at": utcnow()}
         if stats is not None:
             values["stats"] = stats
         with self._write(f"finish_run({run_id})") as conn:
-            if conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values)).rowcount != 1:
+            row = conn.execute(select(RUNS.c.status).where(RUNS.c.id == run_id)).first()
+            if row is None:
                 raise StoreError(f"finish_run: no run with id {run_id}")
+            if status == "failed" and row.status == "done":
+                return
+            conn.execute(update(RUNS).where(RUNS.c.id == run_id).values(**values))
 
     def fail_run(self, run_id: int, error: str) -> bool:
         """Mark run `run_id` failed with `error` in its stats if it is still `running` (a stage that
         stopped on an error); True when it was. A finished run is never changed (`start_run`)."""
-        self._attempts.pop(run_id, None)
         with self._write(f"fail_run({run_id})") as conn:
             row = conn.execute(select(RUNS.c.status, RUNS.c.stats).where(RUNS.c.id == run_id)).first()
             if row is None or row.status != "running":

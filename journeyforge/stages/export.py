@@ -62,7 +62,7 @@ def run(cfg: DictConfig) -> dict:
     options = settings(ExportSettings, cfg.export, "export")
     check_export_dir(options.dir)  # and the folder: a bad one writes nothing
     try:  # and prm_openrlhf's tokenizer and placeholder (traces/prm_placeholder.py); the rows are checked below
-        prm_tokenizer = load_prm_tokenizer(options.prm_tokenizer, config_dict(cfg).get("policy"))
+        prm_tokenizer = load_prm_tokenizer(options.prm_model, config_dict(cfg).get("policy"))
         check_tokens(options.prm_placeholder, prm_tokenizer)
     except PlaceholderError as err:
         raise StageError(str(err)) from None
@@ -73,6 +73,12 @@ def run(cfg: DictConfig) -> dict:
                              verl_reward=verl_reward(cfg), prm_tokenizer=prm_tokenizer)
     except PlaceholderError as err:  # a question or step holds the requested placeholder: nothing was written
         raise StageError(str(err)) from None
+    except OSError as err:  # a full disk: name export.dir, not the temporary folder it was written into
+        if not err.strerror:
+            raise
+        kept = "the export already there is as it was" if (Path(options.dir) / MARKER).exists() else "nothing was written"
+        raise StageError(f"export.dir={options.dir}: {err.strerror} while writing the export; {kept}: free space "
+                         "or choose another export.dir, then run export again") from None
     configs = summary["configs"]
     dropped = summary.get("dropped") or {}
     store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})
