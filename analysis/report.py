@@ -21,6 +21,7 @@ from omegaconf import OmegaConf
 from analysis.backtracks import replay, replay_rates
 from analysis.stats import Interval, bootstrap_mean, mcnemar_exact, paired_difference, pass_at_k
 from db.engine import mask_url
+from db.masking import masked_yaml
 from analysis.provenance import git_sha, versions
 from analysis.tables import table
 from training.evaluate import majority_answer
@@ -282,7 +283,7 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
             ["git", f"`{git_sha() or '-'}`"],
             ["wall time (this job)", ", ".join(f"{k} {v:.0f} s" for k, v in times.items())],
             ["versions", ", ".join(f"{k} {v}" for k, v in sorted(versions().items()))]]),
-        "## Configuration\n\n```yaml\n" + OmegaConf.to_yaml(cfg, resolve=True).strip() + "\n```",
+        "## Configuration\n\n```yaml\n" + masked_yaml(cfg).strip() + "\n```",  # a store password stays out
     ]))
     path = out_dir / "report.md"
     path.write_text(text + "\n")
