@@ -114,8 +114,8 @@ def test_openrlhf_process_reward_dataset_puts_every_label_on_a_placeholder_with_
 
     out, summary = searched_export
     placeholder = summary["prm_placeholder"]
-    assert placeholder["token"] == "<repo_name>" and placeholder["token_id"] == 3   # ` ки` is two tokens here
-    strategy = OneProcessStrategy(_openrlhf_args(placeholder["token"]))
+    assert placeholder["text"] == "<repo_name>" and placeholder["vocab_id"] == 3   # ` ки` is two tokens here
+    strategy = OneProcessStrategy(_openrlhf_args(placeholder["text"]))
     tokenizer = get_tokenizer(str(default_model_dir), None, "right", strategy)   # as train_prm loads it
     vocabulary = len(tokenizer)
     plus, minus = tokenizer.convert_tokens_to_ids(["+", "-"])
@@ -127,7 +127,7 @@ def test_openrlhf_process_reward_dataset_puts_every_label_on_a_placeholder_with_
         for i, source in enumerate(stepwise[split]):
             input_ids, _, labels = dataset[i]
             labelled = (labels[0] != -100).nonzero().flatten().tolist()
-            assert labelled == (input_ids[0] == placeholder["token_id"]).nonzero().flatten().tolist()
+            assert labelled == (input_ids[0] == placeholder["vocab_id"]).nonzero().flatten().tolist()
             assert labels[0, labelled].tolist() == [plus if ok else minus for ok in source["labels"]]
             for position, step in zip(labelled, source["completions"]):  # each label right after its step
                 assert tokenizer.decode(input_ids[0, :position]).rstrip().endswith(step.strip())
@@ -157,13 +157,13 @@ def test_a_requested_placeholder_is_checked_and_refused_in_one_line(prm_tokenize
     with pytest.raises(PlaceholderError, match=r"^export.prm_placeholder='7' .*: train row of tree 1 holds it"):
         prm_formats(STEPWISE, "countdown", "7", prm_tokenizer)
     rows, chosen = prm_formats(STEPWISE, "countdown", "<file_sep>", prm_tokenizer)
-    assert (chosen.token, chosen.token_id) == ("<file_sep>", 5)
+    assert (chosen.text, chosen.vocab_id) == ("<file_sep>", 5)
     assert rows["prm_openrlhf"]["train"][0]["input"].endswith("7 * 5 = 35 <file_sep>")
 
 
 def test_without_a_tokenizer_the_placeholder_is_math_shepherd_s_tag_and_the_card_says_unchecked():
     rows, chosen = prm_formats(STEPWISE, "countdown")
-    assert (chosen.token, chosen.token_id) == (TAG, None)
+    assert (chosen.text, chosen.vocab_id) == (TAG, None)
     assert rows["prm_openrlhf"]["train"][0] == {"input": f"Use 3, 4, 5 to make 12. Step 1: 3 + 4 = 7 {TAG}\n"
                                                          f"Step 2: 7 * 5 = 35 {TAG}", "value": ["+", "-"],
                                                 "tree_id": 1, "problem": "p1"}

@@ -78,17 +78,16 @@ as `custom_reward_function.path`)."""
 def prm_text(placeholder: Placeholder, layout: str) -> str:
     """The card's section on the PRM formats: Math-Shepherd's layout, and OpenRLHF's placeholder with the
     exact arguments of its trainer."""
-    where = "DIR/prm_openrlhf" if layout == "disk" else "REPO@prm_openrlhf"
-    if placeholder.token_id is not None:
-        checked = (f"`{placeholder.token}` is one token (id {placeholder.token_id}) of the tokenizer of "
+    where = "DIR/prm_openrlhf" if layout == "disk" else "REPO@prm_openrlhf"   # OpenRLHF's `path@data_dir`
+    if placeholder.vocab_id is not None:
+        checked = (f"`{placeholder.text}` is one token (id {placeholder.vocab_id}) of the tokenizer of "
                    f"`{placeholder.checked_with}`, alone and where the rows hold it, and no question or step "
                    "holds it (checked on every row); train with that model or one sharing its tokenizer.")
     else:
-        checked = (f"`{placeholder.token}` was not checked against a tokenizer (the run's policy has none): "
+        checked = (f"`{placeholder.text}` was not checked against a tokenizer (the run's policy has none): "
                    "OpenRLHF stops if it is not one token of yours; export again with "
-                   "`export.prm_tokenizer=<your model>`.")
-    shepherd = ("Math-Shepherd's tag `" + SHEPHERD_TAG + "`" if placeholder.token == SHEPHERD_TAG
-                else "Math-Shepherd's tag in its place")
+                   "`export.prm_model=<your model>`.")
+    instead = "" if placeholder.text == SHEPHERD_TAG else " in place of Math-Shepherd's tag"
     return "\n".join([
         "## PRM formats",
         "",
@@ -98,11 +97,12 @@ def prm_text(placeholder: Placeholder, layout: str) -> str:
         "or step is left out (the heading written `step <n>:`), so that readers that split at them, as "
         "OpenR's preprocessor does, find each step once.",
         "",
-        f"`prm_openrlhf` holds the same text with the placeholder `{placeholder.token}` ({shepherd}) and "
+        f"`prm_openrlhf` holds the same text with the placeholder `{placeholder.text}`{instead} and "
         f"`value`, one `+`/`-` per step. {checked} OpenRLHF's `ProcessRewardDataset` adds no token to the "
-        "tokenizer. Its trainer (`openrlhf.cli.train_prm`, OpenRLHF 0.9.5, the last release with it) reads "
-        f"it with (`{where}`: " + ("this folder's `prm_openrlhf`" if layout == "disk" else
-                                   "this repository's `prm_openrlhf` configuration") + "):",
+        "tokenizer. Its trainer (`openrlhf.cli.train_prm` of OpenRLHF 0.9.5, the last release with it) reads "
+        "it with these arguments (" + ("DIR: this export's folder" if layout == "disk" else
+                                        "REPO: this dataset repository; `@prm_openrlhf` is the configuration's folder")
+        + "):",
         "",
         "```bash",
         f"deepspeed --module openrlhf.cli.train_prm --pretrain MODEL {openrlhf_arguments(placeholder, where)}",

@@ -85,8 +85,8 @@ def write_export(
     and verl's Parquet files with their reward module (traces/rl_prompts.py), scoring with
     `verl_reward` (without it, the reward `cfg["rl"]` names: VerlReward.from_run_config).
     `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
-    `export.prm_tokenizer`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
-    `prm_placeholder` is the placeholder chosen (`token`, `token_id`, `checked_with`).
+    `export.prm_model`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
+    `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`).
     """
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
@@ -108,7 +108,7 @@ def write_export(
     dropped_rows = {config_name(rel): dict(c) for rel, c in dropped.items() if c}
     datasets["stepwise"] = build_stepwise(trees, task, **split_args)
     if prm_tokenizer is None:
-        prm_tokenizer = load_prm_tokenizer(opts.prm_tokenizer, run_config.get("policy"))
+        prm_tokenizer = load_prm_tokenizer(opts.prm_model, run_config.get("policy"))
     prm_sets, placeholder = prm_formats(datasets["stepwise"], task.name, opts.prm_placeholder, prm_tokenizer)
     datasets.update(prm_sets)  # Math-Shepherd's and OpenRLHF's PRM formats
     datasets["preference"] = build_preference(trees, task, margin=opts.preference_margin, **split_args)

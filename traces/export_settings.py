@@ -29,7 +29,7 @@ class ExportSettings:
     one token of the PRM's tokenizer (OpenRLHF adds none). `auto`: Math-Shepherd's `ки` where that is one
     token, else the tokenizer's first unused special token; a token given here is checked the same way
     (one id alone and after a space, an embedding row, in no question or step of the export)."""
-    prm_tokenizer: str | None = None
+    prm_model: str | None = None
     """The model (folder or hub id) whose tokenizer the PRM will be trained with, for that check; null:
     the run's policy (`policy.tokenizer`, else `policy.model`), and none for a policy without a model
     (the placeholder is then `ки`, unchecked, and the card says so)."""
@@ -66,7 +66,7 @@ class ExportSettings:
             correct_only=bool(get("correct_only")),
             preference_margin=float(get("preference_margin")),
             prm_placeholder=str(get("prm_placeholder")),
-            prm_tokenizer=get("prm_tokenizer") or None,
+            prm_model=get("prm_model") or None,
         )
 
 

@@ -79,7 +79,7 @@ def prm_formats(stepwise: DatasetDict, task_name: str, placeholder: str = AUTO,
         shepherd[split] = _dataset([{"input": tagged(r["question"], r["steps"], [TAG] * len(r["steps"])),
                                      "label": tagged(r["question"], r["steps"], r["signs"]), "task": task_name, **k}
                                     for r, k in zip(rows, keys)], SHEPHERD_FEATURES)
-        openrlhf[split] = _dataset([{"input": tagged(r["question"], r["steps"], [chosen.token] * len(r["steps"])),
+        openrlhf[split] = _dataset([{"input": tagged(r["question"], r["steps"], [chosen.text] * len(r["steps"])),
                                      "value": r["signs"], **k} for r, k in zip(rows, keys)], OPENRLHF_FEATURES)
     return {"prm_shepherd": DatasetDict(shepherd), "prm_openrlhf": DatasetDict(openrlhf)}, chosen
 
@@ -87,7 +87,7 @@ def prm_formats(stepwise: DatasetDict, task_name: str, placeholder: str = AUTO,
 def openrlhf_arguments(placeholder: Placeholder, path: str = "prm_openrlhf") -> str:
     """The arguments of OpenRLHF's `openrlhf.cli.train_prm` that read `prm_openrlhf` from `path`."""
     return (f"--dataset {path} --dataset_split train --eval_dataset {path} --eval_split test "
-            f"--input_key input --label_key value --placeholder_token {shlex.quote(placeholder.token)} --reward_tokens + -")
+            f"--input_key input --label_key value --placeholder_token {shlex.quote(placeholder.text)} --reward_tokens + -")
 
 
 __all__ = ["OPENRLHF_FEATURES", "SHEPHERD_FEATURES", "TAG", "openrlhf_arguments", "plain_text", "prm_formats", "tagged"]

@@ -24,7 +24,7 @@ REWARD_TOKENS = ("+", "-")   # OpenRLHF's `--reward_tokens + -`: the good step's
 
 
 class PlaceholderError(ValueError):
-    """`export.prm_placeholder` or `export.prm_tokenizer` cannot give OpenRLHF one token per step."""
+    """`export.prm_placeholder` or `export.prm_model` cannot give OpenRLHF one token per step."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,8 @@ class StepRow:
 class Placeholder:
     """The placeholder written into `prm_openrlhf`'s `input`, and what it was checked against."""
 
-    token: str
-    token_id: int | None = None
+    text: str
+    vocab_id: int | None = None
     """Its one id in `checked_with`; None when no tokenizer was at hand to check it."""
     checked_with: str | None = None
 
@@ -67,8 +67,8 @@ def _embedding_rows(model_dir: str) -> int | None:
 
 
 def load_prm_tokenizer(requested: str | None, policy: Mapping[str, Any] | None) -> PrmTokenizer | None:
-    """The tokenizer of `export.prm_tokenizer`, else of the run's policy (`policy.tokenizer`, then
-    `policy.model`). A named `export.prm_tokenizer` that does not load is a PlaceholderError naming it; the
+    """The tokenizer of `export.prm_model`, else of the run's policy (`policy.tokenizer`, then
+    `policy.model`). A named `export.prm_model` that does not load is a PlaceholderError naming it; the
     policy's is looked up on this machine only (no download) and None when it has none (the symbolic
     and scripted policies), in which case the placeholder is Math-Shepherd's tag, unchecked."""
     from transformers import AutoTokenizer
@@ -77,12 +77,16 @@ def load_prm_tokenizer(requested: str | None, policy: Mapping[str, Any] | None) 
 
     policy = dict(policy or {})
     if requested:
-        option, ref, local_only = "export.prm_tokenizer", str(requested), False
+        option, ref, local_only = "export.prm_model", str(requested), False
     elif policy.get("tokenizer") or policy.get("model"):
         key = "tokenizer" if policy.get("tokenizer") else "model"
         option, ref, local_only = f"policy.{key}", str(policy[key]), True
     else:
         return None
+    looks_like_folder = ref.startswith((".", "~", "/")) or "\\" in ref or ref.count("/") > 1
+    if requested and looks_like_folder and not Path(ref).expanduser().is_dir():
+        raise PlaceholderError(f"export.prm_model={ref}: no such folder (a model folder or hub id whose tokenizer "
+                               "the PRM is trained with)")
     try:
         path = resolve_model(ref)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=local_only)
@@ -90,7 +94,7 @@ def load_prm_tokenizer(requested: str | None, policy: Mapping[str, Any] | None) 
         if not requested:
             return None
         first = " ".join(str(err).split("\n", 1)[0].split())[:200]
-        raise PlaceholderError(f"export.prm_tokenizer={ref}: its tokenizer does not load ({type(err).__name__}: {first})") from None
+        raise PlaceholderError(f"export.prm_model={ref}: its tokenizer does not load ({type(err).__name__}: {first})") from None
     return PrmTokenizer(tokenizer, f"{option}={ref}", _embedding_rows(path))
 
 
@@ -127,7 +131,7 @@ def check_tokens(requested: str, prm: PrmTokenizer | None) -> None:
         problem = _one_id_problem(prm, reward)
         if problem:
             raise PlaceholderError(f"OpenRLHF's reward token {reward!r} cannot label prm_openrlhf: {problem}; "
-                                   "set export.prm_tokenizer to the model the PRM is trained from")
+                                   "set export.prm_model to the model the PRM is trained from")
     problem = token_problem(prm, requested) if requested != AUTO else None
     if problem:
         raise PlaceholderError(f"export.prm_placeholder={requested!r} cannot be OpenRLHF's placeholder: {problem}")
