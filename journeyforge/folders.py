@@ -22,7 +22,8 @@ def folder_problem(path: str, option: str, min_free: int = MIN_FREE_BYTES) -> st
         if not folder.exists():
             continue
         if not folder.is_dir():
-            return f"{option}={path}: {folder} is a file, not a folder; choose another {option}"
+            where = "" if folder == here else f": {folder}"
+            return f"{option}={path}{where} is a file, not a folder; choose another {option}"
         if not os.access(folder, os.W_OK | os.X_OK):
             return f"{option}={path}: {folder} is not writable (read-only or not yours); choose another {option}"
         try:

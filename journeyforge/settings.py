@@ -318,7 +318,7 @@ def validate_config(cfg: DictConfig, stage: str | None = None) -> None:
 
 
 # The groups whose options name the folders a stage reads models from or writes into.
-FOLDER_GROUPS = ("search", "export", "train", "eval", "experiment", "rl", "view", "prm")
+FOLDER_GROUPS = ("search", "linearize", "export", "train", "eval", "experiment", "rl", "view", "prm")
 
 
 def _stage_config(cfg: DictConfig, stage: str | None) -> StageConfig:

@@ -99,6 +99,17 @@ def trained_adapters(c: StageConfig) -> list[Model]:
     return out
 
 
+def rewrite_model(c: StageConfig) -> list[Model]:
+    """`linearize.rewrite.model`: the model that rewrites reflections (`linearize.journey.reflection=llm`)."""
+    lin = c.groups.get("linearize")
+    if lin is None or "journey" not in lin.kinds or lin.journey.reflection != "llm":
+        return []
+    rewrite = dict(lin.rewrite or {})
+    if rewrite.get("backend", "hf") not in MODEL_BACKENDS:
+        return []
+    return [("linearize.rewrite.model", str(rewrite.get("model") or ""), True)]
+
+
 def _eval_models(c: StageConfig) -> list[Model]:
     base = policy_models(c) if c.option("eval", "include_base", True) else []
     adapters = trained_adapters(c)
@@ -111,15 +122,16 @@ def _experiment_models(c: StageConfig) -> list[Model]:
     if exp is None or exp.report_only:  # report_only loads no model
         return []
     out = policy_models(c) if exp.explore else []
-    return out + train_model(c) + exp.arm_models(bool(c.option("train", "scratch")))
+    return out + rewrite_model(c) + train_model(c) + exp.arm_models(bool(c.option("train", "scratch")))
 
 
 def _stage_models(c: StageConfig) -> list[Model]:
     models: dict[str | None, Callable[[StageConfig], list[Model]]] = {
         "explore": policy_models,
+        "linearize": rewrite_model,
         "train": train_model,
         "eval": _eval_models,
-        "run": lambda c: policy_models(c) + train_model(c),
+        "run": lambda c: policy_models(c) + rewrite_model(c) + train_model(c),
         "prm": lambda c: [("prm.model", str(c.option("prm", "model", "")), True)] if "prm" in c.groups else [],
         "experiment": _experiment_models,
         None: lambda c: [m for m in policy_models(c) if m[0] == "policy.adapter"],

@@ -147,6 +147,44 @@ def test_a_folder_without_room_is_refused_with_its_free_space(tmp_path):
     assert folder_problem(str(tmp_path / "out"), "prm.dir") is None
 
 
+def test_an_output_folder_that_is_a_file_is_named_once(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert folder_problem(str(blocker), "export.dir") == (
+        f"export.dir={blocker} is a file, not a folder; choose another export.dir")
+
+
+def _cfg(tmp_path: Path, *extra: str):
+    from hydra import compose, initialize_config_dir
+
+    from journeyforge.cli import CONF_DIR
+
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        return compose(config_name="config", overrides=[
+            f"workdir={tmp_path / 'out'}", f"store.url=sqlite:///{tmp_path / 'traces.db'}", *SCRIPTED, *extra])
+
+
+def test_each_stage_checks_the_models_it_loads_and_no_other(tmp_path):
+    from journeyforge.settings import ConfigError, validate_config
+
+    missing = tmp_path / "missing"
+    cfg = _cfg(tmp_path, "linearize.journey.reflection=llm", f"linearize.rewrite.model={missing}",
+               f"prm.model={missing}", f"+experiment.arms.big={{kind: journey, train: {{model: {missing}}}}}")
+    with pytest.raises(ConfigError, match=rf"^linearize.rewrite.model={missing}: no such model folder"):
+        validate_config(cfg, "linearize")
+    with pytest.raises(ConfigError, match=rf"^prm.model={missing}: no such model folder"):
+        validate_config(cfg, "prm")
+    with pytest.raises(ConfigError, match=rf"^linearize.rewrite.model={missing}: no such model folder"):
+        validate_config(cfg, "experiment")
+    with pytest.raises(ConfigError, match=rf"^experiment.arms.big.train.model={missing}: no such model folder"):
+        validate_config(_cfg(tmp_path, f"+experiment.arms.big={{kind: journey, train: {{model: {missing}}}}}"),
+                        "experiment")
+    # export and view load no model; without a stage (a stage called from Python checks its settings
+    # again) only what a user sets explicitly is opened, and prm.model has a default.
+    for stage in ("export", "view", None):
+        validate_config(cfg, stage)
+
+
 # -- real commands on a store that holds a finished run -----------------------------------------------
 
 def test_garbage_config_of_prm_model_is_named_before_the_prm_stage_writes(stored, broken):
