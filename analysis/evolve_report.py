@@ -10,20 +10,23 @@ from pathlib import Path
 
 from sqlalchemy import bindparam, text
 
-from analysis.stats import bootstrap_mean
+from analysis.stats import bootstrap_mean, mcnemar_exact, paired_difference
 
 RESAMPLES = 2000   # bootstrap resamples of the held-out problems per interval
 PRM_FIGURES = ("f1", "auc", "first_error_f1")
+ROUND_STAGES = ("explore", "sample")
+SAMPLE_FIGURES = ("problems", "samples_per_problem", "samples", "verified", "solved", "kept", "keep", "seconds")   # the first run of a round: its trees, or its samples (expert iteration)
 
 
 def _round_names(store, name: str) -> list[tuple[int, str]]:
-    """(round, run name) of every explore run of evolve run `name`, by round."""
+    """(round, run name) of every round of evolve run `name` (its explore run, or its sample run when
+    the round learned from samples alone), by round."""
     prefix = f"{name}/round-"
-    out = []
+    out = set()
     for run in store.runs():
         tail = run["name"][len(prefix):] if run["name"].startswith(prefix) else ""
-        if run["stage"] == "explore" and tail.isdigit() and run.get("round") == int(tail):
-            out.append((int(tail), run["name"]))
+        if run["stage"] in ROUND_STAGES and tail.isdigit() and run.get("round") == int(tail):
+            out.add((int(tail), run["name"]))
     return sorted(out)
 
 
@@ -48,17 +51,24 @@ def round_rows(store, name: str, kind: str, rl: bool = False) -> list[dict]:
     out = []
     for k, run_name in names:
         explore = store.get_run(run_name, "explore")
+        sample = store.get_run(run_name, "sample")
+        first = explore or sample
         t = per_tree.get(run_name) or {}
-        row = {"round": k, "name": run_name, "model": explore.get("model"), "model_sha256": explore.get("model_sha256"),
+        row = {"round": k, "name": run_name, "model": first.get("model"), "model_sha256": first.get("model_sha256"),
                "trees": int(t.get("trees") or 0), "solved": int(t.get("solved") or 0),
                "nodes_per_solved": None if t.get("nodes_per_solved") is None else float(t["nodes_per_solved"]),
-               "tokens": (explore.get("stats") or {}).get("generated_tokens")}
+               "tokens": ((explore or sample).get("stats") or {}).get("generated_tokens")}
+        if sample is not None and sample["status"] == "done":
+            row["sampled"] = {key: (sample.get("stats") or {}).get(key) for key in SAMPLE_FIGURES}
+        trained = store.get_run(f"{run_name}/{kind}", "train")
+        if trained is not None and (trained.get("stats") or {}).get("examples_by_round"):
+            row["examples_by_round"] = {int(r): n for r, n in trained["stats"]["examples_by_round"].items()}
         ev = store.get_run(run_name, "eval")
         evals = [r for r in store.evals(ev["id"]) if r["model"] == label] if ev else []
         if evals:
             interval = bootstrap_mean([bool(r["is_correct"]) for r in evals], resamples=RESAMPLES, seed=k)
             row.update(eval_model=label, n_heldout=len(evals), accuracy=interval.value, low=interval.low,
-                       high=interval.high)
+                       high=interval.high, correct_by_problem={r["problem_id"]: bool(r["is_correct"]) for r in evals})
         prm = store.get_run(run_name, "prm")
         if prm and prm["status"] == "done":
             row["prm"] = _prm_figures(prm.get("stats") or {})
@@ -125,11 +135,63 @@ def write_report(store, name: str, kind: str, out_dir: Path, rl: bool = False) -
                   "| round | " + " | ".join(PRM_FIGURES) + " |", "|---|" + "---|" * len(PRM_FIGURES)]
         for r in prm_rows:
             lines.append(f"| {r['round']} | " + " | ".join(_fmt(r["prm"].get(f), 3) for f in PRM_FIGURES) + " |")
-    lines += ["", f"![held-out accuracy by round]({plot.name})", "",
+    lines += _expert_lines(rows)
+    paired = paired_last_vs_first(rows)
+    if paired:
+        lines += ["", paired["text"]]
+    lines += ["", f"![held-out accuracy and training problems solved by round]({plot.name})", "",
               "The same figures in SQL: docs/evolve.md (views `round_trees`, `repeated_mistakes`).", ""]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
-    return {"path": str(report), "plot": str(plot), "text": "\n".join(lines), "report_rows": rows}
+    return {"path": str(report), "plot": str(plot), "text": "\n".join(lines), "report_rows": rows, "paired": paired}
+
+
+def _share(part: int, whole: int) -> str:
+    return f"{part} of {whole} ({100 * part / whole:.1f}%)" if whole else "-"
+
+
+def _expert_lines(rows: list[dict]) -> list[str]:
+    """The expert-iteration table: per round the training problems its trees and its samples solved, the
+    answers sampled, verified and kept, and the examples it trained on by the round they came from."""
+    if not any("sampled" in r or "examples_by_round" in r for r in rows):
+        return []
+    lines = ["", "Training problems solved by each round, and what its model trained on. In a round that samples "
+             "(expert iteration), round k-1's model answers each training problem k times; an answer is kept when "
+             "it is verified, each distinct answer once. Examples are counted by the round they came from "
+             "(`evolve.data=accumulate` keeps every earlier round's).", "",
+             "| round | solved by its trees | solved by its samples | answers sampled | verified | kept | "
+             "examples trained on, by round |", "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        sampled = r.get("sampled") or {}
+        by_round = r.get("examples_by_round") or {}
+        lines.append(f"| {r['round']} | {_share(r['solved'], r['trees'])} | "
+                     f"{_share(sampled.get('solved') or 0, sampled.get('problems') or 0)} | "
+                     f"{_fmt(sampled.get('samples'))} | {_fmt(sampled.get('verified'))} | {_fmt(sampled.get('kept'))} | "
+                     + (", ".join(f"round {j}: {n}" for j, n in sorted(by_round.items())) or "-") + " |")
+    return lines
+
+
+def paired_last_vs_first(rows: list[dict]) -> dict | None:
+    """The last scored round against the first on the held-out problems both answered: the difference in
+    accuracy with a paired bootstrap interval and McNemar's exact test (analysis/stats.py)."""
+    scored = [r for r in rows if r.get("correct_by_problem")]
+    if len(scored) < 2:
+        return None
+    first, last = scored[0], scored[-1]
+    common = sorted(set(first["correct_by_problem"]) & set(last["correct_by_problem"]))
+    if not common:
+        return None
+    x = [last["correct_by_problem"][p] for p in common]
+    y = [first["correct_by_problem"][p] for p in common]
+    diff = paired_difference(x, y, seed=0)
+    only_last, only_first, p_value = mcnemar_exact(x, y)
+    text = (f"Round {last['round']} against round {first['round']} on the same {len(common)} held-out problems: "
+            f"{100 * diff.value:+.1f} points, paired 95% bootstrap interval [{100 * diff.low:+.1f}, "
+            f"{100 * diff.high:+.1f}] (problems resampled together); {only_last} problems only round {last['round']} "
+            f"answers, {only_first} only round {first['round']}, McNemar exact p = {p_value:.3g}.")
+    return {"first": first["round"], "last": last["round"], "n": len(common), "difference": diff.value,
+            "low": diff.low, "high": diff.high, "only_last": only_last, "only_first": only_first, "p": p_value,
+            "text": text}
 
 
 def _plot(rows: list[dict], path: Path, name: str) -> None:
@@ -138,8 +200,16 @@ def _plot(rows: list[dict], path: Path, name: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    fig, (ax, solved_ax) = plt.subplots(1, 2, figsize=(9, 3.2))
+    _plot_accuracy(ax, rows, name)
+    _plot_solved(solved_ax, rows)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _plot_accuracy(ax, rows: list[dict], name: str) -> None:
     scored = [r for r in rows if "accuracy" in r]
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
     top = 10.0  # percent: an axis of all-zero accuracies still reads as percent, not as 0.05
     if scored:
         xs = [r["round"] for r in scored]
@@ -151,13 +221,30 @@ def _plot(rows: list[dict], path: Path, name: str) -> None:
         if "accuracy" not in r:
             ax.annotate("not trained", (r["round"], 0), textcoords="offset points", xytext=(0, 8),
                         ha="center", fontsize=8, color="gray")
+    _round_axis(ax, rows)
+    ax.set_ylabel("held-out accuracy (%)")
+    ax.set_title(f"{name}: accuracy by round (95% CI)", fontsize=9)
+    ax.set_ylim(0, min(100.0, top))
+
+
+def _plot_solved(ax, rows: list[dict]) -> None:
+    """The share of training problems each round solved: by its trees, and by its k sampled answers."""
+    for label, pick in (("by its trees", lambda r: (r["solved"], r["trees"])),
+                        ("by its samples", lambda r: ((r.get("sampled") or {}).get("solved") or 0,
+                                                      (r.get("sampled") or {}).get("problems") or 0))):
+        points = [(r["round"], 100 * a / b) for r in rows for a, b in [pick(r)] if b]
+        if points:
+            ax.plot(*zip(*points), marker="o", label=label)
+    _round_axis(ax, rows)
+    ax.set_ylabel("training problems solved (%)")
+    ax.set_title("training problems solved by round", fontsize=9)
+    ax.set_ylim(0, 100)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=8)
+
+
+def _round_axis(ax, rows: list[dict]) -> None:
     ax.set_xticks([r["round"] for r in rows] or [0])
     if rows:
         ax.set_xlim(min(r["round"] for r in rows) - 0.5, max(r["round"] for r in rows) + 0.5)
     ax.set_xlabel("round")
-    ax.set_ylabel("held-out accuracy (%)")
-    ax.set_title(f"{name}: accuracy by round (95% CI)", fontsize=9)
-    ax.set_ylim(0, min(100.0, top))
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)

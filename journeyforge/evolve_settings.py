@@ -3,14 +3,21 @@
 Round 0 explores with the configured policy; round k >= 1 with round k-1's tuned model (rStar-Math's
 rounds, Stream of Search's STaR rounds on its own searches). Every round linearizes, exports, trains
 and evaluates on the same held-out problems; its runs are named `<name>/round-<k>` and record their
-lineage in `runs` (round, parent run, model and its sha256).
+lineage in `runs` (round, parent run, model and its sha256). With `learn_from=samples` a round is expert
+iteration instead: round k-1's model answers the training problems k times and its verified answers are
+round k's data (`data=accumulate`: with every earlier round's).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from training.expert_samples import KEEP_CHOICES
+
 PROBLEM_CHOICES = ("all", "unsolved", "new")
+LEARN_FROM_CHOICES = ("trees", "samples", "both")
+DATA_CHOICES = ("round", "accumulate")
+INIT_CHOICES = ("base", "continue")
 
 
 @dataclass
@@ -32,11 +39,34 @@ class EvolveSettings:
     prm: bool = False
     """Train a step scorer per round (the prm stage) and value the next round's nodes with it
     (`search.value=prm`), as rStar-Math's rounds do with their reward model."""
-    policy: dict[str, Any] = field(default_factory=dict)
-    """Options over the policy of rounds >= 1 (e.g. {device: cuda, batch_size: 128}). Its backend is
-    round 0's when that backend loads a model (hf, vllm), else hf."""
+    # Typed Any, not dict: Hydra merges `evolve.policy={device: cuda}` into an existing mapping, and its
+    # struct mode refuses the new key ("not an option"); over null the mapping is assigned whole.
+    policy: Any = None
+    """Options over the policy of rounds >= 1, a mapping (e.g. `evolve.policy={device: cuda, batch_size: 128}`,
+    or one at a time: `+evolve.policy.device=cuda`); null: none. Its backend is round 0's when that
+    backend loads a model (hf, vllm), else hf. Checked against that backend before round 0 runs."""
     dir: str = "outputs/evolve"
     """Folder of the rounds' datasets and models (`round-<k>/`) and of report.md and its plot."""
+    learn_from: str = "trees"
+    """What round k >= 1 learns from: `trees` (it grows trees with round k-1's model, as above),
+    `samples` (expert iteration: STaR, ReST-EM, rejection-sampling fine-tuning: round k-1's model answers
+    every training problem of the round `samples` times, sampled as eval samples (eval.temperature,
+    eval.top_p, eval.max_tokens), and its verified answers, each kept once, are the round's data) or
+    `both`. Round 0 always grows trees: there is no student yet."""
+    samples: int = 8
+    """Answers sampled per training problem in a round that learns from samples (k)."""
+    keep: str = "answer"
+    """Which sampled answers are data: `answer` (its final answer verified, in one well-formed trace) or
+    `steps` (also every step valid by the task's step checker, exact for Countdown: a right answer
+    reached through a wrong sum does not teach the sum)."""
+    data: str = "round"
+    """What the model of round k trains on: `round` (round k's data alone, rStar-Math's and ReST-EM's
+    choice) or `accumulate` (the data of rounds 0..k, each example once, tagged with its round:
+    rejection-sampling fine-tuning and STaR keep what every round found)."""
+    init: str = "base"
+    """Where round k's training starts: `base` (a new student from scratch, or a new adapter on
+    train.model, as round 0's) or `continue` (round k-1's model, trained further; needs a full model:
+    train=scratch or train.lora=false)."""
 
     def validate(self) -> None:
         if isinstance(self.rounds, bool) or not isinstance(self.rounds, int) or self.rounds < 1:
@@ -45,3 +75,16 @@ class EvolveSettings:
             raise ValueError(f"evolve.problems={self.problems!r}: choose one of {', '.join(PROBLEM_CHOICES)}")
         if not self.dir:
             raise ValueError("evolve.dir must be a folder, got an empty string")
+        for name, choices in (("learn_from", LEARN_FROM_CHOICES), ("keep", KEEP_CHOICES), ("data", DATA_CHOICES),
+                              ("init", INIT_CHOICES)):
+            if getattr(self, name) not in choices:
+                raise ValueError(f"evolve.{name}={getattr(self, name)!r}: choose one of {', '.join(choices)}")
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or self.samples < 1:
+            raise ValueError(f"evolve.samples must be an integer >= 1 (answers sampled per training problem), "
+                             f"got {self.samples!r}")
+        if self.prm and self.learn_from == "samples":
+            raise ValueError("evolve.prm=true trains each round's step scorer on its trees: a round that learns "
+                             "from samples grows none; use evolve.learn_from=both")
+        if self.policy is not None and not isinstance(self.policy, dict):
+            raise ValueError(f"evolve.policy must be a mapping of policy options, e.g. evolve.policy={{device: cuda}}, "
+                             f"got {self.policy!r}")

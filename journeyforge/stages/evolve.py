@@ -2,7 +2,10 @@
 
 Round 0 explores with the configured policy; round k >= 1 with round k-1's tuned model (an SFT
 adapter, a GRPO adapter with `evolve.rl`, or a from-scratch student) and, with `evolve.prm`, round
-k-1's step scorer as the value. Every round runs the ordinary stages (explore, linearize, export,
+k-1's step scorer as the value. With `evolve.learn_from=samples` (or `both`) round k >= 1 is expert
+iteration: round k-1's model answers every training problem `evolve.samples` times and the verified
+answers are round k's data (stages/evolve_samples.py), alone or after every earlier round's
+(`evolve.data=accumulate`), trained from the base or from round k-1's model (`evolve.init`). Every round runs the ordinary stages (explore, linearize, export,
 train, rl, prm, eval) on a copy of the config named `<name>/round-<k>` with its own folders, and
 records in `runs` its round, the run it came from and the model that grew or came out of it. A kill
 at any point resumes: a finished round is skipped, a finished stage of an unfinished round too, and
@@ -19,6 +22,10 @@ from journeyforge.components import build_task, load_problems, open_store, setti
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
+from journeyforge.stages.evolve_checks import check_evolve_dir, check_round_model, check_round_settings
+from journeyforge.stages.evolve_samples import (SAMPLE_STAGE, build_round_set, round_sft, sample_round,
+                                                sampled_examples, trees_rows)
+from journeyforge.stages.train import train_adapter
 from search.policies import policy_options
 from training.sft import read_sft_record
 
@@ -102,7 +109,7 @@ def round_config(cfg: DictConfig, ev: EvolveSettings, k: int, model: Path | None
             policy.update(model=str(model))
             if "adapter" in policy_options(policy["backend"]):
                 policy["adapter"] = None
-        policy.update(ev.policy)
+        policy.update(ev.policy or {})
         rc.policy = OmegaConf.create(policy)
         style = record.get("prompt_style") or (record.get("settings") or {}).get("format")
         if style in PROMPT_FOR_FORMAT:  # prompt the explorer as the model was trained
@@ -137,6 +144,10 @@ def _selection(store, cfg: DictConfig, ev: EvolveSettings, k: int, train_keys: l
             if run is not None:
                 ids = set(store.solved(run["id"]))
                 solved |= {t["problem"]["key"] for t in store.trees(run["id"]) if t["id"] in ids}
+            sampled = store.get_run(round_name(cfg.name, j), SAMPLE_STAGE)
+            if sampled is not None:  # a problem one of whose sampled answers was kept is solved too
+                ids = {r["problem_id"] for r in store.evals(sampled["id"]) if r["is_correct"]}
+                solved |= {p["key"] for p in store.problems(ids=list(ids))} if ids else set()
         return [key for key in train_keys if key not in solved]
     return list(train_keys)
 
@@ -159,79 +170,144 @@ def run(cfg: DictConfig) -> dict:
     kind = driving_kind(cfg, ev)
     if ev.prm and "prm" not in _value_choices():
         raise StageError("evolve.prm=true needs search.value=prm, which this journeyforge does not have")
+    check_evolve_dir(ev)
+    check_round_settings(cfg, ev)  # every round's config, evolve.policy included, before round 0 runs
     task = build_task(cfg)
     train_keys = [p.key for p in load_problems(task) if p.split == "train"]
     store = open_store(cfg, create=True)
     rounds = []
-    parent, model, scorer = None, None, None
+    parent = None
     for k in range(ev.rounds):
         name = round_name(cfg.name, k)
         if _done(store, name, "eval") and store.get_run(name, "eval")["round"] == k:
             print(f"[evolve] round {k} ({name}) is finished; not redone")
-            parent = store.get_run(name, "explore")["id"]
+            parent = _origin(store, name)["id"]
             rounds.append({"round": k, "name": name, "skipped": True})
             continue
+        model = scorer = None
         if k > 0:
-            # Round k-1's model must be there before round k writes anything.
+            # Round k-1's model (and scorer) must be there and load before round k writes anything.
             model = round_model(cfg, ev, k - 1)
-            if model_digest(model) is None or not any(model.glob("*.json")):
-                raise StageError(f"round {k} of evolve run {cfg.name!r} is grown by round {k - 1}'s model {model}, "
-                                 f"which is missing; nothing was written. Restore it, or start over under another name=")
+            check_round_model(cfg, k, model)
             scorer = Path(ev.dir) / f"round-{k - 1}" / "prm" if ev.prm else None
             if scorer is not None and not scorer.is_dir():
                 raise StageError(f"round {k} of evolve run {cfg.name!r} is valued by round {k - 1}'s step scorer "
                                  f"{scorer}, which is missing; nothing was written")
         rc = round_config(cfg, ev, k, model, scorer)
-        grower, grower_sha = _grower(rc)
         keys = _selection(store, cfg, ev, k, train_keys)
         if not keys:
             print(f"[evolve] round {k}: no training problems left to grow (evolve.problems={ev.problems}); stopping")
             break
-        print(f"\n=== evolve round {k}: {name}, {len(keys)} training problems, grown by {grower} ===")
-        if not _done(store, name, "explore"):
-            explore.run(rc, train_keys=set(keys))
-        explore_id = store.get_run(name, "explore")["id"]
-        store.set_lineage(explore_id, round=k, parent_run_id=parent, model=grower, model_sha256=grower_sha)
-
-        def lineage(run_name: str, stage: str, made: str | None = None) -> None:
-            row = store.get_run(run_name, stage)
-            if row is not None:
-                store.set_lineage(row["id"], round=k, parent_run_id=explore_id, model=made or grower,
-                                  model_sha256=model_digest(made) if made else grower_sha)
-
-        if not _done(store, name, "linearize"):
-            linearize.run(rc)
-        lineage(name, "linearize")
-        made = (store.get_run(name, "linearize").get("stats") or {}).get("trajectories") or {}
-        if not sum(made.values()):
-            # Nothing to learn from (no tree solved, no kind wrote a trajectory): a next round would be
-            # grown by the same model again. Stop here; the report shows this round's trees.
-            print(f"[evolve] round {k}: its trees gave no trajectory to train on (no verified solution?); "
-                  f"stopping after round {k}'s trees")
-            rounds.append({"round": k, "name": name, "skipped": False, "stopped": "no trajectories"})
+        outcome = _play_round(store, cfg, rc, ev, k, kind, keys, parent, model, task)
+        rounds.append(outcome)
+        if outcome.get("stopped"):
             break
-        if not _done(store, name, "export"):
-            export.run(rc)
-        lineage(name, "export")
-        train.run(rc)  # resumes by itself: an adapter trained on the same data with the same settings is kept
-        for trained in train_kinds(rc):
-            lineage(f"{name}/{trained}", "train", str(Path(rc.train.dir) / trained))
-        if ev.rl:
-            rl.run(rc)
-            lineage(f"{name}/rl-{kind}", "rl", str(Path(rc.rl.dir) / f"rl-{kind}"))
-        if ev.prm:
-            if not _done(store, name, "prm"):
-                prm.run(rc)
-            lineage(name, "prm", str(Path(rc.prm.dir)))
-        if not _done(store, name, "eval"):
-            evaluate.run(rc)
-        lineage(name, "eval", str(round_model(cfg, ev, k)))
-        parent = explore_id
-        rounds.append({"round": k, "name": name, "skipped": False})
+        parent = outcome.pop("origin")
     report = write_report(store, cfg.name, kind, Path(ev.dir), rl=ev.rl)
     print(report["text"])
     print(f"[evolve] report {report['path']}, plot {report['plot']}")
     return {"rounds": rounds, **report}
+
+
+def _origin(store, name: str) -> dict:
+    """The first run of a round: its explore run, or its sample run when it grew no trees."""
+    return store.get_run(name, "explore") or store.get_run(name, SAMPLE_STAGE)
+
+
+def _play_round(store, cfg: DictConfig, rc: DictConfig, ev: EvolveSettings, k: int, kind: str, keys: list[str],
+                parent: int | None, model: Path | None, task) -> dict:
+    """Round k: grow trees and/or sample answers with round k-1's model, train round k's model, evaluate it.
+    Returns {round, name, skipped, origin} or, when the round has nothing to learn from, {..., stopped}."""
+    name = rc.name
+    grower, grower_sha = _grower(rc)
+    trees = k == 0 or ev.learn_from in ("trees", "both")
+    samples = k > 0 and ev.learn_from in ("samples", "both")
+    how = " and ".join(w for w, on in (("trees grown", trees), (f"{ev.samples} answers sampled each", samples)) if on)
+    print(f"\n=== evolve round {k}: {name}, {len(keys)} training problems, {how} by {grower} ===")
+    origin = made = sampled = None
+    if trees:
+        if not _done(store, name, "explore"):
+            explore.run(rc, train_keys=set(keys))
+        origin = store.get_run(name, "explore")["id"]
+        store.set_lineage(origin, round=k, parent_run_id=parent, model=grower, model_sha256=grower_sha)
+        if not _done(store, name, "linearize"):
+            linearize.run(rc)
+        _lineage(store, name, "linearize", k, origin, grower, grower_sha)
+        made = sum(((store.get_run(name, "linearize").get("stats") or {}).get("trajectories") or {}).values())
+    if samples:
+        sampled = sample_round(store, rc, ev, k, kind, _prompt_style(model), keys, task)
+        store.set_lineage(sampled["id"], round=k, parent_run_id=parent, model=grower, model_sha256=grower_sha)
+        origin = origin or sampled["id"]
+    stop = _nothing_to_learn(k, ev, made if trees else None, sampled["stats"] if samples else None)
+    if stop:
+        print(stop)
+        return {"round": k, "name": name, "skipped": False, "stopped": stop}
+    if trees and made:
+        if not _done(store, name, "export"):
+            export.run(rc)
+        _lineage(store, name, "export", k, origin, grower, grower_sha)
+    if k > 0 and (samples or ev.data == "accumulate"):
+        _train_on_round_set(store, rc, ev, k, kind, model, task, sampled)
+    else:
+        train.run(rc)  # resumes by itself: an adapter trained on the same data with the same settings is kept
+    for trained in train_kinds(rc):
+        _lineage(store, f"{name}/{trained}", "train", k, origin, str(Path(rc.train.dir) / trained))
+    if ev.rl:
+        rl.run(rc)
+        _lineage(store, f"{name}/rl-{kind}", "rl", k, origin, str(Path(rc.rl.dir) / f"rl-{kind}"))
+    if ev.prm:
+        if not _done(store, name, "prm"):
+            prm.run(rc)
+        _lineage(store, name, "prm", k, origin, str(Path(rc.prm.dir)))
+    if not _done(store, name, "eval"):
+        evaluate.run(rc)
+    _lineage(store, name, "eval", k, origin, str(round_model(cfg, ev, k)))
+    return {"round": k, "name": name, "skipped": False, "origin": origin}
+
+
+def _lineage(store, run_name: str, stage: str, k: int, origin: int, made: str, sha: str | None = None) -> None:
+    """Record round k's lineage on run (run_name, stage), when it exists: it came from the round's first run
+    `origin`; `made` is the model it used or produced (sha256 `sha`, else that of the folder `made`)."""
+    row = store.get_run(run_name, stage)
+    if row is not None:
+        store.set_lineage(row["id"], round=k, parent_run_id=origin, model=made,
+                          model_sha256=sha if sha is not None else model_digest(made))
+
+
+def _nothing_to_learn(k: int, ev: EvolveSettings, trajectories: int | None, sampled: dict | None) -> str | None:
+    """The one line that ends the evolve run after round k, when round k found nothing to train on: a next
+    round would be grown by the same model again."""
+    if sampled is not None and not sampled.get("verified") and not trajectories:
+        return (f"[evolve] round {k}: none of the {sampled.get('samples', 0)} answers sampled for its "
+                f"{sampled.get('problems', 0)} training problems is verified (evolve.keep={ev.keep}): nothing to "
+                f"train on; stopping after round {k}'s samples, the rounds before it kept")
+    if sampled is None and not trajectories:
+        return (f"[evolve] round {k}: its trees gave no trajectory to train on (no verified solution?); "
+                f"stopping after round {k}'s trees")
+    return None
+
+
+def _prompt_style(model: Path | None) -> str:
+    """The prompt round k-1's model was trained on, in eval's names (prompt_completion | messages)."""
+    record = _training_record(model) if model is not None else {}
+    return record.get("prompt_style") or (record.get("settings") or {}).get("format") or "fewshot"
+
+
+def _train_on_round_set(store, rc: DictConfig, ev: EvolveSettings, k: int, kind: str, model: Path | None, task,
+                        sampled: dict | None) -> None:
+    """Train round k's `kind` model on its own set (its trees' and samples' examples, after round k-1's with
+    evolve.data=accumulate), from the base or from round k-1's model (evolve.init)."""
+    new = trees_rows(ev, k, kind) + (sampled_examples(store, sampled, kind, task, k) if sampled else [])
+    folder, by_round = build_round_set(ev, k, kind, new)
+    print(f"[evolve] round {k}: {sum(by_round.values())} examples to train on (by the round they came from: "
+          + ", ".join(f"round {r}: {n}" for r, n in by_round.items()) + f"), in {folder}")
+    sft = round_sft(rc, ev, model)
+    result = train_adapter(store, rc, folder, Path(rc.train.dir) / kind, sft, rc.train.get("force", False),
+                           f"{rc.name}/{kind}")
+    run = store.get_run(f"{rc.name}/{kind}", "train")
+    if run is not None and not result.get("reused"):  # the lineage of the set it trained on, by round
+        store.finish_run(run["id"], "done", {**(run.get("stats") or {}), "data": str(folder),
+                                             "examples_by_round": {str(r): n for r, n in by_round.items()}})
 
 
 def _value_choices() -> set[str]:
