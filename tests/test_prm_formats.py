@@ -169,3 +169,16 @@ def test_without_a_tokenizer_the_placeholder_is_math_shepherd_s_tag_and_the_card
                                                 "tree_id": 1, "problem": "p1"}
     assert "`ки` was not checked against a tokenizer" in prm_text(chosen, "disk")
     assert "--dataset REPO@prm_openrlhf" in prm_text(chosen, "hub")
+
+
+def test_the_policy_s_tokenizer_is_looked_up_locally_and_a_named_model_must_load(tmp_path, default_model_dir):
+    assert load_prm_tokenizer(None, {"backend": "symbolic"}) is None               # no model: unchecked `ки`
+    assert load_prm_tokenizer(None, {"model": "nobody/no-such-model"}) is None     # never downloaded
+    assert load_prm_tokenizer(None, {"model": "x", "tokenizer": str(default_model_dir)}).source.startswith(
+        "policy.tokenizer=")
+    with pytest.raises(PlaceholderError, match=r"^export.prm_model=\S+/absent: no such folder"):
+        load_prm_tokenizer(str(tmp_path / "absent"), {"model": str(default_model_dir)})
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "config.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(PlaceholderError, match=r"^export.prm_model=\S+/broken: its tokenizer does not load \("):
+        load_prm_tokenizer(str(tmp_path / "broken"), None)
