@@ -123,6 +123,23 @@ def test_every_class_pointer_names_the_file_that_defines_the_class():
     assert not wrong, "class pointers that do not hold:\n" + "\n".join(sorted(set(wrong)))
 
 
+def test_every_module_the_readme_code_map_names_exists():
+    """The map names files by their bare names under each top-level folder: each must exist there."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Map of the code", 1)[1].split("```", 2)[1]
+    top, missing = None, []
+    for line in block.splitlines():
+        head = re.match(r"^([a-z]+)/\s", line)
+        if head:
+            top = REPO / head.group(1)
+            assert top.is_dir(), head.group(1)
+        for name in re.findall(r"(?<![\w/.])([a-z_]+\.py|[a-z_]+/)(?=[\s,:;)]|$)", line[15:] if head else line):
+            found = list(top.rglob(name.rstrip("/"))) if top else []
+            if not found and not name.startswith(top.name if top else "\0"):
+                missing.append(f"{top.name}/…/{name}")
+    assert not missing, f"README's map names what is not there: {missing}"
+
+
 @pytest.mark.parametrize("text,ok", [
     ("`ExploreSettings` (`search/explorer.py`)", False),
     ("traces/linearize_settings.py LinearizeSettings", True),
