@@ -143,19 +143,6 @@ class Explorer:
                 trees.append(tree)
         return trees
 
-    def _claim(self, run_id: int, infos: dict[int, dict[str, Any]], limit: int) -> list[SearchTree]:
-        """Claim up to `limit` trees and load them; when loading fails (the policy's tokenizer, a server's
-        /tokenize) the claimed trees go back to `pending` first: a stopped process leaves none `running`."""
-        claimed = self.store.claim_trees(run_id, self.worker, limit, self.s.lease_seconds)
-        try:
-            return self._load([infos[tid] for tid in claimed])
-        except BaseException:
-            try:
-                self.store.release(claimed, self.worker, "pending")
-            except Exception:  # the store itself may be what failed: the leases expire
-                log.exception("could not release trees; their leases will expire")
-            raise
-
     def _release_dead_local_workers(self, run_id: int) -> None:
         """Free trees held by explorer processes on this host that no longer exist (kill -9),
         so a re-run on one machine continues at once instead of waiting for their leases."""
@@ -179,13 +166,16 @@ class Explorer:
         done_before = sum(1 for t in infos.values() if t["status"] in ("done", "failed"))
         self._release_dead_local_workers(run_id)
         active: dict[int, SearchTree] = {}
+        claimed: list[int] = []   # handed back on failure too: loading them (their prompts' tokens) may fail
         last_renew = time.monotonic()
         bar = tqdm(total=len(infos), initial=done_before, desc="explore", unit="tree",
                    disable=not self.s.progress, dynamic_ncols=True)
         try:
             while True:
                 if len(active) < self.s.max_active_trees:
-                    for tree in self._claim(run_id, infos, self.s.max_active_trees - len(active)):
+                    claimed = self.store.claim_trees(run_id, self.worker, self.s.max_active_trees - len(active),
+                                                     self.s.lease_seconds)
+                    for tree in self._load([infos[tid] for tid in claimed]):
                         active[tree.tree_id] = tree
                 if not active:
                     self._finish_write(summary)   # its trees' final status is part of it
@@ -232,9 +222,9 @@ class Explorer:
                 self._finish_write(summary)
             except Exception as err:  # the write in flight failed too: that wave is lost, earlier ones are stored
                 _warn_once(stopped, err, "the wave being written was not stored (earlier waves are)")
-            if active:
+            if active or claimed:   # release() skips trees finished or lost since they were claimed
                 try:
-                    self.store.release(list(active), self.worker, "pending")
+                    self.store.release(list({*active, *claimed}), self.worker, "pending")
                 except Exception as err:  # the store itself may be what failed
                     _warn_once(stopped, err, "could not hand the trees back; their leases will expire")
             raise
