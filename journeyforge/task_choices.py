@@ -27,16 +27,18 @@ def supported_kinds(task_name: str) -> list[str]:
     return [kind for kind in KINDS if kind_serves(kind, task_cls)]
 
 
-def check_task_choices(task_name: str | None, kinds: Iterable[str] | None,
-                       error: type[Exception] = ValueError) -> None:
-    """`error` (one line; journeyforge/settings.py passes its ConfigError) when `kinds` (linearize.kinds)
-    holds a kind the task `task_name` cannot serve; nothing to check without a registered task."""
+def check_task_choices(task_name: str | None, kinds: Iterable[str] | None, error: type[Exception] = ValueError,
+                       where: str = "linearize.kinds") -> None:
+    """`error` (one line; journeyforge/settings.py passes its ConfigError) when `kinds` (the option `where`
+    names: linearize.kinds, or an experiment arm's kind) holds a kind the task `task_name` cannot serve;
+    names that are no trajectory kind (an arm's `base`, `rl`) and an unregistered task are left to
+    their own checks."""
     if task_name not in TASKS:
         return  # an unknown task is the task group's own error
     task_cls, _ = task_classes(task_name)
     for kind in list(kinds or []):
         if kind in KINDS and not kind_serves(kind, task_cls):
             able = [other for other in TASKS if kind_serves(kind, task_classes(other)[0])]
-            raise error(f"linearize.kinds includes {kind}, which task {task_name!r} cannot serve ({kind} needs a task "
+            raise error(f"{where} includes {kind}, which task {task_name!r} cannot serve ({kind} needs a task "
                         f"with {KINDS[kind].needs}: {', '.join(able) or 'none registered'}): use "
                         f"linearize.kinds=[{','.join(supported_kinds(task_name))}]")

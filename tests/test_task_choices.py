@@ -163,6 +163,8 @@ def test_a_new_kind_names_its_need_and_the_tasks_without_it_refuse_it():
             else:
                 with pytest.raises(ValueError, match=f"needs_symbolic, which task '{task}' cannot serve"):
                     check_task_choices(task, cfg.linearize.kinds)
+        with pytest.raises(ValueError, match=r"^experiment.arms.s.kind includes stream, which task 'math'"):
+            check_task_choices("math", ["base", "rl", "stream"], where="experiment.arms.s.kind")
     finally:
         del KINDS["needs_symbolic"]
 
