@@ -1,7 +1,7 @@
-"""No file a stage writes holds the store's password: an experiment, an evolve run and a prm run as
-real `journeyforge` processes (their inputs grown in this one) on a PostgreSQL store whose URL carries one (trust auth accepts any
-password), then every file under the workdir (reports, cards, json, datasets, models, plots, logs,
-Hydra's saved configs) and every stored row is searched for it."""
+"""No file a stage writes holds the store's password: an experiment, an evolve run, a prm run and a
+view as real `journeyforge` processes (their inputs grown in this one) on a PostgreSQL store whose URL
+carries one (trust auth accepts any password), then every file under the workdir (reports, cards,
+json, datasets, models, plots, logs, Hydra's saved configs, the site) and every stored row is searched."""
 from __future__ import annotations
 
 import subprocess
@@ -68,6 +68,8 @@ def test_experiment_evolve_and_prm_write_no_file_that_holds_the_store_password(f
     printed += _run("prm", *prm, f"prm.model={tiny_model_dir}", "prm.max_steps=2", "prm.batch_size=4",
                     "prm.lora=false")
     assert (work / "prm" / "prm" / "metrics.json").is_file()
+    printed += _run("view", *prm)  # the static site of the same trees
+    assert (work / "prm" / "view" / "index.html").is_file()
 
     assert "postgresql+psycopg://postgres:***@" in (work / "experiment" / "experiment" / "report.md").read_text()
     assert PASSWORD not in printed
