@@ -45,6 +45,23 @@ def test_the_groups_and_tasks_are_found():
     assert {"countdown", "math"} <= set(TASKS) and {"shortcut", "journey", "stream"} <= set(KINDS)
 
 
+@pytest.mark.parametrize("path", sorted((CONF / "task").glob("*.yaml")), ids=lambda p: p.stem)
+def test_a_task_file_sets_only_its_task_and_names_other_groups_by_override(path):
+    """The convention: `task` (and the run's default `name`); another group only as an `override` of the
+    defaults list, which the command line replaces."""
+    data = yaml.safe_load(path.read_text())
+    assert set(data) <= {"defaults", "task", "name"}, f"{path.name} sets {sorted(set(data) - {'defaults', 'task', 'name'})}"
+    assert data["task"]["name"] == path.stem and path.stem in TASKS
+    for entry in data["defaults"]:
+        if isinstance(entry, dict):
+            [(key, option)] = entry.items()
+            assert key.startswith("override /"), f"{path.name}: {entry} is not an override"
+            group = key.removeprefix("override /")
+            assert (CONF / group / f"{option}.yaml").is_file(), f"{path.name}: no {group}/{option}.yaml"
+        else:
+            assert entry in ("_self_", f"/schema/task/{path.stem}@task"), f"{path.name}: {entry}"
+
+
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: ",".join(o.split("=")[1] for o in r))
 def test_every_group_choice_composes_the_same_under_every_task(row):
     """No task file changes a group the user chose: each group's node is the same for every task."""
