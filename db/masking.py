@@ -14,8 +14,10 @@ from urllib.parse import parse_qsl, urlsplit
 MASK = "***"
 
 # Option names whose values are credentials wherever they appear in a config (`policy.api_key`,
-# a `+store.password=...` someone adds); "EMPTY" is the OpenAI client's placeholder, not a secret.
-_SECRET_KEY = re.compile(r"pass(word|wd)?$|pwd$|secret|token|api[_-]?key|credential", re.I)
+# a `+store.password=...` someone adds, `hf_token`); "EMPTY" is the OpenAI client's placeholder, not a
+# secret. `token` only at the end of a name: `policy.tokenizer` and `train.student.tokenizer` name a
+# folder or a kind ("phrases"), and masking them hid the settings and scrubbed those words from lines.
+_SECRET_KEY = re.compile(r"pass(word|wd)?$|pwd$|secret|token$|api[_-]?key|credential", re.I)
 _NOT_SECRET = {"", "EMPTY", MASK}
 # A URL with a user:password@ part, e.g. postgresql+psycopg://user:pw@host/db.
 # The password runs to the token's last "@" (an unencoded "@" in a password is read that way by

@@ -40,6 +40,16 @@ def _run(stage: str, *overrides: str) -> str:
     return done.stdout + done.stderr
 
 
+def test_tokenizer_options_are_settings_not_secrets_but_tokens_are():
+    config = {"policy": {"tokenizer": "/models/smollm2", "hf_token": "hf_abc123"},
+              "train": {"student": {"tokenizer": "phrases"}}, "explore": {"max_tokens": 16}}
+    masked = mask_config(config)
+    assert masked["policy"]["tokenizer"] == "/models/smollm2"
+    assert masked["train"]["student"]["tokenizer"] == "phrases"
+    assert masked["policy"]["hf_token"] == "***"
+    assert secrets_in(config) == {"hf_abc123"}
+
+
 def test_no_table_file_or_printed_line_of_a_run_holds_the_store_password(fresh_pg_url, tmp_path):
     url = fresh_pg_url.replace("postgresql+psycopg://postgres@", f"postgresql+psycopg://postgres:{PASSWORD}@", 1)
     assert PASSWORD in url
