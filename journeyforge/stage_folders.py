@@ -5,7 +5,10 @@ will load is opened as its loader would open it, without the tensors (search/mod
 folder it will write is checked writable with room (journeyforge/folders.py). The command line passes
 the stage; without one (a stage called from Python, which checks its settings again) only what a user
 sets explicitly is opened (`policy.adapter`, `search.prm` with `search.value=prm`, `eval.prm`): the
-models with defaults are left to the loaders, and the output folders to the stages' own checks.
+models with defaults are left to the loaders, and the output folders to the stages' own checks. Such
+a caller is a composite stage or a test, whose models are often made by an earlier step, and the
+stage it will run is unknown here, so checking every defaulted model would refuse settings it never
+uses. The evolve stage checks its rounds itself (journeyforge/evolve_settings.py and its checks).
 """
 from __future__ import annotations
 
