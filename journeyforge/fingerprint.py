@@ -61,7 +61,22 @@ def settings_of(config: dict) -> dict[str, dict]:
         if isinstance(node, dict):
             skip = NOT_SHAPING.get(group, set())
             out[group] = {k: v for k, v in node.items() if k not in skip and not _secret(k)}
+    _name_default_heuristic(out)
     return out
+
+
+def _name_default_heuristic(settings: dict[str, dict]) -> None:
+    """`policy.heuristic=default` as the heuristic it means (the task's first), so that a run stored
+    when the symbolic policy's default was written `sum` resumes under today's `default`, and the
+    two spellings of one choice are one fingerprint."""
+    policy, task = settings.get("policy") or {}, settings.get("task") or {}
+    if policy.get("backend") != "symbolic" or policy.get("heuristic") != "default":
+        return
+    from search.tasks import TASKS, task_classes
+
+    if task.get("name") in TASKS:
+        heuristics = task_classes(task["name"])[0].heuristics
+        policy["heuristic"] = heuristics[0] if heuristics else None
 
 
 def file_checksums(task_settings: dict) -> dict[str, str]:

@@ -220,3 +220,17 @@ def test_db_check_never_creates_a_store_and_says_so_in_one_line(tmp_path, capsys
     with open_read_only(f"sqlite:///{tmp_path / 'traces.db'}").connect() as conn:  # checks cannot write
         with pytest.raises(OperationalError, match="readonly"):
             conn.execute(sqltext("DELETE FROM trees"))
+
+
+def test_a_symbolic_run_stored_with_its_heuristic_spelled_out_resumes_under_default():
+    """Runs made when conf/policy/symbolic.yaml said `heuristic: sum` resume now that it says `default`
+    (the task's first, Countdown's `sum`): one choice, one fingerprint; another heuristic still differs."""
+    from journeyforge.fingerprint import explore_fingerprint
+
+    def config(heuristic):
+        return {"task": {"name": "countdown", "seed": 0}, "policy": {"backend": "symbolic", "heuristic": heuristic},
+                "search": {"algorithm": "dfs"}, "explore": {"seed": 0}}
+
+    rows = [{"key": "a"}]
+    assert explore_fingerprint(config("default"), rows)["sha256"] == explore_fingerprint(config("sum"), rows)["sha256"]
+    assert explore_fingerprint(config("default"), rows)["sha256"] != explore_fingerprint(config("mult"), rows)["sha256"]
