@@ -148,8 +148,8 @@ class EvalSettings(SamplingSettings):
     include_base: bool = True
     """Evaluate the base model too, not only the tuned adapters."""
     scaling: list[int] = field(default_factory=list)
-    """Inference-time scaling, e.g. [1, 4, 16]: each problem is answered with max(N) samples (at least
-    `samples`) and, on the first N of them, majority vote, pass@N and, with `prm`, PRM best-of-N and
+    """Inference-time scaling, e.g. [1, 4, 16] (each N at most 10,000): each problem is answered with
+    max(N) samples (at least `samples`) and, on the first N of them, majority vote, pass@N and, with `prm`, PRM best-of-N and
     PRM-weighted vote are scored (training/scaling.py); a table with intervals and two plots."""
     prm: str | None = None
     """Step scorer (`journeyforge prm`'s directory) that ranks the sampled answers for `scaling`."""

@@ -9,14 +9,11 @@ from __future__ import annotations
 import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from search.bounds import check_int
+from search.bounds import MAX_SEQUENCE_TOKENS, check_int
 from search.tasks.base import INVALID
 from search.tree import SearchNode, SearchTree
-
-if TYPE_CHECKING:
-    from search.algorithms import SearchSettings
 
 
 @dataclass
@@ -45,14 +42,19 @@ class SharedSearchSettings:
     def check(self) -> None:
         """ValueError naming `search.<option>` for a value no algorithm can use."""
         check_positive_ints(self, "k", "max_expansions", "max_nodes", "max_depth", "expansions_per_wave")
+        check_positive_ints(self, *(name for name in ESTIMATOR_COUNTS if hasattr(self, name)))
 
 
 # search.<option> -> its most: far above any published search (rStar-Math: 16 children, 32 rollouts, depth
 # 16; Stream of Search: ~10,000 nodes), low enough that a slip (an extra zero, 1e9) is refused at config
 # time instead of growing trees for days. A tree's nodes live in memory while it grows: 10M of them is
 # gigabytes for one tree.
+# Rollouts per node: Math-Shepherd's N is 8, rStar-Math's 16-32; each is a whole completion per node.
 SEARCH_MAXIMA = {"k": 1_024, "max_expansions": 1_000_000, "max_nodes": 10_000_000, "max_depth": 10_000,
-                 "expansions_per_wave": 1_024, "beam_width": 1_024, "n_chains": 10_000, "max_children": 10_000}
+                 "expansions_per_wave": 1_024, "beam_width": 1_024, "n_chains": 10_000, "max_children": 10_000,
+                 "rollouts": 1_024, "rollout_max_tokens": MAX_SEQUENCE_TOKENS, "prm_batch_size": 65_536}
+# The value estimators' counts (search/values.py), bounded here where the joined SearchSettings holds them.
+ESTIMATOR_COUNTS = ("rollouts", "rollout_max_tokens", "prm_batch_size")
 
 
 def check_positive_ints(settings: Any, *names: str) -> None:
@@ -61,7 +63,7 @@ def check_positive_ints(settings: Any, *names: str) -> None:
         check_int(f"search.{name}", getattr(settings, name), 1, SEARCH_MAXIMA.get(name, sys.maxsize))
 
 
-def node_value(node: SearchNode, settings: SearchSettings) -> float:
+def node_value(node: SearchNode, settings: SharedSearchSettings) -> float:
     """Verifier reward at terminals, the Monte-Carlo estimate where rollouts gave one (the MCTS
     simulation step of Math-Shepherd / ASTRO), otherwise the step label's value."""
     if node.terminal and node.reward is not None and node.label != INVALID:
@@ -87,7 +89,7 @@ def _has_state(state) -> bool:
     return state is not None
 
 
-def expandable(node: SearchNode, settings: SearchSettings) -> bool:
+def expandable(node: SearchNode, settings: SharedSearchSettings) -> bool:
     return not node.terminal and not node.expanded and node.depth < settings.max_depth
 
 
@@ -96,11 +98,14 @@ class Algorithm(ABC):
 
     `settings_class` is the dataclass of the options this algorithm owns beyond the shared ones (LLM
     Reasoners' `MCTS.__init__(w_exp, ...)`); `settings` is the whole `search` group, which holds them.
+    It is typed here by its shared base: the joined class (search/algorithms/__init__.py
+    SearchSettings) is built from every algorithm's options, so naming it here, even for type
+    checking only, would be an import cycle.
     """
 
     settings_class: type | None = None
 
-    def __init__(self, settings: SearchSettings):
+    def __init__(self, settings: SharedSearchSettings):
         self.s = settings
         self.can_continue = _has_state
 

@@ -16,20 +16,21 @@ class SimulatedSettings(StandInSettings):
     """The scripted policy's completions, timed as a continuous-batching GPU engine (benchmarks and tests only)."""
 
     tokens_per_s: float = 12_500.0
-    """Aggregate decode tokens/s of the engine."""
+    """Aggregate decode tokens/s of the engine, in [1, 1e9] (`ranges` says why)."""
     sequence_tokens_per_s: float = 40.0
-    """One sequence's decode rate (1 / inter-token latency): how long the longest completion of a batch takes."""
+    """One sequence's decode rate (1 / inter-token latency): how long the longest completion of a batch takes;
+    in [1, 1e9] tokens/s."""
     prefill_tokens_per_s: float = 40_000.0
-    """Uncached prompt tokens prefilled per second."""
+    """Uncached prompt tokens prefilled per second, in [1, 1e9]."""
     max_batch: int = 1024
-    """Sequences decoding at once (vLLM's max_num_seqs)."""
+    """Sequences decoding at once (vLLM's max_num_seqs), at most 65,536."""
     prefix_cache_tokens: int = 1_000_000
-    """KV cache kept for earlier prompts' blocks of 16 tokens (0: no prefix cache)."""
+    """KV cache kept for earlier prompts' blocks of 16 tokens (0: no prefix cache), at most 1e8."""
     chars_per_token: float = 4.0
-    """Simulated tokenizer: characters per token."""
+    """Simulated tokenizer: characters per token, in [1, 16]."""
     length_tail: float = 0.0
     """Sigma of a lognormal factor on each completion's decode time (seeded per request, capped at its
-    max_tokens; 0: the texts' own lengths). Real models' completion lengths have long tails, which is
+    max_tokens; 0: the texts' own lengths; at most 3). Real models' completion lengths have long tails, which is
     what makes a whole wave wait for its slowest; the scripted texts have almost none."""
     pace: bool = True
     """Wait out the simulated engine time; false: only account it (a virtual clock for long benchmarks)."""
