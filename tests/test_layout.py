@@ -38,18 +38,13 @@ def _module_name(path: Path) -> str:
 
 
 def _imports(path: Path, modules: set[str]) -> set[str]:
-    """Project modules `path` imports, at the top or inside a function (both run eventually)."""
+    """Project modules `path` imports: at the top, inside a function (both run eventually) or under
+    `if TYPE_CHECKING:` (a type named for readers is still a dependency: DESIGN.md counts it)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
     own = _module_name(path)
     package = own if path.name == "__init__.py" else own.rpartition(".")[0]
-    # `if TYPE_CHECKING:` imports never run: they name types for readers, not dependencies.
-    typing_only = {id(n) for block in ast.walk(tree) if isinstance(block, ast.If)
-                   and getattr(block.test, "id", getattr(block.test, "attr", None)) == "TYPE_CHECKING"
-                   for stmt in block.body for n in ast.walk(stmt)}
     found: set[str] = set()
     for node in ast.walk(tree):
-        if id(node) in typing_only:
-            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -57,9 +52,11 @@ def _imports(path: Path, modules: set[str]) -> set[str]:
             base = node.module or ""
             if node.level:
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + ([base] if base else []))
-            names = [f"{base}.{alias.name}" for alias in node.names] + [base]
+            # `from a.b import c` depends on the module a.b.c where there is one, else on a.b (its
+            # __init__ for a package): `from pkg import submodule` is no import of pkg's __init__ names.
+            names = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base for alias in node.names]
         for name in names:
-            # the longest project module the name starts with (`from a.b import c` may import a.b.c)
+            # the longest project module the name starts with
             while name and name not in modules:
                 name = name.rpartition(".")[0]
             if name and name != own:
@@ -87,22 +84,15 @@ def test_no_project_file_is_over_500_lines():
     assert not shrunk, f"now under {MAX_LINES} lines: remove {shrunk} from TOO_LONG_FOR_NOW"
 
 
-def _cycle_free(graph: nx.DiGraph) -> nx.DiGraph:
-    # A package's __init__ re-exporting its submodules is not a cycle of meaning: `search.policies`
-    # importing `search.policies.base`, which is imported as part of the package, is one unit.
-    out = nx.DiGraph()
-    out.add_nodes_from(graph)
-    out.add_edges_from((a, b) for a, b in graph.edges if not a.startswith(b + "."))
-    return out
-
-
 # Cycles in files other engineers own, through imports inside functions (so Python never sees them at
 # import time, but the modules still depend on each other). This list must only shrink.
-CYCLES_FOR_NOW: list[set[str]] = []
+CYCLES_FOR_NOW: list[set[str]] = [
+    {"journeyforge.stages.evolve", "journeyforge.stages.evolve_checks"},  # being reworked (issue 41)
+]
 
 
 def test_no_import_cycles():
-    cycles = [set(c) for c in nx.simple_cycles(_cycle_free(import_graph()))]
+    cycles = [set(c) for c in nx.simple_cycles(import_graph())]
     new = [sorted(c) for c in cycles if c not in CYCLES_FOR_NOW]
     assert not new, f"import cycles: {sorted(new, key=len)[:5]}"
     gone = [sorted(c) for c in CYCLES_FOR_NOW if c not in cycles]
