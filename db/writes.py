@@ -83,6 +83,27 @@ class WritesMixin(StoreConnection):
         Rows: Trajectory columns except id/run_id/tree_id/kind (given ones must match the
         arguments); `idx` defaults to the row's position.
         """
+        return self.replace_run_trajectories(run_id, [(tree_id, kind, rows)])[0]
+
+    def replace_run_trajectories(self, run_id: int, parts: Sequence[tuple[int, str, Sequence[dict]]]) -> list[list[int]]:
+        """`replace_trajectories` for every (tree_id, kind, rows) of `parts`, all in ONE transaction (a
+        linearize run's whole output: a failure part way leaves the run's rows as they were); ids in order."""
+        checked = [(tree_id, kind, self._trajectory_rows(run_id, tree_id, kind, rows)) for tree_id, kind, rows in parts]
+        out = []
+        with self._write(f"replace_trajectories(run {run_id}, {len(parts)} trees and kinds)") as conn:
+            for tree_id, kind, clean in checked:
+                conn.execute(delete(TRAJECTORIES).where(and_(
+                    TRAJECTORIES.c.run_id == run_id, TRAJECTORIES.c.tree_id == tree_id, TRAJECTORIES.c.kind == kind)))
+                if not clean:
+                    out.append([])
+                    continue
+                result = conn.execute(insert(TRAJECTORIES).returning(TRAJECTORIES.c.id, TRAJECTORIES.c.idx), clean)
+                by_idx = {idx: id_ for id_, idx in result}
+                out.append([by_idx[row["idx"]] for row in clean])
+        return out
+
+    @staticmethod
+    def _trajectory_rows(run_id: int, tree_id: int, kind: str, rows: Sequence[dict]) -> list[dict]:
         fixed = {"run_id": run_id, "tree_id": tree_id, "kind": kind}
         clean = []
         for i, row in enumerate(rows):
@@ -92,14 +113,7 @@ class WritesMixin(StoreConnection):
             body = {k: v for k, v in row.items() if k not in fixed}
             check_fields("replace_trajectories", i, body, TRAJECTORY_FIELDS, ("text",))
             clean.append({**TRAJECTORY_DEFAULTS, "idx": i, **body, **fixed})
-        where = and_(TRAJECTORIES.c.run_id == run_id, TRAJECTORIES.c.tree_id == tree_id, TRAJECTORIES.c.kind == kind)
-        with self._write(f"replace_trajectories(run {run_id}, tree {tree_id}, {kind!r})") as conn:
-            conn.execute(delete(TRAJECTORIES).where(where))
-            if not clean:
-                return []
-            result = conn.execute(insert(TRAJECTORIES).returning(TRAJECTORIES.c.id, TRAJECTORIES.c.idx), clean)
-            by_idx = {idx: id_ for id_, idx in result}
-        return [by_idx[row["idx"]] for row in clean]
+        return clean
 
     def replace_evals(self, run_id: int, model: str, rows: Sequence[dict]) -> list[int]:
         """Replace model `model`'s evals in run `run_id` by `rows` (problem_id, prediction, answer,

@@ -92,13 +92,16 @@ def run(cfg: DictConfig) -> dict:
 
     made: Counter = Counter()
     backtracks: Counter = Counter()
+    parts = []
     for tid, per_kind in out.items():
         for kind, rows in per_kind.items():
             count_tokens_in(rows, count)
-            # Replacing per (run, tree, kind) makes a re-run give the same rows, not twice as many.
-            store.replace_trajectories(run_id, tid, kind, rows)
+            parts.append((tid, kind, rows))
             made[kind] += len(rows)
             backtracks[kind] += sum(r["n_backtracks"] for r in rows)
+    # Replacing per (run, tree, kind) makes a re-run give the same rows, not twice as many; all in one
+    # transaction, so that a re-run that fails part way leaves a finished run's rows as they were.
+    store.replace_run_trajectories(run_id, parts)
 
     stats = {"trees": len(trees), "trajectories": dict(made), "backtracks": dict(backtracks),
              "skipped": {k: dict(v) for k, v in skipped.items()},

@@ -14,7 +14,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from analysis.tables import table
 from journeyforge.components import open_store, settings, train_kinds, validate_config
-from journeyforge.stages.common import StageError, check_explore_task, start_run
+from journeyforge.stages.common import StageError, attempt_folder, check_explore_task, check_replaceable, start_run
 from training.config import SFTSettings
 from training.sft import SETTINGS_FILE, check_dataset, read_sft_record, train_sft
 from training.student import StudentError
@@ -46,10 +46,15 @@ def train_adapter(store, cfg: DictConfig, data: Path, out: Path, sft: SFTSetting
             check_dataset(str(data), sft.student)
         except StudentError as err:
             raise StageError(str(err)) from None
+    check_replaceable(out, SETTINGS_FILE, "train.dir")  # never replace a folder no training wrote
     run_id = start_run(store, cfg, "train", name=run_name)
-    res = train_sft(str(data), str(out), sft)
-    record = read_sft_record(str(out)) or {}
-    (out / SETTINGS_FILE).write_text(json.dumps({**record, "data_sha256": digest}, indent=2))
+    # Trained into a folder of its own that replaces `out` only when complete: a failed re-train leaves
+    # the finished adapter (and its run row) as they were (journeyforge/stages/common.py).
+    with attempt_folder(out, SETTINGS_FILE, "train.dir") as work:
+        res = {**train_sft(str(data), str(work), sft), "output_dir": str(out)}
+        record = read_sft_record(str(work)) or {}
+        record["summary"] = {**record.get("summary", {}), "output_dir": str(out)}
+        (work / SETTINGS_FILE).write_text(json.dumps({**record, "data_sha256": digest}, indent=2))
     store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
     return res
 
