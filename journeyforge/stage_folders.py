@@ -8,7 +8,7 @@ sets explicitly is opened (`policy.adapter`, `search.prm` with `search.value=prm
 models with defaults are left to the loaders, and the output folders to the stages' own checks. Such
 a caller is a composite stage or a test, whose models are often made by an earlier step, and the
 stage it will run is unknown here, so checking every defaulted model would refuse settings it never
-uses. The evolve stage checks its rounds itself (journeyforge/evolve_settings.py and its checks).
+uses. The evolve stage checks its rounds itself (journeyforge/stages/evolve_checks.py).
 """
 from __future__ import annotations
 
