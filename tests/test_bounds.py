@@ -21,6 +21,8 @@ from search.policies.simulated_settings import SimulatedSettings
 from search.policies.symbolic_settings import SymbolicSettings
 from search.policies.vllm_settings import VLLMSettings
 from tests.explore_processes import ENV, REPO, journeyforge
+from traces.journey import JourneyConfig
+from traces.linearize_settings import LinearizeSettings
 from training.config import EvalSettings, SFTSettings
 from training.prm_config import PRMSettings
 from training.rl_config import RLSettings
@@ -73,6 +75,14 @@ def test_the_epochs_bound_applies_only_when_epochs_decide_the_length():
         SFTSettings(max_steps=0, epochs=10**6).validate()
 
 
+def test_linearize_counts_are_bounded_in_the_kind_options_and_the_rewrite():
+    with pytest.raises(ValueError, match=r"^linearize\.journey\.per_tree must be an integer <= 1,000, got 1000000000$"):
+        LinearizeSettings(journey=JourneyConfig(per_tree=10**9))
+    with pytest.raises(ValueError, match=r"^linearize\.rewrite\.max_tokens must be an integer <= 131,072, got 10000000$"):
+        LinearizeSettings(rewrite={"backend": "hf", "max_tokens": 10**7})
+    LinearizeSettings(journey=JourneyConfig(per_tree=2, max_backtracks=3))
+
+
 def test_the_simulated_range_ends_are_accepted():
     SimulatedSettings(tokens_per_s=1, sequence_tokens_per_s=1, prefill_tokens_per_s=1e9, chars_per_token=16,
                       length_tail=3, max_batch=65_536, prefix_cache_tokens=0)
@@ -88,7 +98,7 @@ def test_every_preset_and_default_is_inside_the_bounds(preset):
     validate_config(cfg)
     for cls in (EvalSettings, SFTSettings, RLSettings):
         cls().validate()
-    for cls in (PRMSettings, SimulatedSettings, ScriptedSettings, HFSettings, VLLMSettings, SymbolicSettings,
+    for cls in (LinearizeSettings, PRMSettings, SimulatedSettings, ScriptedSettings, HFSettings, VLLMSettings, SymbolicSettings,
                 SearchSettings, ExploreSettings):
         cls()
 
