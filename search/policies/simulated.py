@@ -23,6 +23,10 @@ these are the conservative end of the 1.5B-7B range):
   about 58 GB of KV cache left beside a 7B model's 15 GB of weights at 57 KB per token (Qwen2.5-7B:
   28 layers x 4 KV heads x 128 dims x K and V x BF16).
 
+Every rate is refused outside [1, 1e9] tokens/s at config time (`SimulatedSettings.ranges` says why
+each range): below one token a second no engine runs, and a call's simulated wait then stays at most
+its own token count in seconds, never a time `time.sleep` cannot take (1e-9 tokens/s overflowed it).
+
 The timing model of one `generate` call (one engine batch, as the explorer sends a wave): every
 sequence's uncached prompt tokens are prefilled first (`n` samples of one request share one
 prefill, as vLLM's parallel sampling does), then all sequences decode with at most `max_batch`
