@@ -14,7 +14,7 @@ from search.policies.openai_backend import OpenAIPolicy
 from search.policies.openai_tokens import NoTokenizer
 from tests.explore_processes import ENV, REPO, journeyforge
 from tests.openai_model_server import ModelServer
-from tests.vllm_helpers import countdown_run
+from tests.vllm_helpers import countdown_run, free_port
 
 MESSAGES = [{"role": "user", "content": "Reach 24 with 3 5 8."}]
 
@@ -72,6 +72,13 @@ def test_neither_tokenize_nor_policy_tokenizer_is_one_line_naming_both(plain_ser
     assert f"{plain_server.root}/tokenize answered HTTP 404" in line
 
 
+def test_a_server_down_at_start_says_so_and_names_policy_tokenizer():
+    policy = OpenAIPolicy(f"http://127.0.0.1:{free_port()}/v1", "smollm2")
+    with pytest.raises(PolicyUnavailable, match=r"unavailable \(ConnectionError\).*or set policy.tokenizer=DIR"):
+        policy.encode("x")
+    policy.close()
+
+
 @pytest.mark.parametrize("fail_path", ["/tokenize", "/v1/completions"])
 def test_a_server_failing_mid_run_leaves_no_tree_running(default_model_dir, tmp_path, fail_path):
     # /tokenize answers the policy's probe, then fails as the explorer loads its first trees (the
@@ -118,7 +125,8 @@ def test_explore_against_a_served_model_grows_trees_with_the_readme_options(requ
 
 
 def test_explore_without_any_tokenizer_stops_at_config_time_writing_nothing(plain_server, tmp_path):
-    done, db = explore_cli(tmp_path, "policy=openai", f"policy.base_url={plain_server.base_url}", "policy.model=smollm2")
+    done, db = explore_cli(tmp_path, "policy=openai", f"policy.base_url={plain_server.base_url}",
+                           "policy.model=smollm2")
     assert done.returncode != 0 and "Traceback" not in done.stderr
     [line] = done.stderr.strip().splitlines()
     assert "policy.tokenizer=DIR" in line and "/tokenize answered HTTP 404" in line

@@ -127,7 +127,8 @@ def load_local_tokenizer(name: str, option: str = "policy.tokenizer"):
     try:
         return AutoTokenizer.from_pretrained(resolve_model(name), local_files_only=True)
     except (OSError, ValueError) as err:
-        raise NoTokenizer(f"{option}={name}: the tokenizer does not load ({' '.join(str(err).split())[:200]})") from None
+        why = " ".join(str(err).split())[:200]
+        raise NoTokenizer(f"{option}={name}: the tokenizer does not load ({why})") from None
 
 
 class LocalTokens:
@@ -189,10 +190,15 @@ class ServerTokens:
                 if reply.status_code >= 500 or reply.status_code in (408, 429):
                     errors[root] = f"HTTP {reply.status_code}"
                     continue
-                if reply.status_code != 200:
-                    raise ValueError(f"{root}{path} rejected the request (HTTP {reply.status_code}): {reply.text[:300]}")
-                return reply.json()
-        raise PolicyUnavailable(f"model server unavailable for {path} ({'; '.join(f'{r}: {e}' for r, e in errors.items())}); "
+                if reply.status_code != 200:   # it answered the probe: a refusal now will not go away
+                    raise PolicyUnavailable(f"{root}{path} refused the request (HTTP {reply.status_code}): "
+                                            f"{' '.join(reply.text.split())[:300]}")
+                try:
+                    return reply.json()
+                except ValueError:
+                    errors[root] = f"invalid JSON: {reply.text[:100]!r}"
+        why = "; ".join(f"{root}: {error}" for root, error in errors.items())
+        raise PolicyUnavailable(f"model server unavailable for {path} ({why}); "
                                 "start the server again and re-run to resume")
 
 
