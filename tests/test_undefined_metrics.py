@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 from sqlalchemy import text
 
 from db.finite_json import finite_json
