@@ -13,16 +13,18 @@ the stages themselves resume what they had begun. The report goes to `<evolve.di
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from journeyforge.components import build_task, load_problems, open_store, settings, train_kinds, validate_config
+from journeyforge.components import (ConfigError, build_task, load_problems, open_store, settings, train_kinds,
+                                     validate_config)
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
-from journeyforge.stages.evolve_checks import check_evolve_dir, check_round_model, check_round_settings
+from journeyforge.stages.evolve_checks import check_evolve_dir, check_expert_settings, check_round_model
 from journeyforge.stages.evolve_samples import (SAMPLE_STAGE, build_round_set, round_sft, sample_round,
                                                 sampled_examples, trees_rows)
 from journeyforge.stages.train import train_adapter
@@ -118,6 +120,25 @@ def round_config(cfg: DictConfig, ev: EvolveSettings, k: int, model: Path | None
         _set(rc, "search.value", "prm")
         _set(rc, "search.prm", str(scorer))
     return rc
+
+
+def check_round_settings(cfg: DictConfig, ev: EvolveSettings) -> None:
+    """ConfigError unless the config of every round k >= 1 passes `validate_config` with the model round
+    k-1 will leave (its directory need not exist yet: options are checked, no model is loaded). A fault
+    of `evolve.policy` is named as such: the round is checked without it first."""
+    check_expert_settings(cfg, ev)
+    for k in range(1, ev.rounds):
+        planned = round_model(cfg, ev, k - 1)
+        for options in ({}, ev.policy or {}):
+            try:
+                validate_config(round_config(cfg, dataclasses.replace(ev, policy=options), k, planned, None))
+            except ConfigError as err:
+                text = str(err)
+                if options:
+                    text = text.replace("policy.", "evolve.policy.", 1)
+                    raise ConfigError(f"{text} (round {k}'s policy: round {k - 1}'s model with evolve.policy over "
+                                      "it); nothing was written") from None
+                raise ConfigError(f"round {k} of evolve run {cfg.name!r}: {text}; nothing was written") from None
 
 
 def _training_record(model: Path) -> dict:

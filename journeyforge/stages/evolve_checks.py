@@ -1,38 +1,17 @@
 """What `journeyforge evolve` checks before round 0 runs (issue 38: composite stages check every
-round's settings first): every round's config, `evolve.policy` included, and `evolve.dir`; and, before
-round k >= 1 writes anything, the model round k-1 left for it."""
+round's settings first): settings of evolve that cannot work with the other groups' and `evolve.dir`
+(every round's config, `evolve.policy` included, is checked by evolve.py's `check_round_settings`, which
+builds them); and, before round k >= 1 writes anything, the model round k-1 left for it."""
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.folders import folder_problem
-from journeyforge.settings import ConfigError, validate_config
+from journeyforge.settings import ConfigError
 from journeyforge.stages.common import StageError
-
-
-def check_round_settings(cfg: DictConfig, ev: EvolveSettings) -> None:
-    """ConfigError unless the config of every round k >= 1 passes `validate_config` with the model round
-    k-1 will leave (its directory need not exist yet: options are checked, no model is loaded). A fault
-    of `evolve.policy` is named as such: the round is checked without it first."""
-    from journeyforge.stages.evolve import round_config, round_model
-
-    check_expert_settings(cfg, ev)
-    for k in range(1, ev.rounds):
-        planned = round_model(cfg, ev, k - 1)
-        for options in ({}, ev.policy or {}):
-            try:
-                validate_config(round_config(cfg, dataclasses.replace(ev, policy=options), k, planned, None))
-            except ConfigError as err:
-                text = str(err)
-                if options:
-                    text = text.replace("policy.", "evolve.policy.", 1)
-                    raise ConfigError(f"{text} (round {k}'s policy: round {k - 1}'s model with evolve.policy over "
-                                      "it); nothing was written") from None
-                raise ConfigError(f"round {k} of evolve run {cfg.name!r}: {text}; nothing was written") from None
 
 
 def check_expert_settings(cfg: DictConfig, ev: EvolveSettings) -> None:
