@@ -85,6 +85,13 @@ def config_error_line(err: BaseException, overrides: list[str]) -> str:
         group, option = m.groups()
         options = re.findall(r"^\t(\S+)$", text, re.M)
         return f"{group}={option} is not a {group} config; choose one of {', '.join(options) or '(none)'}"
+    if m := re.search(r"In '([^']+)': ConfigKeyError raised while composing config:\s*Key '[^']+' not in '([^']+)'"
+                      r"\s*full_key: (\S+)", text):
+        # A config file (a preset) sets an option the chosen group lacks: e.g. experiment=cpu_lab sets
+        # Countdown's task.n_numbers, and task=math has no such option.
+        where, schema, key = m.groups()
+        return (f"{where}.yaml sets {key}, which {schema} does not have: that config is written for another "
+                f"choice of {key.split('.')[0]} (see its file), or remove {key} from it")
     if m := re.match(r"Error merging override (\S+)", text):
         reason = " ".join(str(cause).split("\n", 1)[0].split()) if cause else "invalid value"
         return f"{m.group(1)}: {reason}"

@@ -310,7 +310,7 @@ def validate_config(cfg: DictConfig, stage: str | None = None) -> None:
             raise
         except (ValueError, TypeError) as err:
             raise ConfigError(" ".join(str(err).split())) from None
-    _check_task_supports_kinds(cfg)
+    _check_task_choices(cfg)
     _check_continuous(cfg)
     problem = stage_folders_problem(_stage_config(cfg, stage))
     if problem:
@@ -347,15 +347,17 @@ def _check_continuous(cfg: DictConfig) -> None:
                           "drop explore.continuous")
 
 
-def _check_task_supports_kinds(cfg: DictConfig) -> None:
-    """A kind the task cannot linearize (stream without a stream grammar) is a config error."""
-    if "linearize" not in cfg or "task" not in cfg or "stream" not in list(cfg.linearize.get("kinds") or []):
+def _check_task_choices(cfg: DictConfig) -> None:
+    """Every trajectory kind the config asks for (linearize.kinds, each selected experiment arm's kind)
+    must be one the task declares it can serve (journeyforge/task_choices.py, read from the registries)."""
+    if "task" not in cfg or cfg.task is None:
         return
-    from search.tasks import TASKS, task_classes
+    from journeyforge.task_choices import check_task_choices
 
-    task_cls, _ = task_classes(cfg.task.name)
-    if not task_cls.stream_grammar:
-        # The tasks that have one, named from the registry (the grammar belongs to their packages).
-        able = "/".join(name.capitalize() for name in TASKS if task_classes(name)[0].stream_grammar)
-        raise ConfigError(f"linearize.kinds includes stream, which task {cfg.task.name!r} cannot render (Stream of "
-                          f"Search's grammar is {able}-only): use linearize.kinds=[shortcut,journey]")
+    task = cfg.task.get("name")
+    if "linearize" in cfg and cfg.linearize is not None:
+        check_task_choices(task, cfg.linearize.get("kinds"), ConfigError)
+    if "experiment" in cfg and cfg.experiment is not None:
+        experiment = settings(SCHEMAS["experiment"], cfg.experiment, "experiment")
+        for arm in experiment.selected():
+            check_task_choices(task, [experiment.arms[arm].kind], ConfigError, where=f"experiment.arms.{arm}.kind")

@@ -39,6 +39,8 @@ def check_task_choices(task_name: str | None, kinds: Iterable[str] | None, error
     for kind in list(kinds or []):
         if kind in KINDS and not kind_serves(kind, task_cls):
             able = [other for other in TASKS if kind_serves(kind, task_classes(other)[0])]
+            served = ",".join(supported_kinds(task_name))
+            fix = (f"use linearize.kinds=[{served}]" if where == "linearize.kinds" else
+                   f"give it a kind the task serves ({served}) or leave the arm out of experiment.select")
             raise error(f"{where} includes {kind}, which task {task_name!r} cannot serve ({kind} needs a task "
-                        f"with {KINDS[kind].needs}: {', '.join(able) or 'none registered'}): use "
-                        f"linearize.kinds=[{','.join(supported_kinds(task_name))}]")
+                        f"with {KINDS[kind].needs}: {', '.join(able) or 'none registered'}): {fix}")

@@ -192,3 +192,26 @@ def test_the_command_line_shows_the_users_kind():
                            "--cfg", "job"], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert yaml.safe_load(done.stdout)["linearize"]["kinds"] == ["shortcut"]
+
+
+@pytest.mark.parametrize("task", list(TASKS))
+def test_an_experiment_arm_of_a_kind_the_task_cannot_serve_is_one_line(task):
+    refused = [kind for kind in KINDS if not kind_serves(kind, task_classes(task)[0])]
+    if not refused:
+        pytest.skip(f"task {task} serves every registered kind")
+    cfg = _compose(f"task={task}", f"+experiment.arms.extra={{kind: {refused[0]}}}")
+    with pytest.raises(ConfigError) as err:
+        validate_config(cfg)
+    line = str(err.value)
+    assert "\n" not in line and "experiment.arms.extra.kind" in line and repr(task) in line
+    # Left out of the selection, the arm is not this job's choice and the config stands.
+    cfg = _compose(f"task={task}", f"+experiment.arms.extra={{kind: {refused[0]}}}", "experiment.select=[base]")
+    validate_config(cfg)
+
+
+def test_a_preset_written_for_another_task_names_the_option_it_sets():
+    from journeyforge.overrides import check_overrides
+
+    line = check_overrides(["task=math", "experiment=cpu_lab"])
+    assert line is not None and "\n" not in line
+    assert "experiment/cpu_lab.yaml" in line and "task.n_numbers" in line
