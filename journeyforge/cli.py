@@ -13,17 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 _USAGE = """usage: journeyforge <stage> [key=value ...] [-m key=a,b ...]
 
 stages:
-  explore    grow search trees with the policy model; every node goes into the store
-  linearize  turn stored trees into {kinds} trajectories
-  export     write Hugging Face datasets (sft, stepwise, preference) and a dataset card
-  train      LoRA SFT (TRL) on the exported dataset of each kind
-  eval       greedy accuracy of the base and tuned models on held-out problems
-  rl         GRPO (TRL) on the task's verifier rewards, from the base model or an SFT adapter
-  run        all of the above, in order
-  prm        a process reward model (step scorer) from the stepwise export, graded on held-out trees
-  experiment journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)
-  view       a static site of the run and its trees in <workdir>/view; `serve=true` serves it
-  db         schema migrations and read-only checks: `journeyforge db upgrade|current|check [store.url=...]`
+{stages}
 
 `journeyforge <stage> --help` lists the configuration and every option; `--cfg job` prints
 the resolved configuration without running.
@@ -44,9 +34,10 @@ def __getattr__(name: str):
 
 
 def _usage() -> str:
+    from journeyforge.stages import stage_lines
     from traces.linearize import kind_names
 
-    return _USAGE.format(kinds=" / ".join(kind_names()))  # the trajectory kinds of traces/linearize.py KINDS
+    return _USAGE.format(stages=stage_lines(kind_names()))  # journeyforge/stages/__init__.py STAGES
 
 
 def EXPECTED_ERRORS() -> tuple[type[BaseException], ...]:

@@ -94,10 +94,13 @@ def test_explorer_resumes_partial_trees_without_redoing_work(sqlite_url):
     assert third.nodes == 0 and third.waves == 0
 
 
-def test_beam_and_best_of_n_run_through_the_explorer(sqlite_url):
-    for algorithm in ("beam", "best_of_n", "bfs", "dfs"):
+def test_every_registered_algorithm_runs_through_the_explorer(sqlite_url):
+    from search.algorithms import ALGORITHMS
+
+    for algorithm in ALGORITHMS:  # `mixed` draws each tree's strategy from the same registry
         task, store, run_id, algo = _setup(sqlite_url.replace(".db", f"-{algorithm}.db"), n_train=3,
-                                           algorithm=algorithm, max_expansions=6, n_chains=4, beam_width=2)
+                                           algorithm=algorithm, max_expansions=6, n_chains=4, beam_width=2,
+                                           mix=[name for name in ALGORITHMS if name != "mixed"])
         summary = Explorer(store, task, ScriptedPolicy(task, error_rate=0.2, seed=0), algo,
                            ExploreSettings(progress=False)).run(run_id)
         assert summary.trees_done == 3, algorithm

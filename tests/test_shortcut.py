@@ -5,7 +5,7 @@ import pytest
 
 from search.tasks.base import DEAD_END, SOLUTION, VALID
 from tests.linearize_trees import TreeBuilder, countdown_task, tree_1357
-from traces.linearize import linearize_tree
+from traces.linearize import KINDS, linearize_tree
 from traces.shortcut import ShortcutConfig, linearize_shortcut
 from traces.problems import problem_of
 
@@ -79,7 +79,7 @@ def test_tree_without_solution_yields_nothing_for_every_kind():
     b = TreeBuilder([3, 5, 7], 22)
     b.step(b.root, "5 + 7 = 12. Left: 3, 12", DEAD_END, {"nums": [3, 12], "exprs": ["3", "5 + 7"]},
            reason="3, 12 cannot make 22")
-    for kind in ("shortcut", "journey", "stream"):
+    for kind in KINDS:
         trajs, reason = linearize_tree(b.G, TASK, kind, None)
         assert trajs == [] and reason == "no verified solution in the tree", kind
 

@@ -13,8 +13,9 @@ import dataclasses
 from search.algorithms.base import Algorithm, SharedSearchSettings
 from search.algorithms.beam import BeamSearch
 from search.algorithms.best_of_n import BestOfN
-from search.algorithms.frontier import BFS, DFS, Mixed
+from search.algorithms.frontier import BFS, DFS
 from search.algorithms.mcts import MCTS
+from search.algorithms.mixed import Mixed
 from search.values import ESTIMATORS, ValueChoiceSettings
 
 ALGORITHMS: dict[str, type[Algorithm]] = {
@@ -59,7 +60,7 @@ def make_algorithm(settings: SearchSettings) -> Algorithm:
     except KeyError:
         raise ValueError(f"search.algorithm={settings.algorithm!r} is unknown; choose one of "
                          f"{', '.join(ALGORITHMS)}") from None
-    return cls(settings)
+    return cls.create(settings, ALGORITHMS)  # `mixed` draws from the same registry
 
 
 __all__ = ["ALGORITHMS", "Algorithm", "SearchSettings", "make_algorithm"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,10 +105,17 @@ class Algorithm(ABC):
     """
 
     settings_class: type | None = None
+    mix_width: bool = False
+    """Whether `search.mix` may give this algorithm its own `beam_width` (`<name>:<width>`)."""
 
     def __init__(self, settings: SharedSearchSettings):
         self.s = settings
         self.can_continue = _has_state
+
+    @classmethod
+    def create(cls, settings: SharedSearchSettings, algorithms: Mapping[str, type[Algorithm]]) -> Algorithm:
+        """The algorithm for `settings`; `algorithms` is the registry, for one that combines others."""
+        return cls(settings)
 
     def bind(self, task) -> None:
         """Learn from the task whether a state can still be continued (`Task.can_continue`); the

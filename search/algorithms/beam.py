@@ -21,6 +21,7 @@ class BeamSettings:
 
 class BeamSearch(Algorithm):
     settings_class = BeamSettings
+    mix_width = True
 
     def _select(self, tree: SearchTree) -> list[SearchNode]:
         beam = tree.algo.get("beam")

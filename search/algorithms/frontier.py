@@ -1,4 +1,5 @@
-"""Search over the step tree by its frontier: breadth-first, depth-first, and a per-tree mix.
+"""Search over the step tree by its frontier: breadth-first and depth-first (search/algorithms/mixed.py
+draws one registered algorithm per tree).
 
 Without `best_first` these are uninformed (BFS whole layers, DFS a stack). With it they order by
 the policy's score of each step, which is how Stream of Search's generator (Gandhi et al. 2024,
@@ -7,9 +8,7 @@ its BFS and DFS scripts) orders its symbolic searches by a heuristic: BFS pops t
 """
 from __future__ import annotations
 
-import dataclasses
-import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from search.algorithms.base import Algorithm
 from search.algorithms.beam import BeamSettings
@@ -37,18 +36,6 @@ class FrontierSettings(BeamSettings):
     branches and back out, and its streams show that)."""
 
 
-@dataclass
-class MixedSettings(FrontierSettings):
-    """The mixed strategy's own options (`search.mix`, `search.mix_seed`), over BFS's and DFS's."""
-
-    mix: list[str] = field(default_factory=list)
-    """With `algorithm=mixed`: the strategies drawn per tree (by a hash of the problem's key and
-    `mix_seed`), each `bfs`, `dfs` or `bfs:<beam_width>`, e.g. [bfs:1, bfs:3, dfs] (Stream of Search
-    mixed BFS of several beam sizes and DFS across problems)."""
-    mix_seed: int = 0
-    """Seed of the per-tree draw of `mix`."""
-
-
 class _Frontier(Algorithm):
     settings_class = FrontierSettings
 
@@ -66,6 +53,7 @@ class _Frontier(Algorithm):
 
 
 class BFS(_Frontier):
+    mix_width = True  # best-first BFS expands the `beam_width` best open nodes
     def _select(self, tree: SearchTree) -> list[SearchNode]:
         live = self._live(tree)
         if not live:
@@ -89,49 +77,3 @@ class DFS(_Frontier):
             # Deepest first; among equals the most recently created (a stack).
             live.sort(key=lambda n: (n.depth, n.seq), reverse=True)
         return live[: self.s.expansions_per_wave]
-
-
-_KINDS = {"bfs": BFS, "dfs": DFS}
-
-
-def parse_mix(entries: list[str]) -> list[tuple[str, int | None]]:
-    """`search.mix` as (algorithm, beam width or None); ValueError naming the bad entry."""
-    out = []
-    for entry in entries:
-        name, _, width = str(entry).partition(":")
-        if name not in _KINDS or (width and (name != "bfs" or not width.isdigit() or int(width) < 1)):
-            raise ValueError(f"search.mix: {entry!r} is not a strategy; use bfs, dfs or bfs:<beam width >= 1>")
-        out.append((name, int(width) if width else None))
-    if not out:
-        raise ValueError("search.mix is empty: with search.algorithm=mixed list strategies, e.g. search.mix=[bfs:1,bfs:3,dfs]")
-    return out
-
-
-class Mixed(Algorithm):
-    """One of `search.mix` per tree, drawn by a hash of the problem's key and `mix_seed` (stable
-    across waves, workers and resumes), with the shared settings otherwise."""
-
-    settings_class = MixedSettings
-
-    def __init__(self, settings):
-        super().__init__(settings)
-        self.strategies: list[Algorithm] = []
-        for name, width in parse_mix(settings.mix):
-            sub = dataclasses.replace(settings, algorithm=name, beam_width=width or settings.beam_width)
-            self.strategies.append(_KINDS[name](sub))
-
-    def bind(self, task) -> None:
-        super().bind(task)
-        for algo in self.strategies:
-            algo.bind(task)
-
-    def strategy(self, tree: SearchTree) -> Algorithm:
-        """The strategy that grows `tree`."""
-        key = getattr(tree.problem, "key", tree.tree_id)
-        return self.strategies[zlib.crc32(f"{self.s.mix_seed}|{key}".encode()) % len(self.strategies)]
-
-    def _select(self, tree: SearchTree) -> list[SearchNode]:
-        return self.strategy(tree)._select(tree)
-
-    def samples(self, tree: SearchTree, node: SearchNode) -> int:
-        return self.strategy(tree).samples(tree, node)
