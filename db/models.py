@@ -212,3 +212,36 @@ class EvalSample(Base):
     answer: Mapped[str | None] = mapped_column(Text, nullable=True)
     is_correct: Mapped[bool] = mapped_column(Boolean, default=False)
     n_tokens: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RunCost(Base):
+    """What an explore run spent on its policy (migration 0007): tokens and seconds, summed over every
+    invocation of the run (a resumed run adds to them). `gpu_seconds` is the modelled engine's time for
+    `policy=simulated`, NULL for a real backend (its `policy_seconds` are the measured time)."""
+
+    __tablename__ = "run_costs"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cached_prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)   # of those, served from a prefix cache
+    generated_tokens: Mapped[int] = mapped_column(Integer, default=0)       # steps and rollouts together
+    rollout_tokens: Mapped[int] = mapped_column(Integer, default=0)         # of those, Monte-Carlo rollouts'
+    policy_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    gpu_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Contamination(Base):
+    """A training problem an export found in a held-out or benchmark set (migration 0007): what it matched
+    (`source`, `matched`: the reference's key or file line) and how (`canonical`, `exact` or `ngram`);
+    `removed` is false when the export kept it (`export.keep_contaminated`)."""
+
+    __tablename__ = "contamination"
+    __table_args__ = (UniqueConstraint("run_id", "problem_id", name="uq_contamination_run_problem"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))   # the export run
+    problem_id: Mapped[int] = mapped_column(ForeignKey("problems.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(200))
+    matched: Mapped[str] = mapped_column(String(500))
+    how: Mapped[str] = mapped_column(String(16))
+    removed: Mapped[bool] = mapped_column(Boolean, default=True)

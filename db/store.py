@@ -19,6 +19,7 @@ reaches the database only through its `_read`/`_write` transactions:
     db/waves.py       WavesMixin       add_nodes and write_wave (one wave, one transaction)
     db/leases.py      LeasesMixin      claim_trees, renew_lease, release, and the fencing of a wave
     db/reads.py       ReadsMixin       every read, on the one filtered query of db/query.py
+    db/publishing.py  PublishingMixin  explore runs' costs and exports' contaminated problems
     db/bulk.py        (functions)      each backend's bulk node and rollout statements, side by side
     db/tables.py, db/rows.py           table handles and row fields; checks of callers' rows
 
@@ -29,13 +30,14 @@ from __future__ import annotations
 from db.connection import StoreConnection
 from db.engine import StoreError
 from db.leases import LeasesMixin
+from db.publishing import PublishingMixin
 from db.reads import ReadsMixin
 from db.runs import RunsMixin
 from db.waves import WaveIds, WavesMixin
 from db.writes import WritesMixin
 
 
-class TraceStore(RunsMixin, WritesMixin, WavesMixin, LeasesMixin, ReadsMixin, StoreConnection):
+class TraceStore(RunsMixin, WritesMixin, WavesMixin, LeasesMixin, ReadsMixin, PublishingMixin, StoreConnection):
     """The trace store at a SQLAlchemy URL: `sqlite:///path.db` or `postgresql+psycopg://user@host/db`.
 
     Opening creates the schema in an empty database, and refuses a store whose schema is older

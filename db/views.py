@@ -5,7 +5,8 @@ COUNT/GROUP BY), so researchers can use whichever client they like.
 
 Views are created by migrations, which must not change once released: migration 0002 creates
 `VIEWS_0002`. To change a view, add `VIEWS_0003` (or one entry) and a migration that drops and
-re-creates it, and point `VIEWS` at the new set. Migration 0006 adds `VIEWS_0006` (rounds).
+re-creates it, and point `VIEWS` at the new set. Migration 0006 adds `VIEWS_0006` (rounds), 0007 `VIEWS_0007`
+(contaminated problems, trajectory costs).
 """
 from __future__ import annotations
 
@@ -91,8 +92,46 @@ WHERE r1.stage = 'explore' AND {_MISTAKE.format(n="m1")}
 """,
 }
 
+VIEWS_0007: dict[str, str] = {
+    # One row per training problem an export found in a held-out or benchmark set: the export run,
+    # the problem, what it matched (`source`: `held-out`, a benchmark or a file; `matched`: its key or
+    # file line), how (`canonical`, `exact`, `ngram`) and whether the export left it out.
+    "contaminated_problems": """
+SELECT c.run_id AS export_run_id, r.name, p.id AS problem_id, p.dataset, p.key AS problem, p.split,
+       c.source, c.matched, c.how, c.removed
+FROM contamination c
+JOIN runs r ON r.id = c.run_id
+JOIN problems p ON p.id = c.problem_id
+""",
+    # What an accepted trajectory cost, per explore run, linearize run and kind: the explore run's
+    # policy tokens and seconds (run_costs) over the verified trajectories of that kind grown from its
+    # trees, and over its solved trees. Every kind is read from the same trees, so each kind's figure is
+    # the whole search's cost over that kind's trajectories.
+    "trajectory_costs": """
+SELECT e.id AS explore_run_id, e.name, t.run_id AS linearize_run_id, t.kind,
+       COUNT(*) AS accepted,
+       (SELECT COUNT(*) FROM solved_trees s WHERE s.run_id = e.id) AS solved_trees,
+       c.prompt_tokens, c.cached_prompt_tokens, c.generated_tokens, c.rollout_tokens,
+       c.policy_seconds, c.gpu_seconds,
+       1.0 * c.prompt_tokens / COUNT(*) AS prompt_tokens_per_accepted,
+       1.0 * c.generated_tokens / COUNT(*) AS generated_tokens_per_accepted,
+       1.0 * c.policy_seconds / COUNT(*) AS policy_seconds_per_accepted,
+       1.0 * c.generated_tokens / NULLIF((SELECT COUNT(*) FROM solved_trees s WHERE s.run_id = e.id), 0)
+           AS generated_tokens_per_solved_tree,
+       1.0 * c.policy_seconds / NULLIF((SELECT COUNT(*) FROM solved_trees s WHERE s.run_id = e.id), 0)
+           AS policy_seconds_per_solved_tree
+FROM run_costs c
+JOIN runs e ON e.id = c.run_id
+JOIN trees tr ON tr.run_id = e.id
+JOIN trajectories t ON t.tree_id = tr.id
+WHERE t.is_correct
+GROUP BY e.id, e.name, t.run_id, t.kind, c.prompt_tokens, c.cached_prompt_tokens, c.generated_tokens,
+         c.rollout_tokens, c.policy_seconds, c.gpu_seconds
+""",
+}
+
 # The views of the newest schema revision.
-VIEWS: dict[str, str] = {**VIEWS_0002, **VIEWS_0006}
+VIEWS: dict[str, str] = {**VIEWS_0002, **VIEWS_0006, **VIEWS_0007}
 
 
 def create_view_statements(views: dict[str, str]) -> list[str]:
@@ -160,3 +199,18 @@ ROUND_QUERIES: dict[str, str] = {
     "trees of one problem in every round": ROUND_TREES_QUERY,
     "repeated-mistake rate between rounds": REPEATED_RATE_QUERY,
 }
+
+# The publishing queries, quoted in docs/guides/publishing.md (tested on a real store): what a run's
+# accepted trajectories cost per kind, and every contaminated problem of its export.
+TRAJECTORY_COSTS_QUERY = """\
+SELECT kind, accepted, generated_tokens_per_accepted, policy_seconds_per_accepted,
+       generated_tokens_per_solved_tree
+FROM trajectory_costs
+WHERE name = 'demo'
+ORDER BY kind;"""
+
+CONTAMINATED_QUERY = """\
+SELECT problem, source, matched, how, removed
+FROM contaminated_problems
+WHERE name = 'demo'
+ORDER BY problem;"""

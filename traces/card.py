@@ -144,6 +144,7 @@ def render_card(
     layout: str = "disk",
     dropped: Mapping[str, Mapping[str, int]] | None = None,
     prm_placeholder: Placeholder | None = None,
+    provenance: str | None = None,
 ) -> str:
     """The README.md text: YAML header with one `configs:` entry per configuration, then counts
     per configuration and split, the trajectories left out for not being one well-formed trace
@@ -152,7 +153,9 @@ def render_card(
     and the citations.
 
     `configs` maps configuration name -> {split: rows}; `paths` maps it to its subdirectory.
-    `prm_placeholder` is `prm_openrlhf`'s (unchecked Math-Shepherd's tag when not given).
+    `prm_placeholder` is `prm_openrlhf`'s (unchecked Math-Shepherd's tag when not given). `provenance` is
+    the section on the verifier, search, label sources, contamination, duplicates and cost
+    (traces/card_provenance.py), placed after the counts.
     """
     header = {
         "configs": [
@@ -186,6 +189,7 @@ def render_card(
             *counts,
             "",
             *_dropped_lines(dropped or {}),
+            *([provenance] if provenance else []),
             "## Length and mistakes of the SFT trajectories",
             "",
             stats_table,

@@ -29,6 +29,10 @@ from db.stored_tree import StoredTree, load_trees
 from search.tasks.base import Problem, Task
 from traces.card import render_card
 from traces.export_dir import MARKER, config_name, export_dir
+from traces.card_provenance import provenance_section
+from traces.decontamination import Reference
+from traces.export_checks import benchmark_references, drop_repeated_trajectories
+from traces.export_publishing import PublishInputs, check_contamination, provenance_facts, store_inputs
 from traces.export_settings import ExportSettings, VerlReward
 from traces.hub import push_to_hub
 from traces.preference_rows import build_preference
@@ -72,6 +76,7 @@ def write_export(
     settings: ExportSettings | None = None,
     verl_reward: VerlReward | None = None,
     prm_tokenizer: PrmTokenizer | None = None,
+    publishing: PublishInputs | None = None,
 ) -> dict[str, Any]:
     """Write every configuration, the stats PNG and the dataset card to `out_dir`, atomically.
 
@@ -87,16 +92,34 @@ def write_export(
     `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
     `export.prm_model`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
     `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`).
+    `publishing` holds what the store knows (held-out and benchmark problems, the load's duplicates, the
+    explore run's cost): training problems that match a held-out or benchmark problem are left out of
+    every training split (kept with `keep_contaminated`), trajectories that repeat another's text for the
+    same problem and kind are dropped, and the summary's `provenance` (also in export.json and the card)
+    states the verifier, search, label sources, contamination, duplicates and cost per accepted trajectory.
     """
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
     opts = settings if settings is not None else ExportSettings.from_run_config(run_config)
+    publish = publishing if publishing is not None else PublishInputs()
     kinds = sorted(set(kinds) if kinds is not None else {r["kind"] for r in rows})
     rows = [r for r in rows if r["kind"] in kinds]
     trees = {tree_id: StoredTree.of(g) for tree_id, g in graphs.items()}
     problems = {tree_id: problem_of(tree) for tree_id, tree in trees.items()}
     # One split for every configuration: a test problem must not leak into any train split.
     split_args = {"splits": split_problems(problems.values(), opts.test_fraction, opts.seed)}
+    rl_list = rl_splits = None
+    if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
+        rl_list = [as_problem(p, "RL problem") for p in rl_problems]
+        rl_splits = {**split_problems(rl_list, opts.test_fraction, opts.seed), **split_args["splits"]}
+    contamination = check_contamination(task, problems, split_args["splits"], rl_list, rl_splits, publish, opts)
+    if contamination.removed and contamination.matches:   # left out of every training split
+        trees = {t: tree for t, tree in trees.items() if problems[t].key not in contamination.matches}
+        problems = {t: problems[t] for t in trees}
+        rows = [r for r in rows if r["tree_id"] in trees]
+        if rl_list is not None:
+            rl_list = [p for p in rl_list if p.key not in contamination.matches]
+    rows, repeated = drop_repeated_trajectories(rows, {t: p.key for t, p in problems.items()})
 
     datasets: dict[str, DatasetDict] = {}
     dropped: dict[str, Counter] = {}
@@ -112,10 +135,10 @@ def write_export(
     prm_sets, placeholder = prm_formats(datasets["stepwise"], task.name, opts.prm_placeholder, prm_tokenizer)
     datasets.update(prm_sets)  # Math-Shepherd's and OpenRLHF's PRM formats
     datasets["preference"] = build_preference(trees, task, margin=opts.preference_margin, **split_args)
-    if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
-        rl_list = [as_problem(p, "RL problem") for p in rl_problems]
-        rl_splits = {**split_problems(rl_list, opts.test_fraction, opts.seed), **split_args["splits"]}
+    if rl_list is not None:
         datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
+    accepted = {kind: sum(len(part) for part in datasets[f"sft/{kind}"].values()) for kind in kinds}
+    facts = provenance_facts(task, run_config, trees.values(), contamination, repeated, publish, accepted)
 
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = drop_malformed([r for r in rows if r.get("is_correct") or not opts.correct_only], task)
@@ -143,14 +166,16 @@ def write_export(
             layout="disk",
             dropped=dropped_rows,
             prm_placeholder=placeholder,
+            provenance=provenance_section(facts),
         )
         (tmp / "README.md").write_text(card, encoding="utf-8")
         summary = {"configs": configs, "paths": paths, "task": task.name, "label_notes": task.label_notes,
                    "unit": unit, "dropped": dropped_rows, "prm_placeholder": asdict(placeholder),
-                   "stats_table": table, "run_config": run_config}
+                   "stats_table": table, "provenance": facts, "run_config": run_config}
         (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
-            "dropped": dropped_rows, "prm_placeholder": asdict(placeholder)}
+            "dropped": dropped_rows, "prm_placeholder": asdict(placeholder), "provenance": facts,
+            "contamination_rows": contamination.rows()}
 
 
 def export_run(
@@ -166,11 +191,13 @@ def export_run(
     settings: ExportSettings | None = None,
     verl_reward: VerlReward | None = None,
     prm_tokenizer: PrmTokenizer | None = None,
+    benchmarks: list[Reference] | None = None,
 ) -> dict[str, Any]:
     """Export one linearize run of a `TraceStore`: its trajectories of `kinds` (None: all) and
     the trees they came from; then push to the Hub when the settings' `push_to_hub` names a repo.
 
-    `settings`, `verl_reward`, `prm_tokenizer` and `cfg` as in `write_export`. Returns its summary (plus `pushed_to` when pushed).
+    `settings`, `verl_reward`, `prm_tokenizer` and `cfg` as in `write_export`; `benchmarks` are the
+    benchmark problems to decontaminate against (None: read from the settings' files here). Returns its summary (plus `pushed_to` when pushed).
     """
     rows: list[dict] = []
     for kind in (sorted(set(kinds)) if kinds is not None else [None]):
@@ -179,8 +206,12 @@ def export_run(
         raise ValueError(f"linearize run {linearize_run_id} has no trajectories of kinds {kinds!r} to export")
     opts = settings if settings is not None else ExportSettings.from_run_config(_plain(cfg))
     trees = load_trees(store, sorted({r["tree_id"] for r in rows}))
+    if benchmarks is None:   # the stage reads them before it starts its run (a bad file writes nothing)
+        benchmarks = benchmark_references(task, opts.decontaminate_benchmarks, opts.decontaminate_against)
+    publishing = store_inputs(store, task, linearize_run_id, benchmarks)
     summary = write_export(rows, trees, out_dir, task, cfg, kinds, count_tokens, rl_problems=rl_problems,
-                           settings=opts, verl_reward=verl_reward, prm_tokenizer=prm_tokenizer)
+                           settings=opts, verl_reward=verl_reward, prm_tokenizer=prm_tokenizer,
+                           publishing=publishing)
     if opts.push_to_hub:
         push_to_hub(out_dir, opts.push_to_hub)
         summary["pushed_to"] = opts.push_to_hub

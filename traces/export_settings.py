@@ -3,8 +3,12 @@ and the verl reward it writes, which the rl stage's settings decide."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+# The benchmark sets journeyforge ships (traces/export_checks.py reads them).
+BUNDLED_BENCHMARKS = ("gsm8k_test", "math500")
 
 
 @dataclass
@@ -34,7 +38,34 @@ class ExportSettings:
     the run's policy (`policy.tokenizer`, else `policy.model`), and none for a policy without a model
     (the placeholder is then `ки`, unchecked, and the card says so)."""
 
+    decontaminate_against: list[str] = field(default_factory=list)
+    """Files of problems no training problem may match, besides the run's held-out problems and the
+    bundled benchmarks: `.jsonl`/`.parquet` (as the task loaders read them: a text field such as
+    `question` or `problem`, or the task's own fields, e.g. Countdown's `nums` and `target`), `.csv` with
+    a header, or plain text with one problem per line. Each is named by its file name in the card."""
+    decontaminate_benchmarks: list[str] = field(default_factory=lambda: list(BUNDLED_BENCHMARKS))
+    """The bundled benchmark sets training problems are checked against (GSM8K's test split, MATH-500);
+    [] checks none. A task with a canonical form (Countdown) compares that form, so text benchmarks
+    never match its problems."""
+    decontaminate_ngram: int = 8
+    """Word n-gram size of the text comparison (8, as Open-R1's decontamination; 13 as GPT-3's): a
+    training problem sharing one n-gram of its normalised words with a reference is contaminated."""
+    keep_contaminated: bool = False
+    """Keep contaminated training problems in the training splits (they are still counted in the
+    summary, `export.json`, the card and the `contaminated_problems` view); false leaves them out."""
+
     def validate(self) -> None:
+        if isinstance(self.decontaminate_ngram, bool) or not isinstance(self.decontaminate_ngram, int) \
+                or self.decontaminate_ngram < 1:
+            raise ValueError(f"export.decontaminate_ngram must be an integer of at least 1, got "
+                             f"{self.decontaminate_ngram!r}")
+        for path in self.decontaminate_against:   # read in full before the export writes (export_checks.py)
+            if not Path(path).expanduser().is_file():
+                raise ValueError(f"export.decontaminate_against: {path}: no such file")
+        unknown = sorted(set(self.decontaminate_benchmarks) - set(BUNDLED_BENCHMARKS))
+        if unknown:
+            raise ValueError(f"export.decontaminate_benchmarks: unknown benchmark {unknown[0]!r}; the bundled ones "
+                             f"are {', '.join(BUNDLED_BENCHMARKS)}")
         if not 0.0 <= self.preference_margin <= 1.0:
             raise ValueError(f"export.preference_margin must be in [0, 1], got {self.preference_margin!r}")
         if not 0.0 <= self.test_fraction < 1.0:
@@ -67,6 +98,10 @@ class ExportSettings:
             preference_margin=float(get("preference_margin")),
             prm_placeholder=str(get("prm_placeholder")),
             prm_model=get("prm_model") or None,
+            decontaminate_against=[str(p) for p in get("decontaminate_against") or []],
+            decontaminate_benchmarks=[str(b) for b in get("decontaminate_benchmarks") or []],
+            decontaminate_ngram=get("decontaminate_ngram"),
+            keep_contaminated=bool(get("keep_contaminated")),
         )
 
 

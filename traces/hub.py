@@ -7,6 +7,7 @@ from pathlib import Path
 from datasets import load_from_disk
 
 from traces.card import render_card
+from traces.card_provenance import provenance_section
 from traces.export_dir import MARKER
 from traces.prm_placeholder import Placeholder
 
@@ -43,6 +44,7 @@ def push_to_hub(out_dir: str | Path, repo: str, token: str | None = None, privat
             layout="hub",
             dropped=summary.get("dropped"),
             prm_placeholder=Placeholder(**summary["prm_placeholder"]) if summary.get("prm_placeholder") else None,
+            provenance=provenance_section(summary["provenance"]) if summary.get("provenance") else None,
         )
         api = huggingface_hub.HfApi(token=token)
         api.upload_file(path_or_fileobj=card.encode(), path_in_repo="README.md", repo_id=repo, repo_type="dataset")

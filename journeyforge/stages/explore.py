@@ -10,6 +10,7 @@ from journeyforge.components import (build_algorithm, build_policy, build_task, 
 from journeyforge.fingerprint import FingerprintMismatch, check_resume, explore_fingerprint
 from journeyforge.provenance import config_dict
 from journeyforge.stages.common import StageError, start_run
+from search.explore_cost import explore_cost
 from search.explorer import Explorer
 
 
@@ -61,6 +62,7 @@ def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | No
                 print(f"[explore] worker {explorer.s.worker_index} ({explorer.worker}) shares run {cfg.name!r} "
                       f"with the other workers of the sweep")
             summary = explorer.run(run_id)
+            cost = explore_cost(policy, summary)   # before close: an engine's counters go with it
         finally:
             policy.close()
     stats = run_stats(store, run_id)
@@ -70,6 +72,12 @@ def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | No
                      store_seconds=round(summary.store_seconds, 2),
                      tokens_per_s=round(summary.generated_tokens / max(summary.policy_seconds, 1e-9), 1),
                      rollouts=summary.rollouts, rollout_tokens=summary.rollout_tokens)
+    if summary is not None:   # summed over every invocation of the run (a resumed run adds to it)
+        stats["cost"] = {k: v for k, v in store.add_run_cost(run_id, cost).items() if k != "run_id"}
+    duplicates = getattr(task, "last_duplicates", None)   # rows of the problem file merged into an earlier one
+    if duplicates is not None and duplicates.groups:
+        stats["duplicates"] = {"rows_merged": duplicates.rows_merged, "problems": len(duplicates.groups),
+                               "held_out_copies": duplicates.held_out_copies, "rows": duplicates.report()[:1000]}
     skipped = getattr(task, "last_skipped", None) or []   # bad file rows, with task.skip_bad_rows
     if skipped:
         stats["rows_skipped"] = len(skipped)
@@ -87,6 +95,14 @@ def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | No
         if summary.rollouts:
             print(f"[explore] values by Monte-Carlo rollouts: {summary.rollouts} completions, "
                   f"{summary.rollout_tokens} of those tokens")
+    if summary is not None:
+        print(f"[explore] cost: {_cost_line(stats['cost'])}")
+    if "duplicates" in stats:
+        d = stats["duplicates"]
+        first = d["rows"][0]
+        print(f"[explore] {d['rows_merged']} duplicate problem rows merged into {d['problems']} problems "
+              f"({d['held_out_copies']} held-out problems also given as training rows, kept held out); the first: "
+              f"{first['merged'][0]} repeats {first['kept']}")
     if skipped:
         print(f"[explore] {len(skipped)} bad problem-file rows skipped (task.skip_bad_rows); the first: {skipped[0]}")
     failed = [t for t in store.trees(run_id) if t["status"] == "failed"]
@@ -122,3 +138,11 @@ def run_stats(store, run_id: int) -> dict:
     return {"trees": len(trees), "trees_done": sum(t["status"] == "done" for t in trees),
             "trees_failed": sum(t["status"] == "failed" for t in trees),
             "solved": len(store.solved(run_id)), "nodes": nodes, "labels": labels}
+
+
+def _cost_line(cost: dict) -> str:
+    """The run's policy cost in one line (summed over its invocations)."""
+    cached = f" ({cost['cached_prompt_tokens']:,} from the prefix cache)" if cost.get("cached_prompt_tokens") else ""
+    gpu = f", {cost['gpu_seconds']:.1f} GPU-seconds of the modelled engine" if cost.get("gpu_seconds") is not None else ""
+    return (f"{cost['prompt_tokens']:,} prompt tokens{cached}, {cost['generated_tokens']:,} generated "
+            f"({cost['rollout_tokens']:,} in rollouts), {cost['policy_seconds']:.1f} policy seconds{gpu}")

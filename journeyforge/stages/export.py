@@ -8,10 +8,12 @@ from omegaconf import DictConfig
 from journeyforge.components import build_task, open_store, settings, validate_config
 from journeyforge.folders import folder_problem
 from journeyforge.provenance import config_dict
+from journeyforge.stages.export_summary import print_publishing
 from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
 from journeyforge.stages.rl import optional_rl_settings
 from journeyforge.tokens import token_counter
 from traces.export import export_run
+from traces.export_checks import benchmark_references
 from traces.export_dir import MARKER
 from traces.export_settings import ExportSettings, VerlReward
 from traces.prm_placeholder import PlaceholderError, check_tokens, load_prm_tokenizer
@@ -66,11 +68,15 @@ def run(cfg: DictConfig) -> dict:
         check_tokens(options.prm_placeholder, prm_tokenizer)
     except PlaceholderError as err:
         raise StageError(str(err)) from None
+    try:  # and the benchmark files to decontaminate against, read whole: a bad one writes nothing
+        benchmarks = benchmark_references(task, options.decontaminate_benchmarks, options.decontaminate_against)
+    except ValueError as err:
+        raise StageError(str(err)) from None
     run_id = start_run(store, cfg, "export")
     try:
         summary = export_run(store, lin["id"], list(cfg.linearize.kinds), options.dir, task, config_dict(cfg),
                              count_tokens=token_counter(cfg), rl_problems=problems, settings=options,
-                             verl_reward=verl_reward(cfg), prm_tokenizer=prm_tokenizer)
+                             verl_reward=verl_reward(cfg), prm_tokenizer=prm_tokenizer, benchmarks=benchmarks)
     except PlaceholderError as err:  # a question or step holds the requested placeholder: nothing was written
         raise StageError(str(err)) from None
     except OSError as err:  # a full disk: name export.dir, not the temporary folder it was written into
@@ -81,12 +87,17 @@ def run(cfg: DictConfig) -> dict:
                          "or choose another export.dir, then run export again") from None
     configs = summary["configs"]
     dropped = summary.get("dropped") or {}
-    store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped})
+    facts = summary["provenance"]
+    store.replace_contamination(run_id, summary["contamination_rows"])   # the contaminated_problems view
+    store.finish_run(run_id, "done", {"dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped,
+                                      "contamination": {k: v for k, v in facts["contamination"].items() if k != "matches"},
+                                      "repeated_trajectories": facts["repeated_trajectories"], "cost": facts["cost"]})
     print(f"[export] datasets in {summary['out_dir']}")
     for name, splits in configs.items():
         print(f"  {name:<20} " + ", ".join(f"{s}: {n}" for s, n in splits.items()))
     for name, why in dropped.items():  # not one well-formed trace (traces/frames.py): never written
         print(f"  {name:<20} left out: " + ", ".join(f"{n} {reason}" for reason, n in sorted(why.items())))
+    print_publishing(facts)
     print(summary["stats_table"])
     print(f"[export] card {summary['out_dir']}/README.md, histogram {summary['stats_png']}")
     return {"run_id": run_id, "dir": str(summary["out_dir"]), "configs": configs, "dropped": dropped}

@@ -131,6 +131,9 @@ class Task(ABC):
     labels, for tasks with an exact oracle) or `rollout` (Monte-Carlo completions)."""
     label_notes: str = ""
     """How node labels are decided, as Markdown bullets for the dataset card."""
+    verifier_package: str = "journeyforge"
+    """The distribution whose code decides `verify` (the task's own checker: journeyforge); the dataset
+    card names it with its installed version, since a verifier's bug changes every reward."""
     strict_facts: bool = True
     """An LLM rewrite of a journey may add no fact (`kept_facts`) its draft lacks; tasks whose
     facts are bare numbers that prose restates freely turn this off."""
@@ -175,6 +178,13 @@ class Task(ABC):
     @abstractmethod
     def load_problems(self) -> list[Problem]:
         """Problems from the configured source (generator or file), train and test splits."""
+
+    def canonical_form(self, problem: Problem) -> str | None:
+        """The problem reduced to what makes it the same problem (Countdown: its multiset of numbers and
+        its target), compared instead of its text when checking training problems against held-out and
+        benchmark problems (traces/decontamination.py); None: compare its text (word n-grams). Called on
+        rows of files a user names too: return None for a payload without the task's fields."""
+        return None
 
     @abstractmethod
     def initial_state(self, problem: Problem) -> dict[str, Any]:

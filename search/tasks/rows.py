@@ -191,3 +191,41 @@ def check_not_empty(loaded: LoadedRows) -> None:
         raise ProblemFileError(f"{loaded.path}: no problems in the file (the Parquet table has no rows)")
     raise ProblemFileError(f"{loaded.path}: no problems in the file (it is empty or holds only blank lines); "
                            "a .jsonl problem file has one JSON object per line")
+
+
+class DuplicateRows:
+    """Rows of one load that repeat an earlier row's problem (same canonical form, or same normalised
+    text), merged into the first: for each such problem, the file and line kept and those merged into
+    it. Where the copies disagree on the split, the problem stays held out (`test`): a held-out problem
+    copied into the training rows must not become a training problem (`held_out` marks those)."""
+
+    def __init__(self) -> None:
+        self.groups: dict[str, dict[str, Any]] = {}
+
+    def add(self, problem: str, kept: str, merged: str, held_out: bool = False) -> None:
+        """Row `merged` repeats problem `problem`, first read at `kept`."""
+        group = self.groups.setdefault(problem, {"problem": problem, "kept": kept, "merged": [], "held_out": False})
+        group["merged"].append(merged)
+        group["held_out"] = group["held_out"] or held_out
+
+    @property
+    def rows_merged(self) -> int:
+        """How many rows were merged into an earlier one."""
+        return sum(len(g["merged"]) for g in self.groups.values())
+
+    @property
+    def held_out_copies(self) -> int:
+        """How many problems were held out and also given as training rows."""
+        return sum(g["held_out"] for g in self.groups.values())
+
+    def report(self) -> list[dict[str, Any]]:
+        """One dict per duplicated problem: `problem`, `kept` (file and line), `merged` (theirs), `held_out`."""
+        return list(self.groups.values())
+
+    def log(self, path: Any) -> None:
+        """One warning line for the load, when it merged anything."""
+        if self.groups:
+            first = next(iter(self.groups.values()))
+            log.warning("%s: %d duplicate rows merged into %d problems (%d held-out problems also given as "
+                        "training rows, kept held out); the first: %s repeats %s", path, self.rows_merged,
+                        len(self.groups), self.held_out_copies, first["merged"][0], first["kept"])

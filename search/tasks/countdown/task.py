@@ -19,11 +19,11 @@ from search.tasks.countdown import symbolic as expansion
 from search.tasks.countdown.arithmetic import uses_exactly
 from search.tasks.countdown.config import CountdownConfig
 from search.tasks.countdown.equations import equations
-from search.tasks.countdown.generator import generate_problems, make_problem, split_of_target
+from search.tasks.countdown.generator import generate_problems, make_problem, problem_key, split_of_target
 from search.tasks.countdown.solver import after, legal_steps, solvable, strip_outer_parens
 from search.tasks.countdown.steps import apply_step, format_nums, format_step, parse_step
 from search.tasks.countdown.problem_files import load_problem_file
-from search.tasks.rows import ProblemFileError
+from search.tasks.rows import DuplicateRows, ProblemFileError
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class CountdownTask(Task):
     def __init__(self, config: CountdownConfig | None = None) -> None:
         self.config = config or CountdownConfig()
         self.last_skipped: list[str] = []   # bad rows skipped by the last file load
+        self.last_duplicates = DuplicateRows()   # rows of the last file load merged into an earlier one
 
     # -- problems -----------------------------------------------------------------------------
     def load_problems(self) -> list[Problem]:
@@ -69,26 +70,42 @@ class CountdownTask(Task):
         loaded = load_problem_file(cfg.path, skip_bad_rows=cfg.skip_bad_rows)
         self.last_skipped = loaded.skipped
         problems: dict[str, Problem] = {}
-        duplicates = unsolvable = 0
+        first_row: dict[str, str] = {}
+        duplicates, unsolvable = DuplicateRows(), 0
+        self.last_duplicates = duplicates
         for row in loaded.rows:
             split = row.split or split_of_target(row.target, cfg.test_fraction)
             extra = {"id": row.id} if row.id is not None else None
             problem = make_problem(row.nums, row.target, split, cfg.dataset, extra)
-            if problem.key in problems:
-                duplicates += 1     # keys are unique per dataset in the store; the first row wins
+            if problem.key in problems:   # the same canonical form: keys are unique per dataset, the first row wins
+                kept = problems[problem.key]
+                held_out = "test" in (kept.split, split) and kept.split != split
+                if held_out:
+                    kept.split = "test"   # a held-out problem stays held out, whichever row came first
+                duplicates.add(problem.key, first_row[problem.key], row.where, held_out)
             elif cfg.only_solvable and problem.answer is None:
                 unsolvable += 1
             else:
                 problems[problem.key] = problem
+                first_row[problem.key] = row.where
         if not problems:   # every row unsolvable: a run of 0 trees that would look finished
             raise ProblemFileError(f"{cfg.path}: no usable problem: all {len(loaded.rows):,} rows are unsolvable "
                                    f"(task.only_solvable=true drops them; the exact solver finds no way to any target)")
-        if duplicates or unsolvable or loaded.skipped:
-            log.warning(
-                "%s: %d problems loaded; dropped %d duplicate, %d unsolvable, %d bad rows",
-                cfg.path, len(problems), duplicates, unsolvable, len(loaded.skipped),
-            )
+        duplicates.log(cfg.path)
+        if unsolvable or loaded.skipped:
+            log.warning("%s: %d problems loaded; dropped %d unsolvable, %d bad rows",
+                        cfg.path, len(problems), unsolvable, len(loaded.skipped))
         return list(problems.values())
+
+    def canonical_form(self, problem: Problem) -> str | None:
+        """The sorted numbers and the target (`3,5,7->22`, the problem's key): the same problem in any
+        order of its numbers. None for a payload without integer `nums` and `target`."""
+        nums, target = problem.payload.get("nums"), problem.payload.get("target")
+        if hasattr(nums, "tolist"):
+            nums = nums.tolist()
+        if not isinstance(nums, list) or not all(isinstance(n, int) for n in nums) or not isinstance(target, int):
+            return None
+        return problem_key(nums, target)
 
     def initial_state(self, problem: Problem) -> dict[str, Any]:
         """All numbers left, each its own expression."""

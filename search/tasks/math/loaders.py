@@ -24,7 +24,7 @@ from search.tasks.base import Problem
 from search.tasks.math.answers import last_boxed
 from search.tasks.math.config import MathConfig
 from search.tasks.math.verifier import gold_problems
-from search.tasks.rows import LoadedRows, ProblemFileError, check_not_empty, is_int, load_rows, read_records, show
+from search.tasks.rows import DuplicateRows, LoadedRows, ProblemFileError, check_not_empty, is_int, load_rows, read_records, show
 
 log = logging.getLogger(__name__)
 
@@ -243,24 +243,50 @@ def select_rows(rows: list[MathRow], n: int | None, how: str, seed: int) -> list
     return rows if n is None else rows[:n]
 
 
-def load_problems(cfg: MathConfig, skipped: list[str] | None = None) -> list[Problem]:
+def merge_repeats(rows: list[MathRow], duplicates: DuplicateRows | None,
+                  held_out: dict[str, MathRow] | None = None) -> list[MathRow]:
+    """`rows` without those whose question (normalised) an earlier row, or a held-out row of
+    `held_out` (by normalised question), already asks; each one left out is counted in `duplicates`."""
+    first: dict[str, MathRow] = {}
+    kept = []
+    for row in rows:
+        question = normalize_question(row.question)
+        earlier, held = (held_out or {}).get(question), True
+        if earlier is None:
+            earlier, held = first.get(question), False
+        if earlier is not None:
+            if duplicates is not None:
+                duplicates.add(earlier.key, earlier.where, row.where, held)
+            continue
+        first[question] = row
+        kept.append(row)
+    return kept
+
+
+def load_problems(cfg: MathConfig, skipped: list[str] | None = None,
+                  duplicates: DuplicateRows | None = None) -> list[Problem]:
     """The configured train and test problems (train first), keys unique within the dataset. Rows
-    skipped as bad (`cfg.skip_bad_rows`) are appended to `skipped`."""
+    skipped as bad (`cfg.skip_bad_rows`) are appended to `skipped`; rows that repeat a question are
+    merged into its first row and counted in `duplicates` (a training row that asks a test question
+    is left out: the problem stays held out)."""
     train = load_math_file(resolve_path(cfg.train_path, "train_path"), "train", cfg, skipped)
     if cfg.test_path is None:
         test = [r for r in train if _held_out(r.question, cfg.seed, cfg.test_fraction)]
         held = {id(r) for r in test}
         train = [r for r in train if id(r) not in held]
+        test = merge_repeats(test, duplicates)
+        train = merge_repeats(train, duplicates)
     else:
-        test = load_math_file(resolve_path(cfg.test_path, "test_path"), "test", cfg, skipped)
-        test_questions = {normalize_question(r.question) for r in test}
-        kept = [r for r in train if normalize_question(r.question) not in test_questions]
+        test = merge_repeats(load_math_file(resolve_path(cfg.test_path, "test_path"), "test", cfg, skipped),
+                             duplicates)
+        kept = merge_repeats(train, duplicates, {normalize_question(r.question): r for r in test})
         if not kept and cfg.n_train != 0:   # e.g. the same file twice: a run of 0 trees
             raise ProblemFileError(f"task.train_path: every one of its {len(train):,} questions is also in "
                                    f"task.test_path ({cfg.test_path}), and test problems never grow trees; "
                                    "give a different train file, or task.test_path=null to hold out a share of it")
         if len(kept) < len(train):
-            log.warning("dropped %d train problems that are also test problems", len(train) - len(kept))
+            log.warning("left out %d train rows that repeat a test question or an earlier train question",
+                        len(train) - len(kept))
         train = kept
     problems: list[Problem] = []
     seen: set[str] = set()
