@@ -16,16 +16,20 @@ import pytest
 from tests.explore_processes import ENV, REPO, journeyforge
 
 
-def fails(stage: str, *overrides: str, logs: Path | None = None, timeout: float = 300) -> str:
+def fails(stage: str, *overrides: str, logs: Path | None = None, timeout: float = 300, progress: bool = False) -> str:
     """Run `journeyforge <stage> overrides...`; assert it failed with exactly one line on stderr and no
     traceback (nor a Python list of errors) in its output or in the Hydra logs under `logs`; return
-    the line."""
+    the line. `progress`: the stage trains, and transformers' progress bars and load reports come
+    first on stderr: the error is its last line."""
     done = subprocess.run(journeyforge(stage, *overrides), cwd=REPO, env=ENV, capture_output=True, text=True,
                           timeout=timeout)
     assert done.returncode != 0, done.stdout
     printed = done.stdout + done.stderr
     assert "Traceback" not in printed and "[(" not in printed, printed
     lines = done.stderr.strip().splitlines()
+    if progress:
+        lines = lines[-1:]
+        assert lines and lines[0].startswith(f"journeyforge {stage}: "), done.stderr
     assert len(lines) == 1, done.stderr
     for log in (logs.rglob("*.log") if logs is not None else []):
         assert "Traceback" not in log.read_text(errors="replace"), log

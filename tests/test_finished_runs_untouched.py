@@ -5,6 +5,7 @@ one line, with the store's whole content (`.dump`) and the run's files exactly a
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from db import TraceStore
 from journeyforge.stages.common import fail_started_runs, start_run
 from tests.explore_processes import explore_overrides, journeyforge, run_to_end
-from tests.failed_commands import dump, fails, files, tmpfs
+from tests.failed_commands import dump, fails, files, remount, tmpfs
 from tests.store_backends import pg_database, pg_url, store, store_url  # noqa: F401
 
 
@@ -109,3 +110,22 @@ def test_a_failed_prm_rerun_leaves_the_finished_scorer_as_it_was(finished, tmp_p
     assert dump(db) == before
     assert files(scorer) == kept
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken-model", "prm"]
+
+
+def test_a_failed_prm_retrain_on_a_full_disk_leaves_the_finished_scorer_as_it_was(finished, tmp_path, tiny_model_dir):
+    overrides, db, _ = finished
+    with tmpfs(tmp_path / "disk", "size=200m,nr_inodes=2000") as disk:
+        scorer = disk / "prm"
+        prm = [*overrides, f"prm.dir={scorer}", f"prm.model={tiny_model_dir}", "prm.max_steps=1", "prm.batch_size=4",
+               "prm.lora=false"]
+        run_to_end(journeyforge("prm", *prm), timeout=600)
+        stat = os.statvfs(disk)
+        used = stat.f_files - stat.f_ffree
+        remount(disk, f"nr_inodes={used + used // 2}")     # room for half a scorer more: the retrain fills it
+        before, kept = dump(db), files(scorer)
+        line = fails("prm", *prm, "prm.force=true", timeout=600, progress=True)
+        assert line == (f"journeyforge prm: prm.dir={scorer}: No space left on device while writing the scorer; the "
+                        "scorer already there is as it was: free space or choose another prm.dir, then run prm again")
+        assert dump(db) == before                      # the prm run is still done, with the first scorer's metrics
+        assert files(scorer) == kept
+        assert list(disk.iterdir()) == [scorer]        # the attempt's folder is gone

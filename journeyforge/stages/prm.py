@@ -141,13 +141,20 @@ def run(cfg: DictConfig) -> dict:
     else:
         # A new scorer is trained and graded in a folder of its own, which replaces prm.dir only when
         # all of it succeeded: a failed attempt leaves the finished scorer and its metrics as they were.
-        with attempt_folder(out, SCORER_FILE, "prm.dir") as work:
-            trained = train_prm(train_rows, work, opts, model_ref,
-                                task={"name": cfg.task.name, "dataset": cfg.task.get("dataset")})
-            written = json.loads((work / SCORER_FILE).read_text())
-            (work / SCORER_FILE).write_text(json.dumps({**written, "stamp": stamp}, indent=2))
-            metrics = _grade(store, task, work, test_rows, opts, trained)
-            (work / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        try:
+            with attempt_folder(out, SCORER_FILE, "prm.dir") as work:
+                trained = train_prm(train_rows, work, opts, model_ref,
+                                    task={"name": cfg.task.name, "dataset": cfg.task.get("dataset")})
+                written = json.loads((work / SCORER_FILE).read_text())
+                (work / SCORER_FILE).write_text(json.dumps({**written, "stamp": stamp}, indent=2))
+                metrics = _grade(store, task, work, test_rows, opts, trained)
+                (work / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str))
+        except OSError as err:  # a full disk: name prm.dir, not the attempt's folder
+            if not err.strerror:
+                raise
+            kept = "the scorer already there is as it was" if previous else "nothing was written"
+            raise StageError(f"prm.dir={out}: {err.strerror} while writing the scorer; {kept}: free space or "
+                             "choose another prm.dir, then run prm again") from None
     store.finish_run(run_id, "done", {"dir": str(out), **metrics})
     graded = metrics["graded"]
     print(f"[prm] scorer {out}: {trained['paths']} training paths, {trained['scored_steps']} steps, "
