@@ -69,17 +69,15 @@ def scorers(c: StageConfig) -> list[Model]:
 def _scorer_base(option: str, path: str) -> list[Model]:
     """A LoRA scorer's base model, named by its prm.json (`search/prm_scorer.py load_scorer`); its
     tokenizer is the scorer's own. prm.json itself was read by `check_scorer_dir` before this runs."""
-    import json
-
-    from search.prm_scorer import SCORER_FILE
+    from search.prm_scorer import check_scorer_dir
 
     folder = Path(path)
     if not (folder / "adapter_config.json").exists():
         return []
     try:
-        base = json.loads((folder / SCORER_FILE).read_text()).get("base_model")
-    except (OSError, ValueError, AttributeError):
-        return []  # named by check_scorer_dir
+        base = check_scorer_dir(path, option).get("base_model")
+    except ValueError:
+        return []  # named where the settings are checked
     return [(f"{option}'s base_model", str(base), False)] if base else []
 
 

@@ -98,10 +98,8 @@ class Explorer:
         self.algo = algorithm
         algorithm.bind(task)  # whether a state can be continued (search.expand_dead_ends)
         self.s = settings
-        a = algorithm.s
-        self.values = values or make_value_estimator(task, a.value, rollouts=a.rollouts, max_tokens=a.rollout_max_tokens,
-                                                     temperature=a.rollout_temperature, top_p=self.s.top_p,
-                                                     prm=a.prm, prm_batch_size=a.prm_batch_size)
+        # Each estimator reads its own options from the `search` settings; rollouts sample with explore.top_p.
+        self.values = values or make_value_estimator(task, algorithm.s, top_p=self.s.top_p)
         self.worker = settings.worker or f"{socket.gethostname()}:{os.getpid()}"
         self._prompts: dict[str, tuple[str, list[int] | None]] = {}
         self._writer = None     # the background write thread (explore.overlap_writes)

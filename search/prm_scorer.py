@@ -61,6 +61,25 @@ def collate(batch: list[dict], pad_id: int) -> dict:
     return {"input_ids": ids, "attention_mask": mask, "targets": targets}
 
 
+def check_scorer_dir(path: str | None, option: str = "search.prm") -> dict:
+    """The `prm.json` of the scorer directory `path` (the one reader of that file); ValueError naming
+    `option` (search.prm, eval.prm) when there is none. The scorer's model files are checked by
+    search/model_dirs.py."""
+    if not path:
+        raise ValueError("search.value=prm needs search.prm=<the scorer directory `journeyforge prm` wrote>")
+    meta = Path(path) / SCORER_FILE
+    if not meta.is_file():
+        raise ValueError(f"{option}={path}: no step scorer there (no {SCORER_FILE}); train one with "
+                         "`journeyforge prm` (it writes <workdir>/prm)")
+    try:
+        data = json.loads(meta.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{option}={path}: {meta} cannot be read ({' '.join(str(err).split())})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{option}={path}: {meta} is not a JSON object; train the scorer again with `journeyforge prm`")
+    return data
+
+
 def load_scorer_base(model_ref: str):
     """The base model with a fresh one-logit token-classification head, and its tokenizer."""
     import torch
@@ -77,7 +96,7 @@ def load_scorer_base(model_ref: str):
 def load_scorer(scorer_dir: str | Path):
     """A trained scorer (adapter over its base, or a full model) and its tokenizer, in eval mode."""
     scorer_dir = Path(scorer_dir)
-    meta = json.loads((scorer_dir / SCORER_FILE).read_text())
+    meta = check_scorer_dir(str(scorer_dir))
     if (scorer_dir / "adapter_config.json").exists():
         from peft import PeftModel
 

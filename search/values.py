@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from search.policies.base import GenerationRequest, Policy
+from search.prm_scorer import check_scorer_dir
 from search.tasks.base import DEAD_END, INVALID, MISTAKE_LABELS, SOLUTION, VALID, WRONG_ANSWER, StepResult, Task
 from search.tree import SearchNode, SearchTree
 
@@ -50,14 +51,15 @@ class LabelValueSettings:
 
 @dataclass
 class RolloutValueSettings:
-    """The `rollout` estimator's options (`search.rollouts`, ...)."""
+    """The `rollout` estimator's options (`search.rollouts`, ...). Rollouts sample with the explore
+    stage's `explore.top_p` (the nucleus of every sample of the run); their temperature is their own."""
 
     rollouts: int = 8
     """With `value=rollout`: completions (M) sampled from each new non-terminal node."""
     rollout_max_tokens: int = 256
     """With `value=rollout`: token cap of one rollout (it runs to the final answer)."""
     rollout_temperature: float = 0.8
-    """With `value=rollout`: sampling temperature of the rollouts."""
+    """With `value=rollout`: sampling temperature of the rollouts (their top_p is `explore.top_p`)."""
     graft_rollouts: bool = True
     """With `value=rollout`: add the first correct rollout of a node to the tree as nodes (its
     steps, then its final answer), marked `finish_reason='rollout'`. The rollout is the policy's
@@ -92,29 +94,6 @@ class PRMValueSettings:
             raise ValueError(f"search.prm_batch_size must be an integer >= 1, got {self.prm_batch_size!r}")
 
 
-def check_scorer_dir(path: str | None, option: str = "search.prm") -> dict:
-    """The `prm.json` of the scorer directory `path`; ValueError naming `option` (search.prm, eval.prm)
-    when there is none. The scorer's model files are checked by search/model_dirs.py."""
-    import json
-    from pathlib import Path
-
-    from search.prm_scorer import SCORER_FILE
-
-    if not path:
-        raise ValueError("search.value=prm needs search.prm=<the scorer directory `journeyforge prm` wrote>")
-    meta = Path(path) / SCORER_FILE
-    if not meta.is_file():
-        raise ValueError(f"{option}={path}: no step scorer there (no {SCORER_FILE}); train one with "
-                         "`journeyforge prm` (it writes <workdir>/prm)")
-    try:
-        data = json.loads(meta.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{option}={path}: {meta} cannot be read ({' '.join(str(err).split())})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{option}={path}: {meta} is not a JSON object; train the scorer again with `journeyforge prm`")
-    return data
-
-
 @dataclass
 class Valued:
     """A new node waiting for its value, and where its stored row will be in the wave."""
@@ -131,8 +110,9 @@ class ValueEstimator:
     settings_class: type = LabelValueSettings
 
     @classmethod
-    def from_options(cls, task: Task, options: dict[str, Any]) -> "ValueEstimator":
-        """The estimator from `make_value_estimator`'s keyword options (each takes the ones it owns)."""
+    def from_settings(cls, task: Task, settings: Any, top_p: float) -> "ValueEstimator":
+        """The estimator from the joined `search` settings (search/algorithms/__init__.py SearchSettings,
+        which holds every estimator's options under their own names) and the run's `explore.top_p`."""
         return cls(task)
 
     def __init__(self, task: Task):
@@ -155,16 +135,19 @@ class RolloutValue(ValueEstimator):
     settings_class = RolloutValueSettings
 
     @classmethod
-    def from_options(cls, task: Task, options: dict[str, Any]) -> "RolloutValue":
-        return cls(task, options["rollouts"], options["max_tokens"], options["temperature"], options["top_p"])
+    def from_settings(cls, task: Task, settings: Any, top_p: float) -> "RolloutValue":
+        return cls(task, settings, top_p)
 
-    def __init__(self, task: Task, m: int = 8, max_tokens: int = 256, temperature: float = 0.8, top_p: float = 1.0):
+    def __init__(self, task: Task, settings: RolloutValueSettings | None = None, top_p: float = 1.0):
         super().__init__(task)
-        if m < 1:
-            raise ValueError(f"search.rollouts must be >= 1, got {m}")
-        if max_tokens < 1:
-            raise ValueError(f"search.rollout_max_tokens must be >= 1, got {max_tokens}")
-        self.m, self.max_tokens, self.temperature, self.top_p = m, max_tokens, temperature, top_p
+        self.settings = settings or RolloutValueSettings()
+        RolloutValueSettings.check(self.settings)  # its own options, in the joined `search` settings too
+        self.top_p = top_p
+
+    @property
+    def m(self) -> int:
+        """Completions per node (`search.rollouts`)."""
+        return self.settings.rollouts
 
     def wants(self, node: SearchNode, result: StepResult) -> bool:
         # Final steps are judged by the verifier and illegal ones by the rules; every other label
@@ -182,8 +165,8 @@ class RolloutValue(ValueEstimator):
         return [GenerationRequest(
             prompt=it.tree.prompt_for(it.node),
             prompt_token_ids=it.tree.prompt_ids_for(it.node) if token_prompts else None,
-            n=self.m, max_tokens=self.max_tokens, stop=tuple(self.task.answer_stop),
-            temperature=self.temperature, top_p=self.top_p,
+            n=self.m, max_tokens=self.settings.rollout_max_tokens, stop=tuple(self.task.answer_stop),
+            temperature=self.settings.rollout_temperature, top_p=self.top_p,
             seed=hash((seed, 1, it.tree.tree_id, it.node.seq)) & 0x7FFFFFFF,  # ints only: stable across processes
             meta={"state": it.node.state, "problem": it.tree.problem, "rollout": True},
         ) for it in items]
@@ -227,8 +210,8 @@ class PRMValue(ValueEstimator):
     settings_class = PRMValueSettings
 
     @classmethod
-    def from_options(cls, task: Task, options: dict[str, Any]) -> "PRMValue":
-        return cls(task, options["prm"], options["prm_batch_size"])
+    def from_settings(cls, task: Task, settings: Any, top_p: float) -> "PRMValue":
+        return cls(task, settings.prm, settings.prm_batch_size)
 
     def __init__(self, task: Task, scorer_dir: str, batch_size: int = 32, max_length: int = 1024):
         from search.prm_scorer import load_scorer
@@ -271,13 +254,10 @@ def mark_first_error(node: SearchNode) -> None:
 ESTIMATORS: dict[str, type[ValueEstimator]] = {"label": ValueEstimator, "rollout": RolloutValue, "prm": PRMValue}
 
 
-def make_value_estimator(task: Task, name: str | None = None, *, rollouts: int = 8, max_tokens: int = 256,
-                         temperature: float = 0.8, top_p: float = 1.0, prm: str | None = None,
-                         prm_batch_size: int = 32) -> ValueEstimator:
-    """The estimator called `name` (None: the task's `default_value`)."""
-    name = name or task.default_value
+def make_value_estimator(task: Task, settings: Any, top_p: float) -> ValueEstimator:
+    """The estimator named by `settings.value` (None: the task's `default_value`), built from the joined
+    `search` settings (each estimator reads its own options there) and the run's `explore.top_p`."""
+    name = settings.value or task.default_value
     if name not in ESTIMATORS:
         raise ValueError(f"search.value={name!r} is unknown; choose one of {', '.join(ESTIMATORS)}")
-    return ESTIMATORS[name].from_options(task, {
-        "rollouts": rollouts, "max_tokens": max_tokens, "temperature": temperature, "top_p": top_p, "prm": prm,
-        "prm_batch_size": prm_batch_size})
+    return ESTIMATORS[name].from_settings(task, settings, top_p)
