@@ -54,11 +54,6 @@ class RunsMixin(StoreConnection):
             conn.execute(update(RUNS).where(where).values(**values))
             return run_id
 
-    def is_attempt(self, run_id: int) -> bool:
-        """Whether `run_id` was finished when this store object last started it (`start_run`): its row
-        is still the finished run's until the attempt finishes `done`."""
-        return run_id in self._attempts
-
     def set_lineage(self, run_id: int, *, round: int | None = None, parent_run_id: int | None = None,
                     model: str | None = None, model_sha256: str | None = None) -> None:
         """Record run `run_id`'s place in a self-evolution round (db/models.py Run): its round, the run
