@@ -111,6 +111,27 @@ def mixed_runs(conn: Connection) -> list[str]:
     return out
 
 
+@register
+def contaminated_problems(conn: Connection) -> list[str]:
+    """training problems an export found in held-out or benchmark sets (decontamination)"""
+    if not inspect(conn).has_table("contamination"):   # a store older than revision 0007: none recorded
+        return []
+    rows = conn.execute(text(
+        "SELECT export_run_id, name, source, COUNT(*) AS problems, "
+        "SUM(CASE WHEN removed THEN 1 ELSE 0 END) AS removed "
+        "FROM contaminated_problems GROUP BY export_run_id, name, source ORDER BY export_run_id, source"
+    )).all()
+    out = []
+    for run_id, name, source, problems, removed in rows:
+        kept = problems - int(removed or 0)
+        what = (f"{kept} kept in the training splits (export.keep_contaminated=true): export again without it "
+                "to leave them out" if kept else "all left out of the training splits")
+        out.append(f"export run {name!r} (id {run_id}): {problems} training problems matched {source} problems; "
+                   f"{what}; list them with SELECT problem, matched, how FROM contaminated_problems WHERE "
+                   f"export_run_id = {run_id};")
+    return out
+
+
 def _run_tasks(conn: Connection) -> dict[int, dict]:
     """The stored `task` settings of every explore run (its config's `task` node), by run id."""
     import json
