@@ -3,10 +3,10 @@
 A reading command must leave the store exactly as it found it: no new file for a mistyped path, no
 `PRAGMA journal_mode=WAL` (which rewrites a file's header: a zero-byte file would become a SQLite
 database), and no `-wal`/`-shm` files left beside it. SQLite opens the file with `mode=ro`; a store
-whose `-wal` file is absent (no process has it open, every write is in the main file) is also opened
-`immutable=1`, because a read-only connection to a WAL database otherwise creates `-wal` and `-shm`
-and, being read-only, cannot remove them. When a `-wal` exists a writer may be at work, so the
-store is read through it (those files exist already: nothing is created). PostgreSQL sessions are
+with no `-wal` (and no `-journal`) beside it (no process has it open, every write is in the main file)
+is also opened `immutable=1`, because a read-only connection to a WAL database otherwise creates
+`-wal` and `-shm` and, being read-only, cannot remove them. When a `-wal` exists a writer may be at
+work, so the store is read through it (those files exist already: nothing is created). PostgreSQL sessions are
 read-only transactions: a statement that tried to write would fail.
 """
 from __future__ import annotations
@@ -42,7 +42,8 @@ def make_read_only_engine(url: str, busy_timeout: float = BUSY_TIMEOUT) -> Engin
     if not path.is_file():
         raise StoreError(f"no trace store at {path} (store.url={mask_url(url)}): the file does not exist; "
                          "fix store.url")
-    immutable = "" if Path(f"{path}-wal").exists() else "&immutable=1"
+    # A hot rollback journal (a store some other tool wrote without WAL) must be read too.
+    immutable = "" if any(Path(f"{path}{s}").exists() for s in ("-wal", "-journal")) else "&immutable=1"
     engine = create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro{immutable}&uri=true")
 
     @event.listens_for(engine, "connect")
