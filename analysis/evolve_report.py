@@ -116,7 +116,7 @@ def write_report(store, name: str, kind: str, out_dir: Path, rl: bool = False) -
              f"({RESAMPLES} resamples). A repeated mistake is a step of round k-1 marked a mistake (invalid, "
              "dead end or first error) whose text or task state round k's tree of the same problem marks a "
              "mistake again (view `repeated_mistakes`), over the problems both rounds grew.", "",
-             "| round | grown by | trees | solved | nodes per solved tree | tokens | held-out accuracy (95% CI) | n | "
+             "| round | grown (or sampled) by | trees | solved | nodes per solved tree | tokens | held-out accuracy (95% CI) | n | "
              "mistakes of round k-1 made again |",
              "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:

@@ -322,9 +322,8 @@ def _train_on_round_set(store, rc: DictConfig, ev: EvolveSettings, k: int, kind:
     folder, by_round = build_round_set(ev, k, kind, new)
     print(f"[evolve] round {k}: {sum(by_round.values())} examples to train on (by the round they came from: "
           + ", ".join(f"round {r}: {n}" for r, n in by_round.items()) + f"), in {folder}")
-    sft = round_sft(rc, ev, model)
-    result = train_adapter(store, rc, folder, Path(rc.train.dir) / kind, sft, rc.train.get("force", False),
-                           f"{rc.name}/{kind}")
+    sft, force = round_sft(rc, ev, model)
+    result = train_adapter(store, rc, folder, Path(rc.train.dir) / kind, sft, force, f"{rc.name}/{kind}")
     run = store.get_run(f"{rc.name}/{kind}", "train")
     if run is not None and not result.get("reused"):  # the lineage of the set it trained on, by round
         store.finish_run(run["id"], "done", {**(run.get("stats") or {}), "data": str(folder),

@@ -14,13 +14,13 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from journeyforge.components import build_policy, eval_settings, settings
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages.common import StageError, start_run
 from search.tasks.base import Problem
-from training.config import SFTSettings
+from training.config import SFTSettings, TrainSettings
 from training.expert_samples import distinct, sample_problems
 from training.student import StudentError
 
@@ -139,15 +139,14 @@ def trees_rows(ev: EvolveSettings, k: int, kind: str) -> list[dict]:
              "round": k, "source": "trees", "spans": r.get("spans") or []} for r in load_from_disk(str(folder))["train"]]
 
 
-def round_sft(rc: DictConfig, ev: EvolveSettings, previous: Path | None) -> SFTSettings:
-    """Round k's training settings: `train` as configured, or with `evolve.init=continue` a copy that
-    starts from round k-1's whole model (`previous`) instead of a new student or adapter."""
-    node = OmegaConf.to_container(rc.train, resolve=True)
-    for key in ("kinds", "dir", "force"):
-        node.pop(key, None)
-    sft = settings(SFTSettings, node, "train")
+def round_sft(rc: DictConfig, ev: EvolveSettings, previous: Path | None) -> tuple[SFTSettings, bool]:
+    """Round k's training settings and `train.force`: `train` as configured, or with `evolve.init=continue`
+    a copy that starts from round k-1's whole model (`previous`) instead of a new student or adapter."""
+    train = settings(TrainSettings, rc.train, "train")
+    # The SFT part of the train stage's settings: TrainSettings adds only which kinds, where and whether to force.
+    sft = SFTSettings(**{f.name: getattr(train, f.name) for f in dataclasses.fields(SFTSettings)})
     if ev.init == "continue" and previous is not None:
         length = sft.student.context_length if sft.scratch else sft.max_length
         sft = dataclasses.replace(sft, model=str(previous), scratch=False, lora=False, max_length=length)
     sft.validate()
-    return sft
+    return sft, train.force
