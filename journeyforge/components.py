@@ -3,6 +3,7 @@
 Every stage calls `validate_config(cfg)` first, so that a bad setting fails before the store is opened."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -61,3 +62,15 @@ def explore_settings(cfg: DictConfig) -> ExploreSettings:
 
 def eval_settings(cfg: DictConfig) -> EvalSettings:
     return settings(EvalSettings, cfg.eval, "eval")
+
+
+def with_options(base: Any, options: dict[str, Any], group: str, cls: type | None = None) -> Any:
+    """A copy of the settings object `base` (as `cls`, by default its own class: a base class such as
+    SFTSettings keeps only its own fields) with a user's `options` over its fields, checked as the
+    group is (`settings`): an unknown option or a value of the wrong type names `group.<option>`.
+    How a composite stage makes the settings of a stage it calls from its own, instead of patching the
+    raw config; a nested options object given as a mapping replaces the nested one, as in the config."""
+    cls = cls or type(base)
+    names = {f.name for f in dataclasses.fields(cls)}
+    data = {name: value for name, value in dataclasses.asdict(base).items() if name in names}
+    return settings(cls, {**data, **options}, group)

@@ -118,7 +118,7 @@ def test_composed_demo_config_is_the_measured_configuration():
 def test_the_recipes_preset_is_the_cpu_study_with_issue_15s_arms():
     """`experiment=cpu_recipes` reads the `cpu` study's trees (same name, no explore) and adds arms
     that differ from journey_mixed in one thing each: no checks, or which spans the loss skips."""
-    from journeyforge.stages.experiment import experiment_settings
+    from journeyforge.stages.experiment_models import experiment_settings
 
     cpu, recipes = _compose(["experiment=cpu"]), _compose(["experiment=cpu_recipes"])
     exp = experiment_settings(recipes)

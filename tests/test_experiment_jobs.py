@@ -5,7 +5,7 @@ from __future__ import annotations
 from hydra import compose, initialize_config_dir
 
 from journeyforge.cli import CONF_DIR
-from journeyforge.stages.experiment import experiment_settings
+from journeyforge.stages.experiment_models import ExperimentParts
 from journeyforge.stages.experiment_jobs import Job, chain_costs, plan
 
 
@@ -22,10 +22,11 @@ def test_a_job_ranks_by_its_own_cost_plus_the_longest_chain_waiting_on_it():
 def test_the_lab_preset_plans_every_arm_and_seed_with_grpo_after_its_start_and_streams_first():
     with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
         cfg = compose(config_name="config", overrides=["experiment=cpu_lab"])
-    exp = experiment_settings(cfg)
+    parts = ExperimentParts.of(cfg)
+    exp = parts.exp
     data = {"rows": {"shortcut": [{"n_tokens": 25}] * 1500, "stream": [{"n_tokens": 340}] * 1500,
                      "journey": [{"n_tokens": 70}] * 1500}}
-    jobs = plan(cfg, exp, data)
+    jobs = plan(parts, data)
     by_id = {j.id: j for j in jobs}
     assert len(jobs) == 2 * 5 * 3   # a training (or GRPO) and an evaluation per arm and seed
     for seed in (0, 1, 2):
@@ -38,4 +39,4 @@ def test_the_lab_preset_plans_every_arm_and_seed_with_grpo_after_its_start_and_s
     assert {j.id for j in first} == {"train stream/s0", "train stream/s1", "train stream/s2"}
     # Without the start arm in this job, GRPO waits for nothing: its start was trained before.
     exp.select = ["grpo_stream"]
-    assert all(not j.after for j in plan(cfg, exp, data) if j.kind == "rl")
+    assert all(not j.after for j in plan(parts, data) if j.kind == "rl")

@@ -28,7 +28,7 @@ from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages import explore
 from journeyforge.stages.common import StageError, check_task, check_trees_task, open_store_read_only, start_run
 from journeyforge.stages.experiment_eval import evaluate_arms, stored_evaluation
-from journeyforge.stages.experiment_models import experiment_settings, model_label, train_arm, train_rl_arm
+from journeyforge.stages.experiment_models import ExperimentParts, model_label, train_arm, train_rl_arm
 from journeyforge.tokens import token_counter
 
 
@@ -166,23 +166,26 @@ def write_rl_prompts(cfg: DictConfig, exp: ExperimentSettings, task, store) -> P
     return path
 
 
-def train_arms(cfg: DictConfig, exp: ExperimentSettings, store, datasets: dict[str, Path]) -> dict[str, dict]:
-    return {model_label(name, seed): train_arm(cfg, exp, store, datasets[name], name, seed)
+def train_arms(cfg: DictConfig, parts: ExperimentParts, store, datasets: dict[str, Path]) -> dict[str, dict]:
+    exp = parts.exp
+    return {model_label(name, seed): train_arm(cfg, parts, store, datasets[name], name, seed)
             for name in exp.selected() if name in datasets for seed in exp.seeds}
 
 
-def train_rl_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, data_dir: Path) -> dict[str, dict]:
+def train_rl_arms(cfg: DictConfig, parts: ExperimentParts, store, task, data_dir: Path) -> dict[str, dict]:
     """GRPO for every selected rl arm and seed, from its `init` arm's adapter of the same seed."""
-    return {model_label(name, seed): train_rl_arm(cfg, exp, store, task, data_dir, name, seed)
+    exp = parts.exp
+    return {model_label(name, seed): train_rl_arm(cfg, parts, store, task, data_dir, name, seed)
             for name in exp.selected() if name in exp.rl_arms() for seed in exp.seeds}
 
 
-def report_from_store(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict) -> dict:
+def report_from_store(cfg: DictConfig, parts: ExperimentParts, store, task, explore_run: dict) -> dict:
     """experiment.report_only: the report of what is stored, writing no row and loading no model."""
     from analysis.report import write_report
 
+    exp = parts.exp
     t0 = time.perf_counter()
-    evaluated = stored_evaluation(cfg, exp, store, task)
+    evaluated = stored_evaluation(cfg, parts, store, task)
     data = linearize_arms(cfg, exp, store, task, explore_run, record=False)
     report = write_report(cfg, exp, store, task, evaluated, data, {},
                           {"report (from the store)": time.perf_counter() - t0})
@@ -196,7 +199,8 @@ def run(cfg: DictConfig) -> dict:
     from analysis.report import write_report
 
     validate_config(cfg)
-    exp = experiment_settings(cfg)
+    parts = ExperimentParts.of(cfg)  # every settings object the steps below hand on, built once
+    exp = parts.exp
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     if exp.explore and not exp.report_only:
@@ -214,7 +218,7 @@ def run(cfg: DictConfig) -> dict:
         raise StageError(f"no explore run named {cfg.name!r} in this store; run with experiment.explore=true")
     check_task(explore_run, cfg)
     if exp.report_only:
-        return report_from_store(cfg, exp, store, task, explore_run)
+        return report_from_store(cfg, parts, store, task, explore_run)
     with _timed(times, "linearize"):
         data = linearize_arms(cfg, exp, store, task, explore_run)
         print(table(["arm", "kind", "examples", "trees", "tokens", "backtracks"],
@@ -231,16 +235,16 @@ def run(cfg: DictConfig) -> dict:
             paths = dict(datasets)
             if exp.rl_arms():
                 paths["rl-prompts"] = write_rl_prompts(cfg, exp, task, store)
-            trained, evaluated = run_jobs(cfg, exp, store, task, data, paths)
+            trained, evaluated = run_jobs(cfg, parts, store, task, data, paths)
     else:
         with _timed(times, "train"):
-            trained = train_arms(cfg, exp, store, datasets)
+            trained = train_arms(cfg, parts, store, datasets)
         if exp.rl_arms():
             with _timed(times, "rl"):
                 prompts = write_rl_prompts(cfg, exp, task, store)
-                trained.update(train_rl_arms(cfg, exp, store, task, prompts))
+                trained.update(train_rl_arms(cfg, parts, store, task, prompts))
         with _timed(times, "eval"):
-            evaluated = evaluate_arms(cfg, exp, store, task)
+            evaluated = evaluate_arms(cfg, parts, store, task)
     with _timed(times, "report"):
         times_so_far = {**times, "total": time.perf_counter() - t0}
         report = write_report(cfg, exp, store, task, evaluated, data, trained, times_so_far)

@@ -11,11 +11,11 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_policy, eval_settings
-from journeyforge.experiment_settings import ExperimentSettings
+from journeyforge.components import build_policy
 from journeyforge.stages.common import StageError, start_run
-from journeyforge.stages.experiment_models import model_entry, model_label, model_seeds
+from journeyforge.stages.experiment_models import ExperimentParts, model_entry, model_label, model_seeds
 from search.tasks.base import Problem
+from training.config import EvalSettings
 from training.evaluate import evaluate_models
 
 EVAL_RUN = "experiment"  # the eval run is `<name>/experiment`
@@ -31,17 +31,17 @@ def _fingerprint(adapter: str | None, samples: int, n_problems: int, max_tokens:
     return hashlib.sha256(json.dumps([record, samples, n_problems, max_tokens]).encode()).hexdigest()[:16]
 
 
-def held_out(cfg: DictConfig, store, task) -> list[Problem]:
+def held_out(ev: EvalSettings, store, task) -> list[Problem]:
     """The held-out problems every model answers: the first `eval.n_problems` of split `test`."""
-    rows = store.problems(dataset=task.dataset, split="test")[: eval_settings(cfg).n_problems]
+    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
     if not rows:
         raise StageError(f"no held-out (split=test) problems of dataset {task.dataset!r} in the store")
     return [Problem.from_row(r) for r in rows]
 
 
-def answer(cfg: DictConfig, task, problems: list[Problem], entry: tuple) -> list[dict]:
-    """Every problem answered by the model of `entry` (`model_entry`), verified."""
-    ev = eval_settings(cfg)
+def answer(cfg: DictConfig, ev: EvalSettings, task, problems: list[Problem], entry: tuple) -> list[dict]:
+    """Every problem answered by the model of `entry` (`model_entry`), verified (`cfg`: the policy the
+    model is loaded through)."""
     label, model, adapter, k, style = entry
     return evaluate_models([(label, model, adapter, style)], problems, task,
                            lambda m, a: build_policy(cfg, task, model=m, adapter=a),
@@ -53,8 +53,8 @@ class EvalRecord:
     """The experiment's eval run: which models' answers are stored (by fingerprint) and how long
     each took, kept in the run's stats after every model so a stopped experiment resumes."""
 
-    def __init__(self, cfg: DictConfig, exp: ExperimentSettings, store, task, problems: list[Problem]):
-        self.cfg, self.exp, self.store, self.problems = cfg, exp, store, problems
+    def __init__(self, cfg: DictConfig, parts: ExperimentParts, store, task, problems: list[Problem]):
+        self.exp, self.ev, self.store, self.problems = parts.exp, parts.eval, store, problems
         self.run_id = start_run(store, cfg, "eval", name=f"{cfg.name}/{EVAL_RUN}")
         self.previous = (store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval") or {}).get("stats") or {}
         self.prints = dict(self.previous.get("fingerprints") or {})
@@ -64,7 +64,7 @@ class EvalRecord:
     def mark(self, entry: tuple) -> str:
         _, model, adapter, k, _ = entry
         return _fingerprint(adapter or (model if Path(model).is_dir() else None), k, len(self.problems),
-                            eval_settings(self.cfg).max_tokens)
+                            self.ev.max_tokens)
 
     def is_stored(self, entry: tuple) -> bool:
         label = entry[0]
@@ -92,23 +92,24 @@ class EvalRecord:
                 "key_to_id": {p.key: self.key_to_id[p.key] for p in self.problems}}
 
 
-def evaluate_arms(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict[str, Any]:
-    problems = held_out(cfg, store, task)
-    entries = [model_entry(cfg, exp, name, seed) for name in exp.selected() for seed in model_seeds(exp, name)]
-    record = EvalRecord(cfg, exp, store, task, problems)
+def evaluate_arms(cfg: DictConfig, parts: ExperimentParts, store, task) -> dict[str, Any]:
+    exp = parts.exp
+    problems = held_out(parts.eval, store, task)
+    entries = [model_entry(parts, name, seed) for name in exp.selected() for seed in model_seeds(exp, name)]
+    record = EvalRecord(cfg, parts, store, task, problems)
     for entry in entries:
         if record.is_stored(entry):
             continue
         t0 = time.perf_counter()
-        record.store_answers(entry, answer(cfg, task, problems, entry), time.perf_counter() - t0)
+        record.store_answers(entry, answer(cfg, parts.eval, task, problems, entry), time.perf_counter() - t0)
     return record.finish()
 
 
-def stored_evaluation(cfg: DictConfig, exp: ExperimentSettings, store, task) -> dict[str, Any]:
+def stored_evaluation(cfg: DictConfig, parts: ExperimentParts, store, task) -> dict[str, Any]:
     """`evaluate_arms`' result read from the store (experiment.report_only): the eval run and its
     held-out problems, after checking that every selected arm and seed has an answer to each."""
-    ev = eval_settings(cfg)
-    rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
+    exp = parts.exp
+    rows = store.problems(dataset=task.dataset, split="test")[: parts.eval.n_problems]
     run = store.get_run(f"{cfg.name}/{EVAL_RUN}", "eval")
     if run is None or not rows:
         raise StageError(f"experiment.report_only: no eval run {cfg.name}/{EVAL_RUN} with held-out problems of "

@@ -26,11 +26,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from journeyforge.components import eval_settings
-from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages.experiment_eval import EvalRecord, answer, held_out
-from journeyforge.stages.experiment_models import (model_entry, model_label, model_seeds, rl_arm_settings,
-                                                   train_settings)
+from journeyforge.stages.experiment_models import ExperimentParts, model_entry, model_label, model_seeds
 
 
 @dataclass
@@ -50,13 +47,13 @@ class Job:
         return f"eval-{stem}.log" if self.kind == "eval" else f"{stem}.log"
 
 
-def plan(cfg: DictConfig, exp: ExperimentSettings, data: dict[str, Any]) -> list[Job]:
+def plan(parts: ExperimentParts, data: dict[str, Any]) -> list[Job]:
     """The jobs of this experiment's selected arms and seeds, with what each waits for. Costs are
     tokens of work: a training's epochs x its examples' tokens (or steps x batch x mean tokens); GRPO's generated tokens (x5: sampling
     one token costs about five trained ones here); an evaluation's answers x the arm's mean length."""
     tokens = {name: sum(r["n_tokens"] for r in rows) for name, rows in data["rows"].items()}
     mean = {name: tokens[name] / max(1, len(rows)) for name, rows in data["rows"].items()}
-    n_problems = eval_settings(cfg).n_problems
+    exp, n_problems = parts.exp, parts.eval.n_problems
     jobs: list[Job] = []
     for name in exp.selected():
         arm = exp.arms[name]
@@ -64,14 +61,14 @@ def plan(cfg: DictConfig, exp: ExperimentSettings, data: dict[str, Any]) -> list
         for seed in model_seeds(exp, name):
             trained: list[str] = []
             if arm.kind == "rl":
-                rl = rl_arm_settings(cfg, arm, seed)
+                rl = parts.rl_arm(name, seed)
                 job = Job("rl", name, seed, 5.0 * rl.max_steps * rl.num_generations * rl.max_completion_length)
                 if arm.init in exp.selected():  # else its start was trained by an earlier command
                     job.after.append(Job("train", arm.init, seed, 0).id)
                 jobs.append(job)
                 trained = [job.id]
             elif arm.kind != "base":
-                sft, _, _ = train_settings(cfg, arm.train, seed)
+                sft = parts.sft(name, seed)
                 work = (sft.max_steps * sft.per_device_train_batch_size * mean.get(name, 0.0) if sft.max_steps > 0
                         else sft.epochs * tokens.get(name, 0))
                 jobs.append(Job("train", name, seed, work))
@@ -124,37 +121,40 @@ def _output_to(path: Path):
                 os.close(fd)
 
 
-def _work(job: Job, config: dict, paths: dict[str, str], log: str, entry: tuple | None) -> Any:
-    """One job in a worker: train, rl (both write their own run rows) or eval (returns the answers)."""
+def _work(job: Job, config: dict, parts: ExperimentParts, paths: dict[str, str], log: str,
+          entry: tuple | None) -> Any:
+    """One job in a worker: train, rl (both write their own run rows) or eval (returns the answers).
+    `parts` are the parent's settings objects (pickled), `config` its resolved config as a plain
+    mapping, for the store, the task and the policy."""
     from journeyforge.components import build_task, open_store
     from journeyforge.stages.common import fail_started_runs
-    from journeyforge.stages.experiment_models import experiment_settings, train_arm, train_rl_arm
+    from journeyforge.stages.experiment_models import train_arm, train_rl_arm
 
-    cfg = OmegaConf.create(config)
+    cfg = OmegaConf.create(config)  # the parent's resolved config as it is: nothing is changed in it
     with _output_to(Path(log)):
         try:
-            exp = experiment_settings(cfg)
             task = build_task(cfg)
             with open_store(cfg) as store:
                 if job.kind == "train":
-                    return train_arm(cfg, exp, store, Path(paths[job.arm]), job.arm, job.seed)
+                    return train_arm(cfg, parts, store, Path(paths[job.arm]), job.arm, job.seed)
                 if job.kind == "rl":
-                    return train_rl_arm(cfg, exp, store, task, Path(paths["rl-prompts"]), job.arm, job.seed)
+                    return train_rl_arm(cfg, parts, store, task, Path(paths["rl-prompts"]), job.arm, job.seed)
                 t0 = time.perf_counter()
-                results = answer(cfg, task, held_out(cfg, store, task), entry)
+                results = answer(cfg, parts.eval, task, held_out(parts.eval, store, task), entry)
                 return results, time.perf_counter() - t0
         except BaseException as err:
             fail_started_runs(" ".join(str(err).split()))
             raise
 
 
-def run_jobs(cfg: DictConfig, exp: ExperimentSettings, store, task, data: dict[str, Any],
+def run_jobs(cfg: DictConfig, parts: ExperimentParts, store, task, data: dict[str, Any],
              paths: dict[str, Path]) -> tuple[dict[str, dict], dict[str, Any]]:
-    """Run every job of `plan` on `exp.jobs` workers; returns (training summaries by label, the
+    """Run every job of `plan` on `experiment.jobs` workers; returns (training summaries by label, the
     evaluation as `evaluate_arms` returns it)."""
-    jobs = plan(cfg, exp, data)
+    exp = parts.exp
+    jobs = plan(parts, data)
     order = chain_costs(jobs)
-    record = EvalRecord(cfg, exp, store, task, held_out(cfg, store, task))
+    record = EvalRecord(cfg, parts, store, task, held_out(parts.eval, store, task))
     config = OmegaConf.to_container(cfg, resolve=True)
     logs = Path(exp.dir) / "logs"
     threads = max(1, (os.cpu_count() or 1) // exp.jobs)
@@ -168,12 +168,13 @@ def run_jobs(cfg: DictConfig, exp: ExperimentSettings, store, task, data: dict[s
             ready = sorted((j for j in pending if set(j.after) <= done), key=lambda j: -order[j.id])
             for job in ready[: exp.jobs - len(running)]:
                 pending.remove(job)
-                entry = model_entry(cfg, exp, job.arm, job.seed) if job.kind == "eval" else None
+                entry = model_entry(parts, job.arm, job.seed) if job.kind == "eval" else None
                 if entry is not None and record.is_stored(entry):
                     done.add(job.id)
                     continue
                 log = logs / job.log_name()
-                running[pool.submit(_work, job, config, {k: str(v) for k, v in paths.items()}, str(log), entry)] = \
+                running[pool.submit(_work, job, config, parts, {k: str(v) for k, v in paths.items()}, str(log),
+                                    entry)] = \
                     (job, entry, time.perf_counter())
                 print(f"[experiment] {job.id}: started (log {log})")
             if not running:
