@@ -141,3 +141,28 @@ def test_repeated_trajectories_of_one_problem_and_kind_are_dropped():
             {"tree_id": 1, "kind": "shortcut", "text": "a"}, {"tree_id": 3, "kind": "journey", "text": "a"}]
     kept, dropped = drop_repeated_trajectories(rows, {1: "p", 2: "p", 3: "q"})
     assert kept == [rows[0], rows[2], rows[3]] and dropped == {"journey": 1}
+
+
+def test_monte_carlo_labels_are_graded_against_the_countdown_oracle():
+    import networkx as nx
+
+    from db.stored_tree import StoredTree
+    from traces.card_provenance import label_quality
+
+    task = CountdownTask(CountdownConfig())
+    graph = nx.DiGraph(tree_id=1, root=0, problem={"key": "2,3,4->24", "payload": {"nums": [2, 3, 4], "target": 24}})
+    reachable, unreachable = {"nums": [6, 4], "target": 24}, {"nums": [5, 4], "target": 24}
+    graph.add_node(0, label="root", state={"nums": [2, 3, 4], "target": 24}, mc_hard=None)
+    for n, state, mc_hard in ((1, reachable, 0.0), (2, unreachable, 0.0), (3, unreachable, 1.0), (4, reachable, 1.0),
+                              (5, unreachable, 0.0)):
+        graph.add_node(n, label="valid" if mc_hard else "dead_end", state=state, mc_hard=mc_hard)
+        graph.add_edge(0, n)
+    quality = label_quality([StoredTree(graph)], task)
+    # mistakes called: 1 (wrong), 2, 5 (right); real mistakes: 2, 3, 5
+    assert quality == {"source": "mc", "against": "oracle", "steps": 5, "mistakes": 3,
+                       "precision": round(2 / 3, 3), "recall": round(2 / 3, 3)}
+    math_graph = nx.DiGraph(tree_id=2, root=0, problem={"key": "q", "payload": {"question": "?"}})
+    math_graph.add_node(0, label="root", state={"n": 0}, mc_hard=None)
+    math_graph.add_node(1, label="valid", state={"n": 1}, mc_hard=1.0)
+    math_graph.add_edge(0, 1)
+    assert label_quality([StoredTree(math_graph)], MathTask(MathConfig())) is None   # no oracle: not graded

@@ -16,6 +16,7 @@ from hydra import compose, initialize_config_dir
 from db import TraceStore
 from db.views import TRAJECTORY_COSTS_QUERY
 from journeyforge.cli import CONF_DIR
+from journeyforge.db_check import run_checks
 from journeyforge.stages import explore, export, linearize
 from journeyforge.stages.common import StageError
 from search.tasks.countdown.solver import solvable
@@ -135,6 +136,26 @@ def test_cost_per_accepted_trajectory_per_kind_in_export_json_card_and_view(tmp_
         assert per_accepted == pytest.approx(cost["generated_tokens"] / correct[kind])
 
 
+def test_the_simulated_engine_s_gpu_seconds_and_the_mc_labels_quality_reach_the_card(tmp_path):
+    url = f"sqlite:///{tmp_path / 'traces.db'}"
+    cfg = _cfg([f"name=sim", f"workdir={tmp_path / 'out'}", f"store.url={url}", "task.n_train=6", "task.n_test=2",
+                "policy=simulated", "policy.pace=false", "search.value=rollout", "search.rollouts=4",
+                "explore.progress=false", f"export.dir={tmp_path / 'export'}"])
+    explore.run(cfg)
+    linearize.run(cfg)
+    export.run(cfg)
+    facts = json.loads((tmp_path / "export" / "export.json").read_text())["provenance"]
+    cost = facts["cost"]
+    assert cost["gpu_seconds"] > 0 and cost["cached_prompt_tokens"] > 0 and cost["rollout_tokens"] > 0
+    for per in cost["per_kind"].values():
+        assert per["gpu_seconds_per_accepted"] == round(cost["gpu_seconds"] / per["accepted"], 2)
+    quality = facts["label_quality"]
+    assert quality["source"] == "mc" and quality["steps"] > 0
+    card = (tmp_path / "export" / "README.md").read_text()
+    assert f"Monte-Carlo labels against the exact oracle, {quality['steps']:,} steps" in card
+    assert "GPU-seconds of the modelled engine (`policy=simulated`)" in card and "GPU-seconds / accepted" in card
+
+
 @pytest.mark.postgres
 def test_views_answer_on_postgresql(tmp_path, pg_url):
     """The same pipeline on PostgreSQL: trajectory_costs per kind, contaminated_problems with a match."""
@@ -170,6 +191,11 @@ def test_a_canonical_match_in_a_named_file_is_removed_or_kept_as_asked(tmp_path)
         found = conn.execute("SELECT problem, source, matched, how, removed FROM contaminated_problems "
                              "ORDER BY export_run_id").fetchall()
     assert found == [(key(train[5]), "bench.jsonl", "line 1", "canonical", 0)]   # the last export's row
+    lines, _ = run_checks(url)
+    assert "[check] contaminated_problems (training problems an export found in held-out or benchmark sets " \
+           "(decontamination)): found" in lines
+    assert any("1 training problems matched bench.jsonl problems; 1 kept in the training splits" in line
+               for line in lines)
 
 
 @pytest.mark.parametrize("option, message", [

@@ -105,11 +105,12 @@ def _cost_lines(cost: Mapping[str, Any] | None) -> list[str]:
              "policy seconds per solved tree). Per accepted (exported) trajectory of each kind, read from the "
              "same trees:", "",
              "| kind | accepted | prompt tokens / accepted | generated tokens / accepted | rollout tokens / accepted "
-             "| policy seconds / accepted |", "|---|---:|---:|---:|---:|---:|"]
+             "| policy seconds / accepted |" + (" GPU-seconds / accepted |" if gpu else ""),
+             "|---|---:|---:|---:|---:|---:|" + ("---:|" if gpu else "")]
     for kind, k in cost["per_kind"].items():
         lines.append(f"| {kind} | {k['accepted']} | {k['prompt_tokens_per_accepted']} | "
                      f"{k['generated_tokens_per_accepted']} | {k['rollout_tokens_per_accepted']} | "
-                     f"{k['policy_seconds_per_accepted']} |")
+                     f"{k['policy_seconds_per_accepted']} |" + (f" {k['gpu_seconds_per_accepted']} |" if gpu else ""))
     return [*lines, ""]
 
 
