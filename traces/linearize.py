@@ -19,6 +19,7 @@ from typing import Any, Callable
 import networkx as nx
 
 from search.tasks.base import Task
+from traces.dfs import DFSConfig, linearize_dfs
 from traces.journey import JourneyConfig, Tokenizer, journey_with_reason, linearize_journey
 from traces.shortcut import ShortcutConfig, linearize_shortcut
 from traces.stream import StreamConfig, linearize_stream
@@ -53,6 +54,8 @@ KINDS: dict[str, TrajectoryKind] = {
                               with_reason=journey_with_reason),
     "stream": TrajectoryKind("stream", linearize_stream, StreamConfig,
                              "the whole search in visit order (Stream of Search)", needs="stream_grammar"),
+    "dfs": TrajectoryKind("dfs", linearize_dfs, DFSConfig,
+                          "the steps a depth-first search tried, each failure closed by its reason and undo lines"),
 }
 
 

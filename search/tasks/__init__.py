@@ -15,6 +15,7 @@ from search.tasks.base import Problem, StepResult, Task
 TASKS: dict[str, str] = {
     "countdown": "search.tasks.countdown.task:CountdownTask:search.tasks.countdown.config:CountdownConfig",
     "math": "search.tasks.math.task:MathTask:search.tasks.math.config:MathConfig",
+    "sudoku": "search.tasks.sudoku.task:SudokuTask:search.tasks.sudoku.config:SudokuConfig",
 }
 
 __all__ = ["TASKS", "make_task", "task_classes", "Task", "Problem", "StepResult"]
