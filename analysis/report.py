@@ -173,29 +173,18 @@ def _train_stats(store, name: str, label: str, trained: dict, stage: str = "trai
     return (run or {}).get("stats") or {}
 
 
-def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: dict, times: dict) -> dict[str, Any]:
-    out_dir = Path(exp.dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    problems = evaluated["problems"]
-    problem_ids = [evaluated["key_to_id"][p.key] for p in problems]
-    evals, samples = collect(store, evaluated["run_id"], problem_ids)
-    arms = arm_table(exp, task, problems, problem_ids, evals, samples)
-    if not arms:
-        raise ValueError("no arm has answers to every held-out problem stored yet")
-    base_name = exp.baseline if exp.baseline in arms else next(iter(arms))
+def _accuracy_rows(exp, seed: int, arms: dict, base_name: str, acc: dict, curves: dict) -> tuple[list, list[str]]:
+    """One row per arm (accuracy, paired difference and McNemar against the baseline, maj@k / pass@k,
+    tokens, backtrack rates) and the verdict lines of the tuned arms."""
     base = arms[base_name]
-    acc = {n: bootstrap_mean(a["correct"], exp.resamples, seed=cfg.seed) for n, a in arms.items()}
-    curves = {n: sampled_curves(a, problem_ids, samples, task.same_answer) for n, a in arms.items()}
-    base_curve = curves.get(base_name)
-
-    rows, md_rows, verdicts = [], [], []
+    rows, verdicts = [], []
     for n, a in arms.items():
         tok = float(a["tokens"].mean())
         r = a["replays"]
         if n == base_name:
             diff_s, mc_s = "(baseline)", "-"
         else:
-            diff = paired_difference(a["correct"], base["correct"], exp.resamples, seed=cfg.seed)
+            diff = paired_difference(a["correct"], base["correct"], exp.resamples, seed=seed)
             pairs = _paired(a, base)
             b, c, p = mcnemar_exact(np.concatenate([x for x, _ in pairs]) > 0, np.concatenate([y for _, y in pairs]) > 0)
             diff_s, mc_s = diff.percent(), f"{b}/{c}, p={p:.3g}"
@@ -203,63 +192,77 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
                 verdicts.append(_verdict(n, base_name, diff))
         curve = curves.get(n)
         majk = f"{_pct(curve['maj'][-1])} / {_pct(curve['pass'][-1])} (k={curve['K']})" if curve else "-"
-        line = [n, a["kind"], len(a["labels"]), a["correct"].shape[1], acc[n].percent(), diff_s, mc_s, majk,
-                f"{tok:.1f}", _pct(r["backtrack_share"]), _pct(r["justified_rate"]), _pct(r["true_rate"]),
-                _pct(r["recovery_rate"]), f"{r['checks_per_answer']:.2f}", _pct(r["true_check_rate"])]
-        md_rows.append(line)
-        rows.append(line)
-    headers = ["arm", "kind", "seeds", "problems", "accuracy % [95% CI]", f"minus {base_name} (points) [95% CI]",
-               "McNemar only-arm/only-base, p", "maj@k / pass@k %", "mean tokens", "answers with backtrack %",
-               "justified %", "true %", "recovered %", "checks per answer", "true checks %"]
+        rows.append([n, a["kind"], len(a["labels"]), a["correct"].shape[1], acc[n].percent(), diff_s, mc_s, majk,
+                     f"{tok:.1f}", _pct(r["backtrack_share"]), _pct(r["justified_rate"]), _pct(r["true_rate"]),
+                     _pct(r["recovery_rate"]), f"{r['checks_per_answer']:.2f}", _pct(r["true_check_rate"])])
+    return rows, verdicts
 
-    compute_rows = []
+
+def _compute_rows(arms: dict, acc: dict, base_curve: dict | None) -> list[list]:
+    """Each arm's greedy accuracy beside the baseline's maj@k / pass@k at the same tokens."""
+    rows = []
     if base_curve:
         for n, a in arms.items():
             tok = float(a["tokens"].mean())
             k = max(1, min(base_curve["K"], round(tok / max(base_curve["tokens_per_sample"], 1e-9))))
-            compute_rows.append([n, acc[n].percent(), f"{tok:.1f}", k, f"{k * base_curve['tokens_per_sample']:.1f}",
-                                 _pct(base_curve["maj"][k - 1]), _pct(base_curve["pass"][k - 1])])
-    figures = _figures(out_dir, arms, base_name, base_curve, acc)
+            rows.append([n, acc[n].percent(), f"{tok:.1f}", k, f"{k * base_curve['tokens_per_sample']:.1f}",
+                         _pct(base_curve["maj"][k - 1]), _pct(base_curve["pass"][k - 1])])
+    return rows
 
-    data_rows = []
+
+def _data_rows(exp, data: dict) -> list[list]:
+    """Each tuned arm's matched data: examples, problems, tokens, backtracks, check lines, options."""
+    rows = []
     for n, rows_ in data["rows"].items():
         bt = Counter(r["n_backtracks"] for r in rows_)
         checks = sum(1 for r in rows_ for sp in (r.get("spans") or []) if sp["role"] == "check")
-        data_rows.append([n, exp.arms[n].kind, len(rows_), len({r["tree_id"] for r in rows_}),
-                          sum(r["n_tokens"] for r in rows_),
-                          ", ".join(f"{k}: {v}" for k, v in sorted(bt.items())), checks,
-                          ", ".join(f"{k}={v}" for k, v in {**exp.arms[n].linearize, **exp.arms[n].train}.items()) or "-"])
+        rows.append([n, exp.arms[n].kind, len(rows_), len({r["tree_id"] for r in rows_}),
+                     sum(r["n_tokens"] for r in rows_),
+                     ", ".join(f"{k}: {v}" for k, v in sorted(bt.items())), checks,
+                     ", ".join(f"{k}={v}" for k, v in {**exp.arms[n].linearize, **exp.arms[n].train}.items()) or "-"])
+    return rows
+
+
+def _training_rows(store, name: str, exp, arms: dict, trained: dict) -> tuple[list, list]:
+    """The SFT trainings' and the GRPO trainings' rows, one per model, from this job or the store."""
     train_rows, rl_rows = [], []
     for n, a in arms.items():
         for lab in a["labels"] if a["kind"] == "rl" else []:
-            st = _train_stats(store, cfg.name, lab, trained, "rl")
+            st = _train_stats(store, name, lab, trained, "rl")
             rl_rows.append([lab, exp.arms[n].init, st.get("problems", "-"), st.get("steps", "-"),
                             _num(st.get("first_reward")), _num(st.get("last_reward")), _num(st.get("mean_accuracy")),
                             _num(st.get("last_kl")), st.get("seconds", "-")])
         for lab in a["labels"] if a["kind"] not in ("base", "rl") else []:
-            st = _train_stats(store, cfg.name, lab, trained)
+            st = _train_stats(store, name, lab, trained)
             train_rows.append([lab, st.get("examples", "-"), st.get("steps", "-"),
                                _num(st.get("first_loss")), _num(st.get("last_loss")),
                                st.get("seconds", "-"), st.get("loss_mode", "-")])
+    return train_rows, rl_rows
 
-    ev = OmegaConf.to_container(cfg.eval, resolve=True)
-    sampled = ", ".join(n for n in arms if curves.get(n))
-    sampled_line = (f"sampled answers at temperature {ev['temperature']} for {sampled}" if sampled
-                    else "no sampled answers (experiment.sample_arms)")
-    text = "\n\n".join(filter(None, [
-        f"# Experiment `{cfg.name}`: {', '.join(arms)}",
-        f"{len(problems)} held-out problems of `{task.dataset}` (the first {len(problems)} stored with split=test), "
-        f"greedy answers (max {ev['max_tokens']} tokens); {sampled_line}. Intervals: 95% percentile bootstrap "
-        f"({exp.resamples} resamples) over problems and, where an arm has several, over training seeds. Paired "
-        f"differences resample the same problems for both arms. McNemar: exact binomial test on (problem, seed) "
-        f"pairs pooled over seeds (seed i with the baseline's seed i). Backtrack columns replay each greedy answer "
-        f"through the task (analysis/backtracks.py): share of answers with a backtrack; of the backtracks, how many "
-        f"abandoned a step that really was wrong (justified) and how many reflections stated only true things "
-        f"(true); of the answers with a backtrack, how many still ended correct (recovered). Check lines: how many "
-        f"an answer writes, and of them how many follow a step that was not a mistake and state what the task "
-        f"says of it (true checks).",
-        "## Verdict\n\n" + "\n".join(f"- {v}" for v in verdicts) if verdicts else "",
-        "## Accuracy\n\n" + _md(headers, md_rows) + "\n\n![accuracy](accuracy.png)",
+
+ACCURACY_HEADERS = ["arm", "kind", "seeds", "problems", "accuracy % [95% CI]", "minus {base} (points) [95% CI]",
+                    "McNemar only-arm/only-base, p", "maj@k / pass@k %", "mean tokens", "answers with backtrack %",
+                    "justified %", "true %", "recovered %", "checks per answer", "true checks %"]
+
+
+def _method(exp, problems: list, dataset: str, max_tokens: int, sampled_line: str) -> str:
+    """The report's paragraph on what was measured and how."""
+    return (f"{len(problems)} held-out problems of `{dataset}` (the first {len(problems)} stored with split=test), "
+            f"greedy answers (max {max_tokens} tokens); {sampled_line}. Intervals: 95% percentile bootstrap "
+            f"({exp.resamples} resamples) over problems and, where an arm has several, over training seeds. Paired "
+            f"differences resample the same problems for both arms. McNemar: exact binomial test on (problem, seed) "
+            f"pairs pooled over seeds (seed i with the baseline's seed i). Backtrack columns replay each greedy answer "
+            f"through the task (analysis/backtracks.py): share of answers with a backtrack; of the backtracks, how many "
+            f"abandoned a step that really was wrong (justified) and how many reflections stated only true things "
+            f"(true); of the answers with a backtrack, how many still ended correct (recovered). Check lines: how many "
+            f"an answer writes, and of them how many follow a step that was not a mistake and state what the task "
+            f"says of it (true checks).")
+
+
+def _sections(base_name: str, base_curve: dict | None, compute_rows: list, data: dict, data_rows: list,
+              train_rows: list, rl_rows: list) -> list[str]:
+    """The compute-matched, data, training and GRPO sections ("" for one with nothing to show)."""
+    return [
         ("## Compute-matched\n\nEach arm's greedy answer costs its mean tokens; the baseline "
          f"(`{base_name}`) answers k times (k = those tokens / its {base_curve['tokens_per_sample']:.1f} tokens per "
          "sample, rounded, within 1..K) and votes (maj@k) or is scored if any sample is right (pass@k, unbiased "
@@ -278,15 +281,11 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
          "the same seed (curves.png beside each adapter).\n\n"
          + _md(["model", "from", "problems", "steps", "first reward", "last reward", "mean accuracy", "last KL",
                 "seconds"], rl_rows)) if rl_rows else "",
-        "## Run\n\n" + _md(["", ""], [
-            ["store", f"`{mask_url(cfg.store.url)}`"], ["eval run", f"`{cfg.name}/experiment` (id {evaluated['run_id']})"],
-            ["git", f"`{git_sha() or '-'}`"],
-            ["wall time (this job)", ", ".join(f"{k} {v:.0f} s" for k, v in times.items())],
-            ["versions", ", ".join(f"{k} {v}" for k, v in sorted(versions().items()))]]),
-        "## Configuration\n\n```yaml\n" + masked_yaml(cfg).strip() + "\n```",  # a store password stays out
-    ]))
-    path = out_dir / "report.md"
-    path.write_text(text + "\n")
+    ]
+
+
+def _summary(problems: list, base_name: str, rows: list, compute_rows: list, verdicts: list[str]) -> str:
+    """What the experiment prints: the accuracy table, the compute-matched one and the verdicts."""
     summary = table(["arm", "seeds", "accuracy % [95% CI]", f"minus {base_name} [CI]", "McNemar", "tokens",
                      "backtrack %", "justified %", "true %", "recovered %", "checks", "true checks %"],
                     [[r[0], r[2], r[4], r[5], r[6], r[8], r[9], r[10], r[11], r[12], r[13], r[14]] for r in rows],
@@ -297,6 +296,47 @@ def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: di
                                 title="[experiment] compute-matched")
     if verdicts:
         summary += "\n" + "\n".join(v.replace("**", "") for v in verdicts)
-    return {"path": path, "text": summary, "figures": figures, "arms": {n: {"accuracy": acc[n].value,
-                                                                             "low": acc[n].low, "high": acc[n].high}
-                                                                         for n in arms}}
+    return summary
+
+
+def write_report(cfg, exp, store, task, evaluated: dict, data: dict, trained: dict, times: dict) -> dict[str, Any]:
+    """report.md and its figures in `experiment.dir` from the stored answers; returns the path, the
+    printed summary, the figures and each arm's accuracy interval."""
+    out_dir = Path(exp.dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    problems = evaluated["problems"]
+    problem_ids = [evaluated["key_to_id"][p.key] for p in problems]
+    evals, samples = collect(store, evaluated["run_id"], problem_ids)
+    arms = arm_table(exp, task, problems, problem_ids, evals, samples)
+    if not arms:
+        raise ValueError("no arm has answers to every held-out problem stored yet")
+    base_name = exp.baseline if exp.baseline in arms else next(iter(arms))
+    acc = {n: bootstrap_mean(a["correct"], exp.resamples, seed=cfg.seed) for n, a in arms.items()}
+    curves = {n: sampled_curves(a, problem_ids, samples, task.same_answer) for n, a in arms.items()}
+    base_curve = curves.get(base_name)
+    rows, verdicts = _accuracy_rows(exp, cfg.seed, arms, base_name, acc, curves)
+    compute_rows = _compute_rows(arms, acc, base_curve)
+    figures = _figures(out_dir, arms, base_name, base_curve, acc)
+    train_rows, rl_rows = _training_rows(store, cfg.name, exp, arms, trained)
+    ev = OmegaConf.to_container(cfg.eval, resolve=True)
+    sampled = ", ".join(n for n in arms if curves.get(n))
+    sampled_line = (f"sampled answers at temperature {ev['temperature']} for {sampled}" if sampled
+                    else "no sampled answers (experiment.sample_arms)")
+    headers = [h.format(base=base_name) for h in ACCURACY_HEADERS]
+    text = "\n\n".join(filter(None, [
+        f"# Experiment `{cfg.name}`: {', '.join(arms)}",
+        _method(exp, problems, task.dataset, ev["max_tokens"], sampled_line),
+        "## Verdict\n\n" + "\n".join(f"- {v}" for v in verdicts) if verdicts else "",
+        "## Accuracy\n\n" + _md(headers, rows) + "\n\n![accuracy](accuracy.png)",
+        *_sections(base_name, base_curve, compute_rows, data, _data_rows(exp, data), train_rows, rl_rows),
+        "## Run\n\n" + _md(["", ""], [
+            ["store", f"`{mask_url(cfg.store.url)}`"], ["eval run", f"`{cfg.name}/experiment` (id {evaluated['run_id']})"],
+            ["git", f"`{git_sha() or '-'}`"],
+            ["wall time (this job)", ", ".join(f"{k} {v:.0f} s" for k, v in times.items())],
+            ["versions", ", ".join(f"{k} {v}" for k, v in sorted(versions().items()))]]),
+        "## Configuration\n\n```yaml\n" + masked_yaml(cfg).strip() + "\n```",  # a store password stays out
+    ]))
+    path = out_dir / "report.md"
+    path.write_text(text + "\n")
+    return {"path": path, "text": _summary(problems, base_name, rows, compute_rows, verdicts), "figures": figures,
+            "arms": {n: {"accuracy": acc[n].value, "low": acc[n].low, "high": acc[n].high} for n in arms}}
