@@ -152,11 +152,8 @@ def render_card(
     config, how labels were decided (the task's `label_notes`, then what the configurations hold),
     and the citations.
 
-    `configs` maps configuration name -> {split: rows}; `paths` maps it to its subdirectory.
-    `prm_placeholder` is `prm_openrlhf`'s (unchecked Math-Shepherd's tag when not given). `provenance` is
-    the section on the verifier, search, label sources, contamination, duplicates and cost
-    (traces/card_provenance.py), placed after the counts.
-    """
+    `configs`: configuration -> {split: rows}; `paths`: its subdirectory; `prm_placeholder`: `prm_openrlhf`'s
+    (unchecked tag if None); `provenance` (card_provenance.py) follows the counts."""
     header = {
         "configs": [
             {"config_name": name, "data_files": _data_files(name, paths[name], splits, layout)}

@@ -31,8 +31,8 @@ from traces.card import render_card
 from traces.export_dir import MARKER, config_name, export_dir
 from traces.card_provenance import provenance_section
 from traces.decontamination import Reference
-from traces.export_checks import benchmark_references, drop_repeated_trajectories
-from traces.export_publishing import PublishInputs, check_contamination, provenance_facts, store_inputs
+from traces.export_checks import benchmark_references
+from traces.export_publishing import PublishInputs, provenance_facts, publishable, store_inputs
 from traces.export_settings import ExportSettings, VerlReward
 from traces.hub import push_to_hub
 from traces.preference_rows import build_preference
@@ -92,11 +92,10 @@ def write_export(
     `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
     `export.prm_model`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
     `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`).
-    `publishing` holds what the store knows (held-out and benchmark problems, the load's duplicates, the
-    explore run's cost): training problems that match a held-out or benchmark problem are left out of
-    every training split (kept with `keep_contaminated`), trajectories that repeat another's text for the
-    same problem and kind are dropped, and the summary's `provenance` (also in export.json and the card)
-    states the verifier, search, label sources, contamination, duplicates and cost per accepted trajectory.
+    `publishing` (held-out and benchmark problems, the load's duplicates, the explore run's cost): training
+    problems matching one are left out of every training split (unless `keep_contaminated`), repeated
+    trajectories are dropped, and `provenance` (summary, export.json, card) states what was found and the
+    verifier, search, label sources and cost per accepted trajectory (traces/export_publishing.py).
     """
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
@@ -108,18 +107,10 @@ def write_export(
     problems = {tree_id: problem_of(tree) for tree_id, tree in trees.items()}
     # One split for every configuration: a test problem must not leak into any train split.
     split_args = {"splits": split_problems(problems.values(), opts.test_fraction, opts.seed)}
-    rl_list = rl_splits = None
-    if rl_problems is not None:  # every training problem, solved or not; SFT's split where it has one
-        rl_list = [as_problem(p, "RL problem") for p in rl_problems]
-        rl_splits = {**split_problems(rl_list, opts.test_fraction, opts.seed), **split_args["splits"]}
-    contamination = check_contamination(task, problems, split_args["splits"], rl_list, rl_splits, publish, opts)
-    if contamination.removed and contamination.matches:   # left out of every training split
-        trees = {t: tree for t, tree in trees.items() if problems[t].key not in contamination.matches}
-        problems = {t: problems[t] for t in trees}
-        rows = [r for r in rows if r["tree_id"] in trees]
-        if rl_list is not None:
-            rl_list = [p for p in rl_list if p.key not in contamination.matches]
-    rows, repeated = drop_repeated_trajectories(rows, {t: p.key for t, p in problems.items()})
+    # Every training problem of the RL set, solved or not (SFT's split where it has one); then what is
+    # left out before anything is built: contaminated problems and repeated trajectories.
+    kept = publishable(task, trees, problems, rows, split_args["splits"], rl_problems, publish, opts)
+    trees, problems, rows, rl_list, rl_splits = kept.trees, kept.problems, kept.rows, kept.rl_list, kept.rl_splits
 
     datasets: dict[str, DatasetDict] = {}
     dropped: dict[str, Counter] = {}
@@ -138,7 +129,7 @@ def write_export(
     if rl_list is not None:
         datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
     accepted = {kind: sum(len(part) for part in datasets[f"sft/{kind}"].values()) for kind in kinds}
-    facts = provenance_facts(task, run_config, trees.values(), contamination, repeated, publish, accepted)
+    facts = provenance_facts(task, run_config, trees.values(), kept.contamination, kept.repeated, publish, accepted)
 
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = drop_malformed([r for r in rows if r.get("is_correct") or not opts.correct_only], task)
@@ -175,7 +166,7 @@ def write_export(
         (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
     return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
             "dropped": dropped_rows, "prm_placeholder": asdict(placeholder), "provenance": facts,
-            "contamination_rows": contamination.rows()}
+            "contamination_rows": kept.contamination.rows()}
 
 
 def export_run(

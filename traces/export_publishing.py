@@ -12,7 +12,10 @@ from db.stored_tree import StoredTree
 from search.tasks.base import Problem, Task
 from traces.card_provenance import cost_per_kind, label_quality, label_source, search_config, verifier_of
 from traces.decontamination import Reference
-from traces.export_checks import Contamination, find_training_contamination, problem_references
+from traces.export_checks import (Contamination, drop_repeated_trajectories, find_training_contamination,
+                                  problem_references)
+from traces.problems import as_problem
+from traces.splits import split_problems
 from traces.export_settings import ExportSettings
 
 
@@ -64,6 +67,45 @@ def check_contamination(task: Task, problems: Mapping[Any, Problem], splits: Map
         references=dict(sorted(Counter(r.source for r in references).items())), ngram=opts.decontaminate_ngram)
 
 
+def leave_out(contamination: Contamination, trees: dict, problems: dict, rows: list, rl_list: list | None):
+    """(trees, problems, rows, RL problems) without the contaminated training problems, unless the export
+    keeps them (`export.keep_contaminated`): left out of every training split."""
+    if not (contamination.removed and contamination.matches):
+        return trees, problems, rows, rl_list
+    bad = contamination.matches
+    trees = {t: tree for t, tree in trees.items() if problems[t].key not in bad}
+    rows = [r for r in rows if r["tree_id"] in trees]
+    rl_list = [p for p in rl_list if p.key not in bad] if rl_list is not None else None
+    return trees, {t: problems[t] for t in trees}, rows, rl_list
+
+
+@dataclass
+class Publishable:
+    """What an export builds from: its trees, problems, trajectory rows and RL problems (with their
+    split) after contaminated problems and repeated trajectories were left out, and what was found."""
+
+    trees: dict
+    problems: dict
+    rows: list
+    rl_list: list[Problem] | None
+    rl_splits: dict[str, str] | None
+    contamination: Contamination
+    repeated: dict[str, int]
+
+
+def publishable(task: Task, trees: dict, problems: dict, rows: list, splits: Mapping[str, str],
+                rl_problems: Iterable[Any] | None, publish: PublishInputs, opts: ExportSettings) -> Publishable:
+    """The export's inputs without contaminated training problems (unless kept) and repeated trajectories."""
+    rl_list = rl_splits = None
+    if rl_problems is not None:
+        rl_list = [as_problem(p, "RL problem") for p in rl_problems]
+        rl_splits = {**split_problems(rl_list, opts.test_fraction, opts.seed), **splits}
+    contamination = check_contamination(task, problems, splits, rl_list, rl_splits, publish, opts)
+    trees, problems, rows, rl_list = leave_out(contamination, trees, problems, rows, rl_list)
+    rows, repeated = drop_repeated_trajectories(rows, {t: p.key for t, p in problems.items()})
+    return Publishable(trees, problems, rows, rl_list, rl_splits, contamination, repeated)
+
+
 def provenance_facts(task: Task, run_config: Mapping[str, Any], trees: Iterable[StoredTree],
                      contamination: Contamination, repeated: Mapping[str, int], publish: PublishInputs,
                      accepted: Mapping[str, int]) -> dict[str, Any]:
@@ -81,4 +123,5 @@ def provenance_facts(task: Task, run_config: Mapping[str, Any], trees: Iterable[
     }
 
 
-__all__ = ["PublishInputs", "check_contamination", "provenance_facts", "store_inputs"]
+__all__ = ["Publishable", "PublishInputs", "check_contamination", "leave_out", "provenance_facts", "publishable",
+           "store_inputs"]

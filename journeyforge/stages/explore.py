@@ -72,12 +72,7 @@ def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | No
                      store_seconds=round(summary.store_seconds, 2),
                      tokens_per_s=round(summary.generated_tokens / max(summary.policy_seconds, 1e-9), 1),
                      rollouts=summary.rollouts, rollout_tokens=summary.rollout_tokens)
-    if summary is not None:   # summed over every invocation of the run (a resumed run adds to it)
-        stats["cost"] = {k: v for k, v in store.add_run_cost(run_id, cost).items() if k != "run_id"}
-    duplicates = getattr(task, "last_duplicates", None)   # rows of the problem file merged into an earlier one
-    if duplicates is not None and duplicates.groups:
-        stats["duplicates"] = {"rows_merged": duplicates.rows_merged, "problems": len(duplicates.groups),
-                               "held_out_copies": duplicates.held_out_copies, "rows": duplicates.report()[:1000]}
+    stats.update(_publishing_stats(store, run_id, task, cost if summary is not None else None))
     skipped = getattr(task, "last_skipped", None) or []   # bad file rows, with task.skip_bad_rows
     if skipped:
         stats["rows_skipped"] = len(skipped)
@@ -95,14 +90,7 @@ def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | No
         if summary.rollouts:
             print(f"[explore] values by Monte-Carlo rollouts: {summary.rollouts} completions, "
                   f"{summary.rollout_tokens} of those tokens")
-    if summary is not None:
-        print(f"[explore] cost: {_cost_line(stats['cost'])}")
-    if "duplicates" in stats:
-        d = stats["duplicates"]
-        first = d["rows"][0]
-        print(f"[explore] {d['rows_merged']} duplicate problem rows merged into {d['problems']} problems "
-              f"({d['held_out_copies']} held-out problems also given as training rows, kept held out); the first: "
-              f"{first['merged'][0]} repeats {first['kept']}")
+    _print_publishing(stats)
     if skipped:
         print(f"[explore] {len(skipped)} bad problem-file rows skipped (task.skip_bad_rows); the first: {skipped[0]}")
     failed = [t for t in store.trees(run_id) if t["status"] == "failed"]
@@ -138,6 +126,31 @@ def run_stats(store, run_id: int) -> dict:
     return {"trees": len(trees), "trees_done": sum(t["status"] == "done" for t in trees),
             "trees_failed": sum(t["status"] == "failed" for t in trees),
             "solved": len(store.solved(run_id)), "nodes": nodes, "labels": labels}
+
+
+def _publishing_stats(store, run_id: int, task, cost: dict | None) -> dict:
+    """The run's `cost` (this invocation's added to its `run_costs` row, so a resumed run counts all it
+    spent) and the problem file's `duplicates` (rows merged into an earlier one, at most 1,000 listed)."""
+    out: dict = {}
+    if cost is not None:
+        out["cost"] = {k: v for k, v in store.add_run_cost(run_id, cost).items() if k != "run_id"}
+    duplicates = getattr(task, "last_duplicates", None)
+    if duplicates is not None and duplicates.groups:
+        out["duplicates"] = {"rows_merged": duplicates.rows_merged, "problems": len(duplicates.groups),
+                             "held_out_copies": duplicates.held_out_copies, "rows": duplicates.report()[:1000]}
+    return out
+
+
+def _print_publishing(stats: dict) -> None:
+    """The run's cost and the problem file's duplicates, one line each."""
+    if "cost" in stats:
+        print(f"[explore] cost: {_cost_line(stats['cost'])}")
+    if "duplicates" in stats:
+        d = stats["duplicates"]
+        first = d["rows"][0]
+        print(f"[explore] {d['rows_merged']} duplicate problem rows merged into {d['problems']} problems "
+              f"({d['held_out_copies']} held-out problems also given as training rows, kept held out); the first: "
+              f"{first['merged'][0]} repeats {first['kept']}")
 
 
 def _cost_line(cost: dict) -> str:
