@@ -20,11 +20,8 @@ dataclasses:
 """
 from __future__ import annotations
 
-import ast
 import dataclasses
 import importlib
-import inspect
-import textwrap
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
@@ -86,27 +83,6 @@ def register_configs() -> None:
         store.store(group="schema", name=group, node=cls)
     for name, cls in task_config_classes().items():
         store.store(group="schema/task", name=name, node=cls)
-
-
-def field_help(cls: type) -> dict[str, str]:
-    """Each field's documentation: its `metadata["help"]`, else the string literal after it."""
-    docs: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if not dataclasses.is_dataclass(klass):
-            continue
-        try:
-            body = ast.parse(textwrap.dedent(inspect.getsource(klass))).body[0].body
-        except (OSError, TypeError):  # pragma: no cover - source not available
-            continue
-        for node, after in zip(body, body[1:]):
-            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                    and isinstance(after.value.value, str)):
-                docs[node.target.id] = inspect.cleandoc(after.value.value)
-    for f in dataclasses.fields(cls):
-        if f.metadata.get("help"):
-            docs[f.name] = f.metadata["help"]
-    return {f.name: docs[f.name] for f in dataclasses.fields(cls) if docs.get(f.name)}
 
 
 def _first_line(err: BaseException) -> str:

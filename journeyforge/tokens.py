@@ -5,6 +5,8 @@ from typing import Callable
 
 from omegaconf import DictConfig
 
+from traces.stats import hf_token_counter, whitespace_tokens
+
 
 def token_counter(cfg: DictConfig) -> Callable[[str], int]:
     """Counts tokens with the configured model's tokenizer; whitespace words if it has none."""
@@ -15,5 +17,5 @@ def token_counter(cfg: DictConfig) -> Callable[[str], int]:
 
         tok = AutoTokenizer.from_pretrained(resolve_model(cfg.policy.model))
     except Exception:  # e.g. the scripted policy's model name, or an unreachable hub id
-        return lambda text: len(text.split())
-    return lambda text: len(tok(text, add_special_tokens=False)["input_ids"])
+        return whitespace_tokens
+    return hf_token_counter(tok)

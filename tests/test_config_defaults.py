@@ -16,9 +16,10 @@ from omegaconf import OmegaConf
 
 from journeyforge.cli import CONF_DIR
 from journeyforge.components import eval_settings, explore_settings, train_kinds
-from journeyforge.settings import SCHEMAS, field_help, task_config_classes
+from journeyforge.settings import SCHEMAS, task_config_classes
 from search.algorithms import SearchSettings
 from search.explorer import ExploreSettings
+from tests.option_docs import field_help
 from traces.journey import JourneyConfig
 from traces.llm_reflection import RewriteConfig
 from traces.shortcut import ShortcutConfig

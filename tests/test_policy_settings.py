@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from journeyforge.cli import CONF_DIR
-from journeyforge.settings import field_help
+from tests.option_docs import field_help
 from search import policies
 from search.policies import (BACKENDS, Backend, BackendSettings, Policy, backend_settings, make_policy,
                              policy_options, settings_class, validate_policy_config)

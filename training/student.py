@@ -192,8 +192,3 @@ def check_examples(rows: Iterable[tuple[str, str]], tokenizer, student: StudentS
         raise StudentError(f"train.student.context_length={student.context_length} is shorter than {where} example "
                            f"{longest_at} (prompt + completion = {longest} tokens): raise it, or export shorter traces")
     return longest
-
-
-def parameter_count(model) -> int:
-    """Trainable parameters of `model`."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
