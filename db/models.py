@@ -245,3 +245,28 @@ class Contamination(Base):
     matched: Mapped[str] = mapped_column(String(500))
     how: Mapped[str] = mapped_column(String(16))
     removed: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class StepLabel(Base):
+    """One step label from a source the search did not write into `nodes` (migration 0008): an LLM
+    judge (`source='judge'`, ProcessBench's first-error task) or the task's exact oracle
+    (`source='oracle'`), written by a `journeyforge label` run. `label` is `good`, `mistake` or, for a
+    judge answer outside the grammar, `unparsed`; `score` the source's probability of `good` where it
+    has one; `detail` where it came from (the judge's model, its raw answers, the paths that voted).
+    The search's own labels stay in `nodes` (label, mc_value/mc_hard, prm_score): the `step_labels`
+    view shows both side by side."""
+
+    __tablename__ = "labels"
+    __table_args__ = (
+        UniqueConstraint("run_id", "node_id", "source", name="uq_labels_run_node_source"),
+        Index("ix_labels_tree", "tree_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))     # the label run
+    node_id: Mapped[int] = mapped_column(ForeignKey("nodes.id", ondelete="CASCADE"))
+    tree_id: Mapped[int] = mapped_column(ForeignKey("trees.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(16))    # judge | oracle
+    label: Mapped[str] = mapped_column(String(16))     # good | mistake | unparsed
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    detail: Mapped[dict | None] = mapped_column(JSON(none_as_null=True), nullable=True)

@@ -20,6 +20,7 @@ reaches the database only through its `_read`/`_write` transactions:
     db/leases.py      LeasesMixin      claim_trees, renew_lease, release, and the fencing of a wave
     db/reads.py       ReadsMixin       every read, on the one filtered query of db/query.py
     db/publishing.py  PublishingMixin  explore runs' costs and exports' contaminated problems
+    db/labels.py      LabelsMixin      judge and oracle step labels of a `journeyforge label` run
     db/bulk.py        (functions)      each backend's bulk node and rollout statements, side by side
     db/tables.py, db/rows.py           table handles and row fields; checks of callers' rows
 
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 from db.connection import StoreConnection
 from db.engine import StoreError
+from db.labels import LabelsMixin
 from db.leases import LeasesMixin
 from db.publishing import PublishingMixin
 from db.reads import ReadsMixin
@@ -37,7 +39,8 @@ from db.waves import WaveIds, WavesMixin
 from db.writes import WritesMixin
 
 
-class TraceStore(RunsMixin, WritesMixin, WavesMixin, LeasesMixin, ReadsMixin, PublishingMixin, StoreConnection):
+class TraceStore(RunsMixin, WritesMixin, WavesMixin, LeasesMixin, ReadsMixin, PublishingMixin, LabelsMixin,
+                 StoreConnection):
     """The trace store at a SQLAlchemy URL: `sqlite:///path.db` or `postgresql+psycopg://user@host/db`.
 
     Opening creates the schema in an empty database, and refuses a store whose schema is older

@@ -6,7 +6,7 @@ COUNT/GROUP BY), so researchers can use whichever client they like.
 Views are created by migrations, which must not change once released: migration 0002 creates
 `VIEWS_0002`. To change a view, add `VIEWS_0003` (or one entry) and a migration that drops and
 re-creates it, and point `VIEWS` at the new set. Migration 0006 adds `VIEWS_0006` (rounds), 0007 `VIEWS_0007`
-(contaminated problems, trajectory costs).
+(contaminated problems, trajectory costs), 0008 `VIEWS_0008` (every step label with its source).
 """
 from __future__ import annotations
 
@@ -130,8 +130,28 @@ GROUP BY e.id, e.name, t.run_id, t.kind, c.prompt_tokens, c.cached_prompt_tokens
 """,
 }
 
+VIEWS_0008: dict[str, str] = {
+    # Every label a step has, one row per source, as `good` / `mistake` (judge: also `unparsed`):
+    # `mc` (the stored label where Monte-Carlo rollouts set it, `score` the soft value), `task` (the
+    # stored label where the task's own rules set it), `prm` (a step scorer during the search, good at
+    # a score of 0.5 or more), and the rows of `labels` (a judge, the oracle; `run_id` the label run).
+    # The search's labels are read from `nodes` where the explorer writes them, not copied.
+    "step_labels": """
+SELECT n.id AS node_id, n.tree_id,
+       CASE WHEN n.mc_value IS NOT NULL THEN 'mc' ELSE 'task' END AS source,
+       CASE WHEN n.label IN ('valid', 'solution') THEN 'good' ELSE 'mistake' END AS label,
+       n.mc_value AS score, CAST(NULL AS INTEGER) AS run_id
+FROM nodes n WHERE n.parent_id IS NOT NULL
+UNION ALL
+SELECT n.id, n.tree_id, 'prm', CASE WHEN n.prm_score >= 0.5 THEN 'good' ELSE 'mistake' END, n.prm_score, CAST(NULL AS INTEGER)
+FROM nodes n WHERE n.prm_score IS NOT NULL
+UNION ALL
+SELECT l.node_id, l.tree_id, l.source, l.label, l.score, l.run_id FROM labels l
+""",
+}
+
 # The views of the newest schema revision.
-VIEWS: dict[str, str] = {**VIEWS_0002, **VIEWS_0006, **VIEWS_0007}
+VIEWS: dict[str, str] = {**VIEWS_0002, **VIEWS_0006, **VIEWS_0007, **VIEWS_0008}
 
 
 def create_view_statements(views: dict[str, str]) -> list[str]:

@@ -17,6 +17,7 @@ dataclasses:
   evolve     journeyforge/evolve_settings.py EvolveSettings (rounds, problem selection, next round's policy)
   policy     search/policies/<backend>_settings.py (named in BACKENDS), built by `validate_policy_config`
   view       viewer/settings.py ViewSettings
+  label      search/judge_settings.py LabelSettings (`journeyforge label`: judge and oracle step labels)
 """
 from __future__ import annotations
 
@@ -30,6 +31,7 @@ from omegaconf.errors import OmegaConfBaseException
 from db.settings import StoreSettings
 from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
+from search.judge_settings import LabelSettings
 from search.policies import validate_policy_config
 from search.tasks import TASKS, make_task
 from traces.export_settings import ExportSettings
@@ -55,7 +57,7 @@ SCHEMAS: dict[str, type] = {
     "search": SearchSettings, "explore": ExploreSettings, "linearize": LinearizeSettings,
     "export": ExportSettings, "train": TrainSettings, "eval": EvalSettings,
     "experiment": ExperimentSettings, "rl": RLSettings, "view": ViewSettings, "store": StoreSettings,
-    "prm": PRMSettings, "evolve": EvolveSettings,
+    "prm": PRMSettings, "evolve": EvolveSettings, "label": LabelSettings,
 }
 
 
@@ -202,6 +204,8 @@ def _check(cfg: DictConfig, group: str) -> None:
         settings(PRMSettings, node, "prm")
     elif group == "evolve":
         settings(EvolveSettings, node, "evolve").validate()
+    elif group == "label":
+        settings(LabelSettings, node, "label")
     elif group == "store":
         from sqlalchemy.engine import make_url
         from sqlalchemy.exc import ArgumentError
@@ -231,7 +235,7 @@ def _check_scorer_task(path: str, task: DictConfig, option: str = "search.prm") 
 
 
 GROUPS = ("task", "policy", "search", "explore", "linearize", "export", "train", "eval", "experiment", "rl", "view",
-          "store", "prm", "evolve")
+          "store", "prm", "evolve", "label")
 
 
 # `runs.name` is VARCHAR(200) and stages add suffixes (`<name>/journey_mixed-s2`); the name is also

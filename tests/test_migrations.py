@@ -28,8 +28,8 @@ REVISION_1_ROWS = [
 
 
 def test_head_is_the_newest_revision():
-    assert migrate.head() == "0007"
-    assert migrate.known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006", "0007"}
+    assert migrate.head() == "0008"
+    assert migrate.known_revisions() == {"0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"}
 
 
 def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
@@ -39,7 +39,7 @@ def test_revision_1_store_upgrades_to_head_with_data_intact(store_url):
         for statement in REVISION_1_ROWS:
             conn.execute(text(statement))
     engine.dispose()
-    with pytest.raises(StoreError, match=r"revision 0001, older than this code's 0007; run `journeyforge db upgrade --store.url="):
+    with pytest.raises(StoreError, match=r"revision 0001, older than this code's 0008; run `journeyforge db upgrade --store.url="):
         TraceStore(store_url)
 
     assert migrate.upgrade(store_url) == migrate.head() == migrate.current(store_url)

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from search.bounds import MAX_BATCH, MAX_LORA_RANK, MAX_SEQUENCE_TOKENS, MAX_TRAIN_STEPS, check_ints
+from traces.label_sources import check_label_source
 
 LABELS = ("hard", "soft")
 # prm.<option> -> (least, most); the upper bounds only catch slips (search/bounds.py says why each number).
@@ -51,8 +52,15 @@ class PRMSettings:
     """Where the scorer, its tokenizer, settings and metrics go (`${workdir}/prm` in the config)."""
     force: bool = False
     """Train again even when `dir` holds a scorer trained with these settings on this export."""
+    label_source: str | None = None
+    """Which step labels the scorer learns from and is graded against (traces/label_sources.py): `mc`
+    (the labels the search stored), `oracle` (the task's exact oracle), `judge` (a `journeyforge label`
+    run's), `consensus` (MC and judge agree; a path is cut before its first step where they do not);
+    null: the export's `labels` as they are (`export.label_source`)."""
 
     def __post_init__(self) -> None:
+        if self.label_source is not None:
+            check_label_source(self.label_source, "prm.label_source")
         if self.labels not in LABELS:
             raise ValueError(f"prm.labels must be one of {LABELS}, got {self.labels!r}")
         check_ints("prm.", self, PRM_BOUNDS)

@@ -39,6 +39,7 @@ STAGES: dict[str, Stage] = dict([
     _stage("rl", "GRPO (TRL) on the task's verifier rewards, from the base model or an SFT adapter"),
     _stage("run", "explore, linearize, export, train (rl with rl.in_run=true) and eval, in order",
            module="pipeline"),
+    _stage("label", "judge and oracle step labels beside the search's (labels table), graded against an oracle"),
     _stage("prm", "a process reward model (step scorer) from the stepwise export, graded on held-out trees"),
     _stage("experiment", "journey vs shortcut with seeds, intervals and a compute-matched comparison (report.md)"),
     _stage("evolve", "self-evolution rounds: round k's tuned model grows round k+1's trees; lineage, report.md"),

@@ -19,6 +19,7 @@ from journeyforge.components import build_task, open_store, settings, validate_c
 from journeyforge.stages.common import (StageError, attempt_folder, check_explore_task, check_replaceable, require_run,
                                        start_run)
 from search.policies.default_model import resolve_model
+from traces.label_sources import relabel_rows
 from training.prm_config import PRMSettings
 
 COLUMNS = ("steps", "mistakes", "precision", "recall", "f1", "auc", "first_error_acc_error_paths",
@@ -115,6 +116,11 @@ def run(cfg: DictConfig) -> dict:
     check_explore_task(store, cfg)
     export = require_run(store, cfg.name, "export", f"run `journeyforge export name={cfg.name}` first")
     data = _stepwise(export)
+    if opts.label_source is not None:  # another source than the export chose (traces/label_sources.py)
+        try:
+            data = {split: relabel_rows(rows, opts.label_source) for split, rows in data.items()}
+        except ValueError as err:
+            raise StageError(f"prm.label_source={opts.label_source}: {err}") from None
     train_rows, test_rows = data.get("train", []), data.get("test", [])
     negatives = sum(not ok for r in train_rows for ok in r["labels"])
     if not train_rows or not negatives:
@@ -130,6 +136,8 @@ def run(cfg: DictConfig) -> dict:
     stamp = {"export_run": export["id"], "export_finished": str(export.get("finished_at")),
              "settings": {k: getattr(opts, k) for k in ("model", "labels", "lora", "lora_r", "max_steps",
                                                           "batch_size", "learning_rate", "max_length", "seed")}}
+    if opts.label_source is not None:  # only then: scorers stamped before the option still count as fresh
+        stamp["settings"]["label_source"] = opts.label_source
     previous = json.loads(meta.read_text()) if meta.is_file() else {}
     check_replaceable(out, SCORER_FILE, "prm.dir")
     run_id = start_run(store, cfg, "prm")
