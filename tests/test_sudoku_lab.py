@@ -19,7 +19,7 @@ from traces.dfs import linearize_dfs
 SMOKE = ["task.n_train=24", "task.n_test=6", "eval.n_problems=6", "eval.max_tokens=60", "experiment.seeds=[0]",
          "experiment.samples=2", "experiment.resamples=200", "train.max_steps=2",
          "train.logging_steps=1", "train.per_device_train_batch_size=4", "train.student.layers=1",
-         "train.student.width=16", "train.student.heads=2", "explore.progress=false"]
+         "train.student.width=16", "train.student.heads=2", "train.student.context_length=2048", "explore.progress=false"]
 
 
 def _cfg(tmp_path: Path, *overrides: str):
