@@ -61,3 +61,24 @@ def test_a_new_algorithm_in_the_registry_can_be_mixed(monkeypatch):
         make_algorithm(SearchSettings(algorithm="mixed", mix=["mixed"]))
     with pytest.raises(ValueError, match=r"search.mix: 'deepest:2' is not a strategy"):
         make_algorithm(SearchSettings(algorithm="mixed", mix=["deepest:2"]))
+
+
+def test_every_registered_kind_has_its_options_under_linearize_by_its_name():
+    """`linearize.<kind>` is read from traces/linearize.py KINDS, not typed by hand: each kind's options
+    class, with its defaults (the journey recipe's where the stage starts from one), and its help."""
+    import dataclasses
+
+    from traces.linearize import KINDS
+    from traces.linearize_settings import RECIPES, LinearizeSettings
+
+    fields = {f.name: f for f in dataclasses.fields(LinearizeSettings)}
+    settings = LinearizeSettings()
+    for name, kind in KINDS.items():
+        assert fields[name].type is kind.config and type(settings.kind_options(name)) is kind.config
+        expected = RECIPES[name][0]() if name in RECIPES else kind.config()
+        assert settings.kind_options(name) == expected
+        assert kind.help in fields[name].metadata["help"]
+    assert settings.journey.backtracks == [1.0, 1.0, 1.0] and settings.journey.checks == 0.5
+    with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+        cfg = compose(config_name="config", overrides=["linearize.journey.k=3", "linearize.stream.failed=true"])
+    assert cfg.linearize.journey.k == 3 and cfg.linearize.stream.failed is True
