@@ -159,7 +159,7 @@ def _node_params(rows: Sequence[dict]) -> list[tuple]:
                     try:
                         row_values[i] = join(c_encode(value, 0))
                         continue
-                    except TypeError:   # a value the plain encoder cannot write: encode_json names it
+                    except (TypeError, ValueError):   # not plain JSON, or a NaN: encode_json deals with it
                         pass
                 row_values[i] = encode(value)
         params.append(tuple(row_values))
@@ -275,7 +275,8 @@ def existing_ids(conn: Connection, table, ids: list[int]) -> set[int]:
 
 # The C encoder behind json.dumps, called without JSONEncoder.encode's Python frames: measured
 # 1.5x faster on the short token-id lists and states of a wave's rows; same text as compact_json.
-_C_ENCODE = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, True) \
+# allow_nan=False (the last argument): a NaN or Infinity raises, and compact_json writes it as null.
+_C_ENCODE = c_make_encoder(None, None, encode_basestring, None, ":", ",", False, False, False) \
     if c_make_encoder is not None else None
 
 
@@ -287,6 +288,6 @@ def encode_json(value: Any) -> str | None:
     if _C_ENCODE is not None and isinstance(value, (list, dict)):
         try:
             return "".join(_C_ENCODE(value, 0))
-        except TypeError:   # a value the plain encoder cannot write: compact_json names it
+        except (TypeError, ValueError):   # not plain JSON (compact_json names it), or a NaN (null there)
             pass
     return compact_json(value)

@@ -44,3 +44,16 @@ def test_run_stats_with_nan_and_infinity_are_stored_as_null(store):
                            {"id": run}).one()
     assert "NaN" not in raw[0] + raw[1] and "Infinity" not in raw[0] + raw[1]
     assert '"precision":null' in raw[0].replace(" ", "")
+
+
+def test_the_bulk_node_encoder_writes_nan_as_null_like_the_engine():
+    """Waves bypass the engine's serializer (db/bulk.py's C encoder): a node state holding a NaN
+    must still be JSON both backends accept."""
+    from db.bulk import _NODE_COLUMNS, _node_params, encode_json
+
+    assert encode_json({"value": math.nan, "ids": [1, 2]}) == '{"value":null,"ids":[1,2]}'
+    assert encode_json([1.5, -math.inf]) == "[1.5,null]"
+    assert encode_json({"ids": [1, 2]}) == finite_json({"ids": [1, 2]})   # the fast path, same text
+    row = {**dict.fromkeys(_NODE_COLUMNS), "state": {"score": math.nan}, "token_ids": [3, 4]}
+    (params,) = _node_params([row])
+    assert '{"score":null}' in params and "NaN" not in "".join(p for p in params if isinstance(p, str))
