@@ -77,6 +77,22 @@ def error_line(err: BaseException, cfg) -> str:
     return " ".join(str(err).split())
 
 
+def _report_bug(stage: str, err: Exception, secrets: set[str]) -> None:
+    """An unexpected error (a bug, not bad input): its traceback for a report, then one last line,
+    exit 1. Left to Hydra, it would print "Error executing job with overrides: [...]" with the command
+    line verbatim, a store URL's password included; here every line is scrubbed of the secrets, and
+    the runs this process left `running` are marked failed."""
+    import traceback
+
+    from journeyforge.credentials import scrub_text
+    from journeyforge.stages.common import fail_started_runs
+
+    line = scrub_text(f"{type(err).__name__}: {' '.join(str(err).split())}", secrets)
+    fail_started_runs(line)
+    sys.stderr.write(scrub_text("".join(traceback.format_exception(err)), secrets))
+    sys.exit(f"journeyforge {stage}: unexpected error ({line}); the traceback above is for a bug report")
+
+
 def _scrub_hydra_files(cfg) -> set[str]:
     """Mask the config's secrets (a store URL's password) in the files Hydra saved for this job
     (`.hydra/*.yaml`, `multirun.yaml`), which hold the command line verbatim; returns the secrets."""
@@ -189,6 +205,8 @@ def _main(argv: list[str]) -> None:
             sys.exit(f"journeyforge {stage}: {line}")
         except KeyboardInterrupt:
             _interrupted(stage)
+        except Exception as err:  # noqa: BLE001 - a bug: reported here, not by Hydra
+            _report_bug(stage, err, secrets)
 
     sys.argv = [f"journeyforge {stage}", *rest]
     _app()

@@ -4,6 +4,7 @@ database (trust auth accepts any password, so the URL can carry one)."""
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 from sqlalchemy import inspect, text
@@ -87,3 +88,23 @@ def test_an_error_line_about_a_store_with_a_password_masks_it(tmp_path):
     assert done.returncode != 0
     assert "postgresql+psycopg://postgres:***@127.0.0.1:1/journeyforge" in done.stderr
     assert PASSWORD not in done.stdout + done.stderr
+
+
+def test_a_bug_in_a_stage_is_reported_with_its_traceback_and_never_the_password(tmp_path):
+    """Hydra reports an exception it catches as "Error executing job with overrides: [...]", the
+    command line verbatim; the CLI reports unexpected errors itself, scrubbed of every secret."""
+    url = f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:1/journeyforge"
+    script = ("import sys, journeyforge.cli as cli\n"
+              "def broken(cfg):\n"
+              f"    raise RuntimeError('a bug while reading {url}')\n"
+              "cli._stages = lambda: {'linearize': broken}\n"
+              "cli.main(sys.argv[1:])\n")
+    done = subprocess.run([sys.executable, "-c", script, "linearize", f"store.url={url}", f"workdir={tmp_path}"],
+                          cwd=REPO, env=ENV, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "Traceback" in done.stderr and "RuntimeError: a bug while reading" in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("journeyforge linearize: unexpected error (RuntimeError")
+    assert "Error executing job" not in done.stderr
+    assert PASSWORD not in done.stdout + done.stderr
+    for path in (p for p in Path(tmp_path).rglob("*") if p.is_file()):
+        assert PASSWORD.encode() not in path.read_bytes(), path
