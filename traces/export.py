@@ -62,6 +62,28 @@ def _write_verl(out: Path, rl: DatasetDict, task: Task, run_config: Mapping[str,
     write_verl(out, rl, task, run_config.get("task") or {"name": task.name}, reward.scheme, reward.format_weight)
 
 
+def _sft_sets(rows: list, kinds: list[str], problems: Mapping, task: Task, correct_only: bool,
+              splits: Mapping[str, str]) -> tuple[dict[str, DatasetDict], dict[str, dict[str, int]]]:
+    """`sft/<kind>` of every kind, and the rows each left out as not one well-formed trace."""
+    datasets: dict[str, DatasetDict] = {}
+    dropped: dict[str, Counter] = {}
+    for kind in kinds:
+        dropped[f"sft/{kind}"] = Counter()
+        datasets[f"sft/{kind}"] = build_sft([r for r in rows if r["kind"] == kind], problems, task,
+                                            correct_only=correct_only, dropped=dropped[f"sft/{kind}"], splits=splits)
+    return datasets, {config_name(rel): dict(c) for rel, c in dropped.items() if c}
+
+
+def _write_card_and_marker(tmp: Path, summary: Mapping[str, Any], placeholder: Any) -> None:
+    """The dataset card (README.md) and export.json (the summary) into the export's temporary folder."""
+    card = render_card(configs=summary["configs"], paths=summary["paths"], stats_table=summary["stats_table"],
+                       run_config=summary["run_config"], task_name=summary["task"], label_notes=summary["label_notes"],
+                       layout="disk", dropped=summary["dropped"], prm_placeholder=placeholder,
+                       provenance=provenance_section(summary["provenance"]))
+    (tmp / "README.md").write_text(card, encoding="utf-8")
+    (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+
+
 def write_export(
     rows: list[Mapping[str, Any]],
     graphs: Mapping[int, StoredTree | nx.DiGraph],
@@ -92,11 +114,8 @@ def write_export(
     `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
     `export.prm_model`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
     `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`).
-    `publishing` (held-out and benchmark problems, the load's duplicates, the explore run's cost): training
-    problems matching one are left out of every training split (unless `keep_contaminated`), repeated
-    trajectories are dropped, and `provenance` (summary, export.json, card) states what was found and the
-    verifier, search, label sources and cost per accepted trajectory (traces/export_publishing.py).
-    """
+    `publishing`: what to decontaminate against, the load's duplicates and the cost; the summary's
+    `provenance` (export.json, card) says what was left out and why (traces/export_publishing.py)."""
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
     opts = settings if settings is not None else ExportSettings.from_run_config(run_config)
@@ -107,19 +126,11 @@ def write_export(
     problems = {tree_id: problem_of(tree) for tree_id, tree in trees.items()}
     # One split for every configuration: a test problem must not leak into any train split.
     split_args = {"splits": split_problems(problems.values(), opts.test_fraction, opts.seed)}
-    # Every training problem of the RL set, solved or not (SFT's split where it has one); then what is
-    # left out before anything is built: contaminated problems and repeated trajectories.
+    # Left out before anything is built: contaminated problems (trees and RL set), repeated trajectories.
     kept = publishable(task, trees, problems, rows, split_args["splits"], rl_problems, publish, opts)
     trees, problems, rows, rl_list, rl_splits = kept.trees, kept.problems, kept.rows, kept.rl_list, kept.rl_splits
 
-    datasets: dict[str, DatasetDict] = {}
-    dropped: dict[str, Counter] = {}
-    for kind in kinds:
-        kind_rows = [r for r in rows if r["kind"] == kind]
-        dropped[f"sft/{kind}"] = Counter()
-        datasets[f"sft/{kind}"] = build_sft(kind_rows, problems, task, correct_only=opts.correct_only,
-                                            dropped=dropped[f"sft/{kind}"], **split_args)
-    dropped_rows = {config_name(rel): dict(c) for rel, c in dropped.items() if c}
+    datasets, dropped_rows = _sft_sets(rows, kinds, problems, task, opts.correct_only, split_args["splits"])
     datasets["stepwise"] = build_stepwise(trees, task, **split_args)
     if prm_tokenizer is None:
         prm_tokenizer = load_prm_tokenizer(opts.prm_model, run_config.get("policy"))
@@ -130,7 +141,6 @@ def write_export(
         datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
     accepted = {kind: sum(len(part) for part in datasets[f"sft/{kind}"].values()) for kind in kinds}
     facts = provenance_facts(task, run_config, trees.values(), kept.contamination, kept.repeated, publish, accepted)
-
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = drop_malformed([r for r in rows if r.get("is_correct") or not opts.correct_only], task)
     stats = trajectory_stats(exported_rows, count_tokens)
@@ -147,23 +157,10 @@ def write_export(
             _write_verl(tmp / VERL_DIR, datasets["rl"], task, run_config, reward)
         configs = {config_name(rel): {s: len(d) for s, d in dd.items()} for rel, dd in datasets.items()}
         paths = {config_name(rel): rel for rel in datasets}
-        card = render_card(
-            configs=configs,
-            paths=paths,
-            stats_table=table,
-            run_config=run_config,
-            task_name=task.name,
-            label_notes=task.label_notes,
-            layout="disk",
-            dropped=dropped_rows,
-            prm_placeholder=placeholder,
-            provenance=provenance_section(facts),
-        )
-        (tmp / "README.md").write_text(card, encoding="utf-8")
         summary = {"configs": configs, "paths": paths, "task": task.name, "label_notes": task.label_notes,
                    "unit": unit, "dropped": dropped_rows, "prm_placeholder": asdict(placeholder),
                    "stats_table": table, "provenance": facts, "run_config": run_config}
-        (tmp / MARKER).write_text(json.dumps(summary, indent=2, default=str), encoding="utf-8")
+        _write_card_and_marker(tmp, summary, placeholder)
     return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
             "dropped": dropped_rows, "prm_placeholder": asdict(placeholder), "provenance": facts,
             "contamination_rows": kept.contamination.rows()}
