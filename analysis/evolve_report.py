@@ -61,8 +61,11 @@ def round_rows(store, name: str, kind: str, rl: bool = False) -> list[dict]:
         if sample is not None and sample["status"] == "done":
             row["sampled"] = {key: (sample.get("stats") or {}).get(key) for key in SAMPLE_FIGURES}
         trained = store.get_run(f"{run_name}/{kind}", "train")
-        if trained is not None and (trained.get("stats") or {}).get("examples_by_round"):
-            row["examples_by_round"] = {int(r): n for r, n in trained["stats"]["examples_by_round"].items()}
+        stats = (trained or {}).get("stats") or {}
+        if stats.get("examples_by_round"):
+            row["examples_by_round"] = {int(r): n for r, n in stats["examples_by_round"].items()}
+        elif stats.get("examples"):  # trained by the train stage on the round's own export
+            row["examples_by_round"] = {k: int(stats["examples"])}
         ev = store.get_run(run_name, "eval")
         evals = [r for r in store.evals(ev["id"]) if r["model"] == label] if ev else []
         if evals:
@@ -110,8 +113,9 @@ def write_report(store, name: str, kind: str, out_dir: Path, rl: bool = False) -
     plot = out_dir / "accuracy_by_round.png"
     _plot(rows, plot, name)
     lines = [f"# evolve run `{name}`", "",
-             f"Round 0 grew its trees with the configured policy; round k >= 1 with round k-1's tuned `{kind}` "
-             f"model{' after GRPO' if rl else ''}. Held-out accuracy is greedy, on the same held-out problems every "
+             f"Round 0 grew its trees with the configured policy; round k >= 1 grew them with round k-1's tuned "
+             f"`{kind}` model{' after GRPO' if rl else ''}, or (expert iteration) had that model answer its training "
+             "problems (no trees: 0). Held-out accuracy is greedy, on the same held-out problems every "
              "round, with a 95% percentile-bootstrap interval over problems "
              f"({RESAMPLES} resamples). A repeated mistake is a step of round k-1 marked a mistake (invalid, "
              "dead end or first error) whose text or task state round k's tree of the same problem marks a "
