@@ -8,20 +8,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from datasets import load_from_disk
 from hydra import compose, initialize_config_dir
 from sqlalchemy import text
 
 from db import TraceStore, migrate
 from db.engine import make_engine
 from journeyforge.cli import CONF_DIR
-from journeyforge.stages import explore, label
+from journeyforge.stages import explore, export, label, linearize
+from journeyforge.stages.common import StageError
 from search.judge import JudgedPath, label_rows, node_votes, parse_first_error
 from search.judge_settings import LabelSettings
 from tests.failed_commands import dump, fails
 from tests.store_backends import pg_database, pg_url, store_url  # noqa: F401
 from tests.test_export import TASK, hand_tree
 from tests.vllm_helpers import free_port
-from traces.label_sources import relabel_rows, select_labels
+from traces.label_sources import judge_labels, relabel_rows, select_labels
 from traces.stepwise_rows import build_stepwise
 
 # A prompt the real SmolLM2-135M continues with " \boxed{1}" (greedy, plain text): a path of two or more
@@ -168,10 +170,32 @@ def test_label_stage_stores_judge_labels_beside_mc_labels_and_counts_unparsed_an
     assert run["status"] == "done" and run["stats"]["judge"]["unparsed"] == paths[1]
     assert set(out["graded"]["all steps"]) == {"mc", "judge", "consensus"}
 
+    # Exported with the consensus: each path ends before its first step where MC and the judge disagree.
+    exported = _cfg(tmp_path, "policy=scripted", "export.label_source=consensus", "export.test_fraction=0")
+    linearize.run(exported)
+    stepwise = load_from_disk(str(Path(export.run(exported)["dir"]) / "stepwise"))["train"]
+    full = build_stepwise(_graphs(tmp_path), TASK, test_fraction=0.0, judged=judge_labels(rows))["train"]
+    assert len(stepwise) > 0
+    for row in stepwise:
+        n = len(row["completions"])
+        assert row["labels"] == row["mc_labels"] == row["judge_labels"]
+        longer = [f for f in full if f["completions"][:n] == row["completions"] and len(f["completions"]) > n]
+        if not any(f["completions"] == row["completions"] for f in full):   # cut where the labels disagreed
+            assert any(f["judge_labels"][n] is None or f["judge_labels"][n] != f["mc_labels"][n] for f in longer)
+
+
+def _graphs(tmp_path: Path) -> dict:
+    with TraceStore(f"sqlite:///{tmp_path / 'traces.db'}") as store:
+        return store.tree_graphs([t["id"] for t in store.trees(1)])
+
 
 def test_judge_server_down_is_one_line_at_config_time_and_writes_nothing(tmp_path):
     explore.run(_cfg(tmp_path, "policy=symbolic", "search.max_expansions=2"))
+    linearize.run(_cfg(tmp_path, "policy=symbolic"))
     before = dump(tmp_path / "traces.db")
+    with pytest.raises(StageError, match=r"export.label_source=consensus: experiment 'j' has no label run; run "
+                                         r"`journeyforge label name=j"):
+        export.run(_cfg(tmp_path, "policy=symbolic", "export.label_source=consensus"))
     line = fails("label", "name=j", f"store.url=sqlite:///{tmp_path / 'traces.db'}", f"workdir={tmp_path / 'out'}",
                  "task.n_train=2", "task.n_test=0", "policy=openai",
                  f"policy.base_url=http://127.0.0.1:{free_port()}/v1", "policy.model=judge")

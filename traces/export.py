@@ -43,6 +43,7 @@ from traces.rl_prompts import VERL_DIR, build_rl_prompts, write_verl
 from traces.sft_rows import build_sft, drop_malformed
 from traces.splits import split_problems
 from traces.stats import format_stats_table, plot_histograms, trajectory_stats
+from traces.label_sources import stored_judge_labels
 from traces.stepwise_rows import build_stepwise
 
 
@@ -99,6 +100,7 @@ def write_export(
     verl_reward: VerlReward | None = None,
     prm_tokenizer: PrmTokenizer | None = None,
     publishing: PublishInputs | None = None,
+    judged: Mapping[int, bool | None] | None = None,
 ) -> dict[str, Any]:
     """Write every configuration, the stats PNG and the dataset card to `out_dir`, atomically.
 
@@ -114,6 +116,8 @@ def write_export(
     `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
     `export.prm_model`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
     `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`).
+    `judged` (node id -> the judge's label, None where unparsed) feeds `export.label_source=judge` and
+    `consensus` (traces/label_sources.py).
     `publishing`: what to decontaminate against, the load's duplicates and the cost; the summary's
     `provenance` (export.json, card) says what was left out and why (traces/export_publishing.py)."""
     out_dir = Path(out_dir)
@@ -131,7 +135,8 @@ def write_export(
     trees, problems, rows, rl_list, rl_splits = kept.trees, kept.problems, kept.rows, kept.rl_list, kept.rl_splits
 
     datasets, dropped_rows = _sft_sets(rows, kinds, problems, task, opts.correct_only, split_args["splits"])
-    datasets["stepwise"] = build_stepwise(trees, task, **split_args)
+    datasets["stepwise"] = build_stepwise(trees, task, **split_args, label_source=opts.label_source,
+                                          judged=judged)
     if prm_tokenizer is None:
         prm_tokenizer = load_prm_tokenizer(opts.prm_model, run_config.get("policy"))
     prm_sets, placeholder = prm_formats(datasets["stepwise"], task.name, opts.prm_placeholder, prm_tokenizer)
@@ -197,9 +202,11 @@ def export_run(
     if benchmarks is None:   # the stage reads them before it starts its run (a bad file writes nothing)
         benchmarks = benchmark_references(task, opts.decontaminate_benchmarks, opts.decontaminate_against)
     publishing = store_inputs(store, task, linearize_run_id, benchmarks)
+    name = next((r["name"] for r in store.runs() if r["id"] == linearize_run_id), "")
+    judged = stored_judge_labels(store, name, opts.label_source)   # export.label_source=judge / consensus
     summary = write_export(rows, trees, out_dir, task, cfg, kinds, count_tokens, rl_problems=rl_problems,
                            settings=opts, verl_reward=verl_reward, prm_tokenizer=prm_tokenizer,
-                           publishing=publishing)
+                           publishing=publishing, judged=judged)
     if opts.push_to_hub:
         push_to_hub(out_dir, opts.push_to_hub)
         summary["pushed_to"] = opts.push_to_hub

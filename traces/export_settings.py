@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from traces.label_sources import check_label_source
+
 # The benchmark sets journeyforge ships (traces/export_checks.py reads them).
 BUNDLED_BENCHMARKS = ("gsm8k_test", "math500")
 
@@ -55,8 +57,15 @@ class ExportSettings:
     keep_contaminated: bool = False
     """Keep contaminated training problems in the training splits (they are still counted in the
     summary, `export.json`, the card and the `contaminated_problems` view); false leaves them out."""
+    label_source: str = "mc"
+    """Which step labels the `stepwise` configuration (and the PRM formats made from it) carries
+    (traces/label_sources.py): `mc` (the labels the search stored: Monte-Carlo rollouts, else the task's
+    own), `oracle` (the task's exact oracle), `judge` (the `journeyforge label` run of this name) or
+    `consensus` (MC and the judge agree; a path is cut before its first step where they do not, Qwen's
+    PRM lessons). Every source's labels are kept beside them in `mc_labels`, `oracle_labels`, `judge_labels`."""
 
     def validate(self) -> None:
+        check_label_source(self.label_source, "export.label_source")
         if isinstance(self.decontaminate_ngram, bool) or not isinstance(self.decontaminate_ngram, int) \
                 or self.decontaminate_ngram < 1:
             raise ValueError(f"export.decontaminate_ngram must be an integer of at least 1, got "
@@ -104,6 +113,7 @@ class ExportSettings:
             decontaminate_benchmarks=[str(b) for b in get("decontaminate_benchmarks") or []],
             decontaminate_ngram=get("decontaminate_ngram"),
             keep_contaminated=bool(get("keep_contaminated")),
+            label_source=str(get("label_source")),
         )
 
 

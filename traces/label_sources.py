@@ -93,6 +93,22 @@ def select_labels(per_source: Mapping[str, Sequence[bool | None]], source: str) 
     return out
 
 
+def stored_judge_labels(store: Any, name: str, source: str) -> dict[int, bool | None] | None:
+    """The judge's labels (node id -> label, None where unparsed) of the `journeyforge label` run named
+    `name`, when `source` needs them (`judge`, `consensus`); None for the other sources. ValueError
+    naming export.label_source when that run is missing, unfinished or judged nothing."""
+    if source not in ("judge", "consensus"):
+        return None
+    run = store.get_run(name, "label")
+    rows = store.step_label_rows(run["id"], "judge") if run is not None else []
+    if run is None or run.get("status") != "done" or not rows:
+        why = ("has no label run" if run is None else f"has a label run that is {run.get('status')}"
+               if run.get("status") != "done" else "has a label run without judge labels")
+        raise ValueError(f"export.label_source={source}: experiment {name!r} {why}; run `journeyforge label "
+                         f"name={name} label.sources=[judge]` first")
+    return judge_labels(rows)
+
+
 def relabel_rows(rows: Sequence[Mapping[str, Any]], source: str) -> list[dict[str, Any]]:
     """Stepwise rows (with the per-source columns) relabelled by `source` and cut as `select_labels`
     says; rows left with no step are dropped. Rows without those columns (an export made before them)
@@ -115,4 +131,4 @@ def relabel_rows(rows: Sequence[Mapping[str, Any]], source: str) -> list[dict[st
 
 
 __all__ = ["LABEL_SOURCES", "SOURCE_COLUMNS", "check_label_source", "has_oracle", "judge_labels", "mc_label",
-           "oracle_label", "path_source_labels", "relabel_rows", "select_labels"]
+           "oracle_label", "path_source_labels", "relabel_rows", "select_labels", "stored_judge_labels"]

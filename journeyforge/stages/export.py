@@ -16,6 +16,7 @@ from traces.export import export_run
 from traces.export_checks import benchmark_references
 from traces.export_dir import MARKER
 from traces.export_settings import ExportSettings, VerlReward
+from traces.label_sources import stored_judge_labels
 from traces.prm_placeholder import PlaceholderError, check_tokens, load_prm_tokenizer
 from training.rl_config import RLSettings
 
@@ -70,6 +71,10 @@ def run(cfg: DictConfig) -> dict:
         raise StageError(str(err)) from None
     try:  # and the benchmark files to decontaminate against, read whole: a bad one writes nothing
         benchmarks = benchmark_references(task, options.decontaminate_benchmarks, options.decontaminate_against)
+    except ValueError as err:
+        raise StageError(str(err)) from None
+    try:  # and the judge's labels that export.label_source=judge / consensus reads
+        stored_judge_labels(store, cfg.name, options.label_source)
     except ValueError as err:
         raise StageError(str(err)) from None
     run_id = start_run(store, cfg, "export")
