@@ -24,7 +24,9 @@ from tests.store_backends import pg_database, pg_url, store_url  # noqa: F401
 from tests.test_export import TASK, hand_tree
 from tests.vllm_helpers import free_port
 from traces.label_sources import judge_labels, relabel_rows, select_labels
+from traces.export_settings import ExportSettings
 from traces.stepwise_rows import build_stepwise
+from training.prm_config import PRMSettings
 
 # A prompt the real SmolLM2-135M continues with " \boxed{1}" (greedy, plain text): a path of two or more
 # steps is then judged "step 1 is the first error", a path of one step gets an index outside it (unparsed).
@@ -83,6 +85,10 @@ def test_label_source_without_per_source_columns_is_refused_by_name():
     assert relabel_rows(old, "mc") == old
     with pytest.raises(ValueError, match="carry no per-source labels"):
         relabel_rows(old, "consensus")
+    with pytest.raises(ValueError, match=r"prm\.label_source='votes' is unknown; choose one of mc, oracle, judge, consensus"):
+        PRMSettings(label_source="votes")
+    with pytest.raises(ValueError, match=r"export\.label_source='prm' is unknown"):
+        ExportSettings(label_source="prm").validate()
     with pytest.raises(ValueError, match=r"label\.sources: unknown source 'prm'"):
         LabelSettings(sources=["prm"])
     with pytest.raises(ValueError, match=r"label\.prompt: unknown field \$answer"):
