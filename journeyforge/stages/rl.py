@@ -16,9 +16,9 @@ from omegaconf import DictConfig
 
 from analysis.tables import table
 from journeyforge.components import build_task, open_store, settings, validate_config
-from journeyforge.stages.common import StageError, check_explore_task, start_run
+from journeyforge.stages.common import StageError, attempt_folder, check_explore_task, check_replaceable, start_run
 from journeyforge.stages.train import data_digest
-from training.grpo import RECORD_FILE, is_full_model, load_prompt_set, read_rl_record, starting_point, train_grpo
+from training.grpo import CURVES_FILE, RECORD_FILE, is_full_model, load_prompt_set, read_rl_record, starting_point, train_grpo
 from training.rl_config import RLSettings
 
 
@@ -96,15 +96,21 @@ def train_rl_adapter(store, cfg: DictConfig, task, data_dir: Path, data, out: Pa
     if not rl.force and record and all(record.get(k) == v for k, v in stamp.items()):
         print(f"[rl] {out} is up to date (same start, prompts and settings); rl.force=true retrains")
         return {**record["summary"], "output_dir": str(out), "reused": True}
+    check_replaceable(out, RECORD_FILE, "rl.dir")  # never replace a folder no GRPO run wrote
     run_id = start_run(store, cfg, "rl", name=run_name)
+    # Trained into a folder of its own that replaces `out` only when complete: a failed re-train leaves
+    # the finished adapter (and its run row) as they were (journeyforge/stages/common.py).
     try:
-        res = train_grpo(data, task, out, rl, base_model, adapter, style,
-                         title=f"{run_name}: GRPO from {rl.init} ({task.name})")
+        with attempt_folder(out, RECORD_FILE, "rl.dir") as work:
+            res = train_grpo(data, task, work, rl, base_model, adapter, style,
+                             title=f"{run_name}: GRPO from {rl.init} ({task.name})")
+            res = {**res, "output_dir": str(out), "curves": str(out / CURVES_FILE)}
+            record = read_rl_record(work) or {}
+            record["summary"] = {**record.get("summary", {}), "output_dir": res["output_dir"], "curves": res["curves"]}
+            (work / RECORD_FILE).write_text(json.dumps({**record, **stamp}, indent=2, default=str))
     except BaseException:
-        store.finish_run(run_id, "failed")
+        store.finish_run(run_id, "failed")   # a finished run's row is never changed by a failed attempt
         raise
-    record = read_rl_record(out) or {}
-    (out / RECORD_FILE).write_text(json.dumps({**record, **stamp}, indent=2, default=str))
     store.finish_run(run_id, "done", {k: v for k, v in res.items() if isinstance(v, (int, float, str))})
     return res
 
