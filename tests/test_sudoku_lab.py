@@ -1,5 +1,5 @@
-"""The Sudoku laboratory at smoke size: symbolic depth-first trees -> shortcut / journey / dfs / stream
-data from the same trees -> students trained from scratch (a few thousand parameters, a few steps)
+"""The Sudoku laboratory at smoke size: symbolic depth-first trees -> shortcut / journey / dfs data
+from the same trees -> students trained from scratch (a few thousand parameters, a few steps)
 -> stored eval rows, each checked by the independent Sudoku checker of tests/test_sudoku_task.py.
 And the depth-first trace itself, replayed step by step on a real tree."""
 from __future__ import annotations
@@ -16,10 +16,10 @@ from search.tasks import make_task
 from tests.test_sudoku_task import PUZZLE4, SOLUTION4, brute_solutions, is_solution
 from traces.dfs import linearize_dfs
 
-SMOKE = ["task.n_train=24", "task.n_test=6", "eval.n_problems=6", "eval.max_tokens=60", "experiment.seeds=[0]",
+SMOKE = ["task.n_train=16", "task.n_test=4", "eval.n_problems=4", "eval.max_tokens=60", "experiment.seeds=[0]",
          "experiment.samples=2", "experiment.resamples=200", "train.max_steps=2",
          "train.logging_steps=1", "train.per_device_train_batch_size=4", "train.student.layers=1",
-         "train.student.width=16", "train.student.heads=2", "train.student.context_length=2048", "explore.progress=false"]
+         "train.student.width=16", "train.student.heads=2", "explore.progress=false"]
 
 
 def _cfg(tmp_path: Path, *overrides: str):
@@ -30,19 +30,19 @@ def _cfg(tmp_path: Path, *overrides: str):
 
 
 def test_sudoku_lab_smoke_from_symbolic_trees_to_stored_eval_rows_checked_independently(tmp_path):
-    arms = ["shortcut", "journey", "dfs", "stream"]
+    arms = ["shortcut", "journey", "dfs"]   # stream: ~10x their tokens (the preset linearizes, never trains it)
     result = experiment.run(_cfg(tmp_path, f"experiment.select=[{','.join(arms)}]"))
     store = TraceStore(f"sqlite:///{tmp_path / 'lab.db'}")
     run = store.get_run("experiment-sudoku-lab", "explore")
     trees = store.trees(run["id"])
-    assert len(trees) == 24 and all(t["status"] == "done" for t in trees)
+    assert len(trees) == 16 and all(t["status"] == "done" for t in trees)
     labels = {r["label"] for t in trees for r in store.nodes(t["id"])}
     assert "invalid" not in labels and {"solution", "dead_end"} <= labels   # the preset's puzzles need guesses
     for arm in arms:
         assert result["trained"][f"{arm}/s0"]["parameters"] < 20_000
     ev = store.get_run("experiment-sudoku-lab/experiment", "eval")
     rows = store.evals(ev["id"])
-    assert {r["model"] for r in rows} == {f"{a}/s0" for a in arms} and len(rows) == 4 * 6
+    assert {r["model"] for r in rows} == {f"{a}/s0" for a in arms} and len(rows) == 3 * 4
     problems = {p["id"]: p for p in store.problems(split="test")}
     train_puzzles = {p["payload"]["puzzle"] for p in store.problems(split="train")}
     size = make_task(dict(_cfg(tmp_path).task)).config.size

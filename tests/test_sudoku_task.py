@@ -220,3 +220,13 @@ def test_a_bad_puzzle_file_through_the_cli_is_one_line_and_writes_no_store(tmp_p
     assert lines == [f"journeyforge explore: {bad} line 2: field 'puzzle' has more than one solution "
                      "(task.unique=true keeps puzzles with exactly one; set task.unique=false to keep it)"]
     assert not store.exists()
+
+
+def test_the_puzzle_is_shown_as_rows_or_as_its_givens_in_the_steps_own_words():
+    problem = _problem()
+    assert _task(size=4).question(problem) == "Sudoku 4x4:\n0020\n0401\n4300\n0003\n"
+    cells = _task(size=4, puzzle_format="cells")
+    assert cells.question(problem) == "Sudoku 4x4:\nr1c3=2 r2c2=4 r2c4=1 r3c1=4 r3c2=3 r4c4=3\n"
+    assert cells.prompt(problem, "question").endswith("r4c4=3\n<think>\n")
+    with pytest.raises(ValueError, match="task.puzzle_format must be one of"):
+        _task(size=4, puzzle_format="picture")
