@@ -149,6 +149,12 @@ class RolloutValue(ValueEstimator):
         """Completions per node (`search.rollouts`)."""
         return self.settings.rollouts
 
+    @property
+    def max_tokens(self) -> int:
+        """Token cap of one rollout (`search.rollout_max_tokens`): the explorer checks each rollout
+        prompt against the policy's context with it before any rollout is sent."""
+        return self.settings.rollout_max_tokens
+
     def wants(self, node: SearchNode, result: StepResult) -> bool:
         # Final steps are judged by the verifier and illegal ones by the rules; every other label
         # (an oracle's valid / dead_end included) is replaced by what the rollouts find.
