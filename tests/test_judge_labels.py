@@ -5,6 +5,8 @@ a judge server that is down at the start (one line) or fails later (nothing left
 command resumes)."""
 from __future__ import annotations
 
+import json
+
 from pathlib import Path
 
 import pytest
@@ -179,7 +181,10 @@ def test_label_stage_stores_judge_labels_beside_mc_labels_and_counts_unparsed_an
     # Exported with the consensus: each path ends before its first step where MC and the judge disagree.
     exported = _cfg(tmp_path, "policy=scripted", "export.label_source=consensus", "export.test_fraction=0")
     linearize.run(exported)
-    stepwise = load_from_disk(str(Path(export.run(exported)["dir"]) / "stepwise"))["train"]
+    out_dir = Path(export.run(exported)["dir"])
+    stepwise = load_from_disk(str(out_dir / "stepwise"))["train"]
+    assert "The stepwise and PRM rows carry the `consensus` labels" in (out_dir / "README.md").read_text()
+    assert json.loads((out_dir / "export.json").read_text())["provenance"]["stepwise_labels"] == "consensus"
     full = build_stepwise(_graphs(tmp_path), TASK, test_fraction=0.0, judged=judge_labels(rows))["train"]
     assert len(stepwise) > 0
     for row in stepwise:

@@ -163,6 +163,9 @@ def provenance_section(facts: Mapping[str, Any]) -> str:
              f"(task `{verifier['task']}`).", "",
              "**Search**: " + (", ".join(f"`{k}={v}`" for k, v in facts["search"].items()) or "not recorded") + ".", "",
              "**Step labels**: " + facts["label_source"] + "."]
+    if facts.get("stepwise_labels"):
+        lines.append(f"The stepwise and PRM rows carry the `{facts['stepwise_labels']}` labels "
+                     f"(`export.label_source`: {STEPWISE_SOURCES.get(facts['stepwise_labels'], 'see traces/label_sources.py')}).")
     quality = facts.get("label_quality")
     if quality:
         lines.append(f"Monte-Carlo labels against the exact oracle, {quality['steps']:,} steps "
@@ -173,6 +176,13 @@ def provenance_section(facts: Mapping[str, Any]) -> str:
     lines += _duplicate_lines(facts.get("duplicates"), facts.get("repeated_trajectories") or {})
     lines += ["### Cost", "", *_cost_lines(facts.get("cost"))]
     return "\n".join(lines).rstrip() + "\n"
+
+
+# What each `export.label_source` puts in the stepwise and PRM rows (traces/label_sources.py).
+STEPWISE_SOURCES = {"mc": "the labels the search stored", "oracle": "the task's exact oracle",
+                    "judge": "an LLM judge's first-error labels from `journeyforge label`",
+                    "consensus": "steps where the search's and the judge's labels agree; each path ends "
+                                 "before the first step where they differ"}
 
 
 def label_source(run_config: Mapping[str, Any], task: Task) -> str:

@@ -145,7 +145,8 @@ def write_export(
     if rl_list is not None:
         datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
     accepted = {kind: sum(len(part) for part in datasets[f"sft/{kind}"].values()) for kind in kinds}
-    facts = provenance_facts(task, run_config, trees.values(), kept.contamination, kept.repeated, publish, accepted)
+    facts = provenance_facts(task, run_config, trees.values(), kept.contamination, kept.repeated, publish, accepted,
+                             stepwise_labels=opts.label_source)
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = drop_malformed([r for r in rows if r.get("is_correct") or not opts.correct_only], task)
     stats = trajectory_stats(exported_rows, count_tokens)

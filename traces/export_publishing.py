@@ -108,13 +108,15 @@ def publishable(task: Task, trees: dict, problems: dict, rows: list, splits: Map
 
 def provenance_facts(task: Task, run_config: Mapping[str, Any], trees: Iterable[StoredTree],
                      contamination: Contamination, repeated: Mapping[str, int], publish: PublishInputs,
-                     accepted: Mapping[str, int]) -> dict[str, Any]:
+                     accepted: Mapping[str, int], stepwise_labels: str = "mc") -> dict[str, Any]:
     """export.json's `provenance`: verifier and version, search config, label source and its quality
-    against the oracle, contamination, duplicates, and cost per accepted trajectory per kind."""
+    against the oracle, the source the stepwise and PRM rows carry (`export.label_source`),
+    contamination, duplicates, and cost per accepted trajectory per kind."""
     return {
         "verifier": verifier_of(task),
         "search": search_config(run_config),
         "label_source": label_source(run_config, task),
+        "stepwise_labels": stepwise_labels,
         "label_quality": label_quality(trees, task),
         "contamination": contamination.summary(),
         "duplicates": publish.duplicates,
