@@ -77,7 +77,7 @@ def test_stream_for_math_is_refused_before_anything_is_written(tmp_path):
     from journeyforge.settings import ConfigError
 
     cfg = _cfg(tmp_path, "linearize.kinds=[shortcut,journey,stream]")
-    with pytest.raises(ConfigError, match="Countdown-only"):
+    with pytest.raises(ConfigError, match="stream, which task .math. cannot serve"):
         explore.run(cfg)
     assert not (tmp_path / "traces.db").exists()
 
