@@ -18,3 +18,5 @@ run s4b10 task.n_train=900 experiment.max_examples=600 experiment.select=[shortc
 # P2 / P3: 4,000 examples x 8 epochs (1,000 steps), shortcut and dfs on their own
 run s4b10n4k experiment.select=[shortcut] eval.max_tokens=200
 run s4b10n4k-dfs experiment.select=[dfs] eval.max_tokens=300
+# P4: P2 with the givens shown as placements
+run s4b10n4k-cells task.puzzle_format=cells experiment.select=[shortcut] eval.max_tokens=200
