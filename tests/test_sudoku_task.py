@@ -230,3 +230,9 @@ def test_the_puzzle_is_shown_as_rows_or_as_its_givens_in_the_steps_own_words():
     assert cells.prompt(problem, "question").endswith("r4c4=3\n<think>\n")
     with pytest.raises(ValueError, match="task.puzzle_format must be one of"):
         _task(size=4, puzzle_format="picture")
+
+
+def test_the_canonical_form_is_the_puzzle_whatever_the_blank_spelling():
+    task = _task(size=4)
+    assert task.canonical_form(_problem()) == task.canonical_form(_problem(PUZZLE4.replace("0", "."))) == "..2..4.143.....3"
+    assert task.canonical_form(Problem(key="x", payload={"question": "not a puzzle"})) is None

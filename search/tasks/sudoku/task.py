@@ -70,6 +70,12 @@ class SudokuTask(Task):
             raise ProblemFileError(f"{cfg.path}: no puzzles in the file")
         return list(problems.values())
 
+    def canonical_form(self, problem: Problem) -> str | None:
+        """The puzzle's grid with blanks as `.` (`0` and `.` are one blank), for decontamination: the
+        same puzzle in either file spelling. None for a payload without a `puzzle` string."""
+        puzzle = problem.payload.get("puzzle")
+        return "".join(puzzle.split()).replace("0", ".") if isinstance(puzzle, str) else None
+
     def initial_state(self, problem: Problem) -> dict[str, Any]:
         """The puzzle's grid."""
         return {"grid": problem.payload["puzzle"]}
