@@ -115,11 +115,9 @@ def write_export(
     `verl_reward` (without it, the reward `cfg["rl"]` names: VerlReward.from_run_config).
     `prm_tokenizer` is the tokenizer `prm_openrlhf`'s placeholder is checked with (without it,
     `export.prm_model`'s or the policy's in `cfg`: traces/prm_placeholder.py); the summary's
-    `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`).
-    `judged` (node id -> the judge's label, None where unparsed) feeds `export.label_source=judge` and
-    `consensus` (traces/label_sources.py).
-    `publishing`: what to decontaminate against, the load's duplicates and the cost; the summary's
-    `provenance` (export.json, card) says what was left out and why (traces/export_publishing.py)."""
+    `prm_placeholder` is the placeholder chosen (`text`, `vocab_id`, `checked_with`). `judged` (node id ->
+    the judge's label, None where unparsed) feeds `export.label_source=judge`/`consensus`. `publishing`:
+    what to decontaminate against, the load's duplicates and the cost (traces/export_publishing.py)."""
     out_dir = Path(out_dir)
     run_config = _plain(cfg) or {}
     opts = settings if settings is not None else ExportSettings.from_run_config(run_config)
@@ -135,18 +133,15 @@ def write_export(
     trees, problems, rows, rl_list, rl_splits = kept.trees, kept.problems, kept.rows, kept.rl_list, kept.rl_splits
 
     datasets, dropped_rows = _sft_sets(rows, kinds, problems, task, opts.correct_only, split_args["splits"])
-    datasets["stepwise"] = build_stepwise(trees, task, **split_args, label_source=opts.label_source,
-                                          judged=judged)
-    if prm_tokenizer is None:
-        prm_tokenizer = load_prm_tokenizer(opts.prm_model, run_config.get("policy"))
+    datasets["stepwise"] = build_stepwise(trees, task, **split_args, label_source=opts.label_source, judged=judged)
+    prm_tokenizer = prm_tokenizer if prm_tokenizer is not None else load_prm_tokenizer(opts.prm_model, run_config.get("policy"))
     prm_sets, placeholder = prm_formats(datasets["stepwise"], task.name, opts.prm_placeholder, prm_tokenizer)
     datasets.update(prm_sets)  # Math-Shepherd's and OpenRLHF's PRM formats
     datasets["preference"] = build_preference(trees, task, margin=opts.preference_margin, **split_args)
     if rl_list is not None:
         datasets["rl"] = build_rl_prompts(rl_list, task, rl_splits)
     accepted = {kind: sum(len(part) for part in datasets[f"sft/{kind}"].values()) for kind in kinds}
-    facts = provenance_facts(task, run_config, trees.values(), kept.contamination, kept.repeated, publish, accepted,
-                             stepwise_labels=opts.label_source)
+    facts = provenance_facts(task, run_config, trees.values(), kept, publish, accepted, opts.label_source)
     unit = token_unit or ("tokens" if count_tokens else "words")
     exported_rows = drop_malformed([r for r in rows if r.get("is_correct") or not opts.correct_only], task)
     stats = trajectory_stats(exported_rows, count_tokens)

@@ -106,9 +106,8 @@ def publishable(task: Task, trees: dict, problems: dict, rows: list, splits: Map
     return Publishable(trees, problems, rows, rl_list, rl_splits, contamination, repeated)
 
 
-def provenance_facts(task: Task, run_config: Mapping[str, Any], trees: Iterable[StoredTree],
-                     contamination: Contamination, repeated: Mapping[str, int], publish: PublishInputs,
-                     accepted: Mapping[str, int], stepwise_labels: str = "mc") -> dict[str, Any]:
+def provenance_facts(task: Task, run_config: Mapping[str, Any], trees: Iterable[StoredTree], kept: "Publishable",
+                     publish: PublishInputs, accepted: Mapping[str, int], stepwise_labels: str = "mc") -> dict[str, Any]:
     """export.json's `provenance`: verifier and version, search config, label source and its quality
     against the oracle, the source the stepwise and PRM rows carry (`export.label_source`),
     contamination, duplicates, and cost per accepted trajectory per kind."""
@@ -118,9 +117,9 @@ def provenance_facts(task: Task, run_config: Mapping[str, Any], trees: Iterable[
         "label_source": label_source(run_config, task),
         "stepwise_labels": stepwise_labels,
         "label_quality": label_quality(trees, task),
-        "contamination": contamination.summary(),
+        "contamination": kept.contamination.summary(),
         "duplicates": publish.duplicates,
-        "repeated_trajectories": dict(repeated),
+        "repeated_trajectories": dict(kept.repeated),
         "cost": cost_per_kind(publish.cost, publish.solved_trees, accepted),
     }
 
