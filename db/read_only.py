@@ -41,7 +41,7 @@ def make_read_only_engine(url: str, busy_timeout: float = BUSY_TIMEOUT) -> Engin
                              connect_args={"options": "-c default_transaction_read_only=on"})
     if not path.is_file():
         raise StoreError(f"no trace store at {path} (store.url={mask_url(url)}): the file does not exist; "
-                         "fix store.url")
+                         "fix store.url, or run `journeyforge explore` to make the store first")
     # A hot rollback journal (a store some other tool wrote without WAL) must be read too.
     immutable = "" if any(Path(f"{path}{s}").exists() for s in ("-wal", "-journal")) else "&immutable=1"
     engine = create_engine(f"sqlite:///file:{quote(str(path))}?mode=ro{immutable}&uri=true")

@@ -84,7 +84,7 @@ def test_db_current_on_a_mistyped_path_creates_nothing(tmp_path):
     missing = tmp_path / "typo" / "none.db"
     line = fails("db", "current", f"store.url=sqlite:///{missing}")
     assert line == (f"journeyforge db current: no trace store at {missing} (store.url=sqlite:///{missing}): "
-                    "the file does not exist; fix store.url")
+                    "the file does not exist; fix store.url, or run `journeyforge explore` to make the store first")
     assert list(tmp_path.iterdir()) == []
 
 
