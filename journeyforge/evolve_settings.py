@@ -57,8 +57,8 @@ class EvolveSettings:
     """Answers sampled per training problem in a round that learns from samples (k)."""
     keep: str = "answer"
     """Which sampled answers are data: `answer` (its final answer verified, in one well-formed trace) or
-    `steps` (also every step valid by the task's step checker, exact for Countdown: a right answer
-    reached through a wrong sum does not teach the sum)."""
+    `steps` (also every step valid by the task's step checker, where it has an exact one: a right
+    answer reached through a wrong intermediate step does not teach that step)."""
     data: str = "round"
     """What the model of round k trains on: `round` (round k's data alone, rStar-Math's and ReST-EM's
     choice) or `accumulate` (the data of rounds 0..k, each example once, tagged with its round:

@@ -6,7 +6,7 @@ when every step is right. The answers of many paths go to the policy in one batc
 From a path's answer k: steps before k are `good`, step k is a `mistake`, and the steps after it are
 `mistake` too. ProcessBench grades only k; a step after an error is labelled a mistake here because a
 stored step label means "this step is still on a way to a correct answer" (as Monte-Carlo rollouts
-and Countdown's oracle read it), and nothing after an error that the path never repairs is. An answer
+and an exact oracle read it), and nothing after an error that the path never repairs is. An answer
 outside the grammar (no final `\\boxed{}` holding an integer in [-1, steps)) is `unparsed`: stored and
 counted, never guessed.
 

@@ -43,7 +43,7 @@ class LabelSettings:
     sources: list[str] = field(default_factory=lambda: ["judge"])
     """What to label: `judge` (the stage's `policy` grades each root-to-leaf path, ProcessBench's task:
     the index of the first wrong step, or -1) and/or `oracle` (the task's exact solver, where it has
-    one: Countdown, Sudoku)."""
+    one: `Task.is_solvable`)."""
     prompt: str | None = None
     """The judge's prompt, a template with the fields $question, $steps (one `<step_i>...</step_i>` line
     per step), $n_steps and $last_index; null: ProcessBench's prompt (search/judge_settings.py

@@ -2,8 +2,8 @@
 
 A training problem is contaminated when it matches a reference problem (the run's held-out problems, a
 bundled benchmark, a file the user names) by
-- its canonical form, for tasks that have one (`Task.canonical_form`: Countdown's multiset of numbers
-  and target): the numbers of a problem say everything about it, so text similarity would miss a
+- its canonical form, for tasks that have one (`Task.canonical_form`, e.g. a multiset of numbers and
+  a target): such a form says everything about the problem, so text similarity would miss a
   reordering and flag unrelated problems that share a template;
 - otherwise its text: an exact match after normalisation (NFKC, lower case, punctuation and LaTeX
   markup to spaces, whitespace collapsed), or one shared word n-gram of the normalised text.

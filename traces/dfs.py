@@ -1,10 +1,10 @@
 """Depth-first traces: the steps a search tried, in the order it tried them, each failure closed by
 its reason and the steps it undoes, then the next try (the DFS traces of Qin et al., "To Backtrack
-or Not to Backtrack", arXiv 2504.07052, which beat solution-only training on Sudoku).
+or Not to Backtrack", arXiv 2504.07052, which beat solution-only training on a puzzle with deep searches).
 
 Where the stream kind renders the whole search in Stream of Search's grammar (every generated
 child, and at each move the state with every operation since the root, which grows with the square
-of the depth: thousands of tokens for a Sudoku of 20 blanks), this kind writes one line per tried
+of the depth: thousands of tokens for a search 20 steps deep), this kind writes one line per tried
 step and two per backtrack, so a search of depth d costs about d lines:
 
     r1c1=1

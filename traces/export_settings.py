@@ -43,11 +43,11 @@ class ExportSettings:
     decontaminate_against: list[str] = field(default_factory=list)
     """Files of problems no training problem may match, besides the run's held-out problems and the
     bundled benchmarks: `.jsonl`/`.parquet` (as the task loaders read them: a text field such as
-    `question` or `problem`, or the task's own fields, e.g. Countdown's `nums` and `target`), `.csv` with
+    `question` or `problem`, or the task's own payload fields), `.csv` with
     a header, or plain text with one problem per line. Each is named by its file name in the card."""
     decontaminate_benchmarks: list[str] = field(default_factory=lambda: list(BUNDLED_BENCHMARKS))
     """The bundled benchmark sets training problems are checked against (GSM8K's test split, MATH-500);
-    [] checks none. A task with a canonical form (Countdown) compares that form, so text benchmarks
+    [] checks none. A task with a canonical form (`Task.canonical_form`) compares that form, so text benchmarks
     never match its problems."""
     decontaminate_ngram: int = 13
     """Word n-gram size of the text comparison (13, as GPT-3's and OLMo's; Open-R1 uses 8): a training

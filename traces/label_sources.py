@@ -1,8 +1,8 @@
 """Which label a step carries in the stepwise export and in `journeyforge prm`: one source of several.
 
 - `mc`: the label the search stored in `nodes` (Monte-Carlo rollouts where `search.value=rollout`,
-  else the task's own rules: for Countdown, its exact solver);
-- `oracle`: the task's exact oracle (`Task.is_solvable`; Countdown, Sudoku), computed from the stored
+  else the task's own rules, an exact solver where the task has one);
+- `oracle`: the task's exact oracle (`Task.is_solvable`, where a task has one), computed from the stored
   state: an illegal step or a wrong final answer is a mistake, a legal one is good while the goal is
   still reachable;
 - `judge`: an LLM judge's label from a `journeyforge label` run of the same name (`labels` rows);

@@ -3,7 +3,7 @@
 `label.sources` chooses them: `judge` asks the stage's `policy` (any backend; a served model through
 `policy=openai` is the usual judge) ProcessBench's question about every root-to-leaf path of the explore
 run's trees (search/judge.py), many paths per batched call; `oracle` writes the task's exact oracle
-(Countdown, Sudoku). Where the task has an oracle, the stored (MC) labels, the judge's and their
+(tasks with `Task.is_solvable`). Where the task has an oracle, the stored (MC) labels, the judge's and their
 consensus are graded against it: precision and recall of "this step is a mistake".
 
 Resuming: the labels of every tree finished in a call are stored in one transaction, so a run stopped

@@ -19,7 +19,7 @@ class SymbolicSettings(BackendSettings):
     k: int | None = None
     """Keep the k best steps by the heuristic (a seeded sample of k without one); null: every legal step."""
     heuristic: str | None = "default"
-    """One of the task's heuristics (best first), `default` (the task's first: Countdown's `sum`), `mixed`
+    """One of the task's heuristics (best first), `default` (the first the task declares), `mixed`
     (one of them per tree) or null (the task's order)."""
     max_heuristic: float | None = None
     """Drop steps whose heuristic is above this (Stream of Search's DFS threshold); null: keep them."""

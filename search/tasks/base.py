@@ -180,8 +180,8 @@ class Task(ABC):
         """Problems from the configured source (generator or file), train and test splits."""
 
     def canonical_form(self, problem: Problem) -> str | None:
-        """The problem reduced to what makes it the same problem (Countdown: its multiset of numbers and
-        its target), compared instead of its text when checking training problems against held-out and
+        """The problem reduced to what makes it the same problem (e.g. a multiset of numbers and a
+        target), compared instead of its text when checking training problems against held-out and
         benchmark problems (traces/decontamination.py); None: compare its text (word n-grams). Called on
         rows of files a user names too: return None for a payload without the task's fields."""
         return None
