@@ -1,10 +1,16 @@
-"""Sudoku's answer frame: the whole solved grid inside `<answer>...</answer>`, one row per line."""
+"""Sudoku's answer frame: the whole solved grid inside `<answer>...</answer>`, one row per line.
+
+The tags, finding the last complete answer and putting back a stop string are Countdown's frame
+(search/tasks/countdown/answer.py), shared so that both tasks read answers the same way; only the
+layout of a grid and the whitespace inside it are Sudoku's."""
 from __future__ import annotations
 
 import re
 
-ANSWER_OPEN, ANSWER_CLOSE = "<answer>", "</answer>"
-ANSWER_MARKERS = (ANSWER_OPEN, ANSWER_CLOSE)
+from search.tasks.countdown import answer as tags
+from search.tasks.countdown.answer import ANSWER_CLOSE, ANSWER_MARKERS, ANSWER_OPEN, close_answer
+
+__all__ = ["ANSWER_CLOSE", "ANSWER_MARKERS", "ANSWER_OPEN", "close_answer", "extract_answer", "format_answer"]
 
 
 def format_answer(grid: str) -> str:
@@ -18,17 +24,5 @@ def format_answer(grid: str) -> str:
 
 def extract_answer(text: str) -> str | None:
     """The last complete answer's content with all whitespace removed (`1234341221434321`); None if absent."""
-    end = text.rfind(ANSWER_CLOSE)
-    if end < 0:
-        return None
-    start = text.rfind(ANSWER_OPEN, 0, end)
-    if start < 0:
-        return None
-    return re.sub(r"\s+", "", text[start + len(ANSWER_OPEN):end])
-
-
-def close_answer(text: str, finish_reason: str | None) -> str:
-    """`text` with the `</answer>` stop string put back when generation stopped at it."""
-    if finish_reason == "stop" and text.rfind(ANSWER_OPEN) > text.rfind(ANSWER_CLOSE):
-        return text + ANSWER_CLOSE
-    return text
+    found = tags.extract_answer(text)
+    return None if found is None else re.sub(r"\s+", "", found)
