@@ -60,6 +60,15 @@ def _streams_keep_their_grammar(monkeypatch):
     monkeypatch.setitem(linearize.LINEARIZERS, "stream", checked_stream_linearizer(linearize.LINEARIZERS["stream"]))
 
 
+@pytest.fixture(autouse=True)
+def _each_test_starts_no_runs_yet():
+    """Each test is its own process as far as `fail_started_runs` knows: runs that earlier in-process
+    tests started (in other stores) are not this test's to mark failed."""
+    from journeyforge.stages import common
+
+    common._STARTED.clear()
+
+
 @pytest.fixture
 def sqlite_url(tmp_path) -> str:
     """A fresh SQLite trace store file."""

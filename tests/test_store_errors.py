@@ -147,9 +147,6 @@ def test_folders_that_cannot_be_written_are_named_by_their_option(explored, tmp_
 def test_a_run_left_running_by_a_failed_stage_ends_failed_with_the_reason(tmp_path):
     from omegaconf import OmegaConf
 
-    from journeyforge.stages import common
-
-    common._STARTED.clear()  # runs earlier in-process tests started are theirs, not this stage's
     url = f"sqlite:///{tmp_path / 'traces.db'}"
     cfg = OmegaConf.create({"name": "x", "store": {"url": url}})
     with TraceStore(url) as store:
