@@ -16,6 +16,7 @@ TASKS: dict[str, str] = {
     "countdown": "search.tasks.countdown.task:CountdownTask:search.tasks.countdown.config:CountdownConfig",
     "math": "search.tasks.math.task:MathTask:search.tasks.math.config:MathConfig",
     "sudoku": "search.tasks.sudoku.task:SudokuTask:search.tasks.sudoku.config:SudokuConfig",
+    "maze": "search.tasks.maze.task:MazeTask:search.tasks.maze.config:MazeConfig",
 }
 
 __all__ = ["TASKS", "make_task", "task_classes", "Task", "Problem", "StepResult"]
