@@ -14,6 +14,7 @@ from search.tasks.base import Problem, StepResult, Task
 
 TASKS: dict[str, str] = {
     "countdown": "search.tasks.countdown.task:CountdownTask:search.tasks.countdown.config:CountdownConfig",
+    "gym": "search.tasks.gym.task:GymTask:search.tasks.gym.config:GymConfig",
     "math": "search.tasks.math.task:MathTask:search.tasks.math.config:MathConfig",
     "sudoku": "search.tasks.sudoku.task:SudokuTask:search.tasks.sudoku.config:SudokuConfig",
     "maze": "search.tasks.maze.task:MazeTask:search.tasks.maze.config:MazeConfig",
@@ -54,12 +55,12 @@ def make_task(cfg: Mapping[str, Any] | Any) -> Task:
 
     Unknown keys and values of the wrong type raise ValueError naming the option (`task.<key>`).
     """
-    if not isinstance(cfg, Mapping):
+    if not isinstance(cfg, dict):   # a DictConfig is a Mapping too, whose nested nodes stay DictConfigs
         from omegaconf import DictConfig, OmegaConf
 
-        if not isinstance(cfg, DictConfig):
+        if not isinstance(cfg, (DictConfig, Mapping)):
             raise TypeError(f"task config must be a dict or DictConfig, got {type(cfg).__name__}")
-        cfg = OmegaConf.to_container(cfg, resolve=True)
+        cfg = OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
     values = dict(cfg)
     task_cls, config_cls = task_classes(values.get("name"))
     hints = typing.get_type_hints(config_cls)

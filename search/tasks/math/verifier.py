@@ -42,6 +42,7 @@ FORBIDDEN = re.compile(
 )
 _BIG_FACTORIAL = re.compile(r"\d{%d,}\s*!" % (MAX_EXPONENT_DIGITS + 1))
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[3])
+WORKER_MODULE = "search.tasks.math.worker"   # another task's checker speaks the same protocol (`VerifierPool(module=)`)
 
 
 # -- pre-checks --------------------------------------------------------------------------------
@@ -107,14 +108,14 @@ def _quick_verdict(gold: str, pred: str) -> bool | None:
 
 # -- the worker pool ---------------------------------------------------------------------------
 class _Worker:
-    """One `python -m search.tasks.math.worker` process and the bytes read from it so far."""
+    """One `python -m <module>` checker process (math-verify's by default) and the bytes read from it so far."""
 
-    def __init__(self) -> None:
+    def __init__(self, module: str = WORKER_MODULE) -> None:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_PROJECT_ROOT, env.get("PYTHONPATH")) if p)
         # A session of its own: Ctrl-C in a terminal reaches the parent, which closes the pool.
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "search.tasks.math.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            [sys.executable, "-m", module], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             env=env, close_fds=True, start_new_session=True,
         )
         self.fd = self.proc.stdout.fileno()
@@ -161,8 +162,9 @@ class VerifierPool:
     """A few worker processes, each behind its own pipe, judging (gold, answer) pairs with a hard
     time limit per pair. Thread-safe: batches from several threads run one after another."""
 
-    def __init__(self, size: int = POOL_SIZE) -> None:
+    def __init__(self, size: int = POOL_SIZE, module: str = WORKER_MODULE) -> None:
         self.size = size
+        self.module = module
         self.workers: list[_Worker] = []
         self.pid = os.getpid()
         self.lock = threading.Lock()
@@ -170,12 +172,12 @@ class VerifierPool:
 
     def _startup_failed(self, worker: _Worker, detail: str) -> RuntimeError:
         worker.stop(kill=True)
-        return RuntimeError(f"the math answer checker could not start ({detail}); run "
-                            f"`{sys.executable} -m search.tasks.math.worker` to see why")
+        return RuntimeError(f"the answer checker {self.module} could not start ({detail}); run "
+                            f"`{sys.executable} -m {self.module}` to see why")
 
     def run(self, jobs: Sequence[tuple[str, str | None]], timeout: float) -> list[bool]:
-        """math-verify's verdict on each (gold, answer) (answer None: whether it reads the gold as
-        math); False for one that takes over `timeout` seconds."""
+        """The worker's verdict on each (gold, answer), its `ok` as sent (math-verify's true/false;
+        answer None: whether it reads the gold as math); False for one that takes over `timeout` seconds."""
         results = [False] * len(jobs)
         if not jobs:
             return results
@@ -183,7 +185,7 @@ class VerifierPool:
             if self.closed:
                 raise RuntimeError("the math answer checker pool is closed")
             while len(self.workers) < self.size:
-                self.workers.append(_Worker())
+                self.workers.append(_Worker(self.module))
             try:
                 self._run(jobs, timeout, results)
             except BaseException:
@@ -206,7 +208,7 @@ class VerifierPool:
                     except OSError:           # it died after its last verdict: replace it, retry the job
                         pending.appendleft(job)
                         worker.stop(kill=True)
-                        self.workers[slot] = _Worker()
+                        self.workers[slot] = _Worker(self.module)
             if not pending and not busy:
                 break
             now = time.monotonic()
@@ -223,7 +225,7 @@ class VerifierPool:
                         raise self._startup_failed(worker, f"exit code {worker.proc.wait()}")
                     busy.pop(slot, None)
                     worker.stop(kill=True)
-                    self.workers[slot] = _Worker()
+                    self.workers[slot] = _Worker(self.module)
                     continue
                 for message in messages:
                     if "ready" in message:
@@ -232,13 +234,13 @@ class VerifierPool:
                         raise self._startup_failed(worker, message["error"])
                     elif slot in busy:
                         job, _ = busy.pop(slot)
-                        results[job] = bool(message.get("ok"))
+                        results[job] = message.get("ok") or False   # true/false, or a score
             now = time.monotonic()
             for slot, (job, deadline) in list(busy.items()):
                 if now >= deadline:                   # too slow: wrong, and a fresh worker
                     busy.pop(slot)
                     self.workers[slot].stop(kill=True)
-                    self.workers[slot] = _Worker()
+                    self.workers[slot] = _Worker(self.module)
             for worker in self.workers:
                 if not worker.ready and now >= worker.started + STARTUP_SECONDS:
                     raise self._startup_failed(worker, f"not ready after {STARTUP_SECONDS:.0f} s")
@@ -259,18 +261,19 @@ class VerifierPool:
             self.workers = []
 
 
-_POOL: VerifierPool | None = None
+_POOLS: dict[str, VerifierPool] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def shared_pool() -> VerifierPool:
-    """This process's pool, created on first use (again after a fork: pipes are not shared)."""
-    global _POOL
+def shared_pool(module: str = WORKER_MODULE) -> VerifierPool:
+    """This process's pool of `module` workers, created on first use (again after a fork: pipes are
+    not shared)."""
     with _POOL_LOCK:
-        if _POOL is None or _POOL.pid != os.getpid() or _POOL.closed:
-            _POOL = VerifierPool()
-            atexit.register(_POOL.close)
-        return _POOL
+        pool = _POOLS.get(module)
+        if pool is None or pool.pid != os.getpid() or pool.closed:
+            pool = _POOLS[module] = VerifierPool(module=module)
+            atexit.register(pool.close)
+        return pool
 
 
 # -- verdicts with a cache ---------------------------------------------------------------------
