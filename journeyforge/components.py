@@ -13,7 +13,6 @@ from db import TraceStore
 from db.settings import StoreSettings
 from journeyforge.settings import ConfigError, settings, train_kinds, validate_config  # noqa: F401
 from training.config import EvalSettings
-from search.algorithms import SearchSettings, make_algorithm
 from search.explorer import ExploreSettings
 from search.policies import make_policy, policy_options
 from search.tasks import make_task
@@ -24,7 +23,11 @@ def open_store(cfg: DictConfig, create: bool = False) -> TraceStore:
     """The configured store. Only stages that grow trees (explore, and run/experiment through it) pass
     `create=True`: the others read what explore wrote, so a mistyped store.url is an error there, not a
     new empty store."""
-    opts = settings(StoreSettings, cfg.store, "store")
+    return store_of(settings(StoreSettings, cfg.store, "store"), create)
+
+
+def store_of(opts: StoreSettings, create: bool = False) -> TraceStore:
+    """The store of settings `opts` (`open_store` for a stage that has built its settings already)."""
     return TraceStore(opts.url, create=create, busy_timeout=opts.busy_timeout)
 
 
@@ -44,16 +47,17 @@ def load_problems(task) -> list:
 
 
 def build_policy(cfg: DictConfig, task=None, **overrides: Any):
-    node = OmegaConf.to_container(cfg.policy, resolve=True)
+    return policy_of(OmegaConf.to_container(cfg.policy, resolve=True), task, **overrides)
+
+
+def policy_of(policy: dict, task=None, **overrides: Any):
+    """The policy of config `policy` (backend and options) with `overrides` over it."""
+    node = dict(policy)
     if "model" in overrides and "model" not in policy_options(node["backend"]):
         # The trees were grown without a model (policy=symbolic): a trained model answers on transformers.
         node = {"backend": "hf", "seed": node.get("seed", 0)}
     node.update(overrides)
     return make_policy(node, task=task)
-
-
-def build_algorithm(cfg: DictConfig):
-    return make_algorithm(settings(SearchSettings, cfg.search, "search"))
 
 
 def explore_settings(cfg: DictConfig) -> ExploreSettings:

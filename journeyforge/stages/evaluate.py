@@ -5,9 +5,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_policy, build_task, eval_settings, open_store, train_kinds, validate_config
+from journeyforge.components import build_task, policy_of, store_of
 from journeyforge.stages.common import StageError, check_explore_task, start_run
-from journeyforge.stages.rl import optional_rl_settings, rl_models
+from journeyforge.stages.rl import rl_models
+from journeyforge.stages.run_parts import RunParts
 from search.tasks.base import Problem
 from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
 from training.student import StudentError
@@ -46,9 +47,14 @@ def scaling_report(cfg: DictConfig, ev, task, problems: list[Problem], results: 
 
 
 def run(cfg: DictConfig) -> dict:
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
-    ev = eval_settings(cfg)
-    store = open_store(cfg)
+    """Evaluate the models of run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg))
+
+
+def run_with(parts: RunParts) -> dict:
+    """Answer the held-out problems with the base model (`eval.include_base`) and every trained model."""
+    cfg, ev = parts.cfg, parts.eval
+    store = store_of(parts.store)
     check_explore_task(store, cfg)  # the adapters of `name` were tuned on its explore run's task
     task = build_task(cfg)
     rows = store.problems(dataset=task.dataset, split="test")[: ev.n_problems]
@@ -57,24 +63,13 @@ def run(cfg: DictConfig) -> dict:
                          f"run `journeyforge explore name={cfg.name}` first (it loads them)")
     problems = [Problem.from_row(r) for r in rows]
     key_to_id = {r["key"]: r["id"] for r in rows}
-    models: list[tuple] = []
-    if ev.include_base:
-        models.append(("base", cfg.policy.model, None))
-    for kind in train_kinds(cfg):
-        adapter = Path(cfg.train.dir) / kind
-        if (adapter / "adapter_config.json").exists():
-            models.append((kind, cfg.train.model, str(adapter)))
-        elif (adapter / "config.json").exists():  # a full model (train.lora=false, train.scratch): no base
-            models.append((kind, str(adapter), None))
-    rl = optional_rl_settings(cfg)
-    # GRPO adapters (`<rl.dir>/rl-<init>`), with the prompt style they were trained on
-    models += rl_models(rl.dir if rl is not None else cfg.train.dir)
+    models = _models(parts)
     if not models:
         raise StageError("nothing to evaluate: eval.include_base=false and no trained adapters in "
-                         f"{cfg.train.dir}; run `journeyforge train name={cfg.name}` first")
+                         f"{parts.train.dir}; run `journeyforge train name={cfg.name}` first")
 
     def factory(model: str, adapter: str | None):
-        return build_policy(cfg, task, model=model, adapter=adapter)
+        return policy_of(parts.policy, task, model=model, adapter=adapter)
 
     run_id = start_run(store, cfg, "eval")
     try:
@@ -106,3 +101,18 @@ def run(cfg: DictConfig) -> dict:
                                               problems).items():
         print(f"[eval] greedy accuracy by {field}\n{table_text}")
     return {"run_id": run_id, "table": text, "rows": stored}
+
+
+def _models(parts: RunParts) -> list[tuple]:
+    """Eval's model tuples: the base model (`eval.include_base`), each trained kind's adapter or whole
+    model, and the GRPO models (`<rl.dir>/rl-<init>`, with the prompt style they were trained on)."""
+    models: list[tuple] = []
+    if parts.eval.include_base:
+        models.append(("base", parts.cfg.policy.model, None))
+    for kind in parts.kinds_to_train():
+        adapter = Path(parts.train.dir) / kind
+        if (adapter / "adapter_config.json").exists():
+            models.append((kind, parts.train.model, str(adapter)))
+        elif (adapter / "config.json").exists():  # a full model (train.lora=false, train.scratch): no base
+            models.append((kind, str(adapter), None))
+    return models + rl_models(parts.rl.dir if parts.rl is not None else parts.train.dir)

@@ -17,14 +17,14 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from journeyforge.components import (ConfigError, build_task, load_problems, open_store, settings, train_kinds,
-                                     validate_config)
+from journeyforge.components import ConfigError, build_task, load_problems, settings, store_of, validate_config
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
 from journeyforge.stages.evolve_checks import check_evolve_dir, check_expert_settings, check_round_model
+from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.evolve_samples import (SAMPLE_STAGE, build_round_set, round_sft, sample_round,
                                                 sampled_examples, trees_rows)
 from journeyforge.stages.train import train_adapter
@@ -62,9 +62,9 @@ def round_name(name: str, k: int) -> str:
     return f"{name}/round-{k}"
 
 
-def driving_kind(cfg: DictConfig, ev: EvolveSettings) -> str:
+def driving_kind(parts: RunParts, ev: EvolveSettings) -> str:
     """The trained kind whose model grows the next round."""
-    kinds = train_kinds(cfg)
+    kinds = parts.kinds_to_train()
     kind = ev.kind or (kinds[0] if kinds else None)
     if kind not in kinds:
         raise StageError(f"evolve.kind={kind} is not among the kinds train tunes ({', '.join(kinds)}): "
@@ -72,73 +72,76 @@ def driving_kind(cfg: DictConfig, ev: EvolveSettings) -> str:
     return kind
 
 
-def round_model(cfg: DictConfig, ev: EvolveSettings, k: int) -> Path:
+def round_model(parts: RunParts, ev: EvolveSettings, k: int) -> Path:
     """The model directory round k leaves for round k+1 (its SFT adapter or student, or GRPO's adapter)."""
     models = Path(ev.dir) / f"round-{k}" / "models"
-    kind = driving_kind(cfg, ev)
+    kind = driving_kind(parts, ev)
     return models / (f"rl-{kind}" if ev.rl else kind)
 
 
-def _set(node: DictConfig, key: str, value) -> None:
-    OmegaConf.update(node, key, value, merge=False, force_add=True)
+def round_parts(parts: RunParts, ev: EvolveSettings, k: int, model: Path | None, scorer: Path | None) -> RunParts:
+    """The settings of round k: copies of `parts` named `<name>/round-<k>`, with the round's folders and,
+    for k >= 1, round k-1's `model` as the policy (and its step `scorer` as the value)."""
+    root = Path(ev.dir) / f"round-{k}"
+    # Each round is scored by its tuned model; the untuned policy (round 0's may be no model at all,
+    # scripted or symbolic) is not a round.
+    changes: dict = {"export": dataclasses.replace(parts.export, dir=str(root / "datasets")),
+                     "train": dataclasses.replace(parts.train, dir=str(root / "models")),
+                     "eval": dataclasses.replace(parts.eval, include_base=False)}
+    if parts.rl is not None:
+        changes["rl"] = dataclasses.replace(parts.rl, dir=str(root / "models"), init=driving_kind(parts, ev))
+    if parts.prm is not None:
+        changes["prm"] = dataclasses.replace(parts.prm, dir=str(root / "prm"))
+    if model is not None:
+        record = _training_record(model)
+        changes["policy"] = _round_policy(parts, ev, model, record)
+        style = record.get("prompt_style") or (record.get("settings") or {}).get("format")
+        if style in PROMPT_FOR_FORMAT:  # prompt the explorer as the model was trained
+            changes["task"] = {**parts.task, "prompt_format": PROMPT_FOR_FORMAT[style]}
+    if scorer is not None:
+        changes["search"] = dataclasses.replace(parts.search, value="prm", prm=str(scorer))
+    return parts.changed(name=round_name(parts.name, k), **changes)
+
+
+def _round_policy(parts: RunParts, ev: EvolveSettings, model: Path, record: dict) -> dict:
+    """Round k's policy: round k-1's `model` (trained as `record` says) on the configured backend, or on
+    transformers when that backend loads no model; `evolve.policy` over it."""
+    policy = dict(parts.policy)
+    if "model" not in policy_options(policy["backend"]):
+        policy = {"backend": "hf", "seed": policy.get("seed", parts.cfg.get("seed", 0))}
+    if (model / "adapter_config.json").exists():  # LoRA: the base it was tuned from, plus the adapter
+        policy.update(model=record.get("base_model") or (record.get("settings") or {}).get("model")
+                      or parts.train.model, adapter=str(model))
+    else:  # a full model (train.scratch students, train.lora=false)
+        policy.update(model=str(model))
+        if "adapter" in policy_options(policy["backend"]):
+            policy["adapter"] = None
+    policy.update(ev.policy or {})
+    return policy
 
 
 def round_config(cfg: DictConfig, ev: EvolveSettings, k: int, model: Path | None, scorer: Path | None) -> DictConfig:
-    """The config of round k: `cfg` resolved, named `<name>/round-<k>`, with the round's folders and,
-    for k >= 1, round k-1's `model` as the policy (and its step `scorer` as the value)."""
-    rc = OmegaConf.create(OmegaConf.to_container(cfg, resolve=True))
-    root = Path(ev.dir) / f"round-{k}"
-    _set(rc, "name", round_name(cfg.name, k))
-    _set(rc, "export.dir", str(root / "datasets"))
-    _set(rc, "train.dir", str(root / "models"))
-    if rc.get("rl") is not None:
-        _set(rc, "rl.dir", str(root / "models"))
-        _set(rc, "rl.init", driving_kind(cfg, ev))
-    if rc.get("prm") is not None:
-        _set(rc, "prm.dir", str(root / "prm"))
-    # Each round is scored by its tuned model; the untuned policy (round 0's may be no model at all,
-    # scripted or symbolic) is not a round.
-    _set(rc, "eval.include_base", False)
-    if model is not None:
-        policy = OmegaConf.to_container(rc.policy)
-        if "model" not in policy_options(policy["backend"]):
-            policy = {"backend": "hf", "seed": policy.get("seed", cfg.get("seed", 0))}
-        record = _training_record(model)
-        if (model / "adapter_config.json").exists():  # LoRA: the base it was tuned from, plus the adapter
-            policy.update(model=record.get("base_model") or (record.get("settings") or {}).get("model")
-                          or cfg.train.model, adapter=str(model))
-        else:  # a full model (train.scratch students, train.lora=false)
-            policy.update(model=str(model))
-            if "adapter" in policy_options(policy["backend"]):
-                policy["adapter"] = None
-        policy.update(ev.policy or {})
-        rc.policy = OmegaConf.create(policy)
-        style = record.get("prompt_style") or (record.get("settings") or {}).get("format")
-        if style in PROMPT_FOR_FORMAT:  # prompt the explorer as the model was trained
-            _set(rc, "task.prompt_format", PROMPT_FOR_FORMAT[style])
-    if scorer is not None:
-        _set(rc, "search.value", "prm")
-        _set(rc, "search.prm", str(scorer))
-    return rc
+    """The config of round k (`round_parts` of `cfg`): what its runs record."""
+    return round_parts(RunParts.of(cfg, validate=False), ev, k, model, scorer).cfg
 
 
-def check_round_settings(cfg: DictConfig, ev: EvolveSettings) -> None:
+def check_round_settings(parts: RunParts, ev: EvolveSettings) -> None:
     """ConfigError unless the config of every round k >= 1 passes `validate_config` with the model round
     k-1 will leave (its directory need not exist yet: options are checked, no model is loaded). A fault
     of `evolve.policy` is named as such: the round is checked without it first."""
-    check_expert_settings(cfg, ev)
+    check_expert_settings(parts, ev)
     for k in range(1, ev.rounds):
-        planned = round_model(cfg, ev, k - 1)
+        planned = round_model(parts, ev, k - 1)
         for options in ({}, ev.policy or {}):
             try:
-                validate_config(round_config(cfg, dataclasses.replace(ev, policy=options), k, planned, None))
+                validate_config(round_parts(parts, dataclasses.replace(ev, policy=options), k, planned, None).cfg)
             except ConfigError as err:
                 text = str(err)
                 if options:
                     text = text.replace("policy.", "evolve.policy.", 1)
                     raise ConfigError(f"{text} (round {k}'s policy: round {k - 1}'s model with evolve.policy over "
                                       "it); nothing was written") from None
-                raise ConfigError(f"round {k} of evolve run {cfg.name!r}: {text}; nothing was written") from None
+                raise ConfigError(f"round {k} of evolve run {parts.name!r}: {text}; nothing was written") from None
 
 
 def _training_record(model: Path) -> dict:
@@ -173,12 +176,12 @@ def _selection(store, cfg: DictConfig, ev: EvolveSettings, k: int, train_keys: l
     return list(train_keys)
 
 
-def _grower(cfg: DictConfig) -> tuple[str, str | None]:
-    """(model, sha256) of the configured policy: its model name or directory, or its backend's name."""
-    model = cfg.policy.get("model") if "model" in policy_options(cfg.policy.backend) else None
-    label = str(model) if model else str(cfg.policy.backend)
-    if cfg.policy.get("adapter"):
-        label = str(cfg.policy.adapter)
+def _grower(policy: dict) -> tuple[str, str | None]:
+    """(model, sha256) of the `policy`: its model name or directory, or its backend's name."""
+    model = policy.get("model") if "model" in policy_options(policy["backend"]) else None
+    label = str(model) if model else str(policy["backend"])
+    if policy.get("adapter"):
+        label = str(policy["adapter"])
     return label, model_digest(label)
 
 
@@ -186,16 +189,16 @@ def run(cfg: DictConfig) -> dict:
     """Run (or resume) rounds 0..evolve.rounds-1 of evolve run `cfg.name`, then write the report."""
     from analysis.evolve_report import write_report
 
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
+    parts = RunParts.of(cfg)  # every setting, before the store is opened: a bad one writes nothing
     ev = evolve_settings(cfg)
-    kind = driving_kind(cfg, ev)
+    kind = driving_kind(parts, ev)
     if ev.prm and "prm" not in _value_choices():
         raise StageError("evolve.prm=true needs search.value=prm, which this journeyforge does not have")
     check_evolve_dir(ev)
-    check_round_settings(cfg, ev)  # every round's config, evolve.policy included, before round 0 runs
+    check_round_settings(parts, ev)  # every round's config, evolve.policy included, before round 0 runs
     task = build_task(cfg)
     train_keys = [p.key for p in load_problems(task) if p.split == "train"]
-    store = open_store(cfg, create=True)
+    store = store_of(parts.store, create=True)
     rounds = []
     parent = None
     for k in range(ev.rounds):
@@ -208,18 +211,18 @@ def run(cfg: DictConfig) -> dict:
         model = scorer = None
         if k > 0:
             # Round k-1's model (and scorer) must be there and load before round k writes anything.
-            model = round_model(cfg, ev, k - 1)
+            model = round_model(parts, ev, k - 1)
             check_round_model(cfg, k, model)
             scorer = Path(ev.dir) / f"round-{k - 1}" / "prm" if ev.prm else None
             if scorer is not None and not scorer.is_dir():
                 raise StageError(f"round {k} of evolve run {cfg.name!r} is valued by round {k - 1}'s step scorer "
                                  f"{scorer}, which is missing; nothing was written")
-        rc = round_config(cfg, ev, k, model, scorer)
+        rp = round_parts(parts, ev, k, model, scorer)
         keys = _selection(store, cfg, ev, k, train_keys)
         if not keys:
             print(f"[evolve] round {k}: no training problems left to grow (evolve.problems={ev.problems}); stopping")
             break
-        outcome = _play_round(store, cfg, rc, ev, k, kind, keys, parent, model, task)
+        outcome = _play_round(store, parts, rp, ev, k, kind, keys, parent, model, task)
         rounds.append(outcome)
         if outcome.get("stopped"):
             break
@@ -235,12 +238,14 @@ def _origin(store, name: str) -> dict:
     return store.get_run(name, "explore") or store.get_run(name, SAMPLE_STAGE)
 
 
-def _play_round(store, cfg: DictConfig, rc: DictConfig, ev: EvolveSettings, k: int, kind: str, keys: list[str],
+def _play_round(store, parts: RunParts, rp: RunParts, ev: EvolveSettings, k: int, kind: str, keys: list[str],
                 parent: int | None, model: Path | None, task) -> dict:
-    """Round k: grow trees and/or sample answers with round k-1's model, train round k's model, evaluate it.
-    Returns {round, name, skipped, origin} or, when the round has nothing to learn from, {..., stopped}."""
-    name = rc.name
-    grower, grower_sha = _grower(rc)
+    """Round k (settings `rp`, made from the evolve run's `parts`): grow trees and/or sample answers with
+    round k-1's model, train round k's model, evaluate it. Returns {round, name, skipped, origin} or, when
+    the round has nothing to learn from, {..., stopped}."""
+    validate_config(rp.cfg)  # the round's settings, its model and step scorer among them, once
+    name = rp.name
+    grower, grower_sha = _grower(rp.policy)
     trees = k == 0 or ev.learn_from in ("trees", "both")
     samples = k > 0 and ev.learn_from in ("samples", "both")
     how = " and ".join(w for w, on in (("trees grown", trees), (f"{ev.samples} answers sampled each", samples)) if on)
@@ -248,15 +253,15 @@ def _play_round(store, cfg: DictConfig, rc: DictConfig, ev: EvolveSettings, k: i
     origin = made = sampled = None
     if trees:
         if not _done(store, name, "explore"):
-            explore.run(rc, train_keys=set(keys))
+            explore.run_with(rp, train_keys=set(keys))
         origin = store.get_run(name, "explore")["id"]
         store.set_lineage(origin, round=k, parent_run_id=parent, model=grower, model_sha256=grower_sha)
         if not _done(store, name, "linearize"):
-            linearize.run(rc)
+            linearize.run_with(rp)
         _lineage(store, name, "linearize", k, origin, grower, grower_sha)
         made = sum(((store.get_run(name, "linearize").get("stats") or {}).get("trajectories") or {}).values())
     if samples:
-        sampled = sample_round(store, rc, ev, k, kind, _prompt_style(model), keys, task)
+        sampled = sample_round(store, rp, ev, k, kind, _prompt_style(model), keys, task)
         store.set_lineage(sampled["id"], round=k, parent_run_id=parent, model=grower, model_sha256=grower_sha)
         origin = origin or sampled["id"]
     stop = _nothing_to_learn(k, ev, made if trees else None, sampled["stats"] if samples else None)
@@ -265,24 +270,24 @@ def _play_round(store, cfg: DictConfig, rc: DictConfig, ev: EvolveSettings, k: i
         return {"round": k, "name": name, "skipped": False, "stopped": stop}
     if trees and made:
         if not _done(store, name, "export"):
-            export.run(rc)
+            export.run_with(rp)
         _lineage(store, name, "export", k, origin, grower, grower_sha)
     if k > 0 and (samples or ev.data == "accumulate"):
-        _train_on_round_set(store, rc, ev, k, kind, model, task, sampled)
+        _train_on_round_set(store, rp, ev, k, kind, model, task, sampled)
     else:
-        train.run(rc)  # resumes by itself: an adapter trained on the same data with the same settings is kept
-    for trained in train_kinds(rc):
-        _lineage(store, f"{name}/{trained}", "train", k, origin, str(Path(rc.train.dir) / trained))
+        train.run_with(rp)  # resumes by itself: an adapter trained on the same data with the same settings is kept
+    for trained in rp.kinds_to_train():
+        _lineage(store, f"{name}/{trained}", "train", k, origin, str(Path(rp.train.dir) / trained))
     if ev.rl:
-        rl.run(rc)
-        _lineage(store, f"{name}/rl-{kind}", "rl", k, origin, str(Path(rc.rl.dir) / f"rl-{kind}"))
+        rl.run_with(rp)
+        _lineage(store, f"{name}/rl-{kind}", "rl", k, origin, str(Path(rp.rl.dir) / f"rl-{kind}"))
     if ev.prm:
         if not _done(store, name, "prm"):
-            prm.run(rc)
-        _lineage(store, name, "prm", k, origin, str(Path(rc.prm.dir)))
+            prm.run(rp.cfg)  # the prm stage takes its config (it builds its settings from it)
+        _lineage(store, name, "prm", k, origin, str(Path(rp.prm.dir)))
     if not _done(store, name, "eval"):
-        evaluate.run(rc)
-    _lineage(store, name, "eval", k, origin, str(round_model(cfg, ev, k)))
+        evaluate.run_with(rp)
+    _lineage(store, name, "eval", k, origin, str(round_model(parts, ev, k)))
     return {"round": k, "name": name, "skipped": False, "origin": origin}
 
 
@@ -314,7 +319,7 @@ def _prompt_style(model: Path | None) -> str:
     return record.get("prompt_style") or (record.get("settings") or {}).get("format") or "fewshot"
 
 
-def _train_on_round_set(store, rc: DictConfig, ev: EvolveSettings, k: int, kind: str, model: Path | None, task,
+def _train_on_round_set(store, rp: RunParts, ev: EvolveSettings, k: int, kind: str, model: Path | None, task,
                         sampled: dict | None) -> None:
     """Train round k's `kind` model on its own set (its trees' and samples' examples, after round k-1's with
     evolve.data=accumulate), from the base or from round k-1's model (evolve.init)."""
@@ -322,9 +327,9 @@ def _train_on_round_set(store, rc: DictConfig, ev: EvolveSettings, k: int, kind:
     folder, by_round = build_round_set(ev, k, kind, new)
     print(f"[evolve] round {k}: {sum(by_round.values())} examples to train on (by the round they came from: "
           + ", ".join(f"round {r}: {n}" for r, n in by_round.items()) + f"), in {folder}")
-    sft, force = round_sft(rc, ev, model)
-    result = train_adapter(store, rc, folder, Path(rc.train.dir) / kind, sft, force, f"{rc.name}/{kind}")
-    run = store.get_run(f"{rc.name}/{kind}", "train")
+    sft, force = round_sft(rp.train, ev, model)
+    result = train_adapter(store, rp.cfg, folder, Path(rp.train.dir) / kind, sft, force, f"{rp.name}/{kind}")
+    run = store.get_run(f"{rp.name}/{kind}", "train")
     if run is not None and not result.get("reused"):  # the lineage of the set it trained on, by round
         store.finish_run(run["id"], "done", {**(run.get("stats") or {}), "data": str(folder),
                                              "examples_by_round": {str(r): n for r, n in by_round.items()}})

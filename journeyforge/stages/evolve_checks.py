@@ -8,21 +8,20 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import eval_settings, settings
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.folders import folder_problem
 from journeyforge.settings import ConfigError
 from journeyforge.stages.common import StageError
-from training.config import TrainSettings
+from journeyforge.stages.run_parts import RunParts
 
 
-def check_expert_settings(cfg: DictConfig, ev: EvolveSettings) -> None:
-    """ConfigError for expert-iteration settings that cannot work together with the other groups'."""
-    train = settings(TrainSettings, cfg.train, "train")
+def check_expert_settings(parts: RunParts, ev: EvolveSettings) -> None:
+    """ConfigError for expert-iteration settings that cannot work together with the other groups' (`parts`)."""
+    train = parts.train
     if ev.init == "continue" and train.lora and not train.scratch:
         raise ConfigError("evolve.init=continue trains round k-1's whole model further, and train.lora=true "
                           "would leave only an adapter: set train.lora=false, or evolve.init=base")
-    if ev.learn_from != "trees" and ev.samples > 1 and eval_settings(cfg).temperature == 0:
+    if ev.learn_from != "trees" and ev.samples > 1 and parts.eval.temperature == 0:
         raise ConfigError(f"evolve.samples={ev.samples} with eval.temperature=0 samples the same greedy answer "
                           f"{ev.samples} times: set eval.temperature > 0 (the rounds sample as eval samples), "
                           "or evolve.samples=1")

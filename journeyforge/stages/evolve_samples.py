@@ -14,11 +14,11 @@ import dataclasses
 from collections import Counter
 from pathlib import Path
 
-from omegaconf import DictConfig
-
-from journeyforge.components import build_policy, eval_settings, settings
+from journeyforge.components import policy_of
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.run_parts import RunParts
+from journeyforge.stages.train import sft_settings
 from search.tasks.base import Problem
 from training.config import SFTSettings, TrainSettings
 from training.expert_samples import distinct, sample_problems
@@ -28,22 +28,23 @@ SAMPLE_STAGE = "sample"
 EXPERT_SET = "expert"   # <round-k>/datasets/expert/<kind>: the set a round trained on when it is not export's
 
 
-def sample_round(store, rc: DictConfig, ev: EvolveSettings, k: int, kind: str, style: str, keys: list[str],
+def sample_round(store, rp: RunParts, ev: EvolveSettings, k: int, kind: str, style: str, keys: list[str],
                  task) -> dict:
-    """Round k's sample run (`rc` is round k's config, whose policy is round k-1's model): sampled now, or
-    read back when a run before this one finished it. Returns the run row."""
-    run = store.get_run(rc.name, SAMPLE_STAGE)
+    """Round k's sample run (`rp` holds round k's settings, whose policy is round k-1's model; answers are
+    sampled as `eval` samples): sampled now, or read back when a run before this one finished it. Returns
+    the run row."""
+    run = store.get_run(rp.name, SAMPLE_STAGE)
     if run is not None and run["status"] == "done":
-        print(f"[evolve] round {k}: its samples ({rc.name}) are stored; not sampled again")
+        print(f"[evolve] round {k}: its samples ({rp.name}) are stored; not sampled again")
         return run
     stored = {row["key"]: row for row in store.problems(dataset=task.dataset, split="train")}
     problems = [Problem.from_row(stored[key]) for key in keys if key in stored]
-    sampling = eval_settings(rc)
-    policy = build_policy(rc, task)   # the model was opened and checked before the round began
+    sampling = rp.eval
+    policy = policy_of(rp.policy, task)   # the model was opened and checked before the round began
     try:
-        run_id = start_run(store, rc, SAMPLE_STAGE)
+        run_id = start_run(store, rp.cfg, SAMPLE_STAGE)
         answered = sample_problems(policy, task, problems, style, ev.samples, sampling, sampling.seed + k,
-                                   keep=ev.keep, label=kind, model=str(rc.policy.model))
+                                   keep=ev.keep, label=kind, model=str(rp.policy["model"]))
     except StudentError as err:
         raise StageError(str(err)) from None
     finally:
@@ -66,7 +67,7 @@ def sample_round(store, rc: DictConfig, ev: EvolveSettings, k: int, kind: str, s
     print(f"[evolve] round {k}: {stats['samples']} answers sampled for {stats['problems']} training problems in "
           f"{stats['seconds']:.0f} s: {stats['verified']} verified, {stats['solved']} problems solved, "
           f"{stats['kept']} distinct answers kept")
-    return store.get_run(rc.name, SAMPLE_STAGE)
+    return store.get_run(rp.name, SAMPLE_STAGE)
 
 
 def sampled_examples(store, run: dict, kind: str, task, k: int) -> list[dict]:
@@ -139,14 +140,13 @@ def trees_rows(ev: EvolveSettings, k: int, kind: str) -> list[dict]:
              "round": k, "source": "trees", "spans": r.get("spans") or []} for r in load_from_disk(str(folder))["train"]]
 
 
-def round_sft(rc: DictConfig, ev: EvolveSettings, previous: Path | None) -> tuple[SFTSettings, bool]:
-    """Round k's training settings and `train.force`: `train` as configured, or with `evolve.init=continue`
-    a copy that starts from round k-1's whole model (`previous`) instead of a new student or adapter."""
-    train = settings(TrainSettings, rc.train, "train")
-    # The SFT part of the train stage's settings: TrainSettings adds only which kinds, where and whether to force.
-    sft = SFTSettings(**{f.name: getattr(train, f.name) for f in dataclasses.fields(SFTSettings)})
+def round_sft(train: TrainSettings, ev: EvolveSettings, previous: Path | None) -> tuple[SFTSettings, bool]:
+    """Round k's training settings and `train.force`: round k's `train` as configured, or with
+    `evolve.init=continue` a copy that starts from round k-1's whole model (`previous`) instead of a new
+    student or adapter."""
+    sft = sft_settings(train)
     if ev.init == "continue" and previous is not None:
         length = sft.student.context_length if sft.scratch else sft.max_length
         sft = dataclasses.replace(sft, model=str(previous), scratch=False, lora=False, max_length=length)
-    sft.validate()
+        sft.validate()
     return sft, train.force

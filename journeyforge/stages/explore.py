@@ -5,11 +5,12 @@ from omegaconf import DictConfig
 
 from analysis.tables import table
 from db.engine import mask_url
-from journeyforge.components import (build_algorithm, build_policy, build_task, explore_settings,
-                                     load_problems, open_store, validate_config)
+from journeyforge.components import build_task, load_problems, policy_of, store_of
 from journeyforge.fingerprint import FingerprintMismatch, check_resume, explore_fingerprint
 from journeyforge.provenance import config_dict
 from journeyforge.stages.common import StageError, start_run
+from journeyforge.stages.run_parts import RunParts
+from search.algorithms import make_algorithm
 from search.explore_cost import explore_cost
 from search.explorer import Explorer
 
@@ -19,17 +20,22 @@ class ResumeRefused(StageError):
 
 
 def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | None = None) -> dict:
-    """Grow (or resume) the explore run `cfg.name`. With `reuse_finished` (the `run` and `experiment`
+    """Grow (or resume) the explore run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg), reuse_finished, train_keys)
+
+
+def run_with(parts: RunParts, reuse_finished: bool = False, train_keys: set[str] | None = None) -> dict:
+    """Grow (or resume) the explore run `parts.name`. With `reuse_finished` (the `run` and `experiment`
     commands, which go on to read the trees), a finished run that holds every problem of this config
     is used as it is even when its trees were grown with other settings: nothing would grow, and
     nothing is written (the run keeps its own config). `train_keys` (evolve's problem selection)
     grows trees for only those training problems; every problem is still stored."""
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
+    cfg = parts.cfg
     task = build_task(cfg)
     problems = load_problems(task)  # a bad problem file or generator range, too
     rows = [p.row() for p in problems]
     fingerprint = explore_fingerprint(config_dict(cfg), rows)
-    store = open_store(cfg, create=True)
+    store = store_of(parts.store, create=True)
     # A name means one run: resume it only with the settings that grew its trees (before any write).
     stored = store.get_run(cfg.name, "explore")
     try:
@@ -55,9 +61,9 @@ def run(cfg: DictConfig, reuse_finished: bool = False, train_keys: set[str] | No
     pending = [t for t in store.trees(run_id) if t["status"] not in ("done", "failed")]
     summary = None
     if pending:  # a finished run is not reloaded: multirun jobs share it without a model load
-        policy = build_policy(cfg, task)
+        policy = policy_of(parts.policy, task)
         try:
-            explorer = Explorer(store, task, policy, build_algorithm(cfg), explore_settings(cfg))
+            explorer = Explorer(store, task, policy, make_algorithm(parts.search), parts.explore)
             if explorer.s.worker_index is not None:  # one job of a sweep of workers (README, "Many workers")
                 print(f"[explore] worker {explorer.s.worker_index} ({explorer.worker}) shares run {cfg.name!r} "
                       f"with the other workers of the sweep")

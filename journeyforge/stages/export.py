@@ -5,17 +5,17 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.components import build_task, store_of
 from journeyforge.folders import folder_problem
 from journeyforge.provenance import config_dict
 from journeyforge.stages.export_summary import print_publishing
 from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
-from journeyforge.stages.rl import optional_rl_settings
+from journeyforge.stages.run_parts import RunParts
 from journeyforge.tokens import token_counter
 from traces.export import export_run
 from traces.export_checks import benchmark_references
 from traces.export_dir import MARKER
-from traces.export_settings import ExportSettings, VerlReward
+from traces.export_settings import VerlReward
 from traces.label_sources import stored_judge_labels
 from traces.prm_placeholder import PlaceholderError, check_tokens, load_prm_tokenizer
 from training.rl_config import RLSettings
@@ -32,10 +32,10 @@ def rl_problems(store, cfg: DictConfig) -> list[dict]:
     return [tree["problem"] for tree in trees]
 
 
-def verl_reward(cfg: DictConfig) -> VerlReward:
+def verl_reward(rl: RLSettings | None) -> VerlReward:
     """The reward verl's reward module scores with: the rl stage's (`rl.reward`, `rl.format_weight`),
-    its defaults for a config without an `rl` group."""
-    rl = optional_rl_settings(cfg) or RLSettings()
+    its defaults for a config without an `rl` group (`rl` None)."""
+    rl = rl or RLSettings()
     return VerlReward(scheme=rl.reward, format_weight=rl.format_weight)
 
 
@@ -54,15 +54,20 @@ def check_export_dir(path: str) -> None:
 
 
 def run(cfg: DictConfig) -> dict:
+    """Export the trajectories of linearize run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg))
+
+
+def run_with(parts: RunParts) -> dict:
+    """The trajectories of linearize run `parts.name` -> datasets in `parts.export.dir`, with their card."""
     import datasets
 
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
+    cfg, options = parts.cfg, parts.export
     datasets.disable_progress_bars()  # one line per configuration below says what was written
-    store = open_store(cfg)
+    store = store_of(parts.store)
     task = build_task(cfg)
     problems = rl_problems(store, cfg)  # checks the explore run's task first: the root of a mix-up
     lin = require_run(store, cfg.name, "linearize", f"run `journeyforge linearize name={cfg.name}` first")
-    options = settings(ExportSettings, cfg.export, "export")
     check_export_dir(options.dir)  # and the folder: a bad one writes nothing
     try:  # and prm_openrlhf's tokenizer and placeholder (traces/prm_placeholder.py); the rows are checked below
         prm_tokenizer = load_prm_tokenizer(options.prm_model, config_dict(cfg).get("policy"))
@@ -79,9 +84,9 @@ def run(cfg: DictConfig) -> dict:
         raise StageError(str(err)) from None
     run_id = start_run(store, cfg, "export")
     try:
-        summary = export_run(store, lin["id"], list(cfg.linearize.kinds), options.dir, task, config_dict(cfg),
+        summary = export_run(store, lin["id"], list(parts.linearize.kinds), options.dir, task, config_dict(cfg),
                              count_tokens=token_counter(cfg), rl_problems=problems, settings=options,
-                             verl_reward=verl_reward(cfg), prm_tokenizer=prm_tokenizer, benchmarks=benchmarks)
+                             verl_reward=verl_reward(parts.rl), prm_tokenizer=prm_tokenizer, benchmarks=benchmarks)
     except PlaceholderError as err:  # a question or step holds the requested placeholder: nothing was written
         raise StageError(str(err)) from None
     except OSError as err:  # a full disk: name export.dir, not the temporary folder it was written into

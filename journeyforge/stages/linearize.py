@@ -14,9 +14,10 @@ from omegaconf import DictConfig
 
 from analysis.tables import table
 from db.stored_tree import load_trees
-from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.components import build_task, store_of
 from journeyforge.settings import rewrite_options
 from journeyforge.stages.common import check_task, check_trees_task, require_run, start_run
+from journeyforge.stages.run_parts import RunParts
 from journeyforge.tokens import token_counter
 from search.policies import GenerationRequest, make_policy
 from traces.linearize_batch import count_tokens_in, linearize_trees
@@ -54,15 +55,20 @@ def _rewrite(lin: LinearizeSettings, task, drafts: list[dict], count) -> tuple[l
 
 
 def run(cfg: DictConfig) -> dict:
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
-    store = open_store(cfg)
+    """Linearize the trees of explore run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg))
+
+
+def run_with(parts: RunParts) -> dict:
+    """Every finished tree of explore run `parts.name` -> trajectories of each of `parts.linearize.kinds`."""
+    cfg, lin = parts.cfg, parts.linearize
+    store = store_of(parts.store)
     task = build_task(cfg)
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
     check_task(explore, cfg)  # before this stage's run row: the wrong task writes nothing
     trees = store.trees(explore["id"])
     check_trees_task(explore, trees, task.dataset)  # every tree: unfinished ones of another task, too
     trees = [t for t in trees if t["status"] == "done"]
-    lin = settings(LinearizeSettings, cfg.linearize, "linearize")  # validate_config checked it above
     kinds = list(lin.kinds)
     options = {kind: lin.kind_options(kind) for kind in kinds}
     style = lin.journey.reflection

