@@ -85,13 +85,13 @@ def round_parts(parts: RunParts, ev: EvolveSettings, k: int, model: Path | None,
     root = Path(ev.dir) / f"round-{k}"
     # Each round is scored by its tuned model; the untuned policy (round 0's may be no model at all,
     # scripted or symbolic) is not a round.
-    changes: dict = {"export": dataclasses.replace(parts.export, dir=str(root / "datasets")),
-                     "train": dataclasses.replace(parts.train, dir=str(root / "models")),
-                     "eval": dataclasses.replace(parts.eval, include_base=False)}
+    changes: dict = {"export": _copy(parts.export, dir=str(root / "datasets")),
+                     "train": _copy(parts.train, dir=str(root / "models")),
+                     "eval": _copy(parts.eval, include_base=False)}
     if parts.rl is not None:
-        changes["rl"] = dataclasses.replace(parts.rl, dir=str(root / "models"), init=driving_kind(parts, ev))
+        changes["rl"] = _copy(parts.rl, dir=str(root / "models"), init=driving_kind(parts, ev))
     if parts.prm is not None:
-        changes["prm"] = dataclasses.replace(parts.prm, dir=str(root / "prm"))
+        changes["prm"] = _copy(parts.prm, dir=str(root / "prm"))
     if model is not None:
         record = _training_record(model)
         changes["policy"] = _round_policy(parts, ev, model, record)
@@ -99,8 +99,17 @@ def round_parts(parts: RunParts, ev: EvolveSettings, k: int, model: Path | None,
         if style in PROMPT_FOR_FORMAT:  # prompt the explorer as the model was trained
             changes["task"] = {**parts.task, "prompt_format": PROMPT_FOR_FORMAT[style]}
     if scorer is not None:
-        changes["search"] = dataclasses.replace(parts.search, value="prm", prm=str(scorer))
+        changes["search"] = _copy(parts.search, value="prm", prm=str(scorer))
     return parts.changed(name=round_name(parts.name, k), **changes)
+
+
+def _copy(options, **changes):
+    """A copy of the settings object `options` with `changes`, checked on construction as the stage
+    would check it: a value its checks reject (a step scorer folder without a scorer) is a ConfigError."""
+    try:
+        return dataclasses.replace(options, **changes)
+    except ValueError as err:
+        raise ConfigError(" ".join(str(err).split())) from None
 
 
 def _round_policy(parts: RunParts, ev: EvolveSettings, model: Path, record: dict) -> dict:
