@@ -1,6 +1,8 @@
-"""Builds the store, task, policy, algorithm and settings a stage needs from its Hydra config.
+"""Builds the store, task, policy and settings a stage needs from its Hydra config (or from settings
+objects already built: `store_of`, `policy_of`, `with_options`).
 
-Every stage calls `validate_config(cfg)` first, so that a bad setting fails before the store is opened."""
+Every stage calls `validate_config(cfg)` first (through `RunParts.of`, journeyforge/stages/run_parts.py),
+so that a bad setting fails before the store is opened."""
 from __future__ import annotations
 
 import dataclasses
