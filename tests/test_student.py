@@ -50,7 +50,7 @@ def test_phrases_tokenizer_merges_the_grammar_between_numbers_and_keeps_digits_s
     tok = build_tokenizer(texts, kind="phrases", vocab_size=256)
     ids = tok(STREAM, add_special_tokens=False)["input_ids"]
     pieces = tok.convert_ids_to_tokens(ids)
-    assert all(len(p) == 1 for p in pieces if any(c.isdigit() for c in p))   # no merge spans a digit
+    assert all(len(p.lstrip(" ")) == 1 for p in pieces if any(c.isdigit() for c in p))   # no merge spans a digit
     assert ", Resulting Numbers: [" in pieces                                  # a whole grammar phrase
     assert all("\n" not in p[:-1] for p in pieces)                            # a newline ends a piece
     words = build_tokenizer(texts)
@@ -61,6 +61,29 @@ def test_phrases_tokenizer_merges_the_grammar_between_numbers_and_keeps_digits_s
     assert unencodable(tok, "Numbers: 2 \u00d7 3") == "\u00d7"
     # The same texts in another order give the same tokenizer.
     assert build_tokenizer(texts[::-1], kind="phrases", vocab_size=256).get_vocab() == tok.get_vocab()
+
+
+JOURNEY = ("<think>\n19 - 16 = 3. Left: 21, 3\n21 / 3 = 7. Left: 7\nThat doesn't work: 7 is not 63.\n"
+           "I'll backtrack to 21, 3.\n21 * 3 = 63. Left: 63\n</think>\n<answer>21 * (19 - 16)</answer>")
+
+
+def test_phrases_tokenizer_spells_a_number_the_same_whatever_phrase_comes_before_it():
+    """The space before a number goes with its first digit (as in `words`), never into the phrase
+    before it: the version that merged `I'll backtrack to ` and `. Left: ` whole left a number's first
+    digit the same token as its others, and its cpu_lab journey students lost track of the numbers
+    left (7.0% against 15.2%, docs/results/journey-tokenizer)."""
+    prompt = "Numbers: 16, 19, 21\nTarget: 63\n"
+    tok = build_tokenizer([prompt, JOURNEY] * 20, kind="phrases")
+    pieces = tok.convert_ids_to_tokens(tok(JOURNEY, add_special_tokens=False)["input_ids"])
+    assert pieces[pieces.index("I'll backtrack to"):][:5] == ["I'll backtrack to", " 2", "1", ",", " 3"]
+    assert pieces[pieces.index(". Left:"):][:5] == [". Left:", " 2", "1", ",", " 3"]
+    assert not any(p.endswith(" ") and len(p) > 1 for p in pieces)      # no phrase swallows a number's space
+    assert "That doesn't work:" in pieces and " is not" in pieces        # the grammar is still merged
+    assert tok.decode(tok(JOURNEY, add_special_tokens=False)["input_ids"]) == JOURNEY
+    words = build_tokenizer([prompt, JOURNEY])
+    number_starts = [p for p in words.convert_ids_to_tokens(words(JOURNEY, add_special_tokens=False)["input_ids"])
+                     if p.startswith(" ") and p[1:].isdigit()]
+    assert number_starts == [p for p in pieces if p.startswith(" ") and p[1:].isdigit()]   # as `words` marks them
 
 
 def test_a_student_that_does_not_fit_its_context_names_the_example_and_its_length():

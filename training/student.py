@@ -10,12 +10,13 @@ number it never saw whole) and each run of letters one token (the grammar's word
 that only has other numbers always encodes. Anything else a text holds that the training texts did not
 is unknown, and is refused (`unencodable`) rather than silently mapped to `[UNK]`.
 
-The `phrases` tokenizer keeps every digit its own token but lets `tokenizers`' BPE trainer merge the
-text between numbers, up to a newline, into whole grammar phrases (`, Resulting Numbers: [`, `]\n`):
-a stream is ~365 tokens instead of ~525 with `words`, so a student trains 1.4-2x faster on the same
-texts (the cpu_lab preset's stream students: 33-36 min a seed against 49-71) and attends over shorter
-sequences, while its arithmetic is still spelled digit by digit. Every character of the training texts (and the always-present ones) is in its alphabet, so any text made
-of known characters encodes, merged or not.
+The `phrases` tokenizer spells numbers as `words` does (each digit one token, the first with the space
+before it) but lets `tokenizers`' BPE trainer merge the text between numbers, up to a newline, into
+whole grammar phrases (`, Resulting Numbers: [`, `]\n`): a stream is ~365 tokens instead of ~525 with
+`words`, so a student trains 1.4-2x faster on the same texts (the cpu_lab preset's stream students:
+33-36 min a seed against 49-71) and attends over shorter sequences, while its arithmetic is still
+spelled digit by digit. Every character of the training texts (and the always-present ones) is in its
+alphabet, so any text made of known characters encodes, merged or not.
 """
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ PAD, EOS, UNK = "[PAD]", "[EOS]", "[UNK]"
 # each with the space before it (a stream line is then about 23 tokens, not 29), or one whitespace
 # character.
 _PIECES = {"words": r" ?[A-Za-z]+| ?\d| ?[^A-Za-z\d\s]|\s", "chars": r"[\s\S]"}
+# A digit with the space before it (`phrases`, as `words`): where a number starts is in its own first
+# token, not only in the phrase before it (docs/results/journey-tokenizer).
+_DIGIT = r" ?\d"
 _ALWAYS = [*"0123456789", *(" " + d for d in "0123456789"), *"+-*/=()[],.:;<>", " ", "\n"]
 
 
@@ -108,19 +112,24 @@ def build_tokenizer(texts: Iterable[str], kind: str = "words", vocab_size: int =
 
 
 def _phrase_tokenizer(texts: Iterable[str], vocab_size: int):
-    """BPE over the runs between digits (each digit is split off on its own, so no merge spans a
-    number) and after each newline, trained on `texts`; the alphabet is every character seen plus the
-    always-present ones. A newline ends a piece because TRL tokenizes prompt + completion as one text
-    while generation continues the prompt's own tokens: a merge over the prompt's closing newline
-    (`\n<` in the first version) trains the student on tokens it never sees when it answers, and the
-    students of that version answered 2% instead of 20%."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    """BPE over the runs between digits (each digit is split off on its own, the first of a number with
+    the space before it, so no merge spans a number) and after each newline, trained on `texts`; the
+    alphabet is every character seen plus the always-present ones. A newline ends a piece because TRL
+    tokenizes prompt + completion as one text while generation continues the prompt's own tokens: a
+    merge over the prompt's closing newline (`\n<` in the first version) trains the student on tokens
+    it never sees when it answers, and the students of that version answered 2% instead of 20%. The
+    space goes with the digit because the second version let BPE fuse it into the phrase before
+    (`. Left: `, `I'll backtrack to `): a number's first digit was then the same token as its others,
+    and where a number starts was told only by which of 35 phrases came before it in journey texts;
+    the cpu_lab journey students lost track of the numbers left (7.0% against 15.2% with the space on
+    the digit, the same examples and seed; docs/results/journey-tokenizer)."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
 
     texts = list(texts)
     alphabet = sorted({c for text in texts for c in text} | {c for piece in _ALWAYS for c in piece})
     tok = Tokenizer(models.BPE(unk_token=UNK))
     tok.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Split("\n", behavior="merged_with_previous"),
-                                                 pre_tokenizers.Digits(individual_digits=True)])
+                                                 pre_tokenizers.Split(Regex(_DIGIT), behavior="isolated")])
     tok.decoder = decoders.Fuse()
     trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[PAD, EOS, UNK], initial_alphabet=alphabet,
                                   limit_alphabet=len(alphabet), show_progress=False)
