@@ -77,6 +77,11 @@ def config_error_line(err: BaseException, overrides: list[str]) -> str:
     cause = err.__cause__
     if m := re.match(r"Could not override '([^']+)'", text):
         key = m.group(1)
+        if cause is not None and re.search(rf"full_key: {re.escape(key)}\.\S+", str(cause)):
+            # The option exists and is a mapping; the override gives it keys it does not hold yet, which
+            # Hydra's struct mode accepts only with `+`.
+            return (f"{key} is a mapping option that takes new keys only with a leading +: write "
+                    f"+{key}=... (or +{key}.<name>=<value>)")
         return (f"{key} is not an option{_options_near(key, overrides)}: fix the name (`--cfg job` prints "
                 f"every option), or write +{key}=... to add a key where a config allows new ones")
     if m := re.match(r"Could not append to config\. An item is already at '([^']+)'", text):

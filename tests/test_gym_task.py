@@ -123,6 +123,10 @@ def _cli(tmp_path, *overrides):
     (["task.dataset=maze", "+task.dataset_config.min_dist=0"],
      "task.dataset_config is rejected by reasoning-gym's maze: min_dist must be >= 1"),
     (["task.n_test=100001"], "task.n_test must be in 0..100000, got 100001"),
+    # the option exists; Hydra's struct mode takes new keys of a mapping only with `+`
+    (["task.dataset=maze", "task.dataset_config={max_dist:5}"],
+     "task.dataset_config is a mapping option that takes new keys only with a leading +: write "
+     "+task.dataset_config=... (or +task.dataset_config.<name>=<value>)"),
 ])
 def test_bad_settings_through_the_cli_are_one_line_naming_the_option_and_write_nothing(tmp_path, overrides, line):
     assert _cli(tmp_path, *overrides) == f"journeyforge explore: {line}"
