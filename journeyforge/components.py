@@ -54,12 +54,18 @@ def build_policy(cfg: DictConfig, task=None, **overrides: Any):
 
 def policy_of(policy: dict, task=None, **overrides: Any):
     """The policy of config `policy` (backend and options) with `overrides` over it."""
-    node = dict(policy)
-    if "model" in overrides and "model" not in policy_options(node["backend"]):
-        # The trees were grown without a model (policy=symbolic): a trained model answers on transformers.
-        node = {"backend": "hf", "seed": node.get("seed", 0)}
+    node = model_policy(policy) if "model" in overrides else dict(policy)
     node.update(overrides)
     return make_policy(node, task=task)
+
+
+def model_policy(policy: dict, seed: int = 0) -> dict:
+    """A copy of the policy config `policy` that can load a trained model: itself, or transformers (`hf`,
+    with its seed, else `seed`) when its backend loads none (the trees were grown by policy=symbolic or
+    scripted)."""
+    if "model" in policy_options(policy["backend"]):
+        return dict(policy)
+    return {"backend": "hf", "seed": policy.get("seed", seed)}
 
 
 def explore_settings(cfg: DictConfig) -> ExploreSettings:

@@ -5,8 +5,9 @@ adapter, a GRPO adapter with `evolve.rl`, or a from-scratch student) and, with `
 k-1's step scorer as the value. With `evolve.learn_from=samples` (or `both`) round k >= 1 is expert
 iteration: round k-1's model answers every training problem `evolve.samples` times and the verified
 answers are round k's data (stages/evolve_samples.py), alone or after every earlier round's
-(`evolve.data=accumulate`), trained from the base or from round k-1's model (`evolve.init`). Every round runs the ordinary stages (explore, linearize, export,
-train, rl, prm, eval) on a copy of the config named `<name>/round-<k>` with its own folders, and
+(`evolve.data=accumulate`), trained from the base or from round k-1's model (`evolve.init`). Every
+round runs the ordinary stages (explore, linearize, export, train, rl, prm, eval) with copies of the
+evolve run's settings objects (`round_parts`: named `<name>/round-<k>`, with its own folders), and
 records in `runs` its round, the run it came from and the model that grew or came out of it. A kill
 at any point resumes: a finished round is skipped, a finished stage of an unfinished round too, and
 the stages themselves resume what they had begun. The report goes to `<evolve.dir>/report.md`.
@@ -19,14 +20,15 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from journeyforge.components import ConfigError, build_task, load_problems, settings, store_of, validate_config
+from journeyforge.components import (ConfigError, build_task, load_problems, model_policy, settings, store_of,
+                                     validate_config)
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
 from journeyforge.stages.evolve_checks import check_evolve_dir, check_expert_settings, check_round_model
-from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.evolve_samples import (SAMPLE_STAGE, build_round_set, round_sft, sample_round,
                                                 sampled_examples, trees_rows)
+from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.train import train_adapter
 from search.policies import policy_options
 from training.sft import read_sft_record
@@ -115,9 +117,7 @@ def _copy(options, **changes):
 def _round_policy(parts: RunParts, ev: EvolveSettings, model: Path, record: dict) -> dict:
     """Round k's policy: round k-1's `model` (trained as `record` says) on the configured backend, or on
     transformers when that backend loads no model; `evolve.policy` over it."""
-    policy = dict(parts.policy)
-    if "model" not in policy_options(policy["backend"]):
-        policy = {"backend": "hf", "seed": policy.get("seed", parts.cfg.get("seed", 0))}
+    policy = model_policy(parts.policy, parts.cfg.get("seed", 0))
     if (model / "adapter_config.json").exists():  # LoRA: the base it was tuned from, plus the adapter
         policy.update(model=record.get("base_model") or (record.get("settings") or {}).get("model")
                       or parts.train.model, adapter=str(model))
