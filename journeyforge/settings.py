@@ -163,61 +163,50 @@ def _check_linearize(cfg: DictConfig) -> LinearizeSettings:
     return lin
 
 
-def _check(cfg: DictConfig, group: str) -> None:
-    """Validate one group of `cfg`; ValueError naming the option otherwise."""
+def _check(cfg: DictConfig, group: str, built: dict[str, Any]) -> Any:
+    """Validate one group of `cfg` and return its settings object (the task for `task`, None for
+    `policy`, whose backend's settings stay in search/policies); ValueError naming the option otherwise."""
     node = cfg[group]
     if group == "task":
-        make_task(node)
-    elif group == "policy":
+        return make_task(node)
+    if group == "policy":
         # With the task: a backend that only some tasks support (symbolic) is refused here.
-        validate_policy_config(node, task=make_task(cfg.task) if "task" in cfg else None)
-    elif group == "search":
-        search = settings(SearchSettings, node, "search")
-        make_algorithm(search)
-        if search.value == "prm" and "task" in cfg:
-            _check_scorer_task(search.prm, cfg.task)
-    elif group == "explore":
-        settings(ExploreSettings, node, "explore")
-    elif group == "linearize":
-        _check_linearize(cfg)
-    elif group == "export":
-        settings(ExportSettings, node, "export").validate()
-    elif group == "train":
-        settings(TrainSettings, node, "train").validate()
-        if "linearize" in cfg:
-            missing = sorted(set(train_kinds(cfg)) - set(cfg.linearize.kinds))
-            if missing:
-                raise ValueError(f"train.kinds {missing} are not among linearize.kinds {list(cfg.linearize.kinds)}: "
-                                 "nothing of those kinds is exported")
-    elif group == "eval":
-        ev = settings(EvalSettings, node, "eval")
-        ev.validate()
-        if ev.prm is not None and "task" in cfg:
-            _check_scorer_task(ev.prm, cfg.task, "eval.prm")
-    elif group == "experiment":
-        settings(ExperimentSettings, node, "experiment").validate()
-    elif group == "rl":
-        settings(RLSettings, node, "rl").validate()
-    elif group == "view":
-        settings(ViewSettings, node, "view")
-    elif group == "prm":
-        settings(PRMSettings, node, "prm")
-    elif group == "evolve":
-        settings(EvolveSettings, node, "evolve").validate()
-    elif group == "label":
-        settings(LabelSettings, node, "label")
-    elif group == "store":
-        from sqlalchemy.engine import make_url
-        from sqlalchemy.exc import ArgumentError
+        validate_policy_config(node, task=built.get("task"))
+        return None
+    if group == "linearize":
+        return _check_linearize(cfg)
+    if group == "store":
+        return _check_store(node)
+    built_group = settings(SCHEMAS[group], node, group)
+    if hasattr(built_group, "validate"):
+        built_group.validate()
+    if group == "search":
+        make_algorithm(built_group)
+        if built_group.value == "prm" and "task" in cfg:
+            _check_scorer_task(built_group.prm, cfg.task)
+    elif group == "train" and "linearize" in cfg:
+        missing = sorted(set(train_kinds(cfg)) - set(cfg.linearize.kinds))
+        if missing:
+            raise ValueError(f"train.kinds {missing} are not among linearize.kinds {list(cfg.linearize.kinds)}: "
+                             "nothing of those kinds is exported")
+    elif group == "eval" and built_group.prm is not None and "task" in cfg:
+        _check_scorer_task(built_group.prm, cfg.task, "eval.prm")
+    return built_group
 
-        from journeyforge.credentials import mask_text
 
-        settings(StoreSettings, node, "store")
-        try:
-            make_url(node.url)
-        except (ArgumentError, ValueError, TypeError):
-            raise ValueError(f"store.url={mask_text(str(node.url))!r} is not a database URL; e.g. "
-                             "sqlite:///outputs/journeyforge.db or postgresql+psycopg://user@host/db") from None
+def _check_store(node: DictConfig) -> StoreSettings:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from journeyforge.credentials import mask_text
+
+    store = settings(StoreSettings, node, "store")
+    try:
+        make_url(node.url)
+    except (ArgumentError, ValueError, TypeError):
+        raise ValueError(f"store.url={mask_text(str(node.url))!r} is not a database URL; e.g. "
+                         "sqlite:///outputs/journeyforge.db or postgresql+psycopg://user@host/db") from None
+    return store
 
 
 def _check_scorer_task(path: str, task: DictConfig, option: str = "search.prm") -> None:
@@ -262,8 +251,10 @@ def check_run_name(name: Any) -> None:
                           "control characters, and it may not start with '.'")
 
 
-def validate_config(cfg: DictConfig, stage: str | None = None) -> None:
-    """Check every setting of a run config before anything is written; ConfigError otherwise.
+def validate_config(cfg: DictConfig, stage: str | None = None) -> dict[str, Any]:
+    """Check every setting of a run config before anything is written; ConfigError otherwise. Returns
+    the objects the checks built, by group (`SCHEMAS`' settings objects, and the task for `task`), so
+    that a stage uses them instead of building its settings again (`RunParts.of`).
 
     Nothing here loads a model's weights, opens the store or reads a problem file: the task and the
     algorithm are built (cheap), the policy config is checked against its backend's constructor, and
@@ -281,29 +272,33 @@ def validate_config(cfg: DictConfig, stage: str | None = None) -> None:
     if missing:
         raise ConfigError(f"{missing[0]} is not set (??? in the config): set {missing[0]}=...")
     check_run_name(cfg.get("name"))
+    built: dict[str, Any] = {}
     for group in GROUPS:
         if group not in cfg or cfg[group] is None:
             continue
         try:
-            _check(cfg, group)
+            made = _check(cfg, group, built)
         except ConfigError:
             raise
         except (ValueError, TypeError) as err:
             raise ConfigError(" ".join(str(err).split())) from None
-    _check_task_choices(cfg)
+        if made is not None:
+            built[group] = made
+    _check_task_choices(cfg, built.get("experiment"))
     _check_continuous(cfg)
-    problem = stage_folders_problem(_stage_config(cfg, stage))
+    problem = stage_folders_problem(_stage_config(cfg, stage, built))
     if problem:
         raise ConfigError(problem)
+    return built
 
 
 # The groups whose options name the folders a stage reads models from or writes into.
 FOLDER_GROUPS = ("search", "linearize", "export", "train", "eval", "experiment", "rl", "view", "prm")
 
 
-def _stage_config(cfg: DictConfig, stage: str | None) -> StageConfig:
-    """The settings the folder checks read, built once more from the checked config (milliseconds)."""
-    groups = {g: settings(SCHEMAS[g], cfg[g], g) for g in FOLDER_GROUPS if g in cfg and cfg[g] is not None}
+def _stage_config(cfg: DictConfig, stage: str | None, built: dict[str, Any]) -> StageConfig:
+    """What the folder checks read: the settings objects `validate_config` built (none built again)."""
+    groups = {g: built[g] for g in FOLDER_GROUPS if g in built}
     policy = OmegaConf.to_container(cfg.policy, resolve=True) if "policy" in cfg and cfg.policy is not None else {}
     workdir = cfg.get("workdir")
     return StageConfig(stage, None if workdir is None else str(workdir), groups, dict(policy),
@@ -327,7 +322,7 @@ def _check_continuous(cfg: DictConfig) -> None:
                           "drop explore.continuous")
 
 
-def _check_task_choices(cfg: DictConfig) -> None:
+def _check_task_choices(cfg: DictConfig, experiment: ExperimentSettings | None) -> None:
     """Every trajectory kind the config asks for (linearize.kinds, each selected experiment arm's kind)
     must be one the task declares it can serve (journeyforge/task_choices.py, read from the registries)."""
     if "task" not in cfg or cfg.task is None:
@@ -337,7 +332,6 @@ def _check_task_choices(cfg: DictConfig) -> None:
     task = cfg.task.get("name")
     if "linearize" in cfg and cfg.linearize is not None:
         check_task_choices(task, cfg.linearize.get("kinds"), ConfigError)
-    if "experiment" in cfg and cfg.experiment is not None:
-        experiment = settings(SCHEMAS["experiment"], cfg.experiment, "experiment")
+    if experiment is not None:
         for arm in experiment.selected():
             check_task_choices(task, [experiment.arms[arm].kind], ConfigError, where=f"experiment.arms.{arm}.kind")

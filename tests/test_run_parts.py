@@ -63,3 +63,26 @@ def test_a_rounds_step_scorer_is_checked_as_the_search_group_is(tmp_path):
     scorer.mkdir()
     with pytest.raises(ConfigError, match=f"^search.prm={scorer}: no step scorer there"):
         evolve.round_parts(RunParts.of(cfg), evolve.evolve_settings(cfg), 1, None, scorer)
+
+
+def _count_constructions(monkeypatch, classes) -> dict[str, int]:
+    """Wrap each class's __init__ so that every object made of it (by `settings`, a copy, anything) is counted."""
+    made: dict[str, int] = {}
+    for cls in classes:
+        def counted(self, *args, __init=cls.__init__, __name=cls.__name__, **kwargs):
+            made[__name] = made.get(__name, 0) + 1
+            __init(self, *args, **kwargs)
+        monkeypatch.setattr(cls, "__init__", counted)
+    return made
+
+
+def test_one_explore_run_builds_each_settings_class_once(tmp_path, monkeypatch):
+    from journeyforge.settings import SCHEMAS
+    from journeyforge.stages import explore
+
+    cfg = _cfg(tmp_path, f"store.url=sqlite:///{tmp_path / 'traces.db'}", "policy=scripted", "task.n_train=2",
+               "task.n_test=0", "explore.progress=false")
+    made = _count_constructions(monkeypatch, SCHEMAS.values())
+    explore.run(cfg)
+    expected = {cls.__name__ for group, cls in SCHEMAS.items() if cfg.get(group) is not None}
+    assert made == {name: 1 for name in expected}

@@ -21,6 +21,8 @@ from typing import Iterator
 
 from omegaconf import DictConfig
 
+from db.settings import StoreSettings
+
 from analysis.provenance import git_sha, versions
 from journeyforge.provenance import config_dict
 
@@ -44,14 +46,11 @@ def start_run(store, cfg: DictConfig, stage: str, name: str | None = None, extra
     return run_id
 
 
-def open_store_read_only(cfg: DictConfig):
-    """The configured store, opened only to read (db/read_only.py): a missing file is an error, and
-    neither the file nor a `-wal` beside it is created or changed."""
+def open_store_read_only(opts: StoreSettings):
+    """The store of settings `opts`, opened only to read (db/read_only.py): a missing file is an error,
+    and neither the file nor a `-wal` beside it is created or changed."""
     from db import TraceStore
-    from db.settings import StoreSettings
-    from journeyforge.settings import settings
 
-    opts = settings(StoreSettings, cfg.store, "store")
     return TraceStore(opts.url, read_only=True, busy_timeout=opts.busy_timeout)
 
 

@@ -23,13 +23,15 @@ from typing import Any
 from omegaconf import DictConfig
 
 from analysis.tables import table
-from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.components import build_task, store_of, validate_config
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages import explore
 from journeyforge.stages.common import StageError, check_task, check_trees_task, open_store_read_only, start_run
 from journeyforge.stages.experiment_eval import evaluate_arms, stored_evaluation
 from journeyforge.stages.experiment_models import ExperimentParts, model_label, train_arm, train_rl_arm
+from journeyforge.stages.run_parts import RunParts
 from journeyforge.tokens import token_counter
+from traces.linearize_settings import LinearizeSettings
 
 
 
@@ -67,20 +69,18 @@ def _arm_options(lin, name: str, arm) -> Any:
     return options
 
 
-def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, store, task, explore_run: dict,
+def linearize_arms(cfg: DictConfig, exp: ExperimentSettings, lin: LinearizeSettings, store, task, explore_run: dict,
                    record: bool = True) -> dict[str, Any]:
     """Each tuned arm's trajectories from the same trees, cut to the budget, stored per arm (`record`:
     false computes them only, for a report written from the store)."""
     from db.stored_tree import load_trees
     from traces.linearize_batch import count_tokens_in, linearize_trees
-    from traces.linearize_settings import LinearizeSettings
 
     count = token_counter(cfg)
     trees = store.trees(explore_run["id"])
     check_trees_task(explore_run, trees, task.dataset)
     trees = [t for t in trees if t["status"] == "done"]
     graphs = load_trees(store, [t["id"] for t in trees])
-    lin = settings(LinearizeSettings, cfg.linearize, "linearize")
     arms = {name: (exp.arms[name].kind, _arm_options(lin, name, exp.arms[name])) for name in exp.tuned()}
     # Matched: only trees every arm can use, so every arm trains on the same problems.
     done = linearize_trees(graphs, task, arms, tokenizer=count, correct_only=True)
@@ -186,7 +186,7 @@ def report_from_store(cfg: DictConfig, parts: ExperimentParts, store, task, expl
     exp = parts.exp
     t0 = time.perf_counter()
     evaluated = stored_evaluation(cfg, parts, store, task)
-    data = linearize_arms(cfg, exp, store, task, explore_run, record=False)
+    data = linearize_arms(cfg, exp, parts.linearize, store, task, explore_run, record=False)
     report = write_report(cfg, exp, store, task, evaluated, data, {},
                           {"report (from the store)": time.perf_counter() - t0})
     print(report["text"])
@@ -198,20 +198,21 @@ def report_from_store(cfg: DictConfig, parts: ExperimentParts, store, task, expl
 def run(cfg: DictConfig) -> dict:
     from analysis.report import write_report
 
-    validate_config(cfg)
-    parts = ExperimentParts.of(cfg)  # every settings object the steps below hand on, built once
+    built = validate_config(cfg)
+    parts = ExperimentParts.of(cfg, built)  # every settings object the steps below hand on, built once
+    stages = RunParts.made(cfg, built)
     exp = parts.exp
     times: dict[str, float] = {}
     t0 = time.perf_counter()
     if exp.explore and not exp.report_only:
         with _timed(times, "explore"):
             try:
-                explore.run(cfg, reuse_finished=True)
+                explore.run_with(stages, reuse_finished=True)
             except explore.ResumeRefused as err:  # e.g. unfinished trees of another policy than the evaluated one
                 raise StageError(f"{err}; or experiment.explore=false to compare on its stored trees as they "
                                  "are") from None
     # experiment.report_only writes no row: its store is opened read-only (journeyforge/stages/common.py).
-    store = open_store_read_only(cfg) if exp.report_only else open_store(cfg)
+    store = open_store_read_only(stages.store) if exp.report_only else store_of(stages.store)
     task = build_task(cfg)
     explore_run = store.get_run(cfg.name, "explore")
     if explore_run is None:
@@ -220,7 +221,7 @@ def run(cfg: DictConfig) -> dict:
     if exp.report_only:
         return report_from_store(cfg, parts, store, task, explore_run)
     with _timed(times, "linearize"):
-        data = linearize_arms(cfg, exp, store, task, explore_run)
+        data = linearize_arms(cfg, exp, parts.linearize, store, task, explore_run)
         print(table(["arm", "kind", "examples", "trees", "tokens", "backtracks"],
                     [[n, exp.arms[n].kind, len(r), len({x['tree_id'] for x in r}), sum(x["n_tokens"] for x in r),
                       sum(x["n_backtracks"] for x in r)] for n, r in data["rows"].items()],

@@ -14,6 +14,7 @@ from journeyforge.components import eval_settings, settings, with_options
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages.common import StageError
 from journeyforge.stages.train import train_adapter
+from traces.linearize_settings import LinearizeSettings
 from training.config import EvalSettings, SFTSettings, TrainSettings
 from training.rl_config import RLSettings
 
@@ -35,14 +36,19 @@ class ExperimentParts:
     eval: EvalSettings
     rl: RLSettings | None
     """None for a config composed without an `rl` group (then no arm may be an rl arm)."""
+    linearize: LinearizeSettings
+    """The options each arm's kind is linearized with (an arm's own `linearize` options over them)."""
     _made: dict = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
-    def of(cls, cfg: DictConfig) -> "ExperimentParts":
+    def of(cls, cfg: DictConfig, built: dict | None = None) -> "ExperimentParts":
+        """The parts of `cfg`; with `built` (what `validate_config(cfg)` returned), its objects as they are."""
         from journeyforge.stages.rl import optional_rl_settings
 
+        if built is not None:
+            return cls(built["experiment"], built["train"], built["eval"], built.get("rl"), built["linearize"])
         return cls(experiment_settings(cfg), settings(TrainSettings, cfg.train, "train"), eval_settings(cfg),
-                   optional_rl_settings(cfg))
+                   optional_rl_settings(cfg), settings(LinearizeSettings, cfg.linearize, "linearize"))
 
     def sft(self, name: str, seed: int) -> SFTSettings:
         """Arm `name`'s SFT settings of `seed`: `train` (less the stage's kinds, dir and force) with the

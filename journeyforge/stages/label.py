@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from analysis.tables import table
 from db.stored_tree import StoredTree
-from journeyforge.components import build_policy, build_task, open_store, settings, validate_config
+from journeyforge.components import build_policy, build_task, store_of, validate_config
 from journeyforge.stages.common import StageError, check_task, require_run, start_run
 from search.judge import JudgedPath, judge_paths, label_rows
 from search.judge_settings import LabelSettings
@@ -137,14 +137,14 @@ def _label_judge(store, run_id: int, cfg: DictConfig, opts: LabelSettings, task,
 
 
 def run(cfg: DictConfig) -> dict:
-    validate_config(cfg)
-    opts = settings(LabelSettings, cfg.label, "label")
+    built = validate_config(cfg)
+    opts = built["label"]
     task = build_task(cfg)
     if "oracle" in opts.sources and not has_oracle(task):
         raise StageError(f"label.sources: task {cfg.task.name} has no exact oracle; drop `oracle` from label.sources")
     if "judge" in opts.sources:
         check_judge_server(OmegaConf.to_container(cfg.policy, resolve=True))
-    store = open_store(cfg)
+    store = store_of(built["store"])
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
     check_task(explore, cfg)
     previous = store.get_run(cfg.name, "label")

@@ -55,12 +55,19 @@ class RunParts:
 
     @classmethod
     def of(cls, cfg: DictConfig, validate: bool = True) -> "RunParts":
-        """The parts of `cfg`, after `validate_config` (every setting, before anything is written)."""
-        if validate:
-            validate_config(cfg)
+        """The parts of `cfg`, after `validate_config` (every setting, before anything is written), whose
+        settings objects they are: each class is built once (without `validate`, here)."""
+        return cls.made(cfg, validate_config(cfg) if validate else {})
+
+    @classmethod
+    def made(cls, cfg: DictConfig, built: dict[str, Any]) -> "RunParts":
+        """The parts of `cfg` with the objects `built` of it (what `validate_config(cfg)` returned), a
+        group missing there built here: how a composite stage that has validated its config hands on
+        the objects the checks built."""
         task, policy = ({} if cfg.get(g) is None else OmegaConf.to_container(cfg[g], resolve=True)
                         for g in ("task", "policy"))
-        groups = {g: settings(c, cfg[g], g) for g, c in GROUPS.items() if cfg.get(g) is not None}
+        groups = {g: built[g] if g in built else settings(c, cfg[g], g)
+                  for g, c in GROUPS.items() if cfg.get(g) is not None}
         return cls(cfg, task, policy, **groups)
 
     @property

@@ -11,13 +11,12 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from analysis.tables import table
-from journeyforge.components import settings, validate_config
+from journeyforge.components import validate_config
 from journeyforge.folders import folder_problem
 from journeyforge.stages.common import StageError, open_store_read_only, require_run
 from search.tasks import make_task
 from viewer.collect import RunView, select_trees, store_label
 from viewer.serve import serve
-from viewer.settings import ViewSettings
 from viewer.site import SiteError, write_site
 
 
@@ -36,13 +35,13 @@ def _run_task(explore: dict, cfg: DictConfig):
 
 
 def run(cfg: DictConfig) -> dict:
-    validate_config(cfg)  # every setting, before the store is opened
-    opts = settings(ViewSettings, cfg.view, "view")
+    built = validate_config(cfg)  # every setting, before the store is opened
+    opts = built["view"]
     out_dir = Path(opts.dir or Path(cfg.workdir) / "view")
     problem = folder_problem(str(out_dir), "view.dir")
     if problem:
         raise StageError(problem)
-    store = open_store_read_only(cfg)
+    store = open_store_read_only(built["store"])
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
     try:
         trees = select_trees(store, explore["id"], opts.trees, opts.solved, opts.limit)
