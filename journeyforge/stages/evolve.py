@@ -292,7 +292,7 @@ def _play_round(store, parts: RunParts, rp: RunParts, ev: EvolveSettings, k: int
         _lineage(store, f"{name}/rl-{kind}", "rl", k, origin, str(Path(rp.rl.dir) / f"rl-{kind}"))
     if ev.prm:
         if not _done(store, name, "prm"):
-            prm.run(rp.cfg)  # the prm stage takes its config (it builds its settings from it)
+            prm.run_with(rp)
         _lineage(store, name, "prm", k, origin, str(Path(rp.prm.dir)))
     if not _done(store, name, "eval"):
         evaluate.run_with(rp)

@@ -15,9 +15,10 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from analysis.tables import table
-from journeyforge.components import build_task, open_store, settings, validate_config
+from journeyforge.components import build_task, store_of
 from journeyforge.stages.common import (StageError, attempt_folder, check_explore_task, check_replaceable, require_run,
                                        start_run)
+from journeyforge.stages.run_parts import RunParts
 from search.policies.default_model import resolve_model
 from traces.label_sources import relabel_rows
 from training.prm_config import PRMSettings
@@ -103,14 +104,19 @@ def _grade(store, task, scorer: Path, test_rows: list[dict], opts: PRMSettings, 
 
 
 def run(cfg: DictConfig) -> dict:
+    """Train and grade the step scorer of run `cfg.name`, every setting checked first (`run_with`)."""
+    return run_with(RunParts.of(cfg))
+
+
+def run_with(parts: RunParts) -> dict:
+    """A step scorer trained on the stepwise export of run `parts.name`, graded on its held-out trees."""
     from training.prm import SCORER_FILE, train_prm
 
-    validate_config(cfg)
-    opts = settings(PRMSettings, cfg.prm, "prm")
+    cfg, opts = parts.cfg, parts.prm
     model_ref = resolve_model(opts.model)
     if opts.model.startswith(("/", ".", "~")) and not Path(model_ref).is_dir():
         raise StageError(f"prm.model={opts.model}: no such model directory")
-    store = open_store(cfg)
+    store = store_of(parts.store)
     task = build_task(cfg)
     explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
     check_explore_task(store, cfg)
