@@ -321,3 +321,23 @@ def test_the_maze_lab_preset_composes_and_validates(tmp_path):
                                                        f"store.url=sqlite:///{tmp_path / 'lab.db'}"])
     validate_config(cfg)
     assert cfg.task.name == "maze" and list(cfg.experiment.select) == ["shortcut", "dfs", "journey"]
+
+
+@pytest.mark.parametrize("maze", [MAZE4, MAZE5])
+def test_the_cells_format_lists_every_open_cell_with_exactly_its_open_neighbours(maze):
+    size, grid = _cells(maze)
+    text = _task(maze_format="cells").question(_problem(maze))
+    header, *lines = text.strip().splitlines()
+    start = next(rc for rc, ch in grid.items() if ch == "S")
+    goal = next(rc for rc, ch in grid.items() if ch == "G")
+    rc = lambda cell: f"r{cell[0] + 1}c{cell[1] + 1}"  # noqa: E731
+    assert header == f"Maze {size}x{size} from {rc(start)} to {rc(goal)}:"
+    listed = {line.split(":")[0]: set(line.split(":")[1].split()) for line in lines}
+    assert listed == {rc(cell): {rc(n) for n in _open_neighbours(grid, cell)}
+                      for cell, ch in sorted(grid.items()) if ch != "#"}
+    assert _task().question(_problem(maze)).count("\n") == size + 1   # grid, the default: one row a line
+
+
+def test_an_unknown_maze_format_is_one_line_naming_the_option():
+    with pytest.raises(ValueError, match=r"task.maze_format must be one of \('grid', 'cells'\), got 'walls'"):
+        _task(maze_format="walls")

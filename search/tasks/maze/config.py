@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 SOURCES = ("generate", "file")
 GENERATORS = ("perfect", "random")
 PROMPT_FORMATS = ("fewshot", "chat", "question")
+MAZE_FORMATS = ("grid", "cells")
 MIN_SIZE, MAX_SIZE = 3, 30
 
 
@@ -25,6 +26,7 @@ class MazeConfig:
     n_test: int = field(default=32, metadata={"help": "Generated test problems (held out by a hash of the maze)."})
     test_fraction: float = field(default=0.2, metadata={"help": "Share of mazes held out for the test split, by a hash of the maze (generator and file rows)."})
     seed: int = field(default=0, metadata={"help": "Generator seed."})
+    maze_format: str = field(default="grid", metadata={"help": f"How a prompt shows the maze, one of {MAZE_FORMATS}: its rows (one character a cell), or the start, the goal and every open cell with its open neighbours in the steps' own words (`r1c2: r1c1 r2c2`, Searchformer's cell tokens: a move is legal when it names a neighbour listed for the current cell)."})
     prompt_format: str = field(default="fewshot", metadata={"help": "'fewshot' (two worked mazes), 'chat' (rules as chat messages) or 'question' (the bare maze, for trained students)."})
 
     def __post_init__(self) -> None:
@@ -34,6 +36,8 @@ class MazeConfig:
             raise ValueError("task.path is required when task.source='file'")
         if self.prompt_format not in PROMPT_FORMATS:
             raise ValueError(f"task.prompt_format must be one of {PROMPT_FORMATS}, got {self.prompt_format!r}")
+        if self.maze_format not in MAZE_FORMATS:
+            raise ValueError(f"task.maze_format must be one of {MAZE_FORMATS}, got {self.maze_format!r}")
         if self.generator not in GENERATORS:
             raise ValueError(f"task.generator must be one of {GENERATORS}, got {self.generator!r}")
         if not MIN_SIZE <= self.size <= MAX_SIZE:

@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from search.tasks.base import THINK_CLOSE, THINK_OPEN, Problem
 from search.tasks.maze.answer import format_answer
-from search.tasks.maze.grid import name, path_names, rows_of, shortest_path, size_of
+from search.tasks.maze.grid import WALL, endpoints, name, neighbours, path_names, rows_of, shortest_path, size_of
 
 N_EXAMPLES = 2
 SYSTEM = "You find shortest paths through grid mazes, one move at a time."
@@ -21,18 +21,24 @@ FORMAT = ("Think inside <think> </think>, writing one move per line as the cell 
           "separated by spaces.")
 
 
-def question(maze: str) -> str:
-    """`Maze 6x6:\\nS..#..\\n...\\n`: the maze one row a line."""
+def question(maze: str, maze_format: str = "grid") -> str:
+    """`grid`: `Maze 6x6:\\nS..#..\\n...\\n`, the maze one row a line. `cells`: `Maze 6x6 from r1c1
+    to r6c6:\\nr1c1: r1c2 r2c1\\n...`, every open cell in reading order with its open neighbours."""
     size = size_of(maze)
-    return f"Maze {size}x{size}:\n" + "\n".join(rows_of(maze)) + "\n"
+    if maze_format == "grid":
+        return f"Maze {size}x{size}:\n" + "\n".join(rows_of(maze)) + "\n"
+    start, goal = endpoints(maze)
+    lines = [f"{name(cell, size)}: " + " ".join(name(n, size) for n in neighbours(cell, size) if maze[n] != WALL)
+             for cell in range(size * size) if maze[cell] != WALL]
+    return f"Maze {size}x{size} from {name(start, size)} to {name(goal, size)}:\n" + "\n".join(lines) + "\n"
 
 
-def worked_example(maze: str) -> str:
+def worked_example(maze: str, maze_format: str = "grid") -> str:
     """One solved maze in the exported frame: question, `<think>` moves, `<answer>` path."""
     path = shortest_path(maze)
     size = size_of(maze)
     moves = "\n".join(name(c, size) for c in path[1:])
-    return (question(maze) + f"{THINK_OPEN}\n{moves}\n{THINK_CLOSE}\n" + format_answer(path_names(path, size)))
+    return (question(maze, maze_format) + f"{THINK_OPEN}\n{moves}\n{THINK_CLOSE}\n" + format_answer(path_names(path, size)))
 
 
 @lru_cache(maxsize=16)
@@ -45,22 +51,22 @@ def example_mazes(size: int) -> tuple[str, ...]:
     return tuple(p.payload["maze"] for p in generate_problems(cfg))
 
 
-def fewshot_prompt(problem: Problem) -> str:
+def fewshot_prompt(problem: Problem, maze_format: str = "grid") -> str:
     """Two worked mazes of the problem's size, then the problem and `<think>\\n`."""
     maze = problem.payload["maze"]
     shots = [m for m in example_mazes(size_of(maze)) if m != maze][:N_EXAMPLES]
-    blocks = [worked_example(m) for m in shots]
-    return "\n\n".join(blocks) + "\n\n" + question(maze) + f"{THINK_OPEN}\n"
+    blocks = [worked_example(m, maze_format) for m in shots]
+    return "\n\n".join(blocks) + "\n\n" + question(maze, maze_format) + f"{THINK_OPEN}\n"
 
 
-def instructions(problem: Problem) -> str:
+def instructions(problem: Problem, maze_format: str = "grid") -> str:
     """Rules, format and the maze as one user message."""
-    return f"{RULES}\n\n{FORMAT}\n\n{question(problem.payload['maze'])}"
+    return f"{RULES}\n\n{FORMAT}\n\n{question(problem.payload['maze'], maze_format)}"
 
 
-def chat_messages(problem: Problem) -> list[dict[str, str]]:
+def chat_messages(problem: Problem, maze_format: str = "grid") -> list[dict[str, str]]:
     """System and user messages: rules, format, one worked example, then the maze."""
     maze = problem.payload["maze"]
-    example = worked_example(example_mazes(size_of(maze))[0])
-    user = f"{RULES}\n\n{FORMAT}\n\nExample:\n{example}\n\nNow solve this one:\n{question(maze)}"
+    example = worked_example(example_mazes(size_of(maze))[0], maze_format)
+    user = f"{RULES}\n\n{FORMAT}\n\nExample:\n{example}\n\nNow solve this one:\n{question(maze, maze_format)}"
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -86,20 +86,20 @@ class MazeTask(Task):
 
     # -- prompts ------------------------------------------------------------------------------
     def question(self, problem: Problem) -> str:
-        """`Maze 6x6:\\nS..#..\\n...\\n`."""
-        return prompts.question(problem.payload["maze"])
+        """The maze as `task.maze_format` shows it (prompts.question)."""
+        return prompts.question(problem.payload["maze"], self.config.maze_format)
 
     def fewshot_prompt(self, problem: Problem) -> str:
         """Two worked mazes of the same size, then the maze, ending in `<think>\\n`."""
-        return prompts.fewshot_prompt(problem)
+        return prompts.fewshot_prompt(problem, self.config.maze_format)
 
     def prompt_messages(self, problem: Problem) -> list[dict[str, str]]:
         """Chat messages (system, user) with the rules, the format, a worked maze and the maze."""
-        return prompts.chat_messages(problem)
+        return prompts.chat_messages(problem, self.config.maze_format)
 
     def instructions(self, problem: Problem) -> str:
         """Rules, output format and the maze as one user message."""
-        return prompts.instructions(problem)
+        return prompts.instructions(problem, self.config.maze_format)
 
     # -- steps --------------------------------------------------------------------------------
     def apply_step(self, state: dict[str, Any], text: str, problem: Problem | None = None) -> StepResult:
