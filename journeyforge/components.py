@@ -14,7 +14,7 @@ import journeyforge.resolvers  # noqa: F401  (registers ${join:...})
 from db import TraceStore
 from db.settings import StoreSettings
 from journeyforge.settings import ConfigError, settings, train_kinds, validate_config  # noqa: F401
-from training.config import EvalSettings
+from training.eval_settings import EvalSettings
 from search.explorer import ExploreSettings
 from search.policies import make_policy, policy_options
 from search.tasks import make_task

@@ -116,7 +116,7 @@ class ExperimentSettings:
         from dataclasses import fields
 
         from traces.linearize import kind_config
-        from training.config import SFTSettings
+        from training.sft_settings import SFTSettings
 
         if not self.arms:
             raise ValueError("experiment.arms is empty: give at least one arm")
@@ -167,7 +167,7 @@ class ExperimentSettings:
     def _validate_rl_arm(self, name: str, arm: ArmSettings) -> None:
         from dataclasses import fields
 
-        from training.rl_config import RLSettings
+        from training.rl_settings import RLSettings
 
         if arm.linearize or arm.train:
             raise ValueError(f"experiment.arms.{name}: an rl arm trains no SFT data of its own; drop its "

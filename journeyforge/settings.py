@@ -5,15 +5,15 @@ The dataclasses are the only defaults (TRL's one-config-per-method, each field d
 defined): `conf/<group>/*.yaml` extend `schema/<group>` and hold only overrides. Groups and their
 dataclasses:
 
-  task       search/tasks/<name>/config.py (each task's config class), as `schema/task/<name>`
+  task       search/tasks/<name>/settings.py (each task's config class), as `schema/task/<name>`
   search     search/algorithms/__init__.py SearchSettings (shared options, each algorithm's, each value estimator's)
   explore    search/explorer.py ExploreSettings
   linearize  traces/linearize_settings.py LinearizeSettings (its kinds' options are traces/ configs)
   export     traces/export_settings.py ExportSettings
-  train      training/config.py TrainSettings
-  eval       training/config.py EvalSettings
+  train      training/sft_settings.py TrainSettings
+  eval       training/eval_settings.py EvalSettings
   experiment journeyforge/experiment_settings.py ExperimentSettings (arms, seeds, budget, report)
-  rl         training/rl_config.py RLSettings
+  rl         training/rl_settings.py RLSettings
   evolve     journeyforge/evolve_settings.py EvolveSettings (rounds, problem selection, next round's policy)
   policy     search/policies/<backend>_settings.py (named in BACKENDS), built by `validate_policy_config`
   view       viewer/settings.py ViewSettings
@@ -42,9 +42,10 @@ from traces.reflections import STYLES
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stage_folders import StageConfig, stage_folders_problem
-from training.config import EvalSettings, TrainSettings
-from training.prm_config import PRMSettings
-from training.rl_config import RLSettings
+from training.eval_settings import EvalSettings
+from training.prm_settings import PRMSettings
+from training.rl_settings import RLSettings
+from training.sft_settings import TrainSettings
 from viewer.settings import ViewSettings
 
 
@@ -63,7 +64,7 @@ SCHEMAS: dict[str, type] = {
 
 
 def task_config_classes() -> dict[str, type]:
-    """Task name -> its config dataclass, importing only the config modules."""
+    """Task name -> its config dataclass, importing only the settings modules."""
     out = {}
     for name, entry in TASKS.items():
         _, _, module, cls = entry.split(":")

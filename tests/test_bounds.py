@@ -23,9 +23,10 @@ from search.policies.vllm_settings import VLLMSettings
 from tests.explore_processes import ENV, REPO, journeyforge
 from traces.journey import JourneyConfig
 from traces.linearize_settings import LinearizeSettings
-from training.config import EvalSettings, SFTSettings
-from training.prm_config import PRMSettings
-from training.rl_config import RLSettings
+from training.eval_settings import EvalSettings
+from training.sft_settings import SFTSettings
+from training.prm_settings import PRMSettings
+from training.rl_settings import RLSettings
 
 # (settings class, option, a value a slip reaches, the line it gets)
 TOO_MUCH = [

@@ -23,7 +23,8 @@ from tests.option_docs import field_help
 from traces.journey import JourneyConfig
 from traces.llm_reflection import RewriteConfig
 from traces.shortcut import ShortcutConfig
-from training.config import EvalSettings, SFTSettings, TrainSettings
+from training.eval_settings import EvalSettings
+from training.sft_settings import SFTSettings, TrainSettings
 
 REPO = Path(__file__).resolve().parent.parent
 CONF = Path(CONF_DIR)

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from search.tasks.base import Problem
-from search.tasks.countdown.config import CountdownConfig
+from search.tasks.countdown.settings import CountdownConfig
 from search.tasks.countdown.task import CountdownTask
-from search.tasks.math.config import MathConfig
+from search.tasks.math.settings import MathConfig
 from search.tasks.math.loaders import DATA_DIR
 from search.tasks.math.task import MathTask
 from traces.decontamination import (BenchmarkFileError, Reference, ReferenceIndex, find_contaminated, normalise,

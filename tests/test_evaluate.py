@@ -8,7 +8,7 @@ import pytest
 from search.policies.base import Completion
 from search.tasks import make_task
 from search.tasks.base import Problem
-from training.config import SFTSettings
+from training.sft_settings import SFTSettings
 from training.evaluate import (
     accuracy_table,
     evaluate_models,

@@ -28,7 +28,7 @@ from tests.vllm_helpers import free_port
 from traces.label_sources import judge_labels, relabel_rows, select_labels
 from traces.export_settings import ExportSettings
 from traces.stepwise_rows import build_stepwise
-from training.prm_config import PRMSettings
+from training.prm_settings import PRMSettings
 
 # A prompt the real SmolLM2-135M continues with " \boxed{1}" (greedy, plain text): a path of two or more
 # steps is then judged "step 1 is the first error", a path of one step gets an index outside it (unparsed).

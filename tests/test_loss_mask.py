@@ -6,7 +6,7 @@ import pytest
 
 from tests.linearize_trees import countdown_task, tree_1357
 from traces.journey import JourneyConfig, linearize_journey
-from training.config import SFTSettings
+from training.sft_settings import SFTSettings
 from training.masking import masked_roles, tokenize_with_mask
 
 TASK = countdown_task()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from search.tasks import make_task
-from search.tasks.math.config import MathConfig
+from search.tasks.math.settings import MathConfig
 from search.tasks.math.loaders import BUNDLED, DATA_DIR, load_math_file, load_problems, normalize_question
 from search.tasks.rows import ProblemFileError
 

@@ -115,7 +115,7 @@ def test_unknown_extension_and_missing_file_are_clear_errors(tmp_path):
 
 # -- limits: a wrong file fails fast with one line naming file, line and field ---------------------
 
-from search.tasks.countdown.config import MAX_NUMBERS, MAX_VALUE, CountdownConfig  # noqa: E402
+from search.tasks.countdown.settings import MAX_NUMBERS, MAX_VALUE, CountdownConfig  # noqa: E402
 from search.tasks.rows import MAX_LINE_BYTES  # noqa: E402
 
 

@@ -12,9 +12,9 @@ from db import TraceStore
 from journeyforge.cli import CONF_DIR
 from search.tasks import make_task
 from search.tasks.base import Problem
-from training.config import SFTSettings
+from training.sft_settings import SFTSettings
 from training.grpo import CURVES_FILE, METRICS_FILE, read_rl_record, train_grpo
-from training.rl_config import RLSettings
+from training.rl_settings import RLSettings
 from training.sft import train_sft
 from traces.rl_prompts import build_rl_prompts
 

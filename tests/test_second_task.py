@@ -86,7 +86,7 @@ def test_sum_task_linearizes_exports_and_trains_one_sft_step(sqlite_url, tmp_pat
     stepwise = load_from_disk(str(out_dir / "stepwise"))
     assert stepwise["train"][0]["values"] and len(stepwise["train"][0]["values"]) == len(stepwise["train"][0]["labels"])
 
-    from training.config import SFTSettings
+    from training.sft_settings import SFTSettings
     from training.sft import train_sft
 
     data = out_dir / "sft" / "journey"

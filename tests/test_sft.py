@@ -6,7 +6,7 @@ import math
 import pytest
 
 from search.tasks.countdown.task import CountdownTask
-from training.config import SFTSettings
+from training.sft_settings import SFTSettings
 from training.sft import build_trainer, load_train_split, read_sft_record, train_sft
 
 pytestmark = pytest.mark.slow

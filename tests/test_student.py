@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from training.config import SFTSettings
+from training.sft_settings import SFTSettings
 from training.student import (StudentError, StudentSettings, _PIECES, build_model, build_tokenizer, check_examples,
                               unencodable)
 

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 from search.tasks.base import Problem, Task
 from training.dataset_dirs import read_train_split
 from training.rewards import problems_from_columns, reward_functions
-from training.rl_config import RLSettings
+from training.rl_settings import RLSettings
 from training.sft import SETTINGS_FILE, read_sft_record
 
 log = logging.getLogger(__name__)

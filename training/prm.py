@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from search.prm_scorer import IGNORE, SCORER_FILE, collate, encode_path, load_scorer, load_scorer_base, path_text, score_paths  # noqa: F401
-from training.prm_config import PRMSettings
+from training.prm_settings import PRMSettings
 
 
 

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from training.config import SFTSettings
+from training.sft_settings import SFTSettings
 from training.dataset_dirs import read_train_split
 from training.student import StudentSettings, build_model, build_tokenizer, check_examples
 

@@ -20,7 +20,7 @@ from journeyforge.stages.common import StageError, start_run
 from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.train import sft_settings
 from search.tasks.base import Problem
-from training.config import SFTSettings, TrainSettings
+from training.sft_settings import SFTSettings, TrainSettings
 from training.expert_samples import distinct, sample_problems
 from training.student import StudentError
 

@@ -15,7 +15,7 @@ from journeyforge.components import build_policy
 from journeyforge.stages.common import StageError, start_run
 from journeyforge.stages.experiment_models import ExperimentParts, model_entry, model_label, model_seeds
 from search.tasks.base import Problem
-from training.config import EvalSettings
+from training.eval_settings import EvalSettings
 from training.evaluate import evaluate_models
 
 EVAL_RUN = "experiment"  # the eval run is `<name>/experiment`

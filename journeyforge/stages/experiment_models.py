@@ -15,8 +15,9 @@ from journeyforge.experiment_settings import ExperimentSettings
 from journeyforge.stages.common import StageError
 from journeyforge.stages.train import train_adapter
 from traces.linearize_settings import LinearizeSettings
-from training.config import EvalSettings, SFTSettings, TrainSettings
-from training.rl_config import RLSettings
+from training.eval_settings import EvalSettings
+from training.rl_settings import RLSettings
+from training.sft_settings import SFTSettings, TrainSettings
 
 
 def experiment_settings(cfg: DictConfig) -> ExperimentSettings:

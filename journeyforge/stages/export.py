@@ -18,7 +18,7 @@ from traces.export_dir import MARKER
 from traces.export_settings import VerlReward
 from traces.label_sources import stored_judge_labels
 from traces.prm_placeholder import PlaceholderError, check_tokens, load_prm_tokenizer
-from training.rl_config import RLSettings
+from training.rl_settings import RLSettings
 
 
 def rl_problems(store, cfg: DictConfig) -> list[dict]:

@@ -21,7 +21,7 @@ from journeyforge.stages.common import (StageError, attempt_folder, check_explor
 from journeyforge.stages.run_parts import RunParts
 from search.policies.default_model import resolve_model
 from traces.label_sources import relabel_rows
-from training.prm_config import PRMSettings
+from training.prm_settings import PRMSettings
 
 COLUMNS = ("steps", "mistakes", "precision", "recall", "f1", "auc", "first_error_acc_error_paths",
            "first_error_acc_clean_paths", "first_error_f1")

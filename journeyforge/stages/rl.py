@@ -20,7 +20,7 @@ from journeyforge.stages.common import StageError, attempt_folder, check_explore
 from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.train import data_digest
 from training.grpo import CURVES_FILE, RECORD_FILE, is_full_model, load_prompt_set, read_rl_record, starting_point, train_grpo
-from training.rl_config import RLSettings
+from training.rl_settings import RLSettings
 
 
 def rl_settings(cfg: DictConfig) -> RLSettings:

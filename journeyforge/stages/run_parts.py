@@ -21,9 +21,10 @@ from search.algorithms import SearchSettings
 from search.explorer import ExploreSettings
 from traces.export_settings import ExportSettings
 from traces.linearize_settings import LinearizeSettings
-from training.config import EvalSettings, TrainSettings
-from training.prm_config import PRMSettings
-from training.rl_config import RLSettings
+from training.eval_settings import EvalSettings
+from training.prm_settings import PRMSettings
+from training.rl_settings import RLSettings
+from training.sft_settings import TrainSettings
 
 # The groups a stage of `run` / `evolve` reads, with their settings classes.
 GROUPS: dict[str, type] = {
@@ -39,7 +40,7 @@ class RunParts:
     cfg: DictConfig
     """The config these objects stand for (for a copy made by `changed`, the one made from them)."""
     task: dict
-    """The task config as given (the task's config class, search/tasks/<name>/config.py, checks it when
+    """The task config as given (the task's config class, search/tasks/<name>/settings.py, checks it when
     the task is built; kept as given, since that class fills some defaults in from others)."""
     policy: dict
     """The policy config (backend and its options), checked by its backend's settings."""

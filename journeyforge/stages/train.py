@@ -16,7 +16,7 @@ from analysis.tables import table
 from journeyforge.components import store_of, with_options
 from journeyforge.stages.common import StageError, attempt_folder, check_explore_task, check_replaceable, start_run
 from journeyforge.stages.run_parts import RunParts
-from training.config import SFTSettings, TrainSettings
+from training.sft_settings import SFTSettings, TrainSettings
 from training.sft import SETTINGS_FILE, check_dataset, read_sft_record, train_sft
 from training.student import StudentError
 

@@ -13,11 +13,11 @@ from typing import Any, Mapping
 from search.tasks.base import Problem, StepResult, Task
 
 TASKS: dict[str, str] = {
-    "countdown": "search.tasks.countdown.task:CountdownTask:search.tasks.countdown.config:CountdownConfig",
-    "gym": "search.tasks.gym.task:GymTask:search.tasks.gym.config:GymConfig",
-    "math": "search.tasks.math.task:MathTask:search.tasks.math.config:MathConfig",
-    "sudoku": "search.tasks.sudoku.task:SudokuTask:search.tasks.sudoku.config:SudokuConfig",
-    "maze": "search.tasks.maze.task:MazeTask:search.tasks.maze.config:MazeConfig",
+    "countdown": "search.tasks.countdown.task:CountdownTask:search.tasks.countdown.settings:CountdownConfig",
+    "gym": "search.tasks.gym.task:GymTask:search.tasks.gym.settings:GymConfig",
+    "math": "search.tasks.math.task:MathTask:search.tasks.math.settings:MathConfig",
+    "sudoku": "search.tasks.sudoku.task:SudokuTask:search.tasks.sudoku.settings:SudokuConfig",
+    "maze": "search.tasks.maze.task:MazeTask:search.tasks.maze.settings:MazeConfig",
 }
 
 __all__ = ["TASKS", "make_task", "task_classes", "Task", "Problem", "StepResult"]

@@ -9,7 +9,7 @@ from search.tasks.base import Problem
 from search.tasks.countdown.solver import render_solution, solution_steps
 
 if TYPE_CHECKING:
-    from search.tasks.countdown.config import CountdownConfig
+    from search.tasks.countdown.settings import CountdownConfig
 
 
 def problem_key(nums: list[int], target: int) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from search.tasks.countdown.config import MAX_NUMBERS, MAX_VALUE
+from search.tasks.countdown.settings import MAX_NUMBERS, MAX_VALUE
 from search.tasks.rows import LoadedRows, LongInteger, ProblemFileError, check_int, load_rows
 from search.tasks.rows import is_int as _is_int
 from search.tasks.rows import show as _show

@@ -17,7 +17,7 @@ from search.tasks.countdown import answer as frame
 from search.tasks.countdown import prompts
 from search.tasks.countdown import symbolic as expansion
 from search.tasks.countdown.arithmetic import uses_exactly
-from search.tasks.countdown.config import CountdownConfig
+from search.tasks.countdown.settings import CountdownConfig
 from search.tasks.countdown.equations import equations
 from search.tasks.countdown.generator import generate_problems, make_problem, problem_key, split_of_target
 from search.tasks.countdown.solver import after, legal_steps, solvable, strip_outer_parens

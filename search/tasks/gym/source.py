@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 from search.tasks.base import Problem
-from search.tasks.gym.config import GymConfig
+from search.tasks.gym.settings import GymConfig
 from search.tasks.gym.scoring import score_many
 
 # Draws before giving up on n_train + n_test distinct questions: a generator with few distinct questions

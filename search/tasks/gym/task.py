@@ -14,7 +14,7 @@ from typing import Any, Mapping, Sequence
 from search.tasks.base import THINK_CLOSE, Problem, StepResult, Task
 from search.tasks.countdown.answer import ANSWER_CLOSE, ANSWER_MARKERS, close_answer, extract_answer, format_answer
 from search.tasks.gym import prompts, scripted, steps
-from search.tasks.gym.config import GymConfig
+from search.tasks.gym.settings import GymConfig
 from search.tasks.gym.scoring import score_many
 from search.tasks.gym.source import held_out, load_gym_problems, make_dataset, normalize
 

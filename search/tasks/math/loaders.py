@@ -22,7 +22,7 @@ from typing import Any, Callable
 
 from search.tasks.base import Problem
 from search.tasks.math.answers import last_boxed
-from search.tasks.math.config import MathConfig
+from search.tasks.math.settings import MathConfig
 from search.tasks.math.verifier import gold_problems
 from search.tasks.rows import DuplicateRows, LoadedRows, ProblemFileError, check_not_empty, is_int, load_rows, read_records, show
 

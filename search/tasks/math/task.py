@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 from search.tasks.base import Problem, StepResult, Task
 from search.tasks.math import answers, prompts, scripted, steps
 from search.tasks.math.answers import NUMBER, last_boxed
-from search.tasks.math.config import MathConfig
+from search.tasks.math.settings import MathConfig
 from search.tasks.math.loaders import load_problems
 from search.tasks.math.verifier import check_many
 from search.tasks.rows import DuplicateRows

@@ -20,7 +20,7 @@ from search.tasks.base import Problem
 from search.tasks.maze.grid import GOAL, OPEN, START, UNREACHABLE, WALL, distances, neighbours, path_names, shortest_path
 
 if TYPE_CHECKING:
-    from search.tasks.maze.config import MazeConfig
+    from search.tasks.maze.settings import MazeConfig
 
 
 def is_held_out(maze: str, test_fraction: float) -> bool:

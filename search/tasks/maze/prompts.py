@@ -44,7 +44,7 @@ def worked_example(maze: str, maze_format: str = "grid") -> str:
 @lru_cache(maxsize=16)
 def example_mazes(size: int) -> tuple[str, ...]:
     """Fixed solved examples per size (train split, never a test maze): one prefix for every prompt."""
-    from search.tasks.maze.config import MazeConfig
+    from search.tasks.maze.settings import MazeConfig
     from search.tasks.maze.generator import generate_problems
 
     cfg = MazeConfig(size=size, n_train=N_EXAMPLES + 1, n_test=0, seed=12345, test_fraction=0.2)

@@ -19,7 +19,7 @@ from typing import Any, Mapping
 from search.tasks.base import THINK_CLOSE, Problem, StepResult, Task
 from search.tasks.maze import answer as frame
 from search.tasks.maze import prompts
-from search.tasks.maze.config import MazeConfig
+from search.tasks.maze.settings import MazeConfig
 from search.tasks.maze.generator import generate_problems, make_problem, split_of
 from search.tasks.maze.grid import (WALL, endpoints, goal_distances, is_shortest_path, manhattan, name,
                                     neighbours, open_moves, parse_path, path_names, size_of)

@@ -18,7 +18,7 @@ from search.tasks.sudoku.grid import BLANK, candidates, geometry, place
 from search.tasks.sudoku.solver import count_solutions, search, search_cost
 
 if TYPE_CHECKING:
-    from search.tasks.sudoku.config import SudokuConfig
+    from search.tasks.sudoku.settings import SudokuConfig
 
 # reasoning-gym's datasets are virtual: item i is drawn from Random(seed + i), any i below `size`.
 _VIRTUAL = 10**9

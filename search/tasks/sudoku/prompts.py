@@ -58,7 +58,7 @@ def solution_lines(puzzle: str, order: str, propagation: str) -> tuple[list[str]
 @lru_cache(maxsize=16)
 def example_puzzles(size: int, order: str, propagation: str) -> tuple[str, ...]:
     """Fixed solved examples per size (train split, never a test puzzle): one prefix for every prompt."""
-    from search.tasks.sudoku.config import SudokuConfig
+    from search.tasks.sudoku.settings import SudokuConfig
     from search.tasks.sudoku.generator import generate_problems
 
     blanks = {4: 8, 6: 16, 9: 40}[size]

@@ -18,7 +18,7 @@ from search.tasks.base import THINK_CLOSE, Problem, StepResult, Task
 from search.tasks.rows import ProblemFileError
 from search.tasks.sudoku import answer as frame
 from search.tasks.sudoku import prompts
-from search.tasks.sudoku.config import SudokuConfig
+from search.tasks.sudoku.settings import SudokuConfig
 from search.tasks.sudoku.generator import generate_problems, make_problem, split_of
 from search.tasks.sudoku.grid import BLANK, candidates, geometry, place, rows_of, size_of, solves
 from search.tasks.sudoku.problem_files import load_puzzle_file
