@@ -1,6 +1,12 @@
 """experiment.jobs: the plan of parallel jobs (what waits for what, which goes first). The jobs
-themselves run in worker processes in tests/test_cpu_lab.py."""
+themselves run in worker processes in tests/test_cpu_lab.py; here, that a worker ends with its parent."""
 from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
 
 from hydra import compose, initialize_config_dir
 
@@ -40,3 +46,38 @@ def test_the_lab_preset_plans_every_arm_and_seed_with_grpo_after_its_start_and_s
     # Without the start arm in this job, GRPO waits for nothing: its start was trained before.
     exp.select = ["grpo_stream"]
     assert all(not j.after for j in plan(parts, data) if j.kind == "rl")
+
+
+_PARENT = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from journeyforge.stages.experiment_jobs import _start_worker
+
+pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_start_worker, initargs=(1, os.getpid()))
+print(pool.submit(os.getpid).result(), flush=True)   # the worker's pid, once it has started
+time.sleep(600)
+"""
+
+
+def test_a_worker_ends_when_the_experiment_process_is_killed():
+    """`kill <experiment pid>` (SIGTERM to the parent only) must not leave workers training as orphans."""
+    parent = subprocess.Popen([sys.executable, "-c", _PARENT], stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        worker = int(parent.stdout.readline())
+        os.kill(worker, 0)                           # running while its parent is
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=30)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(worker, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.2)
+        else:
+            os.kill(worker, signal.SIGKILL)
+            raise AssertionError(f"worker {worker} still runs 30 s after its parent was killed")
+    finally:
+        parent.kill()

@@ -91,13 +91,29 @@ def chain_costs(jobs: list[Job]) -> dict[str, float]:
     return {j.id: chain(j) for j in jobs}
 
 
-def _start_worker(threads: int) -> None:
+def _start_worker(threads: int, parent: int | None = None) -> None:
     import logging
 
     import torch
 
     torch.set_num_threads(threads)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    if parent is not None:
+        _end_with_parent(parent)
+
+
+def _end_with_parent(parent: int, every_s: float = 2.0) -> None:
+    """End this worker once `parent` is gone. A `kill` of the experiment's process (SIGTERM, not the
+    process group's Ctrl-C) otherwise leaves its workers training on for an hour as orphans, holding
+    the cores and writing runs that nothing will collect."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="end-with-parent", daemon=True).start()
 
 
 @contextmanager
@@ -162,7 +178,7 @@ def run_jobs(cfg: DictConfig, parts: ExperimentParts, store, task, data: dict[st
     trained: dict[str, dict] = {}
     print(f"[experiment] {len(jobs)} jobs on {exp.jobs} workers ({threads} thread(s) each); logs in {logs}")
     pool = ProcessPoolExecutor(exp.jobs, mp_context=get_context("spawn"), initializer=_start_worker,
-                               initargs=(threads,))
+                               initargs=(threads, os.getpid()))
     try:
         while pending or running:
             ready = sorted((j for j in pending if set(j.after) <= done), key=lambda j: -order[j.id])
