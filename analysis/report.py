@@ -19,12 +19,12 @@ import numpy as np
 from omegaconf import OmegaConf
 
 from analysis.backtracks import replay, replay_rates
+from analysis.code_versions import git_sha, versions
 from analysis.stats import Interval, bootstrap_mean, mcnemar_exact, paired_difference, pass_at_k
 from db.engine import mask_url
 from db.masking import masked_yaml
-from analysis.provenance import git_sha, versions
 from analysis.tables import table
-from training.evaluate import majority_answer
+from training.answer_eval import majority_answer
 
 
 def _pct(x: float) -> str:

@@ -2,7 +2,7 @@
 and API keys are masked in every stored config, printed line and written file.
 
 A shared store or a published dataset card is read by people who must not learn how to log in to
-the store, so masking happens where text leaves the process (`provenance.config_dict`, the CLI's
+the store, so masking happens where text leaves the process (`run_config.config_dict`, the CLI's
 error line, Hydra's saved config), not at each print.
 """
 from __future__ import annotations

@@ -38,7 +38,7 @@ NOT_SHAPING = {
 }
 
 # Whatever a key like these holds never goes into a fingerprint (the stored config is the
-# provenance module's business; a fingerprint is printed in error messages).
+# run_config module's business; a fingerprint is printed in error messages).
 SECRET_WORDS = {"key", "token", "password", "secret"}
 
 # The group whose choice is typed as `group=option` on the command line: a difference there is

@@ -5,7 +5,7 @@ from typing import Callable
 
 from omegaconf import DictConfig
 
-from traces.stats import hf_token_counter, whitespace_tokens
+from traces.trajectory_stats import hf_token_counter, whitespace_tokens
 
 
 def token_counter(cfg: DictConfig) -> Callable[[str], int]:

@@ -9,7 +9,7 @@ from search.policies.base import Completion
 from search.tasks import make_task
 from search.tasks.base import Problem
 from training.sft_settings import SFTSettings
-from training.evaluate import (
+from training.answer_eval import (
     accuracy_table,
     evaluate_models,
     majority_answer,

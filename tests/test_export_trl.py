@@ -77,7 +77,7 @@ def test_dpo_trainer_takes_preference_rows(export_dir, tiny_model_dir, tmp_path)
 def test_card_lengths_use_the_policy_tokenizer(tiny_model_dir, tmp_path):
     from transformers import AutoTokenizer
 
-    from traces.stats import hf_token_counter
+    from traces.trajectory_stats import hf_token_counter
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     rows, graphs = many_trees(2)

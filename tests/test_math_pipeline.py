@@ -154,7 +154,7 @@ def test_llm_rewrite_check_for_math_keeps_every_number_and_the_answer():
 
 
 def test_math500_results_are_broken_down_by_level_and_subject():
-    from training.evaluate import breakdown_tables
+    from training.answer_eval import breakdown_tables
 
     task = make_task({"name": "math", "train_path": "math500", "test_path": None, "dataset": "math500",
                       "n_train": 0, "n_test": 6})

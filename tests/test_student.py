@@ -136,7 +136,7 @@ def test_eval_refuses_a_prompt_the_student_cannot_encode(tmp_path):
     from types import SimpleNamespace
 
     from search.tasks.base import Problem
-    from training.evaluate import check_student_prompts
+    from training.answer_eval import check_student_prompts
     from training.sft import SETTINGS_FILE
 
     (tmp_path / SETTINGS_FILE).write_text(json.dumps({"settings": {"scratch": True, "format": "prompt_completion"}}))

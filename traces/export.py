@@ -42,7 +42,7 @@ from traces.problems import as_problem, problem_of
 from traces.rl_prompts import VERL_DIR, build_rl_prompts, write_verl
 from traces.sft_rows import build_sft, drop_malformed
 from traces.splits import split_problems
-from traces.stats import format_stats_table, plot_histograms, trajectory_stats
+from traces.trajectory_stats import format_stats_table, plot_histograms, trajectory_stats
 from traces.label_sources import stored_judge_labels
 from traces.stepwise_rows import build_stepwise
 

@@ -2,7 +2,7 @@
 by the task, the verified ones kept once each (STaR, Zelikman et al. 2022; ReST-EM, Singh et al. 2023;
 rejection-sampling fine-tuning, Yuan et al. 2023).
 
-Store-free, as training/evaluate.py: the answers come from a `Policy` (one batched call per chunk of
+Store-free, as training/answer_eval.py: the answers come from a `Policy` (one batched call per chunk of
 problems, every problem's k samples in it) with the prompt the student was trained on, and are
 scored by the same `score` the evaluation uses. The evolve stage stores them and builds the dataset.
 """
@@ -17,7 +17,7 @@ from search.policies.base import GenerationRequest, Policy
 from search.sampling import SamplingSettings
 from search.tasks.base import MISTAKE_LABELS, THINK_OPEN, Problem, Task
 from traces.frames import frame_problem
-from training.evaluate import build_prompt, check_student_prompts, score
+from training.answer_eval import build_prompt, check_student_prompts, score
 
 # What makes a sampled answer one to learn from: its final answer verified (STaR, ReST-EM), or also
 # every step of its reasoning valid by the task's step checker (exact for Countdown), so that a right

@@ -48,7 +48,7 @@ def load_prompt_set(dataset_dir: str | Path):
 
 def prompt_for(task: Task, problem: Problem, style: str) -> str | list[dict[str, str]]:
     """A problem as TRL's `prompt`: text for "fewshot" and "prompt_completion", chat messages for
-    "messages" (TRL applies the chat template). The same prompts `training.evaluate.build_prompt` writes."""
+    "messages" (TRL applies the chat template). The same prompts `training.answer_eval.build_prompt` writes."""
     if style == "fewshot":
         return task.prompt(problem, "fewshot")
     if style == "prompt_completion":

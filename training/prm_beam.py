@@ -122,7 +122,7 @@ def beam_results(models: Sequence[Sequence[Any]], factory, task: Task, problems:
                  ns: Sequence[int], scorer_dir: str, ev) -> list[dict[str, Any]]:
     """`beam_search` of every model at every N, as `training.scaling.scaling_results` rows (strategy
     `prm_beam`): per-problem correctness and the mean generated tokens per problem."""
-    from training.evaluate import build_prompt, prompt_style, unpack_model
+    from training.answer_eval import build_prompt, prompt_style, unpack_model
 
     score_fn = scorer_function(scorer_dir)
     out = []

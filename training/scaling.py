@@ -71,7 +71,7 @@ def _pick_weighted(answers: Sequence[str | None], weights: Sequence[float],
 def strategy_correct(task: Task, problem: Problem, samples: Sequence[dict[str, Any]], scores: Sequence[float] | None,
                      n: int) -> dict[str, bool]:
     """Whether each strategy's pick among the first `n` samples is correct (the PRM ones only with scores)."""
-    from training.evaluate import majority_answer
+    from training.answer_eval import majority_answer
 
     first = list(samples[:n])
     answers = [s["answer"] for s in first]

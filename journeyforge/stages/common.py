@@ -23,8 +23,8 @@ from omegaconf import DictConfig
 
 from db.settings import StoreSettings
 
-from analysis.provenance import git_sha, versions
-from journeyforge.provenance import config_dict
+from analysis.code_versions import git_sha, versions
+from journeyforge.run_config import config_dict
 
 
 class StageError(RuntimeError):

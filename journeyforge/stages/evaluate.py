@@ -10,7 +10,7 @@ from journeyforge.stages.common import StageError, check_explore_task, start_run
 from journeyforge.stages.rl import rl_models
 from journeyforge.stages.run_parts import RunParts
 from search.tasks.base import Problem
-from training.evaluate import accuracy_table, breakdown_tables, evaluate_models
+from training.answer_eval import accuracy_table, breakdown_tables, evaluate_models
 from training.student import StudentError
 
 

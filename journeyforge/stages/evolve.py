@@ -33,7 +33,7 @@ from journeyforge.stages.train import train_adapter
 from search.policies import policy_options
 from training.sft import read_sft_record
 
-# The explorer's prompt for a model trained in each `train.format` (training/evaluate.py build_prompt
+# The explorer's prompt for a model trained in each `train.format` (training/answer_eval.py build_prompt
 # gives eval the same ones): the question alone, the chat messages, or the few-shot prompt.
 PROMPT_FOR_FORMAT = {"prompt_completion": "question", "messages": "chat", "fewshot": "fewshot"}
 # Files of a model directory that make the model: weights, configs, tokenizer. Not the training

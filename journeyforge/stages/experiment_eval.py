@@ -16,7 +16,7 @@ from journeyforge.stages.common import StageError, start_run
 from journeyforge.stages.experiment_models import ExperimentParts, model_entry, model_label, model_seeds
 from search.tasks.base import Problem
 from training.eval_settings import EvalSettings
-from training.evaluate import evaluate_models
+from training.answer_eval import evaluate_models
 
 EVAL_RUN = "experiment"  # the eval run is `<name>/experiment`
 

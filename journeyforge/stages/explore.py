@@ -7,7 +7,7 @@ from analysis.tables import table
 from db.engine import mask_url
 from journeyforge.components import build_task, load_problems, policy_of, store_of
 from journeyforge.fingerprint import FingerprintMismatch, check_resume, explore_fingerprint
-from journeyforge.provenance import config_dict
+from journeyforge.run_config import config_dict
 from journeyforge.stages.common import StageError, start_run
 from journeyforge.stages.run_parts import RunParts
 from search.algorithms import make_algorithm

@@ -7,7 +7,7 @@ from omegaconf import DictConfig
 
 from journeyforge.components import build_task, store_of
 from journeyforge.folders import folder_problem
-from journeyforge.provenance import config_dict
+from journeyforge.run_config import config_dict
 from journeyforge.stages.export_summary import print_publishing
 from journeyforge.stages.common import StageError, check_task, check_trees_task, require_run, start_run
 from journeyforge.stages.run_parts import RunParts

@@ -1,4 +1,4 @@
-"""The resolved config a run row records, secrets masked (its versions and git sha: analysis/provenance.py)."""
+"""The resolved config a run row records, secrets masked (its versions and git sha: analysis/code_versions.py)."""
 from __future__ import annotations
 
 from typing import Any
