@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import networkx as nx
@@ -78,41 +79,12 @@ def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: in
         [{"tree_id": t, "seq": 0, "depth": 0, "label": "root", "state": {"nums": [1, 2, 3, 4], "target": 24}} for t in tree_ids]
     )
     # per tree: (node id, depth) of nodes that may get children, and the next seq
-    frontier = {t: [(r, 0)] for t, r in zip(tree_ids, roots)}
-    next_seq = dict.fromkeys(tree_ids, 1)
-    visits: dict[int, int] = {}
+    grow = _Growth(rng, tree_ids, {t: [(r, 0)] for t, r in zip(tree_ids, roots)}, dict.fromkeys(tree_ids, 1), {})
     written, store_s, store_cpu_s, server_cpu_s = len(roots), 0.0, 0.0, 0.0
     rollouts_written = 0
     server_cpu = server_cpu_reader(store)
-    per_tree = max(1, wave // n_trees)
     while written < n_nodes:
-        rows, parents = [], []
-        for t in rng.sample(tree_ids, min(n_trees, max(1, wave // per_tree))):
-            for _ in range(per_tree):
-                parent, depth = rng.choice(frontier[t])
-                label = rng.choices(LABELS, LABEL_WEIGHTS)[0]
-                # every column, as the explorer's rows (SearchTree.row) give them
-                rows.append({
-                    "tree_id": t, "parent_id": parent, "seq": next_seq[t], "depth": depth + 1,
-                    "text": f"{rng.randint(1, 99)} + {rng.randint(1, 99)} = {rng.randint(2, 198)} (left: 3, 7, 12)",
-                    "token_ids": [rng.randrange(49152) for _ in range(14)],
-                    "state": {"nums": [3, 7, 12], "target": 24},
-                    "label": label, "reason": None, "reward": 1.0 if label == "solution" else None,
-                    "value": 0.0, "visits": 0, "logprob": -rng.random() * 5, "finish_reason": "stop",
-                    "count": 1, "mc_value": None, "mc_hard": None, "first_error": False,
-                    "expansions": 0, "prm_score": None,
-                })
-                next_seq[t] += 1
-                parents.append(parent)
-        updates = []
-        for parent, tree_id in dict.fromkeys(zip(parents, (row["tree_id"] for row in rows))):
-            visits[parent] = visits.get(parent, 0) + 1
-            # the explorer's update rows: counters plus the revisable count and expansions
-            updates.append({"id": parent, "tree_id": tree_id, "visits": visits[parent], "value": rng.random(),
-                            "count": 1, "expansions": visits[parent]})
-        completions = [{"node_index": i, "tree_id": row["tree_id"], "idx": j, "text": ROLLOUT_TEXT, "answer": "24",
-                        "is_correct": j % 4 == 0, "n_tokens": 40, "token_ids": ROLLOUT_IDS, "finish_reason": "stop"}
-                       for i, row in enumerate(rows) for j in range(rollouts)]
+        rows, updates, completions = grow.wave(n_trees, wave, rollouts)
         start_server = server_cpu()
         start, start_cpu = time.perf_counter(), time.process_time()
         ids = store.write_wave(rows, updates, [], rollouts=completions)
@@ -121,12 +93,71 @@ def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: in
         server_cpu_s += server_cpu() - start_server
         written += len(ids)
         rollouts_written += len(completions)
+        grow.written(rows, ids)
+    inserted = written - len(roots)
+    return {
+        "nodes": written, "nodes_per_s": inserted / store_s, "store_s": store_s,
+        "rollouts": rollouts_written, "rows_per_s": (inserted + rollouts_written) / store_s,
+        "nodes_per_cpu_s": inserted / store_cpu_s,
+        # client + server CPU (PostgreSQL's backends on this machine): the rate on idle cores, which on a
+        # loaded shared machine says more than wall-clock time
+        "nodes_per_total_cpu_s": inserted / (store_cpu_s + server_cpu_s), "server_cpu_s": server_cpu_s,
+        **_time_queries(store, run, grow.frontier),
+    }
+
+
+@dataclass
+class _Growth:
+    """Random trees grown wave by wave: which nodes may get children (`frontier`, per tree), each
+    tree's next `seq` and each parent's visits."""
+
+    rng: random.Random
+    tree_ids: list[int]
+    frontier: dict[int, list[tuple[int, int]]]
+    next_seq: dict[int, int]
+    visits: dict[int, int]
+
+    def wave(self, n_trees: int, wave: int, rollouts: int) -> tuple[list[dict], list[dict], list[dict]]:
+        """One wave's node rows, the parents' update rows and `rollouts` completions per new node."""
+        rng, per_tree = self.rng, max(1, wave // n_trees)
+        rows, parents = [], []
+        for t in rng.sample(self.tree_ids, min(n_trees, max(1, wave // per_tree))):
+            for _ in range(per_tree):
+                parent, depth = rng.choice(self.frontier[t])
+                label = rng.choices(LABELS, LABEL_WEIGHTS)[0]
+                # every column, as the explorer's rows (SearchTree.row) give them
+                rows.append({
+                    "tree_id": t, "parent_id": parent, "seq": self.next_seq[t], "depth": depth + 1,
+                    "text": f"{rng.randint(1, 99)} + {rng.randint(1, 99)} = {rng.randint(2, 198)} (left: 3, 7, 12)",
+                    "token_ids": [rng.randrange(49152) for _ in range(14)],
+                    "state": {"nums": [3, 7, 12], "target": 24},
+                    "label": label, "reason": None, "reward": 1.0 if label == "solution" else None,
+                    "value": 0.0, "visits": 0, "logprob": -rng.random() * 5, "finish_reason": "stop",
+                    "count": 1, "mc_value": None, "mc_hard": None, "first_error": False,
+                    "expansions": 0, "prm_score": None,
+                })
+                self.next_seq[t] += 1
+                parents.append(parent)
+        updates = []
+        for parent, tree_id in dict.fromkeys(zip(parents, (row["tree_id"] for row in rows))):
+            self.visits[parent] = self.visits.get(parent, 0) + 1
+            # the explorer's update rows: counters plus the revisable count and expansions
+            updates.append({"id": parent, "tree_id": tree_id, "visits": self.visits[parent], "value": rng.random(),
+                            "count": 1, "expansions": self.visits[parent]})
+        completions = [{"node_index": i, "tree_id": row["tree_id"], "idx": j, "text": ROLLOUT_TEXT, "answer": "24",
+                        "is_correct": j % 4 == 0, "n_tokens": 40, "token_ids": ROLLOUT_IDS, "finish_reason": "stop"}
+                       for i, row in enumerate(rows) for j in range(rollouts)]
+        return rows, updates, completions
+
+    def written(self, rows: list[dict], ids: list[int]) -> None:
+        """The stored ids of a wave's `rows`: valid nodes above MAX_DEPTH may get children."""
         for row, node_id in zip(rows, ids):
             if row["label"] == "valid" and row["depth"] < MAX_DEPTH:
-                frontier[row["tree_id"]].append((node_id, row["depth"]))
-    inserted = written - len(roots)
+                self.frontier[row["tree_id"]].append((node_id, row["depth"]))
 
-    # deepest nodes: the longest root-to-leaf paths
+
+def _time_queries(store: TraceStore, run: int, frontier: dict[int, list[tuple[int, int]]]) -> dict:
+    """Time the path of the 200 deepest nodes (root to leaf) and the solved-trees query."""
     deepest = sorted(((d, n) for nodes in frontier.values() for n, d in nodes), reverse=True)[:200]
     times = []
     for _, node_id in deepest:
@@ -137,17 +168,9 @@ def run_nodes(store: TraceStore, n_nodes: int, wave: int, n_trees: int, seed: in
     start = time.perf_counter()
     solved = store.solved(run)
     solved_s = time.perf_counter() - start
-    return {
-        "nodes": written, "nodes_per_s": inserted / store_s, "store_s": store_s,
-        "rollouts": rollouts_written, "rows_per_s": (inserted + rollouts_written) / store_s,
-        "nodes_per_cpu_s": inserted / store_cpu_s,
-        # client + server CPU (PostgreSQL's backends on this machine): the rate on idle cores, which on a
-        # loaded shared machine says more than wall-clock time
-        "nodes_per_total_cpu_s": inserted / (store_cpu_s + server_cpu_s), "server_cpu_s": server_cpu_s,
-        "path_depth": deepest[0][0] if deepest else 0,
-        "path_ms_median": 1000 * statistics.median(times), "path_ms_max": 1000 * max(times),
-        "solved_ms": 1000 * solved_s, "solved_trees": len(solved),
-    }
+    return {"path_depth": deepest[0][0] if deepest else 0,
+            "path_ms_median": 1000 * statistics.median(times), "path_ms_max": 1000 * max(times),
+            "solved_ms": 1000 * solved_s, "solved_trees": len(solved)}
 
 
 def server_cpu_reader(store: TraceStore):

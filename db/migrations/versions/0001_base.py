@@ -19,6 +19,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # long because: the base schema, one create_table per table as Alembic writes it; split up, it would
+    # no longer read as the schema it is.
     op.create_table(
         "runs",
         sa.Column("id", sa.Integer(), primary_key=True),
