@@ -41,18 +41,24 @@ def prm_tokenizer(default_model_dir):
 
 
 @pytest.fixture(scope="module")
-def searched_export(tmp_path_factory, prm_tokenizer):
-    """A real export: symbolic DFS trees of 8 Countdown problems through the explorer into SQLite, read
-    back and written by `write_export` (placeholder `auto`, checked with the bundled tokenizer)."""
-    tmp = tmp_path_factory.mktemp("prm-export")
+def dfs_trees(tmp_path_factory):
+    """Symbolic DFS trees of 8 Countdown problems through the explorer into SQLite, read back."""
+    tmp = tmp_path_factory.mktemp("prm-trees")
     store = TraceStore(f"sqlite:///{tmp / 'trees.db'}")
     run_id = store.start_run("prm-formats", "explore", {})
     store.create_trees(run_id, store.add_problems([p.row() for p in PROBLEMS]))
     Explorer(store, TASK, make_policy({"backend": "symbolic", "heuristic": "sum"}, task=TASK),
              make_algorithm(SearchSettings(algorithm="dfs", max_expansions=12, max_nodes=60, expansions_per_wave=1)),
              ExploreSettings(max_active_trees=8, progress=False)).run(run_id)
-    trees = load_trees(store, [t["id"] for t in store.trees(run_id)])
-    summary = write_export([], trees, tmp / "export", TASK, kinds=[], settings=ExportSettings(test_fraction=0.25),
+    return load_trees(store, [t["id"] for t in store.trees(run_id)])
+
+
+@pytest.fixture(scope="module")
+def searched_export(tmp_path_factory, dfs_trees, prm_tokenizer):
+    """A real export of `dfs_trees` written by `write_export` (placeholder `auto`, checked with the
+    bundled tokenizer)."""
+    tmp = tmp_path_factory.mktemp("prm-export")
+    summary = write_export([], dfs_trees, tmp / "export", TASK, kinds=[], settings=ExportSettings(test_fraction=0.25),
                            prm_tokenizer=prm_tokenizer)
     return tmp / "export", summary
 
@@ -182,3 +188,28 @@ def test_the_policy_s_tokenizer_is_looked_up_locally_and_a_named_model_must_load
     (tmp_path / "broken" / "config.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(PlaceholderError, match=r"^export.prm_model=\S+/broken: its tokenizer does not load \("):
         load_prm_tokenizer(str(tmp_path / "broken"), None)
+
+
+def test_none_exports_math_shepherd_s_rows_alone_for_a_student_tokenizer_with_no_token_to_spare(tmp_path, dfs_trees):
+    """A student's tokenizer built on the rows themselves has no unused token: `auto` says so and
+    points at `none`, and `none` writes `prm_shepherd` and no `prm_openrlhf` (nor its card section)."""
+    from training.student import build_tokenizer
+    from traces.prm_placeholder import PrmTokenizer
+
+    texts = [r["prompt"] + " " + " ".join(r["completions"]) for split in STEPWISE.values() for r in split]
+    student = PrmTokenizer(build_tokenizer(texts, "phrases", vocab_size=64), "policy.model=student")
+    with pytest.raises(PlaceholderError, match=r"found no token of policy.model=student .*"
+                                               r"or export.prm_placeholder=none to export without prm_openrlhf$"):
+        prm_formats(STEPWISE, "countdown", "auto", student)
+    rows, chosen = prm_formats(STEPWISE, "countdown", "none", student)
+    assert chosen is None and list(rows) == ["prm_shepherd"]
+    assert rows["prm_shepherd"]["train"][0]["label"].endswith("7 * 5 = 35 -")
+
+    # the folders and card of a whole export with `none`
+    summary = write_export([], dfs_trees, tmp_path / "export", TASK, kinds=[],
+                           settings=ExportSettings(prm_placeholder="none"), prm_tokenizer=student)
+    assert summary["prm_placeholder"] is None
+    assert not (tmp_path / "export" / "prm_openrlhf").exists()
+    card = (tmp_path / "export" / "README.md").read_text(encoding="utf-8")
+    assert "config_name: prm_shepherd" in card and "config_name: prm_openrlhf" not in card
+    assert "openrlhf.cli.train_prm" not in card

@@ -34,8 +34,9 @@ mistake (`rejected`, with `rejected_label` and `rejected_reason`), plus, with Mo
 siblings whose values differ by at least the export's `preference_margin`. `sft/<kind>` rows are
 trajectories whose final answer passed the verifier: `shortcut` is the correct path only, `journey`
 adds explored mistakes with reflection and backtracking (O1 Replication Journey), `stream` is the
-whole search in visit order (Stream of Search). `prm_shepherd` and `prm_openrlhf` are the `stepwise`
-rows (same split) as Math-Shepherd's step-tagged text and as OpenRLHF's PRM trainer reads them (below)."""
+whole search in visit order (Stream of Search). `prm_shepherd` and `prm_openrlhf` (unless the
+export was made with `export.prm_placeholder=none`) are the `stepwise` rows (same split) as
+Math-Shepherd's step-tagged text and as OpenRLHF's PRM trainer reads them."""
 
 DESCRIPTIONS = {
     "sft": "SFT rows: `messages` (chat) or `prompt`/`completion`, plus provenance columns.",

@@ -159,11 +159,11 @@ def write_export(
         configs = {config_name(rel): {s: len(d) for s, d in dd.items()} for rel, dd in datasets.items()}
         paths = {config_name(rel): rel for rel in datasets}
         summary = {"configs": configs, "paths": paths, "task": task.name, "label_notes": task.label_notes,
-                   "unit": unit, "dropped": dropped_rows, "prm_placeholder": asdict(placeholder),
+                   "unit": unit, "dropped": dropped_rows, "prm_placeholder": asdict(placeholder) if placeholder else None,
                    "stats_table": table, "provenance": facts, "run_config": run_config}
         _write_card_and_marker(tmp, summary, placeholder)
     return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
-            "dropped": dropped_rows, "prm_placeholder": asdict(placeholder), "provenance": facts,
+            "dropped": dropped_rows, "prm_placeholder": asdict(placeholder) if placeholder else None, "provenance": facts,
             "contamination_rows": kept.contamination.rows()}
 
 

@@ -34,7 +34,8 @@ class ExportSettings:
     """The step placeholder in `prm_openrlhf`'s `input` (OpenRLHF's `--placeholder_token`), which must be
     one token of the PRM's tokenizer (OpenRLHF adds none). `auto`: Math-Shepherd's `ки` where that is one
     token, else the tokenizer's first unused special token; a token given here is checked the same way
-    (one id alone and after a space, an embedding row, in no question or step of the export)."""
+    (one id alone and after a space, an embedding row, in no question or step of the export); `none`:
+    no `prm_openrlhf` (a student's small vocabulary has no token to spare)."""
     prm_model: str | None = None
     """The model (folder or hub id) whose tokenizer the PRM will be trained with, for that check; null:
     the run's policy (`policy.tokenizer`, else `policy.model`), and none for a policy without a model
@@ -84,7 +85,7 @@ class ExportSettings:
         if not self.dir:
             raise ValueError("export.dir must be a directory, got an empty string")
         if not self.prm_placeholder or self.prm_placeholder != self.prm_placeholder.strip():
-            raise ValueError(f"export.prm_placeholder must be `auto` or a token with no space at either end, "
+            raise ValueError(f"export.prm_placeholder must be `auto`, `none` or a token with no space at either end, "
                              f"got {self.prm_placeholder!r}")
 
     @classmethod

@@ -25,7 +25,7 @@ import shlex
 
 from datasets import DatasetDict, Dataset, Features, List, Value
 
-from traces.prm_placeholder import AUTO, SHEPHERD_TAG, Placeholder, PrmTokenizer, StepRow, choose_placeholder
+from traces.prm_placeholder import AUTO, NONE, SHEPHERD_TAG, Placeholder, PrmTokenizer, StepRow, choose_placeholder
 
 TAG = SHEPHERD_TAG
 STEP_HEADING = re.compile(r"Step (\d*):")   # OpenR splits steps at `Step \d*:` (digits optional)
@@ -63,24 +63,28 @@ def _plain_rows(stepwise: DatasetDict) -> dict[str, list[dict]]:
 
 
 def prm_formats(stepwise: DatasetDict, task_name: str, placeholder: str = AUTO,
-                prm_tokenizer: PrmTokenizer | None = None) -> tuple[dict[str, DatasetDict], Placeholder]:
+                prm_tokenizer: PrmTokenizer | None = None) -> tuple[dict[str, DatasetDict], Placeholder | None]:
     """`prm_shepherd` and `prm_openrlhf` DatasetDicts with the splits of `stepwise`, and the placeholder
-    of `prm_openrlhf` (`export.prm_placeholder`, checked against `prm_tokenizer` on every row)."""
+    of `prm_openrlhf` (`export.prm_placeholder`, checked against `prm_tokenizer` on every row); with
+    `none`, `prm_shepherd` alone and no placeholder."""
     plain = _plain_rows(stepwise)
     every = [(split, r) for split, rows in plain.items() for r in rows]
     checked = [StepRow(f"{split} row of tree {r['tree_id']}", "\n".join([r["question"], *r["steps"]]), len(r["steps"]))
                for split, r in every]
-    chosen = choose_placeholder(placeholder, prm_tokenizer, checked,
-                                lambda token: [tagged(r["question"], r["steps"], [token] * len(r["steps"]))
-                                               for _, r in every])
+    chosen = None if placeholder == NONE else choose_placeholder(
+        placeholder, prm_tokenizer, checked,
+        lambda token: [tagged(r["question"], r["steps"], [token] * len(r["steps"])) for _, r in every])
     shepherd, openrlhf = {}, {}
     for split, rows in plain.items():
         keys = [{"tree_id": r["tree_id"], "problem": r["problem"]} for r in rows]
         shepherd[split] = _dataset([{"input": tagged(r["question"], r["steps"], [TAG] * len(r["steps"])),
                                      "label": tagged(r["question"], r["steps"], r["signs"]), "task": task_name, **k}
                                     for r, k in zip(rows, keys)], SHEPHERD_FEATURES)
-        openrlhf[split] = _dataset([{"input": tagged(r["question"], r["steps"], [chosen.text] * len(r["steps"])),
-                                     "value": r["signs"], **k} for r, k in zip(rows, keys)], OPENRLHF_FEATURES)
+        if chosen is not None:
+            openrlhf[split] = _dataset([{"input": tagged(r["question"], r["steps"], [chosen.text] * len(r["steps"])),
+                                         "value": r["signs"], **k} for r, k in zip(rows, keys)], OPENRLHF_FEATURES)
+    if chosen is None:
+        return {"prm_shepherd": DatasetDict(shepherd)}, None
     return {"prm_shepherd": DatasetDict(shepherd), "prm_openrlhf": DatasetDict(openrlhf)}, chosen
 
 

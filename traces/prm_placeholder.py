@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 AUTO = "auto"
+NONE = "none"      # no prm_openrlhf: for a tokenizer with no token to spare (a small student's)
 SHEPHERD_TAG = "ки"          # Math-Shepherd's step tag (a Cyrillic word that a model's text practically never holds)
 REWARD_TOKENS = ("+", "-")   # OpenRLHF's `--reward_tokens + -`: the good step's label first
 
@@ -125,7 +126,7 @@ def token_problem(prm: PrmTokenizer, token: str) -> str | None:
 def check_tokens(requested: str, prm: PrmTokenizer | None) -> None:
     """What can be checked before the rows are read: the reward tokens `+` and `-`, and a requested
     placeholder, are one id each in `prm` (PlaceholderError naming the option otherwise)."""
-    if prm is None:
+    if prm is None or requested == NONE:
         return
     for reward in REWARD_TOKENS:  # OpenRLHF's labels: the id of `+` or `-`, each one token alone
         problem = _one_id_problem(prm, reward)
@@ -184,8 +185,9 @@ def choose_placeholder(requested: str, prm: PrmTokenizer | None, rows: Sequence[
             raise PlaceholderError(f"export.prm_placeholder={requested!r} cannot be OpenRLHF's placeholder: {problem}")
         problems.append(f"{token!r}: {problem}")
     raise PlaceholderError(f"export.prm_placeholder=auto found no token of {prm.source} to be OpenRLHF's placeholder "
-                           f"(tried {'; '.join(problems[:3])}); set export.prm_placeholder=<a token it encodes as one id>")
+                           f"(tried {'; '.join(problems[:3])}); set export.prm_placeholder=<a token it encodes as one id>, "
+                           "or export.prm_placeholder=none to export without prm_openrlhf")
 
 
-__all__ = ["AUTO", "Placeholder", "PrmTokenizer", "REWARD_TOKENS", "PlaceholderError", "SHEPHERD_TAG", "StepRow", "check_tokens", "choose_placeholder",
+__all__ = ["AUTO", "NONE", "Placeholder", "PrmTokenizer", "REWARD_TOKENS", "PlaceholderError", "SHEPHERD_TAG", "StepRow", "check_tokens", "choose_placeholder",
            "load_prm_tokenizer", "token_problem"]
