@@ -18,6 +18,7 @@ PROBLEM_CHOICES = ("all", "unsolved", "new")
 LEARN_FROM_CHOICES = ("trees", "samples", "both")
 DATA_CHOICES = ("round", "accumulate")
 INIT_CHOICES = ("base", "continue")
+PRM_BASE_CHOICES = ("configured", "round")
 
 
 @dataclass
@@ -37,8 +38,14 @@ class EvolveSettings:
     """After SFT, GRPO (the rl stage, from that kind's model) and the GRPO model grows the next round
     (ASTRO's SFT-then-RL): an adapter over a LoRA start, the whole student for train.scratch."""
     prm: bool = False
-    """Train a step scorer per round (the prm stage) and value the next round's nodes with it
-    (`search.value=prm`), as rStar-Math's rounds do with their reward model."""
+    """Train a step scorer per round (the prm stage, on the round's trees) and value the next round's
+    nodes with it (`search.value=prm`), as rStar-Math's rounds do with their reward model. With
+    `eval.scaling` and no `eval.prm`, the round's eval ranks its samples with the round's scorer."""
+    prm_base: str = "configured"
+    """With `prm`: what each round's step scorer starts from: `configured` (`prm.model`) or `round` (the
+    model the round trained, a full model: train=scratch or train.lora=false), as Math-Shepherd starts
+    its PRM from the policy. From round 1 on the scorer learns from trees the previous round's student
+    grew: a policy-matched scorer in one command."""
     # Typed Any, not dict: Hydra merges `evolve.policy={device: cuda}` into an existing mapping, and its
     # struct mode refuses the new key ("not an option"); over null the mapping is assigned whole.
     policy: Any = None
@@ -85,6 +92,11 @@ class EvolveSettings:
         if self.prm and self.learn_from == "samples":
             raise ValueError("evolve.prm=true trains each round's step scorer on its trees: a round that learns "
                              "from samples grows none; use evolve.learn_from=both")
+        if self.prm_base not in PRM_BASE_CHOICES:
+            raise ValueError(f"evolve.prm_base={self.prm_base!r}: choose one of {', '.join(PRM_BASE_CHOICES)}")
+        if self.prm_base != "configured" and not self.prm:
+            raise ValueError(f"evolve.prm_base={self.prm_base} sets where each round's step scorer starts: it needs "
+                             "evolve.prm=true")
         if self.policy is not None and not isinstance(self.policy, dict):
             raise ValueError(f"evolve.policy must be a mapping of policy options, e.g. evolve.policy={{device: cuda}}, "
                              f"got {self.policy!r}")

@@ -146,3 +146,26 @@ def test_evolve_rl_tunes_a_from_scratch_student_with_grpo_and_grows_the_next_rou
     assert (explore1["round"], explore1["model"], explore1["model_sha256"]) == (1, str(grpo), tuned["model_sha256"])
     assert explore1["config"]["policy"]["model"] == str(grpo) and explore1["config"]["policy"]["backend"] == "hf"
     store.close()
+
+
+def test_evolve_prm_base_round_trains_each_round_s_scorer_from_its_student_and_ranks_its_eval_samples(tmp_path):
+    """evolve.prm with prm_base=round (one command for a policy-matched scorer): each round's scorer
+    starts from the student the round trained and learns from the round's trees; with eval.scaling the
+    round's eval ranks samples with it; round 1's trees are grown by round 0's student, valued by round 0's
+    scorer."""
+    prm = ["evolve.prm=true", "evolve.prm_base=round", "prm.lora=false", "prm.max_steps=2", "prm.batch_size=4",
+           "prm.max_length=64", "eval.scaling=[1,2]", "eval.prm_beam=false", "export.prm_placeholder=none"]
+    evolve.run(_cfg(tmp_path, "evolve.rounds=2", *prm))
+    store = TraceStore(f"sqlite:///{tmp_path / 'evo.db'}")
+    root = tmp_path / "out" / "evolve"
+    for k in (0,):  # the smoke student's round-1 trees solve nothing: the run stops after them
+        trained = store.get_run(f"evo/round-{k}", "prm")
+        assert trained["config"]["prm"]["model"] == str(root / f"round-{k}" / "models" / "shortcut")
+        assert (root / f"round-{k}" / "prm" / "metrics.json").is_file()
+        evaluated = store.get_run(f"evo/round-{k}", "eval")
+        assert evaluated["config"]["eval"]["prm"] == str(root / f"round-{k}" / "prm")
+        strategies = {row["strategy"] for row in evaluated["stats"]["scaling"]["results"]}
+        assert {"majority", "prm_best", "prm_weighted", "pass"} <= strategies, strategies
+    explore1 = store.get_run("evo/round-1", "explore")
+    assert explore1["config"]["search"]["value"] == "prm" and explore1["config"]["search"]["prm"] == str(root / "round-0" / "prm")
+    store.close()

@@ -67,7 +67,12 @@ def test_settings_that_cannot_work_together_are_refused_before_the_store_is_open
     for overrides, message in (
             (["train=lora", "evolve.init=continue"], "evolve.init=continue trains round k-1's whole model further"),
             (["evolve.learn_from=samples", "eval.temperature=0"], "evolve.samples=8 with eval.temperature=0"),
-            (["evolve.learn_from=samples", "evolve.prm=true"], "evolve.prm=true trains each round's step scorer")):
+            (["evolve.learn_from=samples", "evolve.prm=true"], "evolve.prm=true trains each round's step scorer"),
+            (["evolve.prm_base=round"], "evolve.prm_base=round sets where each round's step scorer starts: it needs "
+                                        "evolve.prm=true"),
+            (["evolve.prm=true", "evolve.prm_base=policy"], "evolve.prm_base='policy': choose one of configured, round"),
+            (["train=lora", "evolve.prm=true", "evolve.prm_base=round"],
+             "evolve.prm_base=round starts each round's step scorer from the round's whole model")):
         with pytest.raises(ConfigError, match=message):
             evolve.run(_cfg(tmp_path, *overrides))
     assert not (tmp_path / "evo.db").exists()

@@ -25,7 +25,7 @@ from journeyforge.components import (ConfigError, build_task, load_problems, mod
 from journeyforge.evolve_settings import EvolveSettings
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
-from journeyforge.stages.evolve_checks import check_evolve_dir, check_expert_settings, check_round_model
+from journeyforge.stages.evolve_checks import check_evolve_dir, check_evolve_settings, check_round_model
 from journeyforge.stages.evolve_samples import (SAMPLE_STAGE, build_round_set, round_sft, sample_round,
                                                 sampled_examples, trees_rows)
 from journeyforge.stages.run_parts import RunParts
@@ -138,7 +138,7 @@ def check_round_settings(parts: RunParts, ev: EvolveSettings) -> None:
     """ConfigError unless the config of every round k >= 1 passes `validate_config` with the model round
     k-1 will leave (its directory need not exist yet: options are checked, no model is loaded). A fault
     of `evolve.policy` is named as such: the round is checked without it first."""
-    check_expert_settings(parts, ev)
+    check_evolve_settings(parts, ev)
     for k in range(1, ev.rounds):
         planned = round_model(parts, ev, k - 1)
         for options in ({}, ev.policy or {}):
@@ -292,12 +292,28 @@ def _play_round(store, parts: RunParts, rp: RunParts, ev: EvolveSettings, k: int
         _lineage(store, f"{name}/rl-{kind}", "rl", k, origin, str(Path(rp.rl.dir) / f"rl-{kind}"))
     if ev.prm:
         if not _done(store, name, "prm"):
-            prm.run_with(rp)
+            prm.run_with(_scorer_parts(rp, parts, ev, k))
         _lineage(store, name, "prm", k, origin, str(Path(rp.prm.dir)))
     if not _done(store, name, "eval"):
-        evaluate.run_with(rp)
+        evaluate.run_with(_eval_parts(rp, ev))
     _lineage(store, name, "eval", k, origin, str(round_model(parts, ev, k)))
     return {"round": k, "name": name, "skipped": False, "origin": origin}
+
+
+def _scorer_parts(rp: RunParts, parts: RunParts, ev: EvolveSettings, k: int) -> RunParts:
+    """Round k's settings for its prm run: the scorer starts from `prm.model`, or with
+    `evolve.prm_base=round` from the model the round just trained."""
+    if ev.prm_base != "round":
+        return rp
+    return rp.changed(prm=_copy(rp.prm, model=str(round_model(parts, ev, k))))
+
+
+def _eval_parts(rp: RunParts, ev: EvolveSettings) -> RunParts:
+    """Round k's settings for its eval: with `evolve.prm`, `eval.scaling` and no `eval.prm` of the user's,
+    the round's samples are ranked by the round's scorer (its folder, recorded in the eval run's config)."""
+    if not (ev.prm and rp.eval.scaling and rp.eval.prm is None):
+        return rp
+    return rp.changed(eval=_copy(rp.eval, prm=str(Path(rp.prm.dir))))
 
 
 def _lineage(store, run_name: str, stage: str, k: int, origin: int, made: str, sha: str | None = None) -> None:

@@ -15,12 +15,17 @@ from journeyforge.stages.common import StageError
 from journeyforge.stages.run_parts import RunParts
 
 
-def check_expert_settings(parts: RunParts, ev: EvolveSettings) -> None:
-    """ConfigError for expert-iteration settings that cannot work together with the other groups' (`parts`)."""
+def check_evolve_settings(parts: RunParts, ev: EvolveSettings) -> None:
+    """ConfigError for evolve settings (expert iteration, the scorer's start) that cannot work with the other
+    groups' (`parts`)."""
     train = parts.train
     if ev.init == "continue" and train.lora and not train.scratch:
         raise ConfigError("evolve.init=continue trains round k-1's whole model further, and train.lora=true "
                           "would leave only an adapter: set train.lora=false, or evolve.init=base")
+    if ev.prm_base == "round" and train.lora and not train.scratch:
+        raise ConfigError("evolve.prm_base=round starts each round's step scorer from the round's whole model, and "
+                          "train.lora=true leaves only an adapter: set train.lora=false (or train=scratch), or "
+                          "evolve.prm_base=configured")
     if ev.learn_from != "trees" and ev.samples > 1 and parts.eval.temperature == 0:
         raise ConfigError(f"evolve.samples={ev.samples} with eval.temperature=0 samples the same greedy answer "
                           f"{ev.samples} times: set eval.temperature > 0 (the rounds sample as eval samples), "
