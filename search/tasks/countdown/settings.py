@@ -30,7 +30,9 @@ class CountdownConfig:
     min_target: int = field(default=10, metadata={"help": "Smallest generated target."})
     max_target: int = field(default=50, metadata={"help": f"Largest generated target, at most {MAX_VALUE:,}."})
     n_train: int = field(default=64, metadata={"help": "Generated train problems."})
-    n_test: int = field(default=32, metadata={"help": "Generated test problems (held-out targets)."})
+    n_test: int = field(default=32, metadata={"help": "Generated test problems (held-out targets), drawn after the "
+                                                      "train problems from one seeded stream: runs share their held-out "
+                                                      "problems when task.seed and task.n_train are the same."})
     test_fraction: float = field(default=0.2, metadata={"help": "Share of target values held out for the test split (generator and file rows without `split`)."})
     only_solvable: bool = field(default=True, metadata={"help": "Keep only problems the exact solver can solve (generator and files)."})
     seed: int = field(default=0, metadata={"help": "Generator seed."})
