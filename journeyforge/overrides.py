@@ -69,6 +69,33 @@ def _options_near(key: str, overrides: list[str]) -> str:
     return f" (did you mean {parent + '.' if parent else ''}{close[0]}?)" if close else ""
 
 
+def _choices_with(key: str, overrides: list[str]) -> list[str]:
+    """The configs of `key`'s group (`policy=hf`, `policy=vllm`, ...) that have the option `key`, when the
+    chosen one does not: setting `policy.backend=hf` changes one field of the chosen config, while the
+    group choice `policy=hf` brings that backend's options. Empty when `key` is no group's option."""
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    group, _, rest = key.partition(".")
+    folder = Path(CONF_DIR) / group
+    if not rest or not folder.is_dir():
+        return []
+    choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"
+               and o.split("=", 1)[0] != group]
+    parent, _, leaf = key.rpartition(".")
+    having = []
+    for option in sorted(p.stem for p in folder.glob("*.yaml")):
+        try:
+            with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
+                cfg = compose(config_name="config", overrides=[*choices, f"{group}={option}"])
+            node = OmegaConf.select(cfg, parent)
+        except Exception:  # noqa: BLE001 - a hint is optional; a choice that does not compose gives none
+            continue
+        if node is not None and hasattr(node, "keys") and leaf in node.keys():
+            having.append(f"{group}={option}")
+    return having
+
+
 def config_error_line(err: BaseException, overrides: list[str]) -> str:
     """One line that names the option of a Hydra composition error and says what to do."""
     import re
@@ -82,6 +109,10 @@ def config_error_line(err: BaseException, overrides: list[str]) -> str:
             # Hydra's struct mode accepts only with `+`.
             return (f"{key} is a mapping option that takes new keys only with a leading +: write "
                     f"+{key}=... (or +{key}.<name>=<value>)")
+        elsewhere = _choices_with(key, overrides)
+        if elsewhere:
+            return (f"{key} is not an option of the chosen {key.split('.')[0]} config; {', '.join(elsewhere)} "
+                    f"{'has' if len(elsewhere) == 1 else 'have'} it: choose one first, e.g. {elsewhere[0]} {key}=...")
         return (f"{key} is not an option{_options_near(key, overrides)}: fix the name (`--cfg job` prints "
                 f"every option), or write +{key}=... to add a key where a config allows new ones")
     if m := re.match(r"Could not append to config\. An item is already at '([^']+)'", text):

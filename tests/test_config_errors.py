@@ -77,6 +77,9 @@ def _fails_with_one_line(stage: str, tmp_path: Path, *overrides: str) -> str:
     ("explore", ["search.algorithm=foo"], "search.algorithm='foo' is unknown; choose one of mcts, beam"),
     ("explore", ["policy.latency=-1"], "policy.latency must be a number of seconds >= 0, got -1"),
     ("explore", ["policy.latancy=1"], "policy.latancy is not an option (did you mean policy.latency?)"),
+    ("explore", ["policy.backend=hf", "policy.model=x"],  # the field is not the group choice
+     "policy.model is not an option of the chosen policy config; policy=hf, policy=openai, policy=vllm have "
+     "it: choose one first, e.g. policy=hf policy.model=..."),
     ("explore", ["task.n_numbers=9"], "task.n_numbers must be 2..6"),
     ("explore", ["task.n_numbers=abc"], "task.n_numbers=abc: Value 'abc' of type 'str' could not be converted to Integer"),
     ("explore", ["task.prompt_format=poem"], "task.prompt_format must be one of"),
