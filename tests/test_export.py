@@ -10,6 +10,7 @@ from datasets import DatasetDict, List, Value, load_dataset, load_from_disk
 from search.tasks.base import Problem
 from search.tasks.countdown.task import CountdownTask
 from db.store import TraceStore
+from traces.export_settings import ExportSettings
 from traces.export import (
     MARKER,
     as_problem,
@@ -340,3 +341,26 @@ def test_export_run_names_the_run_when_it_has_nothing_to_export(sqlite_url, tmp_
         with pytest.raises(ValueError, match=f"linearize run {run_id} has no trajectories"):
             export_run(store, run_id, ["stream"], tmp_path / "out", TASK, {})
     assert not (tmp_path / "out").exists()
+
+
+def test_step_trees_all_adds_the_unsolved_trees_of_the_explore_run_to_the_step_rows(sqlite_url, tmp_path):
+    """export.step_trees: `solved` builds the stepwise rows from the trees the trajectories came from;
+    `all` from every finished tree of the explore run (a tree without a trajectory, e.g. unsolved, too);
+    the SFT rows are the same either way."""
+    with TraceStore(sqlite_url) as store:
+        run_id = store_hand_trees(store, 4)
+        trees = store.trees(store.get_run("exp", "explore")["id"])
+        for tree in trees:
+            store.set_tree_status(tree["id"], "done")
+        for kind in ("shortcut", "journey"):  # two trees lose their trajectories: as if unsolved
+            for tree in trees[2:]:
+                store.replace_trajectories(run_id, tree["id"], kind, [])
+        counts = {}
+        for choice in ("solved", "all"):
+            summary = export_run(store, run_id, ["journey"], tmp_path / choice, TASK,
+                                 settings=ExportSettings(test_fraction=0.25, seed=0, step_trees=choice))
+            counts[choice] = (sum(summary["configs"]["sft_journey"].values()),
+                              sum(summary["configs"]["stepwise"].values()))
+    assert counts == {"solved": (2, 8), "all": (2, 16)}
+    with pytest.raises(ValueError, match=r"^export.step_trees='some': choose one of solved, all$"):
+        ExportSettings(step_trees="some").validate()

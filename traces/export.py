@@ -194,7 +194,12 @@ def export_run(
     if not rows:
         raise ValueError(f"linearize run {linearize_run_id} has no trajectories of kinds {kinds!r} to export")
     opts = settings if settings is not None else ExportSettings.from_run_config(_plain(cfg))
-    trees = load_trees(store, sorted({r["tree_id"] for r in rows}))
+    tree_ids = {r["tree_id"] for r in rows}
+    if opts.step_trees == "all":  # the explore run's every finished tree, for the step rows
+        name = next((r["name"] for r in store.runs() if r["id"] == linearize_run_id), "")
+        explore = store.get_run(name, "explore")
+        tree_ids |= {t["id"] for t in store.trees(explore["id"], status="done")} if explore else set()
+    trees = load_trees(store, sorted(tree_ids))
     if benchmarks is None:   # the stage reads them before it starts its run (a bad file writes nothing)
         benchmarks = benchmark_references(task, opts.decontaminate_benchmarks, opts.decontaminate_against)
     publishing = store_inputs(store, task, linearize_run_id, benchmarks)

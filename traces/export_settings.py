@@ -12,6 +12,8 @@ from traces.label_sources import check_label_source
 # The benchmark sets journeyforge ships (traces/export_checks.py reads them).
 BUNDLED_BENCHMARKS = ("gsm8k_test", "math500")
 
+STEP_TREES = ("solved", "all")
+
 
 @dataclass
 class ExportSettings:
@@ -65,8 +67,16 @@ class ExportSettings:
     `consensus` (MC and the judge agree; a path is cut before its first step where they do not, Qwen's
     PRM lessons). Every source's labels are kept beside them in `mc_labels`, `oracle_labels`, `judge_labels`."""
 
+    step_trees: str = "solved"
+    """Which trees the `stepwise` rows (and the PRM formats and `preference` pairs made from the trees)
+    come from: `solved` (the trees the exported trajectories came from) or `all` (every finished tree of
+    the explore run, unsolved ones too: their paths end in mistakes, the negatives Math-Shepherd's PRM
+    learns from; a policy that solves few trees leaves most of its own mistakes in those)."""
+
     def validate(self) -> None:
         check_label_source(self.label_source, "export.label_source")
+        if self.step_trees not in STEP_TREES:
+            raise ValueError(f"export.step_trees={self.step_trees!r}: choose one of {', '.join(STEP_TREES)}")
         if isinstance(self.decontaminate_ngram, bool) or not isinstance(self.decontaminate_ngram, int) \
                 or self.decontaminate_ngram < 1:
             raise ValueError(f"export.decontaminate_ngram must be an integer of at least 1, got "
