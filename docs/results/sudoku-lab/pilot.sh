@@ -20,3 +20,11 @@ run s4b10n4k experiment.select=[shortcut] eval.max_tokens=200
 run s4b10n4k-dfs experiment.select=[dfs] eval.max_tokens=300
 # P4: P2 with the givens shown as placements
 run s4b10n4k-cells task.puzzle_format=cells experiment.select=[shortcut] eval.max_tokens=200
+# P5 (added later, 2026-12-07): P2 / P3 with a 4-layer, 128-wide student, seeds 0 and 1 (experiment.seeds=[1])
+S4="train.student.layers=4 train.student.width=128 train.student.heads=4"
+run s4b10n4k-4x128 $S4 experiment.select=[shortcut] eval.max_tokens=200
+run s4b10n4k-4x128-dfs $S4 experiment.select=[dfs] eval.max_tokens=300
+run s4b10n4k-4x128-dfs-s1 $S4 experiment.seeds=[1] experiment.select=[dfs] eval.max_tokens=300
+run s4b10n4k-4x128-s1 $S4 experiment.seeds=[1] experiment.select=[shortcut] eval.max_tokens=200
+.venv/bin/python docs/results/sudoku-lab/sample_dfs.py /tmp/pilot/s4b10n4k-4x128-dfs.db \
+  /tmp/pilot/s4b10n4k-4x128-dfs/models/dfs-s0 100 1.0
