@@ -13,13 +13,15 @@ run() {  # name, then overrides of the sudoku_lab preset
   .venv/bin/python docs/results/sudoku-lab/check_evals.py /tmp/pilot/$name.db
 }
 mkdir -p /tmp/pilot
+# P1-P4 ran with the preset's students of the time, 2 layers x 64 (the preset now trains 4 x 128)
+S2="train.student.layers=2 train.student.width=64 train.student.heads=2"
 # P1: 600 examples x 8 epochs (152 steps), three arms
-run s4b10 task.n_train=900 experiment.max_examples=600 experiment.select=[shortcut,dfs,journey] eval.max_tokens=400
+run s4b10 $S2 task.n_train=900 experiment.max_examples=600 experiment.select=[shortcut,dfs,journey] eval.max_tokens=400
 # P2 / P3: 4,000 examples x 8 epochs (1,000 steps), shortcut and dfs on their own
-run s4b10n4k experiment.select=[shortcut] eval.max_tokens=200
-run s4b10n4k-dfs experiment.select=[dfs] eval.max_tokens=300
+run s4b10n4k $S2 experiment.select=[shortcut] eval.max_tokens=200
+run s4b10n4k-dfs $S2 experiment.select=[dfs] eval.max_tokens=300
 # P4: P2 with the givens shown as placements
-run s4b10n4k-cells task.puzzle_format=cells experiment.select=[shortcut] eval.max_tokens=200
+run s4b10n4k-cells $S2 task.puzzle_format=cells experiment.select=[shortcut] eval.max_tokens=200
 # P5 (added later, 2026-12-07): P2 / P3 with a 4-layer, 128-wide student, seeds 0 and 1 (experiment.seeds=[1])
 S4="train.student.layers=4 train.student.width=128 train.student.heads=4"
 run s4b10n4k-4x128 $S4 experiment.select=[shortcut] eval.max_tokens=200
