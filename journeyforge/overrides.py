@@ -48,6 +48,13 @@ def _variants(overrides: list[str]) -> list[list[str]]:
     return out
 
 
+def _group_choices(overrides: list[str], without: str | None = None) -> list[str]:
+    """The group choices among `overrides` (`policy=hf`, `experiment=cpu_lab`; not dotted options, not
+    + or ~ ones), less the choice of group `without`: what a hint composes the config with."""
+    return [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"
+            and o.split("=", 1)[0] != without]
+
+
 def _options_near(key: str, overrides: list[str]) -> str:
     """' (did you mean x.y?)' from the options beside `key` in the config, or ''."""
     import difflib
@@ -56,7 +63,7 @@ def _options_near(key: str, overrides: list[str]) -> str:
     from omegaconf import DictConfig, OmegaConf
 
     parent, _, leaf = key.rpartition(".")
-    choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"]
+    choices = _group_choices(overrides)
     try:
         with initialize_config_dir(config_dir=CONF_DIR, version_base=None):
             cfg = compose(config_name="config", overrides=choices)
@@ -80,8 +87,7 @@ def _choices_with(key: str, overrides: list[str]) -> list[str]:
     folder = Path(CONF_DIR) / group
     if not rest or not folder.is_dir():
         return []
-    choices = [o for o in overrides if "=" in o and "." not in o.split("=", 1)[0] and o[0] not in "+~"
-               and o.split("=", 1)[0] != group]
+    choices = _group_choices(overrides, without=group)
     parent, _, leaf = key.rpartition(".")
     having = []
     for option in sorted(p.stem for p in folder.glob("*.yaml")):

@@ -163,7 +163,7 @@ def write_export(
                    "stats_table": table, "provenance": facts, "run_config": run_config}
         _write_card_and_marker(tmp, summary, placeholder)
     return {"out_dir": out_dir, "configs": configs, "stats_table": table, "stats_png": out_dir / "stats.png",
-            "dropped": dropped_rows, "prm_placeholder": asdict(placeholder) if placeholder else None, "provenance": facts,
+            "dropped": dropped_rows, "prm_placeholder": summary["prm_placeholder"], "provenance": facts,
             "contamination_rows": kept.contamination.rows()}
 
 
@@ -194,16 +194,15 @@ def export_run(
     if not rows:
         raise ValueError(f"linearize run {linearize_run_id} has no trajectories of kinds {kinds!r} to export")
     opts = settings if settings is not None else ExportSettings.from_run_config(_plain(cfg))
+    name = next((r["name"] for r in store.runs() if r["id"] == linearize_run_id), "")
     tree_ids = {r["tree_id"] for r in rows}
     if opts.step_trees == "all":  # the explore run's every finished tree, for the step rows
-        name = next((r["name"] for r in store.runs() if r["id"] == linearize_run_id), "")
         explore = store.get_run(name, "explore")
         tree_ids |= {t["id"] for t in store.trees(explore["id"], status="done")} if explore else set()
     trees = load_trees(store, sorted(tree_ids))
     if benchmarks is None:   # the stage reads them before it starts its run (a bad file writes nothing)
         benchmarks = benchmark_references(task, opts.decontaminate_benchmarks, opts.decontaminate_against)
     publishing = store_inputs(store, task, linearize_run_id, benchmarks)
-    name = next((r["name"] for r in store.runs() if r["id"] == linearize_run_id), "")
     judged = stored_judge_labels(store, name, opts.label_source)   # export.label_source=judge / consensus
     summary = write_export(rows, trees, out_dir, task, cfg, kinds, count_tokens, rl_problems=rl_problems,
                            settings=opts, verl_reward=verl_reward, prm_tokenizer=prm_tokenizer,

@@ -83,9 +83,10 @@ def prm_formats(stepwise: DatasetDict, task_name: str, placeholder: str = AUTO,
         if chosen is not None:
             openrlhf[split] = _dataset([{"input": tagged(r["question"], r["steps"], [chosen.text] * len(r["steps"])),
                                          "value": r["signs"], **k} for r, k in zip(rows, keys)], OPENRLHF_FEATURES)
-    if chosen is None:
-        return {"prm_shepherd": DatasetDict(shepherd)}, None
-    return {"prm_shepherd": DatasetDict(shepherd), "prm_openrlhf": DatasetDict(openrlhf)}, chosen
+    sets = {"prm_shepherd": DatasetDict(shepherd)}
+    if chosen is not None:
+        sets["prm_openrlhf"] = DatasetDict(openrlhf)
+    return sets, chosen
 
 
 def openrlhf_arguments(placeholder: Placeholder, path: str = "prm_openrlhf") -> str:
