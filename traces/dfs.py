@@ -48,42 +48,82 @@ def _tried(tree: StoredTree, n: int, solution: int) -> bool:
     return n == solution or bool(tree.node(n).get("expansions") or 0) or bool(tree.children(n))
 
 
-def linearize_dfs(G: StoredTree | nx.DiGraph, task: Task, cfg: DFSConfig | dict | None = None) -> list[dict[str, Any]]:
-    """The tried steps of the tree up to its first verified solution, depth first, as one trajectory."""
-    cfg = as_config(DFSConfig, cfg)
-    tree = StoredTree.of(G)
+@dataclass(frozen=True)
+class TraceLine:
+    """One line of a depth-first trace and where it came from."""
+
+    text: str
+    node: int | None
+    """The tried node this line writes (None for failure and undo lines)."""
+    detour: int | None
+    """The abandoned try this line belongs to: the first node off the solution path on the way to
+    the line's node (its own, the failed one's or the undone one's); None on the solution path."""
+    failure: bool = False
+
+
+def first_verified_solution(tree: StoredTree, task: Task) -> tuple[int, str] | None:
+    """The tree's first solution whose answer verifies, and that answer."""
     problem = problem_of(tree)
-    solution = answer = None
     for sol in tree.solutions():
         answer = verified_answer(tree, task, problem, sol)
         if answer is not None:
-            solution = sol
-            break
-    if solution is None:
-        return []
-    lines: list[str] = []
-    node_ids: list[int] = []
-    backtracks = 0
+            return sol, answer
+    return None
+
+
+def dfs_lines(tree: StoredTree, task: Task, cfg: DFSConfig, solution: int) -> list[TraceLine] | None:
+    """The tried steps, depth first up to `solution`, with failure and undo lines; None when the
+    solution is not reached through tried nodes (not a depth-first tree)."""
+    on_path = set(tree.path(solution))
+
+    def detour(n: int) -> int | None:
+        top = None
+        while n not in on_path:
+            top, n = n, tree.parent(n)
+        return top
+
+    lines: list[TraceLine] = []
     path: list[int] = []          # tried nodes from the root's child down to the current one
-    stack = [(tree.root, False)]
+    stack = [tree.root]
     while stack:
-        n, _ = stack.pop()
+        n = stack.pop()
         if n != tree.root:
             parent = tree.parent(n)
             while path and path[-1] != parent:      # back up to this node's parent, undoing each step
-                lines.append(cfg.undo.format(step=step_line(tree, path.pop(), task)))
-            lines.append(step_line(tree, n, task))
-            node_ids.append(n)
+                undone = path.pop()
+                lines.append(TraceLine(cfg.undo.format(step=step_line(tree, undone, task)), None, detour(undone)))
+            lines.append(TraceLine(step_line(tree, n, task), n, detour(n)))
             path.append(n)
             if n == solution:
-                break
+                return lines
         tried = [c for c in tree.children(n) if _tried(tree, c, solution)]
         if not tried and n != tree.root:
             reason = task.quote(task.describe_failure(tree.node(n)) or "").strip().rstrip(".").strip()
-            lines.append(cfg.failure.format(reason=reason or "this does not work"))
-            backtracks += 1
-        stack.extend((c, False) for c in reversed(tried))
-    else:
-        return []   # the solution was never reached through tried nodes: not a depth-first tree
-    return [trajectory(tree, task, problem, kind="dfs", idx=0, lines=lines, node_ids=node_ids,
-                       answer=answer, n_steps=len(node_ids), n_backtracks=backtracks)]
+            lines.append(TraceLine(cfg.failure.format(reason=reason or "this does not work"), None, detour(n),
+                                   failure=True))
+        stack.extend(reversed(tried))
+    return None
+
+
+def trace_trajectory(tree: StoredTree, task: Task, kind: str, lines: list[TraceLine], answer: str) -> dict[str, Any]:
+    """The trajectory dict of a depth-first trace's lines."""
+    node_ids = [ln.node for ln in lines if ln.node is not None]
+    return trajectory(tree, task, problem_of(tree), kind=kind, idx=0, lines=[ln.text for ln in lines],
+                      node_ids=node_ids, answer=answer, n_steps=len(node_ids),
+                      n_backtracks=sum(ln.failure for ln in lines))
+
+
+def solved_trace(G: StoredTree | nx.DiGraph, task: Task,
+                 cfg: DFSConfig) -> tuple[StoredTree, list[TraceLine], str] | None:
+    """The tree, its depth-first trace up to the first verified solution, and that solution's answer;
+    None when the tree has no verified solution or is not a depth-first tree."""
+    tree = StoredTree.of(G)
+    found = first_verified_solution(tree, task)
+    lines = None if found is None else dfs_lines(tree, task, cfg, found[0])
+    return None if lines is None else (tree, lines, found[1])
+
+
+def linearize_dfs(G: StoredTree | nx.DiGraph, task: Task, cfg: DFSConfig | dict | None = None) -> list[dict[str, Any]]:
+    """The tried steps of the tree up to its first verified solution, depth first, as one trajectory."""
+    traced = solved_trace(G, task, as_config(DFSConfig, cfg))
+    return [] if traced is None else [trace_trajectory(traced[0], task, "dfs", traced[1], traced[2])]

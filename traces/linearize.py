@@ -20,6 +20,7 @@ import networkx as nx
 
 from search.tasks.base import Task
 from traces.dfs import DFSConfig, linearize_dfs
+from traces.dropped import DroppedConfig, linearize_dropped
 from traces.journey import JourneyConfig, Tokenizer, journey_with_reason, linearize_journey
 from traces.shortcut import ShortcutConfig, linearize_shortcut
 from traces.stream import StreamConfig, linearize_stream
@@ -56,6 +57,8 @@ KINDS: dict[str, TrajectoryKind] = {
                              "the whole search in visit order (Stream of Search)", needs="stream_grammar"),
     "dfs": TrajectoryKind("dfs", linearize_dfs, DFSConfig,
                           "the steps a depth-first search tried, each failure closed by its reason and undo lines"),
+    "dropped": TrajectoryKind("dropped", linearize_dropped, DroppedConfig,
+                              "the dfs trace with each abandoned try removed with probability drop (Dualformer)"),
 }
 
 
