@@ -1,0 +1,86 @@
+"""Greedy accuracy split by whether the search the trace students imitate backtracks on the puzzle
+(imports nothing of journeyforge; Python's sqlite3 only).
+
+The preset's trees are a depth-first search over the blanks in reading order, each blank's legal
+digits in ascending order (a digit is legal when it is not yet in the cell's row, column or box).
+This script runs that same search on every held-out puzzle, written apart from the task's code, and
+asks whether it ever hits a blank with no legal digit, i.e. whether its trace would hold a failure
+and an `undo`. On the puzzles where it does not, a student that places the first legal digit, as the
+traces' first tries do, is right; where it does, that student is right only if it backtracks.
+
+    python docs/results/sudoku-lab/by_backtrack.py store.db [store.db ...]
+"""
+from __future__ import annotations
+
+import sqlite3
+import sys
+from collections import defaultdict
+
+BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
+
+
+def peers(size: int) -> list[set[int]]:
+    br, bc = BOXES[size]
+    out = []
+    for cell in range(size * size):
+        r, c = divmod(cell, size)
+        same = {r * size + j for j in range(size)} | {i * size + c for i in range(size)}
+        r0, c0 = r - r % br, c - c % bc
+        same |= {(r0 + i) * size + c0 + j for i in range(br) for j in range(bc)}
+        out.append(same - {cell})
+    return out
+
+
+def backtracks(puzzle: str) -> int:
+    """Dead ends the reading-order, ascending-digit depth-first search meets before it solves."""
+    size = int(round(len(puzzle) ** 0.5))
+    near = peers(size)
+    grid = [int(ch) for ch in puzzle]
+    blanks = [i for i, v in enumerate(grid) if v == 0]
+    failures = 0
+
+    def solve(k: int) -> bool:
+        nonlocal failures
+        if k == len(blanks):
+            return True
+        cell = blanks[k]
+        legal = [d for d in range(1, size + 1) if all(grid[p] != d for p in near[cell])]
+        if not legal:
+            failures += 1
+            return False
+        for d in legal:
+            grid[cell] = d
+            if solve(k + 1):
+                return True
+            grid[cell] = 0
+        return False
+
+    if not solve(0):
+        raise ValueError(f"puzzle {puzzle} has no solution")
+    return failures
+
+
+def main(paths: list[str]) -> None:
+    print("| store | model | solved %, puzzles the search solves without a backtrack | solved %, puzzles it backtracks on |")
+    print("|---|---|---|---|")
+    for path in paths:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        rows = db.execute("SELECT e.model, json_extract(p.payload, '$.puzzle'), e.is_correct FROM evals e "
+                          "JOIN problems p ON p.id = e.problem_id WHERE p.split = 'test' ORDER BY e.model").fetchall()
+        cache: dict[str, bool] = {}
+        tally: dict[str, dict[bool, list[int]]] = defaultdict(lambda: {False: [0, 0], True: [0, 0]})
+        for model, puzzle, ok in rows:
+            if puzzle not in cache:
+                cache[puzzle] = backtracks(puzzle) > 0
+            t = tally[model][cache[puzzle]]
+            t[0] += bool(ok)
+            t[1] += 1
+        for model, t in tally.items():
+            cells = [f"{100 * t[b][0] / t[b][1]:.1f} ({t[b][0]} of {t[b][1]})" if t[b][1] else "-" for b in (False, True)]
+            print(f"| {path.rsplit('/', 1)[-1]} | {model} | {cells[0]} | {cells[1]} |")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    main(sys.argv[1:])
