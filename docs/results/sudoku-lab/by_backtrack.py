@@ -35,15 +35,15 @@ def peers(size: int) -> list[set[int]]:
     return out
 
 
-def backtracks(puzzle: str) -> int:
-    """Dead ends the reading-order, ascending-digit depth-first search meets before it solves."""
+def search(puzzle: str) -> tuple[int, list[int]]:
+    """(dead ends the reading-order, ascending-digit depth-first search meets, the solution it reaches)."""
     size = int(round(len(puzzle) ** 0.5))
     near = peers(size)
     grid = [int(ch) for ch in puzzle]
     blanks = [i for i, v in enumerate(grid) if v == 0]
     failures = 0
 
-    def solve(k: int) -> bool:
+    def go(k: int) -> bool:
         nonlocal failures
         if k == len(blanks):
             return True
@@ -54,21 +54,21 @@ def backtracks(puzzle: str) -> int:
             return False
         for d in legal:
             grid[cell] = d
-            if solve(k + 1):
+            if go(k + 1):
                 return True
-            grid[cell] = 0
+        grid[cell] = 0
         return False
 
-    if not solve(0):
+    if not go(0):
         raise ValueError(f"puzzle {puzzle} has no solution")
-    return failures
+    return failures, grid
 
 
 def first_wrong_try(puzzle: str) -> str | None:
     """The search's first wrong placement (`r2c3=1`), or None when it never backtracks."""
     size = int(round(len(puzzle) ** 0.5))
     near = peers(size)
-    solution = solve(puzzle)
+    solution = search(puzzle)[1]
     grid = [int(ch) for ch in puzzle]
     for cell in (i for i, v in enumerate(grid) if v == 0):
         legal = [d for d in range(1, size + 1) if all(grid[p] != d for p in near[cell])]
@@ -77,30 +77,6 @@ def first_wrong_try(puzzle: str) -> str | None:
             return f"r{r + 1}c{c + 1}={legal[0]}"
         grid[cell] = solution[cell]
     return None
-
-
-def solve(puzzle: str) -> list[int]:
-    """The solution the reading-order search reaches."""
-    size = int(round(len(puzzle) ** 0.5))
-    near = peers(size)
-    grid = [int(ch) for ch in puzzle]
-    blanks = [i for i, v in enumerate(grid) if v == 0]
-
-    def go(k: int) -> bool:
-        if k == len(blanks):
-            return True
-        cell = blanks[k]
-        for d in range(1, size + 1):
-            if all(grid[p] != d for p in near[cell]):
-                grid[cell] = d
-                if go(k + 1):
-                    return True
-        grid[cell] = 0
-        return False
-
-    if not go(0):
-        raise ValueError(f"puzzle {puzzle} has no solution")
-    return grid
 
 
 def main(paths: list[str]) -> None:
@@ -114,7 +90,7 @@ def main(paths: list[str]) -> None:
         tally: dict[str, dict[bool, list[int]]] = defaultdict(lambda: {False: [0, 0], True: [0, 0]})
         for model, puzzle, ok in rows:
             if puzzle not in cache:
-                cache[puzzle] = backtracks(puzzle) > 0
+                cache[puzzle] = search(puzzle)[0] > 0
             t = tally[model][cache[puzzle]]
             t[0] += bool(ok)
             t[1] += 1
