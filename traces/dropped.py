@@ -18,6 +18,7 @@ from typing import Any
 import networkx as nx
 
 from db.stored_tree import StoredTree
+from search.bounds import check_number
 from search.tasks.base import Task
 from traces.dfs import DFSConfig, solved_trace, trace_trajectory
 from traces.options import as_config
@@ -33,8 +34,7 @@ class DroppedConfig(DFSConfig):
     """Seeds the draw, per tree."""
 
     def __post_init__(self) -> None:
-        if isinstance(self.drop, bool) or not isinstance(self.drop, (int, float)) or not 0 <= self.drop <= 1:
-            raise ValueError(f"linearize.dropped.drop must be a probability in [0, 1], got {self.drop!r}")
+        check_number("linearize.dropped.drop", self.drop, 0, 1)
 
 
 def linearize_dropped(G: StoredTree | nx.DiGraph, task: Task,

@@ -20,19 +20,16 @@ import sqlite3
 import sys
 from collections import defaultdict
 
-BOXES = {4: (2, 2), 6: (2, 3), 9: (3, 3)}
+from check_evals import units
 
 
 def peers(size: int) -> list[set[int]]:
-    br, bc = BOXES[size]
-    out = []
-    for cell in range(size * size):
-        r, c = divmod(cell, size)
-        same = {r * size + j for j in range(size)} | {i * size + c for i in range(size)}
-        r0, c0 = r - r % br, c - c % bc
-        same |= {(r0 + i) * size + c0 + j for i in range(br) for j in range(bc)}
-        out.append(same - {cell})
-    return out
+    """Each cell's row, column and box neighbours (the units of check_evals.py, this folder's checker)."""
+    out: list[set[int]] = [set() for _ in range(size * size)]
+    for unit in units(size):
+        for cell in unit:
+            out[cell] |= set(unit)
+    return [near - {cell} for cell, near in enumerate(out)]
 
 
 def search(puzzle: str) -> tuple[int, list[int]]:
