@@ -99,3 +99,27 @@ def sample_problems(policy: Policy, task: Task, problems: Sequence[Problem], sty
         bar.update(len(chunk))
     bar.close()
     return out
+
+
+def eval_rows(answered: Sequence[SampledProblem], problem_ids: dict[str, int]) -> list[dict[str, Any]]:
+    """`answered` as the `evals` rows eval writes (`TraceStore.replace_evals`): one row per problem, its
+    first kept answer (else its first answer) with `is_correct` when any answer was kept, and every
+    sampled answer in `samples`. `problem_ids`: problem key -> stored id."""
+    rows = []
+    for item in answered:
+        kept = [s for s in item.samples if s["is_correct"]]
+        first = (kept or item.samples)[0]
+        rows.append({"problem_id": problem_ids[item.problem.key], "prediction": first["prediction"],
+                     "answer": first["answer"], "is_correct": bool(kept), "n_tokens": first["n_tokens"],
+                     "samples": item.samples})
+    return rows
+
+
+def sample_stats(answered: Sequence[SampledProblem], k: int, keep: str, seconds: float) -> dict[str, Any]:
+    """What a sample run stores in `runs.stats`: problems, answers, verified, solved, distinct kept, tokens."""
+    return {"problems": len(answered), "samples_per_problem": k, "keep": keep,
+            "samples": sum(len(i.samples) for i in answered),
+            "verified": sum(s["is_correct"] for i in answered for s in i.samples),
+            "solved": sum(bool(i.kept()) for i in answered), "kept": sum(len(i.kept()) for i in answered),
+            "generated_tokens": sum(s["n_tokens"] for i in answered for s in i.samples),
+            "seconds": round(seconds, 1)}

@@ -5,11 +5,13 @@ from dataclasses import dataclass
 
 from search.bounds import MAX_BATCH, MAX_LORA_RANK, MAX_SEQUENCE_TOKENS, MAX_TRAIN_STEPS, check_ints
 from traces.label_sources import check_label_source
+from training.eval_settings import MAX_SAMPLES
 
 LABELS = ("hard", "soft")
+DATA_CHOICES = ("export", "samples")
 # prm.<option> -> (least, most); the upper bounds only catch slips (search/bounds.py says why each number).
-PRM_BOUNDS = {"max_steps": (1, MAX_TRAIN_STEPS), "batch_size": (1, MAX_BATCH), "max_length": (1, MAX_SEQUENCE_TOKENS),
-              "lora_r": (1, MAX_LORA_RANK), "lora_alpha": (1, 16 * MAX_LORA_RANK)}
+PRM_BOUNDS = {"samples": (1, MAX_SAMPLES), "max_steps": (1, MAX_TRAIN_STEPS), "batch_size": (1, MAX_BATCH),
+              "max_length": (1, MAX_SEQUENCE_TOKENS), "lora_r": (1, MAX_LORA_RANK), "lora_alpha": (1, 16 * MAX_LORA_RANK)}
 
 
 @dataclass
@@ -29,6 +31,15 @@ class PRMSettings:
     """What each step's target is: "hard" (the stored label: valid or solution = 1, a mistake = 0) or
     "soft" (the Monte-Carlo value, the fraction of rollouts that reached the answer; steps without one
     fall back to the hard label)."""
+    data: str = "export"
+    """What the scorer learns from: `export` (the stepwise export of the run's trees, labelled by the
+    search or `label_source`) or `samples` (Math-Shepherd's labels on the policy's own answers: `prm.model`
+    answers every training problem `prm.samples` times, sampled as eval samples (eval.temperature,
+    eval.top_p, eval.max_tokens, eval.seed), and a step is good when any answer through it was verified
+    right; its soft value is the share that were). `samples` needs no trees; its answers are stored as
+    run `<name>` of stage `prm_sample` and read back by a later run with the same model and sampling."""
+    samples: int = 16
+    """With `data=samples`: answers sampled per training problem."""
     lora: bool = True
     """Train a LoRA adapter plus the head (peft) instead of every weight (small students: false)."""
     lora_r: int = 16
@@ -59,8 +70,13 @@ class PRMSettings:
     null: the export's `labels` as they are (`export.label_source`)."""
 
     def __post_init__(self) -> None:
+        if self.data not in DATA_CHOICES:
+            raise ValueError(f"prm.data={self.data!r}: choose one of {', '.join(DATA_CHOICES)}")
         if self.label_source is not None:
             check_label_source(self.label_source, "prm.label_source")
+            if self.data == "samples":
+                raise ValueError(f"prm.label_source={self.label_source} chooses among the export's step labels: "
+                                 "prm.data=samples labels steps by the sampled answers' verdicts; leave it null")
         if self.labels not in LABELS:
             raise ValueError(f"prm.labels must be one of {LABELS}, got {self.labels!r}")
         check_ints("prm.", self, PRM_BOUNDS)

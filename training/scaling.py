@@ -38,6 +38,7 @@ def score_samples(scorer_dir: str, task: Task, problems: dict[str, Problem], row
     """The PRM score of every sampled answer of every row (`sample_rows`), in one batched pass per 16
     answers: the question, then the answer's steps (before `</think>`, then its final answer line)."""
     from search.prm_scorer import load_scorer, score_paths
+    from training.sampled_steps import answer_steps
 
     model, tokenizer = load_scorer(scorer_dir)
     paths, shape = [], []
@@ -46,9 +47,7 @@ def score_samples(scorer_dir: str, task: Task, problems: dict[str, Problem], row
         samples = row.get("sample_rows") or []
         shape.append(len(samples))
         for s in samples:
-            steps, tail = task.completion_steps(s["prediction"])
-            paths.append({"prompt": task.question(problem), "completions": [task.quote(x) for x in steps]
-                          + ([task.quote(tail)] if tail else [])})
+            paths.append({"prompt": task.question(problem), "completions": answer_steps(task, s["prediction"])})
     flat = iter(aggregate(p, how) for p in score_paths(model, tokenizer, paths, max_length))
     return [[next(flat) for _ in range(n)] for n in shape]
 

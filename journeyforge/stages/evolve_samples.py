@@ -21,7 +21,7 @@ from journeyforge.stages.run_parts import RunParts
 from journeyforge.stages.train import sft_settings
 from search.tasks.base import Problem
 from training.sft_settings import SFTSettings, TrainSettings
-from training.expert_samples import distinct, sample_problems
+from training.expert_samples import distinct, eval_rows, sample_problems, sample_stats
 from training.student import StudentError
 
 SAMPLE_STAGE = "sample"
@@ -49,20 +49,8 @@ def sample_round(store, rp: RunParts, ev: EvolveSettings, k: int, kind: str, sty
         raise StageError(str(err)) from None
     finally:
         policy.close()
-    rows = []
-    for item in answered:
-        kept = [s for s in item.samples if s["is_correct"]]
-        first = (kept or item.samples)[0]
-        rows.append({"problem_id": stored[item.problem.key]["id"], "prediction": first["prediction"],
-                     "answer": first["answer"], "is_correct": bool(kept), "n_tokens": first["n_tokens"],
-                     "samples": item.samples})
-    store.replace_evals(run_id, kind, rows)
-    stats = {"problems": len(answered), "samples_per_problem": ev.samples, "keep": ev.keep,
-             "samples": sum(len(i.samples) for i in answered),
-             "verified": sum(s["is_correct"] for i in answered for s in i.samples),
-             "solved": sum(bool(i.kept()) for i in answered), "kept": sum(len(i.kept()) for i in answered),
-             "generated_tokens": sum(s["n_tokens"] for i in answered for s in i.samples),
-             "seconds": round(policy.stats.seconds, 1)}
+    store.replace_evals(run_id, kind, eval_rows(answered, {key: row["id"] for key, row in stored.items()}))
+    stats = sample_stats(answered, ev.samples, ev.keep, policy.stats.seconds)
     store.finish_run(run_id, "done", stats)
     print(f"[evolve] round {k}: {stats['samples']} answers sampled for {stats['problems']} training problems in "
           f"{stats['seconds']:.0f} s: {stats['verified']} verified, {stats['solved']} problems solved, "

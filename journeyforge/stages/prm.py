@@ -1,4 +1,5 @@
-"""prm: train a step scorer on the run's stepwise export and grade it on the held-out trees.
+"""prm: train a step scorer on the run's stepwise export (or, with `prm.data=samples`, on the model's own
+sampled answers: journeyforge/stages/prm_samples.py) and grade it on the held-out problems' paths.
 
 Graded against the stored step labels and, for a task with an exact oracle (`Task.is_solvable`),
 against the oracle, beside the stored labels themselves scored against the oracle (with
@@ -18,6 +19,7 @@ from analysis.tables import table
 from journeyforge.components import build_task, store_of
 from journeyforge.stages.common import (StageError, attempt_folder, check_explore_task, check_replaceable, require_run,
                                        start_run)
+from journeyforge.stages.prm_samples import sampled_rows
 from journeyforge.stages.run_parts import RunParts
 from search.policies.default_model import resolve_model
 from traces.label_sources import relabel_rows
@@ -96,7 +98,7 @@ def _grade(store, task, scorer: Path, test_rows: list[dict], opts: PRMSettings, 
     scores = score_paths(model, tokenizer, test_rows, max_length=max(opts.max_length, 1024))
     stored = [[bool(x) for x in r["labels"]] for r in test_rows]
     graded = {"prm vs stored labels": grade(scores, stored, opts.threshold)}
-    oracle = _oracle_truth(store, task, test_rows)
+    oracle = _oracle_truth(store, task, test_rows) if all("tree_id" in r for r in test_rows) else None
     if oracle is not None:
         graded["prm vs oracle"] = grade(scores, oracle, opts.threshold)
         graded["stored labels vs oracle"] = grade([[1.0 if x else 0.0 for x in r] for r in stored], oracle, 0.5)
@@ -116,39 +118,44 @@ def run_with(parts: RunParts) -> dict:
     model_ref = resolve_model(opts.model)
     if opts.model.startswith(("/", ".", "~")) and not Path(model_ref).is_dir():
         raise StageError(f"prm.model={opts.model}: no such model directory")
-    store = store_of(parts.store)
+    store = store_of(parts.store, create=opts.data == "samples")
     task = build_task(cfg)
-    explore = require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
-    check_explore_task(store, cfg)
-    export = require_run(store, cfg.name, "export", f"run `journeyforge export name={cfg.name}` first")
-    data = _stepwise(export)
-    if opts.label_source is not None:  # another source than the export chose (traces/label_sources.py)
-        try:
-            data = {split: relabel_rows(rows, opts.label_source) for split, rows in data.items()}
-        except ValueError as err:
-            raise StageError(f"prm.label_source={opts.label_source}: {err}") from None
+    out = Path(opts.dir)
+    check_replaceable(out, SCORER_FILE, "prm.dir")
+    if opts.data == "samples":   # the model's own answers: no trees needed
+        data, sampled = sampled_rows(store, parts, task, model_ref)
+        source, more = f"the sampled answers of {cfg.name!r}", "sample more answers: prm.samples, task.n_train"
+        stamp = {"samples": sampled}
+    else:
+        require_run(store, cfg.name, "explore", f"run `journeyforge explore name={cfg.name}` first")
+        check_explore_task(store, cfg)
+        export = require_run(store, cfg.name, "export", f"run `journeyforge export name={cfg.name}` first")
+        data = _stepwise(export)
+        if opts.label_source is not None:  # another source than the export chose (traces/label_sources.py)
+            try:
+                data = {split: relabel_rows(rows, opts.label_source) for split, rows in data.items()}
+            except ValueError as err:
+                raise StageError(f"prm.label_source={opts.label_source}: {err}") from None
+        source, more = f"the stepwise export of {cfg.name!r}", "grow more trees: task.n_train, search.max_expansions"
+        stamp = {"export_run": export["id"], "export_finished": str(export.get("finished_at"))}
     train_rows, test_rows = data.get("train", []), data.get("test", [])
     negatives = sum(not ok for r in train_rows for ok in r["labels"])
-    if not train_rows or not negatives:
-        raise StageError(f"the stepwise export of {cfg.name!r} has {len(train_rows)} training paths and "
-                         f"{negatives} mistaken steps: a step scorer needs both good and mistaken steps "
-                         "(grow more trees: task.n_train, search.max_expansions)")
+    positives = sum(ok for r in train_rows for ok in r["labels"])
+    if not negatives or (opts.data == "samples" and not positives):
+        raise StageError(f"{source} has {len(train_rows)} training paths, {positives} good and {negatives} "
+                         f"mistaken steps: a step scorer needs both good and mistaken steps ({more})")
     if not test_rows:
-        raise StageError(f"the stepwise export of {cfg.name!r} has no test split to grade on: raise "
-                         "export.test_fraction")
+        raise StageError(f"{source} has no test split to grade on: raise export.test_fraction")
 
-    out = Path(opts.dir)
     meta = out / SCORER_FILE
-    stamp = {"export_run": export["id"], "export_finished": str(export.get("finished_at")),
-             "settings": {k: getattr(opts, k) for k in ("model", "labels", "lora", "lora_r", "max_steps",
-                                                          "batch_size", "learning_rate", "max_length", "seed")}}
+    stamp["settings"] = {k: getattr(opts, k) for k in ("model", "labels", "lora", "lora_r", "max_steps",
+                                                       "batch_size", "learning_rate", "max_length", "seed")}
     if opts.label_source is not None:  # only then: scorers stamped before the option still count as fresh
         stamp["settings"]["label_source"] = opts.label_source
     previous = json.loads(meta.read_text()) if meta.is_file() else {}
-    check_replaceable(out, SCORER_FILE, "prm.dir")
     run_id = start_run(store, cfg, "prm")
     if not opts.force and previous.get("stamp") == stamp:
-        print(f"[prm] scorer in {out} was trained with these settings on this export (prm.force=true retrains)")
+        print(f"[prm] scorer in {out} was trained with these settings on this data (prm.force=true retrains)")
         trained = previous["train"]
         metrics = _grade(store, task, out, test_rows, opts, trained)
         _replace_file(out / "metrics.json", json.dumps(metrics, indent=2, default=str))
