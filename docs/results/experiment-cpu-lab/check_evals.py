@@ -17,7 +17,11 @@ import sys
 from collections import Counter
 from fractions import Fraction
 
-ANSWER = re.compile(r"<answer>(.*?)</answer>", re.S)
+# The last complete block: its opening tag is the last one before its closing tag. A plain `<answer>(.*?)</answer>`
+# (TinyZero's reading) would start at a stray `<answer>` written inside the reasoning and read
+# `(1. Left: 25\n</think>\n<answer>(17 + 11) - 3` as the answer: 8 of 235,000 answers of
+# docs/results/prm-own-samples have such a stray tag.
+ANSWER = re.compile(r"<answer>((?:(?!<answer>).)*?)</answer>", re.S)
 OPS = {ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
        ast.Div: lambda a, b: a / b}
 
