@@ -48,14 +48,20 @@ def _cli(tmp_path: Path, *overrides: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, env=env, timeout=300)
 
 
-def test_k_below_1_and_an_unknown_data_mode_are_one_line_each_with_nothing_written(tmp_path):
+def test_k_below_1_an_unknown_data_mode_and_grpo_groups_that_cannot_fit_are_one_line_each_with_nothing_written(tmp_path):
     for override, message in (
             ("evolve.samples=0", "journeyforge evolve: evolve.samples must be an integer >= 1 (answers sampled per "
                                  "training problem), got 0"),
             ("evolve.data=everything", "journeyforge evolve: evolve.data='everything': choose one of round, accumulate"),
             ("evolve.learn_from=answers", "journeyforge evolve: evolve.learn_from='answers': choose one of trees, "
-                                          "samples, both")):
-        extra = [] if "learn_from" in override else ["evolve.learn_from=samples"]
+                                          "samples, both"),
+            # GRPO after SFT in every round (evolve.rl) with groups that cannot fit its batch
+            ("rl.num_generations=3", "journeyforge evolve: rl.per_device_train_batch_size x "
+                                     "rl.gradient_accumulation_steps (4) must be a multiple of rl.num_generations (3)"),
+            ("rl.num_generations=1", "journeyforge evolve: rl.num_generations must be >= 2 (GRPO compares completions "
+                                     "within a group), got 1")):
+        extra = ([] if "learn_from" in override else ["evolve.learn_from=samples"]) + (
+            ["evolve.rl=true", "rl.per_device_train_batch_size=4"] if override.startswith("rl.") else [])
         result = _cli(tmp_path, *extra, override)
         assert result.returncode != 0 and result.stderr.strip().splitlines() == [message], result.stderr
     assert not (tmp_path / "evo.db").exists() and not (tmp_path / "out" / "evolve").exists()
