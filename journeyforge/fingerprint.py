@@ -185,3 +185,21 @@ def check_resume(name: str, stored_config: dict | None, new: dict) -> str | None
         f"of their own with name=<new name>, or resume {name!r} with its stored settings "
         f"(runs.config of {name!r} holds them)", diffs
     )
+
+
+# Files of a model directory that make the model: weights, configs, tokenizer. Not the training
+# record (rewritten after training), logs, plots or checkpoints.
+MODEL_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".gguf")
+
+
+def model_digest(path: str | Path) -> str | None:
+    """sha256 over the model files of directory `path` (names and bytes, sorted); None for a name
+    that is no directory (a base model or a backend such as `scripted`)."""
+    folder = Path(path)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for file in sorted(folder.iterdir()):
+        if file.is_file() and file.suffix in MODEL_SUFFIXES and not file.name.startswith("journeyforge_"):
+            digest.update(file.name.encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()

@@ -15,7 +15,6 @@ the stages themselves resume what they had begun. The report goes to `<evolve.di
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 from omegaconf import DictConfig
@@ -23,6 +22,7 @@ from omegaconf import DictConfig
 from journeyforge.components import (ConfigError, build_task, load_problems, model_policy, settings, store_of,
                                      validate_config)
 from journeyforge.evolve_settings import EvolveSettings
+from journeyforge.fingerprint import model_digest
 from journeyforge.stages import evaluate, explore, export, linearize, prm, rl, train
 from journeyforge.stages.common import StageError
 from journeyforge.stages.evolve_checks import check_evolve_dir, check_evolve_settings, check_round_model
@@ -36,22 +36,6 @@ from training.sft import read_sft_record
 # The explorer's prompt for a model trained in each `train.format` (training/answer_eval.py build_prompt
 # gives eval the same ones): the question alone, the chat messages, or the few-shot prompt.
 PROMPT_FOR_FORMAT = {"prompt_completion": "question", "messages": "chat", "fewshot": "fewshot"}
-# Files of a model directory that make the model: weights, configs, tokenizer. Not the training
-# record (rewritten after training), logs, plots or checkpoints.
-MODEL_SUFFIXES = (".safetensors", ".bin", ".json", ".model", ".txt", ".gguf")
-
-
-def model_digest(path: str | Path) -> str | None:
-    """sha256 over the model files of directory `path` (names and bytes, sorted); None for a name
-    that is no directory (a base model or a backend such as `scripted`)."""
-    folder = Path(path)
-    if not folder.is_dir():
-        return None
-    digest = hashlib.sha256()
-    for file in sorted(folder.iterdir()):
-        if file.is_file() and file.suffix in MODEL_SUFFIXES and not file.name.startswith("journeyforge_"):
-            digest.update(file.name.encode() + b"\0" + file.read_bytes())
-    return digest.hexdigest()
 
 
 def evolve_settings(cfg: DictConfig) -> EvolveSettings:

@@ -10,6 +10,7 @@ before every answer is drawn: a failed or interrupted sampling leaves the store 
 from __future__ import annotations
 
 from journeyforge.components import load_problems, policy_of
+from journeyforge.fingerprint import model_digest
 from journeyforge.stages.common import StageError, start_run
 from journeyforge.stages.run_parts import RunParts
 from search.tasks.base import Problem
@@ -25,8 +26,6 @@ SAMPLER = "prm"   # the `evals.model` label of the stored answers
 
 def _stamp(parts: RunParts, model_ref: str) -> dict:
     """What makes two sample runs the same draw: the model (by the sha256 of its files) and the sampling."""
-    from journeyforge.stages.evolve import model_digest
-
     ev = parts.eval
     return {"model": model_ref, "model_sha256": model_digest(model_ref), "samples": parts.prm.samples,
             "temperature": ev.temperature, "top_p": ev.top_p, "max_tokens": ev.max_tokens, "seed": ev.seed}
