@@ -31,3 +31,14 @@ $J eval $S $E eval.prm=/tmp/pm/sym/prm
 for r in "samples16 eval" "samples16 prm_sample" "samples64 prm_sample"; do
   .venv/bin/python docs/results/prm-own-samples/faithful.py /tmp/pm/prm.db $r; done
 .venv/bin/python docs/results/experiment-cpu-lab/check_evals.py /tmp/pm/prm.db
+# 6. (added after the first results) second seeds of the k=16 scorer, run side by side beside a CI run:
+#    prm.seed=1 on the same answers (samples16t1), and answers drawn with eval.seed=1 (samples16d1)
+P16="$P prm.samples=16 prm.max_steps=1000"
+$J prm $C name=samples16t1 workdir=/tmp/pm/samples16t1 $P16 prm.seed=1
+$J prm $C name=samples16d1 workdir=/tmp/pm/samples16d1 $P16 eval.seed=1
+for w in samples16t1 samples16d1; do mkdir -p /tmp/pm/$w/models && cp -r $STUDENT /tmp/pm/$w/models/shortcut
+  $J eval $C name=$w workdir=/tmp/pm/$w $E eval.seed=0 eval.prm=/tmp/pm/$w/prm; done
+.venv/bin/python docs/results/prm-own-steps/paired.py /tmp/pm/prm.db samples16 /tmp/pm/samples16/prm \
+  samples16t1 /tmp/pm/samples16t1/prm samples16d1 /tmp/pm/samples16d1/prm          # paired-seeds.txt
+.venv/bin/python docs/results/prm-own-samples/pooled.py /tmp/pm/prm.db samples16 /tmp/pm/samples16/prm \
+  /tmp/pm/samples16t1/prm /tmp/pm/samples16d1/prm                                  # pooled.txt
