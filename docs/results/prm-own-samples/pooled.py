@@ -12,6 +12,7 @@ Arguments: the store, the eval run whose samples are scored, then the scorer fol
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from pathlib import Path
@@ -31,7 +32,7 @@ def main(store: str, run_name: str, *scorers: str) -> None:
     task = make_task(config["task"])
     samples = samples_of(db, run_id)
     pids = sorted(samples)
-    problems = {pid: Problem.from_row({"key": key, "payload": __import__("json").loads(payload), "answer": answer,
+    problems = {pid: Problem.from_row({"key": key, "payload": json.loads(payload), "answer": answer,
                                        "split": split, "dataset": dataset})
                 for pid, key, payload, answer, split, dataset in
                 db.execute("SELECT id, key, payload, answer, split, dataset FROM problems") if pid in samples}
