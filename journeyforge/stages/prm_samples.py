@@ -34,7 +34,7 @@ def _stamp(parts: RunParts, model_ref: str) -> dict:
 def sampled_rows(store, parts: RunParts, task, model_ref: str) -> tuple[dict[str, list[dict]], dict]:
     """The scorer's train / test stepwise rows from the sample run (drawn now, or read back), split by
     problem as the export splits (export.test_fraction, export.seed); and the run's stamp."""
-    cfg, opts = parts.cfg, parts.prm
+    cfg = parts.cfg
     problems = [p for p in load_problems(task) if p.split == "train"]
     if not problems:
         raise StageError(f"task {task.name!r} has no training problems to sample answers for (task.n_train)")
